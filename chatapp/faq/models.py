@@ -1,0 +1,143 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+
+def split_lines(text):
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def split_tags(text):
+    return [tag.strip() for tag in (text or "").split(",") if tag.strip()]
+
+
+class FAQEntryQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(status=FAQEntry.Status.PUBLISHED)
+
+    def drafts(self):
+        return self.filter(status=FAQEntry.Status.DRAFT)
+
+    def search(self, text):
+        return self.filter(
+            models.Q(question__icontains=text)
+            | models.Q(phrasings__icontains=text)
+            | models.Q(answer__icontains=text)
+            | models.Q(tags__icontains=text)
+        )
+
+    def fingerprint(self):
+        """Changes whenever an entry is added, edited, published, withdrawn or deleted.
+
+        Every process compares it with the one its search index was built from,
+        so no process answers from entries that changed elsewhere.
+        """
+        figures = self.aggregate(count=models.Count("id"), latest=models.Max("updated_at"), ids=models.Sum("id"))
+        return (figures["count"], figures["latest"], figures["ids"])
+
+
+class FAQEntry(models.Model):
+    """One question of the team's knowledge base and the team's answer to it."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    key = models.SlugField(
+        max_length=100, unique=True, help_text="Stable identifier: imports update the entry with the same key."
+    )
+    question = models.CharField(max_length=300)
+    answer = models.TextField(help_text="Markdown.")
+    phrasings = models.TextField(blank=True, help_text="Other ways people ask this question, one per line.")
+    tags = models.CharField(max_length=200, blank=True, help_text="Comma-separated.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    # Set for entries promoted from a reviewed conversation.
+    source_conversation = models.ForeignKey(
+        "chat.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="faq_entries"
+    )
+    source_message = models.ForeignKey(
+        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="faq_entries"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = FAQEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["question"]
+        verbose_name = "FAQ entry"
+        verbose_name_plural = "FAQ entries"
+
+    def __str__(self):
+        return self.question
+
+    def save(self, *args, **kwargs):
+        if not self.key:
+            self.key = self.unique_key_for(self.question)
+        self.updated_at = timezone.now()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("faq:entry", args=[self.key])
+
+    @property
+    def is_published(self):
+        return self.status == self.Status.PUBLISHED
+
+    @property
+    def phrasing_list(self):
+        return split_lines(self.phrasings)
+
+    @property
+    def tag_list(self):
+        return split_tags(self.tags)
+
+    @classmethod
+    def unique_key_for(cls, question):
+        base = slugify(question)[:90].strip("-") or "entry"
+        key, number = base, 2
+        while cls.objects.filter(key=key).exists():
+            key, number = f"{base}-{number}", number + 1
+        return key
+
+
+class UnansweredQuestionQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(entry__isnull=True, dismissed=False)
+
+
+class UnansweredQuestion(models.Model):
+    """A question the knowledge base did not cover: the reviewers' to-do list."""
+
+    question = models.TextField()
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    conversation = models.ForeignKey(
+        "chat.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="unanswered_questions"
+    )
+    message = models.ForeignKey(
+        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="unanswered_questions"
+    )
+    best_score = models.FloatField(null=True, blank=True, help_text="How well the closest entry matched (0 to 1).")
+    # The entry written for this question, once there is one.
+    entry = models.ForeignKey(
+        FAQEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="answered_questions"
+    )
+    dismissed = models.BooleanField(default=False, help_text="Not worth an entry (off topic, spam).")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = UnansweredQuestionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.question[:80]
