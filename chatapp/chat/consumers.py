@@ -1,0 +1,183 @@
+"""The browser's websocket: validate each request, check ownership, delegate.
+
+Permissions are checked again on every request (never cached at connect): a
+conversation deleted or handed over in the meantime is simply not found.
+"""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from chatapp.chat import actions
+from chatapp.chat.events import conversation_group, message_payload, user_group
+from chatapp.chat.live import AsyncLive
+from chatapp.chat.models import Conversation, Message
+from chatapp.chat.rendering import render_markdown
+
+
+def _int(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise actions.ChatError("Expected a non-negative integer id.")
+    return value
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.user = self.scope["user"]
+        if not self.user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.conversation_id = None
+        self.live = AsyncLive()
+        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if not getattr(self, "user", None) or not self.user.is_authenticated:
+            return
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        if self.conversation_id:
+            await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+        await self.live.close()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        # The base class would raise on bad JSON and drop the socket.
+        try:
+            await super().receive(text_data=text_data, bytes_data=bytes_data)
+        except ValueError:
+            await self.send_error("That was not valid JSON.")
+
+    async def receive_json(self, content, **kwargs):
+        handlers = {
+            "open": self.handle_open,
+            "send": self.handle_send,
+            "resume": self.handle_resume,
+            "stop": self.handle_stop,
+            "retry": self.handle_retry,
+            "ping": self.handle_ping,
+        }
+        kind = content.get("type") if isinstance(content, dict) else None
+        handler = handlers.get(kind)
+        if handler is None:
+            await self.send_error(f"Unknown request type: {kind!r}.", request=kind)
+            return
+        try:
+            await handler(content)
+        except actions.ChatError as error:
+            await self.send_error(str(error), request=kind, ref=content.get("ref"))
+
+    async def send_error(self, reason, **details):
+        await self.send_json({"type": "error", "error": reason, **{k: v for k, v in details.items() if v is not None}})
+
+    # --- requests -----------------------------------------------------------
+
+    async def handle_open(self, content):
+        conversation_id = _int(content.get("conversation_id"))
+        if not await self.owns_conversation(conversation_id):
+            raise actions.NotFound()
+        await self.follow(conversation_id)
+        await self.send_json({"type": "opened", "conversation_id": conversation_id})
+
+    async def handle_send(self, content):
+        conversation_id = content.get("conversation_id")
+        if conversation_id is not None:
+            conversation_id = _int(conversation_id)
+        conversation, created, question, reply = await database_sync_to_async(actions.send_message)(
+            self.user,
+            content.get("text"),
+            conversation_id=conversation_id,
+            bot_slug=content.get("bot") or None,
+            attach=await self.attachments(content.get("images")),
+        )
+        if created:
+            await self.follow(conversation.pk)
+            await self.send_json(
+                {"type": "created", "ref": content.get("ref"), "conversation": {"id": conversation.pk, "title": conversation.title}}
+            )
+        # The group may already have delivered these; sending them to this
+        # socket too covers the moment before it joined a new conversation.
+        await self.send_json({"type": "message", "ref": content.get("ref"), "message": await self.payload(question)})
+        await self.send_json({"type": "message", "message": await self.payload(reply)})
+
+    async def attachments(self, image_ids):
+        """Hook for attached images; see chatapp.images."""
+        if not image_ids:
+            return None
+        from chatapp.images.actions import attacher_for
+
+        return await database_sync_to_async(attacher_for)(self.user, image_ids)
+
+    async def handle_resume(self, content):
+        """Send what the client missed of an answer after chunk `after`."""
+        reply = await self.owned_reply(content.get("message_id"))
+        after = _int(content.get("after", 0))
+        if reply.status == Message.Status.STREAMING:
+            await database_sync_to_async(actions.reap_if_orphaned)(reply)
+        if reply.is_active and content.get("attempt", reply.attempt) == reply.attempt:
+            backlog = await self.live.backlog(reply.pk, reply.attempt, after)
+            if backlog is not None and backlog.seq >= after:
+                await self.send_json(
+                    {
+                        "type": "chunk",
+                        "message_id": reply.pk,
+                        "attempt": reply.attempt,
+                        "from": after,
+                        "seq": backlog.seq,
+                        "delta": backlog.missing,
+                        "html": render_markdown(backlog.text),
+                    }
+                )
+                return
+            if backlog is None and reply.seq == 0:
+                return  # nothing written yet; the chunks will come live
+        # Finished, or the log is gone: the saved message replaces what the client has.
+        reply = await self.owned_reply(reply.pk)
+        await self.send_json({"type": "message", "message": await self.payload(reply)})
+
+    async def handle_stop(self, content):
+        await database_sync_to_async(actions.stop_reply)(self.user, _int(content.get("message_id")))
+
+    async def handle_retry(self, content):
+        await database_sync_to_async(actions.retry_reply)(self.user, _int(content.get("message_id")))
+
+    async def handle_ping(self, content):
+        await self.send_json({"type": "pong"})
+
+    # --- group events -------------------------------------------------------
+
+    async def chat_message(self, event):
+        await self.send_json({"type": "message", "message": event["message"]})
+
+    async def chat_chunk(self, event):
+        await self.send_json({**event, "type": "chunk"})
+
+    async def chat_conversation(self, event):
+        await self.send_json({"type": "conversation", "conversation": event["conversation"]})
+
+    # --- lookups ------------------------------------------------------------
+
+    async def follow(self, conversation_id):
+        if self.conversation_id == conversation_id:
+            return
+        if self.conversation_id:
+            await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+        self.conversation_id = conversation_id
+        await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+
+    @database_sync_to_async
+    def owns_conversation(self, conversation_id):
+        return Conversation.objects.visible_to(self.user).filter(pk=conversation_id).exists()
+
+    @database_sync_to_async
+    def owned_reply(self, message_id):
+        reply = (
+            Message.objects.visible_to(self.user)
+            .filter(pk=_int(message_id), role=Message.Role.ASSISTANT)
+            .first()
+        )
+        if reply is None:
+            raise actions.NotFound("message")
+        return reply
+
+    @database_sync_to_async
+    def payload(self, message):
+        return message_payload(message)

@@ -1,0 +1,177 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Bot(models.Model):
+    """A persona the user talks to: its prompt, model and sampling settings."""
+
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True, help_text="Model id in the API (/v1/models).")
+    description = models.CharField(max_length=200, blank=True)
+    system_prompt = models.TextField(blank=True)
+    model = models.CharField(
+        max_length=200, blank=True, help_text="Inference model name; empty uses INFERENCE_MODEL."
+    )
+    temperature = models.FloatField(default=0.2)
+    max_tokens = models.PositiveIntegerField(default=512)
+    uses_knowledge_base = models.BooleanField(
+        default=False, help_text="Answer only from published FAQ entries, with citations."
+    )
+    is_default = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def model_name(self):
+        return self.model or settings.INFERENCE_MODEL
+
+    @classmethod
+    def default(cls):
+        return cls.objects.order_by("-is_default", "position", "id").first()
+
+
+class ConversationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+
+class Conversation(models.Model):
+    class Source(models.TextChoices):
+        WEB = "web", "Web"
+        API = "api", "API"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    bot = models.ForeignKey(Bot, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
+    title = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-updated_at"])]
+
+    def __str__(self):
+        return self.title or f"Conversation {self.pk}"
+
+    @property
+    def group_name(self):
+        return f"conversation-{self.pk}"
+
+    def title_from(self, text):
+        line = " ".join(text.split())
+        return (line[:77] + "…") if len(line) > 80 else (line or "New conversation")
+
+
+class MessageQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(conversation__in=Conversation.objects.visible_to(user))
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        STREAMING = "streaming", "Streaming"
+        DONE = "done", "Done"
+        STOPPED = "stopped", "Stopped"
+        ERROR = "error", "Error"
+
+    ACTIVE = (Status.QUEUED, Status.STREAMING)
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DONE, db_index=True)
+    error = models.TextField(blank=True, help_text="Why the answer failed, in words for the user.")
+    model = models.CharField(max_length=200, blank=True)
+    # Number of the last streamed chunk included in `content`; clients resume after it.
+    seq = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    time_to_first_token = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds from start to the last token.")
+    # Knowledge-base entries retrieved for this answer and whether each was cited.
+    sources = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self):
+        return f"{self.role} message {self.pk}"
+
+    @property
+    def is_active(self):
+        return self.status in self.ACTIVE
+
+    @property
+    def tokens_per_second(self):
+        if self.completion_tokens and self.duration and self.time_to_first_token is not None:
+            decode = self.duration - self.time_to_first_token
+            return self.completion_tokens / decode if decode > 0 else None
+        return None
+
+    def _update_if(self, statuses, **fields):
+        """Write `fields` only while the row is still in one of `statuses`.
+
+        The database decides races (two workers, a stop during a save): the
+        losing writer changes nothing and learns it from the return value.
+        """
+        updated = Message.objects.filter(pk=self.pk, status__in=statuses).update(**fields)
+        if updated:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(updated)
+
+    def claim(self):
+        """Take a queued answer for generation; exactly one caller wins."""
+        return self._update_if([self.Status.QUEUED], status=self.Status.STREAMING, started_at=timezone.now())
+
+    def save_progress(self, content, seq):
+        return self._update_if([self.Status.STREAMING], content=content, seq=seq)
+
+    def finish(self, status, *, content=None, seq=None, error="", **figures):
+        fields = {"status": status, "error": error, "finished_at": timezone.now(), **figures}
+        if content is not None:
+            fields["content"] = content
+        if seq is not None:
+            fields["seq"] = seq
+        return self._update_if(list(self.ACTIVE), **fields)
+
+    def requeue(self):
+        """Start a new attempt at a failed or stopped answer; its old text is replaced."""
+        return self._update_if(
+            [self.Status.ERROR, self.Status.STOPPED],
+            status=self.Status.QUEUED,
+            content="",
+            error="",
+            seq=0,
+            attempt=self.attempt + 1,
+            prompt_tokens=None,
+            completion_tokens=None,
+            time_to_first_token=None,
+            duration=None,
+            sources=[],
+            started_at=None,
+            finished_at=None,
+        )

@@ -1,0 +1,145 @@
+"""What the model is asked: the bot's system prompt and as much history as fits.
+
+The history sent alternates user/assistant turns (Mistral's template rejects
+other orders): answers that failed are left out and the user turns around them
+merged. Older turns are dropped first; the system prompt and the latest turn
+always stay.
+"""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from chatapp.chat.models import Bot, Message
+from chatapp.images.vision import PromptImage, image_mode
+
+# Characters per token is about 4 for English with these tokenizers; 3 keeps
+# the estimate on the safe side for code and other languages.
+CHARS_PER_TOKEN = 3
+TOKENS_PER_TURN = 4
+
+
+def estimate_tokens(text):
+    return len(text) // CHARS_PER_TOKEN + TOKENS_PER_TURN
+
+
+@dataclass
+class Turn:
+    role: str
+    text: str
+    messages: list = field(default_factory=list)
+    images: list = field(default_factory=list)  # chatapp.images.vision.PromptImage, oldest first
+
+    @property
+    def tokens(self):
+        return estimate_tokens(self.text) + sum(image.cost for image in self.images)
+
+    def as_openai(self):
+        if not self.images:
+            return {"role": self.role, "content": self.text}
+        parts = [{"type": "text", "text": self.text}]
+        return {"role": self.role, "content": parts + [image.as_openai() for image in self.images]}
+
+
+@dataclass
+class GenerationRequest:
+    model: str
+    messages: list
+    max_tokens: int
+    temperature: float
+    dropped_turns: int = 0
+    # Set when the answer is known without asking the model (e.g. the
+    # knowledge base does not cover the question).
+    canned_answer: str | None = None
+    sources: list = field(default_factory=list)
+    # Attachment ids of images in the history that the prompt leaves out to fit.
+    dropped_images: list = field(default_factory=list)
+
+
+def conversation_turns(reply):
+    """The alternating turns that lead up to `reply`, oldest first."""
+    history = (
+        Message.objects.filter(conversation_id=reply.conversation_id, created_at__lte=reply.created_at)
+        .exclude(pk=reply.pk)
+        .prefetch_related("images")
+    )
+    turns = []
+    for message in history.order_by("created_at", "id"):
+        if message.role == Message.Role.ASSISTANT:
+            usable = message.status in (Message.Status.DONE, Message.Status.STOPPED) and message.content.strip()
+            if not usable or not turns or turns[-1].role != "user":
+                continue
+            turns.append(Turn("assistant", message.content, [message]))
+        elif turns and turns[-1].role == "user":
+            turns[-1].text += "\n\n" + message.content
+            turns[-1].messages.append(message)
+        else:
+            turns.append(Turn("user", message.content, [message]))
+    return turns
+
+
+def trim_to_budget(system, turns, budget):
+    """Keep the newest turns that fit in `budget` tokens; returns (kept, dropped count)."""
+    if not turns:
+        return [], 0
+    used = estimate_tokens(system) + turns[-1].tokens
+    kept = [turns[-1]]
+    for turn in reversed(turns[:-1]):
+        if used + turn.tokens > budget:
+            break
+        used += turn.tokens
+        kept.insert(0, turn)
+    # The first turn after the system prompt must be the user's.
+    while kept and kept[0].role != "user":
+        kept.pop(0)
+    return kept, len(turns) - len(kept)
+
+
+def add_images(turns, model):
+    """Give each turn the images attached to its messages, costed for how `model` reads them."""
+    mode = image_mode(model)
+    for turn in turns:
+        turn.images = [PromptImage(attachment, mode) for message in turn.messages for attachment in message.images.all()]
+
+
+def leave_out_images(system, turns, budget, latest_too=False):
+    """Replace the oldest images by a note until the turns fit in `budget` tokens.
+
+    Images beyond what one request may carry go first. The latest turn's
+    images (what the user is asking about now) go only with `latest_too`,
+    after older turns have been dropped.
+    """
+    images = [image for turn in turns for image in turn.images if not image.left_out]
+    for image in images[: max(0, len(images) - settings.INFERENCE_MAX_IMAGES)]:
+        image.left_out = True
+    candidates = [image for turn in (turns if latest_too else turns[:-1]) for image in turn.images]
+    for image in candidates:
+        if estimate_tokens(system) + sum(turn.tokens for turn in turns) <= budget:
+            break
+        image.left_out = True
+
+
+def build_request(reply):
+    conversation = reply.conversation
+    bot = conversation.bot or Bot.default()
+    system = (bot.system_prompt if bot and bot.system_prompt else settings.SYSTEM_PROMPT).strip()
+    max_tokens = min(bot.max_tokens if bot else settings.INFERENCE_MAX_TOKENS, settings.INFERENCE_MAX_TOKENS)
+    budget = settings.INFERENCE_CONTEXT_TOKENS - max_tokens
+    history = conversation_turns(reply)
+    add_images(history, bot.model_name if bot else settings.INFERENCE_MODEL)
+    leave_out_images(system, history, budget)
+    turns, dropped = trim_to_budget(system, history, budget)
+    leave_out_images(system, turns, budget, latest_too=True)
+    kept = {id(turn) for turn in turns}
+    dropped_images = [
+        image.attachment.pk for turn in history for image in turn.images if image.left_out or id(turn) not in kept
+    ]
+    messages = [{"role": "system", "content": system}] + [turn.as_openai() for turn in turns]
+    return GenerationRequest(
+        model=bot.model_name if bot else settings.INFERENCE_MODEL,
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=bot.temperature if bot else settings.INFERENCE_TEMPERATURE,
+        dropped_turns=dropped,
+        dropped_images=dropped_images,
+    )

@@ -1,0 +1,60 @@
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from chatapp.chat import actions
+from chatapp.chat.models import Bot, Conversation
+
+
+def _page(request, conversation=None):
+    transcript = []
+    if conversation is not None:
+        transcript = list(conversation.messages.prefetch_related("images", "images_left_out"))
+    return render(
+        request,
+        "chat/conversation.html",
+        {
+            "conversation": conversation,
+            "transcript": transcript,
+            "conversations": Conversation.objects.visible_to(request.user)[:200],
+            "bots": Bot.objects.all(),
+            "default_bot": conversation.bot if conversation else Bot.default(),
+        },
+    )
+
+
+@login_required
+def home(request):
+    return _page(request)
+
+
+@login_required
+def conversation(request, conversation_id):
+    found = Conversation.objects.visible_to(request.user).select_related("bot").filter(pk=conversation_id).first()
+    if found is None:
+        raise Http404("No such conversation.")
+    return _page(request, found)
+
+
+@login_required
+@require_POST
+def rename(request, conversation_id):
+    try:
+        actions.rename_conversation(request.user, conversation_id, request.POST.get("title", ""))
+    except actions.NotFound:
+        raise Http404("No such conversation.") from None
+    except actions.ChatError as error:
+        flash.error(request, str(error))
+    return redirect("chat:conversation", conversation_id=conversation_id)
+
+
+@login_required
+@require_POST
+def delete(request, conversation_id):
+    try:
+        actions.delete_conversation(request.user, conversation_id)
+    except actions.NotFound:
+        raise Http404("No such conversation.") from None
+    return redirect("chat:home")

@@ -1,0 +1,220 @@
+"""Settings for the whole project, read from the environment.
+
+Every variable has an embedded default so that `make run` works on a laptop:
+SQLite, a Redis on localhost (started by `make run` if none answers) and the
+CPU inference service from `inference/`.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-change-me-in-production")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "chatapp.chat",
+    "chatapp.images",
+    "chatapp.review",
+    "chatapp.faq",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chatapp.urls"
+ASGI_APPLICATION = "chatapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'chatapp.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Many worker threads write partial answers at once: WAL lets readers go on
+    # while one writes, and the timeout waits for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # A file, not memory, so that browser tests' server process shares it.
+    DATABASES["default"].setdefault("TEST", {"NAME": str(DATA_DIR / "test.sqlite3")})
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # One process holds up to a few hundred streams in threads; a pool shares
+    # a handful of connections between them instead of one each.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "pool", {"min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=20), "timeout": 30}
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chat:home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+# Uploaded files are never served from a public URL: see the authorised image view.
+MEDIA_URL = None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Redis: Celery broker, channel layer, live stream logs and stop signals ---
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": env.str("CHANNEL_PREFIX", default="chatapp"),
+            "capacity": 1000,
+            "expiry": 30,
+        },
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="chatapp")
+# Longer than the longest generation (GENERATION_TIMEOUT) so a task that is
+# still running is never handed to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Inference ---
+INFERENCE_URL = env.str("INFERENCE_URL", default="http://127.0.0.1:8001/v1")
+INFERENCE_API_KEY = env.str("INFERENCE_API_KEY", default="")
+INFERENCE_MODEL = env.str("INFERENCE_MODEL", default="SmolLM2-135M-Instruct")
+# Tokens of context the model accepts; the history sent is trimmed to
+# INFERENCE_CONTEXT_TOKENS - INFERENCE_MAX_TOKENS.
+INFERENCE_CONTEXT_TOKENS = env.int("INFERENCE_CONTEXT_TOKENS", default=2048)
+INFERENCE_MAX_TOKENS = env.int("INFERENCE_MAX_TOKENS", default=512)
+INFERENCE_TEMPERATURE = env.float("INFERENCE_TEMPERATURE", default=0.2)
+INFERENCE_CONNECT_TIMEOUT = env.float("INFERENCE_CONNECT_TIMEOUT", default=5.0)
+# Longest silence tolerated between two chunks of one answer.
+INFERENCE_READ_TIMEOUT = env.float("INFERENCE_READ_TIMEOUT", default=60.0)
+SYSTEM_PROMPT = env.str(
+    "SYSTEM_PROMPT",
+    default="You are a helpful assistant for a software team. Answer clearly and concisely, using Markdown.",
+)
+
+# --- Streaming ---
+GENERATION_TIMEOUT = env.int("GENERATION_TIMEOUT", default=600)
+STREAM_FLUSH_INTERVAL = env.float("STREAM_FLUSH_INTERVAL", default=0.04)
+STREAM_SAVE_INTERVAL = env.float("STREAM_SAVE_INTERVAL", default=1.0)
+# A generation whose worker stops renewing its lease this long is declared lost.
+GENERATION_LEASE_SECONDS = env.int("GENERATION_LEASE_SECONDS", default=15)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}
+
+MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=20000)
+
+# --- Images in chat ---
+MAX_IMAGE_BYTES = env.int("MAX_IMAGE_BYTES", default=10 * 1024 * 1024)
+# Checked from the header before any pixel is decoded; far below Pillow's own
+# decompression-bomb limit (about 179 megapixels).
+MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
+MAX_IMAGE_FRAMES = env.int("MAX_IMAGE_FRAMES", default=100)
+MAX_IMAGES_PER_MESSAGE = env.int("MAX_IMAGES_PER_MESSAGE", default=4)
+MAX_IMAGE_TOTAL_BYTES = env.int("MAX_IMAGE_TOTAL_BYTES", default=25 * 1024 * 1024)
+# Ministral 3's vision encoder scales anything larger down to 1540 px on the
+# longest side: storing more only costs disk and tokens.
+IMAGE_MAX_SIDE = env.int("IMAGE_MAX_SIDE", default=1540)
+IMAGE_THUMBNAIL_SIDE = env.int("IMAGE_THUMBNAIL_SIDE", default=320)
+# An accepted image stays in memory (no temporary file); the request body may
+# be as large as one image plus its multipart envelope.
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 64 * 1024
+# How the model reads images: "vision" sees them (Ministral 3 on vLLM), "ocr"
+# gets their text from the inference service (the CPU model). Per model:
+# INFERENCE_IMAGE_MODES="Ministral-3-3B-Instruct-2512=vision,other=ocr".
+INFERENCE_IMAGE_MODE = env.str("INFERENCE_IMAGE_MODE", default="ocr")
+INFERENCE_IMAGE_MODES = env.dict("INFERENCE_IMAGE_MODES", default={})
+# Images per request the model server accepts (vLLM --limit-mm-per-prompt).
+INFERENCE_MAX_IMAGES = env.int("INFERENCE_MAX_IMAGES", default=8)
+# Prompt tokens counted for an image read through OCR (its text and size line).
+INFERENCE_OCR_IMAGE_TOKENS = env.int("INFERENCE_OCR_IMAGE_TOKENS", default=256)
+
+# --- Review: retention ---
+# Conversations with no activity for this many days are deleted, with their
+# image files, by a daily Celery beat job (`celery -A chatapp beat`); 0 keeps
+# everything. `manage.py purge_conversations` does the same on demand.
+PURGE_CONVERSATIONS_AFTER_DAYS = env.int("PURGE_CONVERSATIONS_AFTER_DAYS", default=0)
+if PURGE_CONVERSATIONS_AFTER_DAYS > 0:
+    CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
+    CELERY_BEAT_SCHEDULE["purge-old-conversations"] = {
+        "task": "chatapp.review.tasks.purge_old_conversations",
+        "schedule": 24 * 3600,
+    }

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("images/", include("chatapp.images.urls")),
+    path("review/", include("chatapp.review.urls")),
+    path("", include("chatapp.chat.urls")),
+]

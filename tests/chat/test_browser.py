@@ -1,0 +1,86 @@
+"""The chat as a person meets it: Chromium, daphne, the worker and the real model."""
+
+import time
+
+import pytest
+
+from chatapp.chat.models import Message
+from chatapp.chat.rendering import render_markdown
+from tests.conftest import sign_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ANSWER = "article.message.assistant"
+
+
+def as_displayed(page, markdown):
+    """The text a browser shows for the server's rendering of `markdown`."""
+    return page.evaluate(
+        """(html) => { const d = document.createElement('div'); d.className = 'markdown';
+           document.querySelector('#transcript').appendChild(d); d.innerHTML = html;
+           const text = d.innerText; d.remove(); return text; }""",
+        render_markdown(markdown),
+    )
+
+
+def answer_lengths_while_streaming(page, seconds=30):
+    lengths = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = page.locator(ANSWER).last.get_attribute("data-status")
+        lengths.append(len(page.locator(ANSWER).last.inner_text()))
+        if status in ("done", "stopped", "error"):
+            break
+        page.wait_for_timeout(50)
+    return lengths
+
+
+def test_sign_in_send_watch_the_answer_grow_reload_and_keep_it(page, live_app, alice):
+    sign_in(page, live_app, alice)
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Write a short poem about tea.")
+    composer.press("Enter")
+
+    page.locator(ANSWER).wait_for()
+    lengths = answer_lengths_while_streaming(page)
+    page.locator(f'{ANSWER}[data-status="done"]').wait_for()
+    assert len(set(lengths)) >= 3, lengths  # it grew in several steps, not all at once
+    assert page.locator("article.message.user .message-body").inner_text() == "Write a short poem about tea."
+    assert composer.input_value() == ""
+    assert "/c/" in page.url
+    reply = Message.objects.get(role="assistant")
+    shown = page.locator(f"{ANSWER} .message-body").inner_text()
+    assert shown == as_displayed(page, reply.content)
+
+    page.reload()
+    assert page.locator(f"{ANSWER} .message-body").inner_text() == shown
+    assert page.get_by_role("link", name="Write a short poem about tea.").is_visible()
+
+
+def test_reloading_mid_answer_shows_the_text_so_far_and_keeps_streaming(page, live_app, alice):
+    sign_in(page, live_app, alice)
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Write a long story about a lighthouse keeper.")
+    page.get_by_role("button", name="Send").click()
+    page.locator(f'{ANSWER}[data-status="streaming"]').wait_for()
+    page.wait_for_function("document.querySelector('article.message.assistant').innerText.length > 40")
+
+    page.reload()
+    page.locator(f'{ANSWER}[data-status="done"]').wait_for(timeout=60_000)
+    reply = Message.objects.get(role="assistant")
+    assert reply.status == "done"
+    # Everything the model wrote is on the page, once: nothing lost or doubled.
+    assert page.locator(f"{ANSWER} .message-body").inner_text() == as_displayed(page, reply.content)
+
+
+def test_stop_button_keeps_the_partial_answer_marked_stopped(page, live_app, alice):
+    sign_in(page, live_app, alice)
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Write a very long essay about rivers.")
+    composer.press("Enter")
+    page.wait_for_function("document.querySelector('article.message.assistant')?.innerText.length > 20")
+    page.get_by_role("button", name="Stop").click()
+    page.locator(f'{ANSWER}[data-status="stopped"]').wait_for()
+    assert page.get_by_role("button", name="Retry").is_visible()
+    assert "Stopped" in page.locator(ANSWER).inner_text()
+    assert Message.objects.get(role="assistant").status == "stopped"

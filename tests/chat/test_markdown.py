@@ -1,0 +1,46 @@
+"""One sanitizer for every path: live chunks, the saved transcript, the final frame."""
+
+import pytest
+
+from chatapp.chat.events import message_payload
+from chatapp.chat.models import Conversation, Message
+from chatapp.chat.rendering import render_markdown
+
+ATTACKS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "[click](javascript:alert(1))",
+    '<a href="https://x" onclick="alert(1)">x</a>',
+    "![x](https://example.com/a.png)",
+    "<iframe src=https://evil></iframe>",
+]
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_markup_from_the_model_is_never_live(attack):
+    html = render_markdown(attack)
+    for bad in ("<script", "onerror=", "onclick=", "javascript:", "<iframe", "<img"):
+        assert bad not in html
+
+
+def test_code_blocks_are_highlighted_and_escaped():
+    html = render_markdown("```python\nprint('<b>hi</b>')\n```")
+    assert "<pre>" in html and 'class="language-python"' in html
+    assert "&lt;b&gt;" in html and "<b>" not in html
+
+
+def test_lists_tables_and_links_render():
+    html = render_markdown("- a\n- b\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\n[docs](https://example.com)")
+    assert "<li>a</li>" in html and "<table>" in html
+    assert 'href="https://example.com"' in html and "noopener" in html
+
+
+@pytest.mark.django_db
+def test_history_and_live_frames_use_the_same_renderer(alice, client):
+    conversation = Conversation.objects.create(owner=alice, title="t")
+    reply = Message.objects.create(conversation=conversation, role="assistant", content="<script>x</script> **bold**", status="done")
+    assert message_payload(reply)["html"] == render_markdown(reply.content)
+    client.force_login(alice)
+    page = client.get(f"/c/{conversation.pk}/").content.decode()
+    assert render_markdown(reply.content) in page
+    assert "<script>x</script>" not in page

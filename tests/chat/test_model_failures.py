@@ -1,0 +1,62 @@
+"""When the model service is down or fails, the user sees why, keeps any text, and can retry."""
+
+import pytest
+
+from chatapp.chat.models import Message
+from tests.chat.conftest import finished, receive_until, reload, reply_in
+from tests.chat.faulty_model_service import FaultyModelService
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
+
+
+async def ask(socket, text="Tell me a story."):
+    await socket.send_json_to({"type": "send", "conversation_id": None, "text": text})
+    frames = await receive_until(socket, finished())
+    return frames, await reload(reply_in(frames))
+
+
+async def retry_against_the_real_service(socket, reply, settings, model_service):
+    settings.INFERENCE_URL = model_service
+    await socket.send_json_to({"type": "retry", "message_id": reply.pk})
+    await receive_until(socket, lambda f: f["type"] == "message" and f["message"]["id"] == reply.pk and f["message"]["status"] == "done")
+    return await reload(reply.pk)
+
+
+async def test_unreachable_service_gives_a_clear_error_and_retry_works_once_it_is_back(alice, socket_for, settings, inference_service):
+    settings.INFERENCE_URL = "http://127.0.0.1:9/v1"
+    socket = await socket_for(alice)
+    frames, reply = await ask(socket)
+
+    assert reply.status == Message.Status.ERROR
+    assert "unreachable" in reply.error.lower()
+    assert frames[-1]["message"]["error"] == reply.error
+    assert await Message.objects.filter(role="user", content="Tell me a story.").aexists()
+
+    reply = await retry_against_the_real_service(socket, reply, settings, inference_service)
+    assert reply.status == Message.Status.DONE and reply.content and reply.attempt == 2
+
+
+async def test_a_500_from_the_service_shows_its_reason(alice, socket_for, settings, inference_service):
+    socket = await socket_for(alice)
+    with FaultyModelService("error_500") as url:
+        settings.INFERENCE_URL = url
+        _, reply = await ask(socket)
+    assert reply.status == Message.Status.ERROR
+    assert "CUDA out of memory" in reply.error
+
+    reply = await retry_against_the_real_service(socket, reply, settings, inference_service)
+    assert reply.status == Message.Status.DONE
+
+
+async def test_a_connection_dropped_mid_answer_keeps_the_partial_text(alice, socket_for, settings, inference_service):
+    socket = await socket_for(alice)
+    with FaultyModelService("drop_mid_answer") as url:
+        settings.INFERENCE_URL = url
+        frames, reply = await ask(socket)
+    assert reply.status == Message.Status.ERROR
+    assert reply.content == "Once upon a time"
+    assert "mid-answer" in reply.error or "closed" in reply.error.lower()
+    assert frames[-1]["message"]["content"] == "Once upon a time"
+
+    reply = await retry_against_the_real_service(socket, reply, settings, inference_service)
+    assert reply.status == Message.Status.DONE and reply.content != "Once upon a time"

