@@ -20,6 +20,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [
     "daphne",
@@ -105,6 +106,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 # Uploaded files are never served from a public URL: see the authorised image view.
 MEDIA_URL = None
@@ -218,3 +220,19 @@ if PURGE_CONVERSATIONS_AFTER_DAYS > 0:
         "task": "chatapp.review.tasks.purge_old_conversations",
         "schedule": 24 * 3600,
     }
+
+# --- Team FAQ: retrieval for knowledge-base bots ---
+# Entries put in the prompt for each question.
+FAQ_TOP_K = env.int("FAQ_TOP_K", default=3)
+# Below this score (1.0 ≈ one word found in a single entry) the bot says the
+# knowledge base does not cover the question; `faq_eval --sweep` helps choose it.
+FAQ_MIN_SCORE = env.float("FAQ_MIN_SCORE", default=0.75)
+# A question this similar (0..1) to an entry's question or phrasing is answered
+# with the entry's own text, without the model; 1.1 turns that off.
+FAQ_NEAR_EXACT = env.float("FAQ_NEAR_EXACT", default=0.9)
+# Hybrid ranking, when an OpenAI-compatible /v1/embeddings is available.
+FAQ_EMBEDDINGS_URL = env.str("FAQ_EMBEDDINGS_URL", default="")
+FAQ_EMBEDDINGS_MODEL = env.str("FAQ_EMBEDDINGS_MODEL", default="")
+FAQ_EMBEDDINGS_API_KEY = env.str("FAQ_EMBEDDINGS_API_KEY", default=INFERENCE_API_KEY)
+FAQ_EMBEDDINGS_WEIGHT = env.float("FAQ_EMBEDDINGS_WEIGHT", default=0.3)
+LOGGING["loggers"]["bm25s"] = {"level": "WARNING"}

@@ -1,8 +1,5 @@
 """The shapes of what listeners receive, shared by the worker, actions and consumer."""
 
-from chatapp.chat.rendering import render_markdown
-
-
 def conversation_group(conversation_id):
     return f"conversation-{conversation_id}"
 
@@ -18,7 +15,7 @@ def message_payload(message):
         "role": message.role,
         "status": message.status,
         "content": message.content,
-        "html": render_markdown(message.content),
+        "html": message.html,
         "seq": message.seq,
         "attempt": message.attempt,
         "error": message.error,

@@ -121,6 +121,12 @@ class Message(models.Model):
         return f"{self.role} message {self.pk}"
 
     @property
+    def html(self):
+        from chatapp.chat.rendering import render_markdown
+
+        return render_markdown(self.content)
+
+    @property
     def is_active(self):
         return self.status in self.ACTIVE
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from chatapp.chat.models import Bot, Message
+from chatapp.faq.grounding import ground
 from chatapp.images.vision import PromptImage, image_mode
 
 # Characters per token is about 4 for English with these tokenizers; 3 keeps
@@ -126,6 +127,8 @@ def build_request(reply):
     max_tokens = min(bot.max_tokens if bot else settings.INFERENCE_MAX_TOKENS, settings.INFERENCE_MAX_TOKENS)
     budget = settings.INFERENCE_CONTEXT_TOKENS - max_tokens
     history = conversation_turns(reply)
+    grounding = ground(bot, history, system, reply)
+    system = grounding.system
     add_images(history, bot.model_name if bot else settings.INFERENCE_MODEL)
     leave_out_images(system, history, budget)
     turns, dropped = trim_to_budget(system, history, budget)
@@ -142,4 +145,6 @@ def build_request(reply):
         temperature=bot.temperature if bot else settings.INFERENCE_TEMPERATURE,
         dropped_turns=dropped,
         dropped_images=dropped_images,
+        canned_answer=grounding.canned_answer,
+        sources=grounding.sources,
     )

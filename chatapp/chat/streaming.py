@@ -22,6 +22,7 @@ from chatapp.chat.live import AsyncLive
 from chatapp.chat.models import Message
 from chatapp.chat.prompt import build_request
 from chatapp.chat.rendering import render_markdown
+from chatapp.faq.grounding import mark_cited
 from chatapp.images.actions import record_left_out
 from inference.client import InferenceError, stream_chat_completion
 
@@ -203,6 +204,8 @@ async def stream_reply(message_id):
         await stream.run(request)
         if stream.finish_reason is None and not stream.text:
             raise InferenceError("The model returned no answer.")
+        if request.sources:
+            await _db(_save_sources, reply, mark_cited(request.sources, stream.text))
         await stream.finish(Message.Status.DONE)
     except Stopped:
         await stream.finish(Message.Status.STOPPED)
