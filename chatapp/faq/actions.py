@@ -1,7 +1,12 @@
 """Every write to the knowledge base: drafts, publishing, imports and unanswered questions."""
 
-from django.db import transaction
+from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from chatapp.faq import formats
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
 
 
@@ -53,3 +58,96 @@ def set_status(entries, status, user=None):
             entry.save(update_fields=["status", "updated_by"])
             changed += 1
     return changed
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list = field(default_factory=list)  # (where, message)
+
+    def __str__(self):
+        text = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+        if self.errors:
+            text += f", {len(self.errors)} row(s) with errors"
+        return text
+
+
+def entry_fields(row, entry):
+    """The model fields a row sets on `entry` (a new or existing one); raises ValidationError."""
+    question = " ".join(row.get("question", "").split())
+    if not question:
+        raise ValidationError("the question is empty")
+    answer = row.get("answer", "")
+    if not answer:
+        raise ValidationError("the answer is empty")
+    status = (row.get("status") or entry.status or FAQEntry.Status.PUBLISHED).lower()
+    if status not in FAQEntry.Status.values:
+        raise ValidationError(f"status must be one of {', '.join(FAQEntry.Status.values)}, not {status!r}")
+    fields = {
+        "question": question,
+        "answer": answer,
+        "status": status,
+        "phrasings": "\n".join(row["phrasings"]) if "phrasings" in row else entry.phrasings,
+        "tags": ", ".join(row["tags"]) if "tags" in row else entry.tags,
+    }
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.full_clean(exclude=["updated_by", "source_conversation", "source_message"], validate_unique=False)
+    return fields
+
+
+def describe(error):
+    if hasattr(error, "error_dict"):
+        return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in error.message_dict.items())
+    return "; ".join(error.messages)
+
+
+def import_rows(rows, user=None):
+    """Create or update entries from `(where, row)` pairs, matched by key.
+
+    A row without a key is matched by the key its question would get, so
+    importing the same file twice changes nothing. A bad row is reported and
+    skipped; the others are saved.
+    """
+    report = ImportReport()
+    seen = {}
+    for where, row in rows:
+        if isinstance(row, Exception):
+            report.errors.append((where, str(row)))
+            continue
+        key = row.get("key") or slugify(row.get("question", ""))[:90].strip("-")
+        if not key:
+            report.errors.append((where, "the question is empty"))
+            continue
+        if key in seen:
+            report.errors.append((where, f"key {key!r} appears twice (also at {seen[key]})"))
+            continue
+        seen[key] = where
+        entry = FAQEntry.objects.filter(key=key).first()
+        is_new = entry is None
+        if is_new:
+            # Imported entries are the team's curated answers: published unless the file says otherwise.
+            entry = FAQEntry(key=key, status="")
+        before = {name: getattr(entry, name) for name in ("question", "answer", "status", "phrasings", "tags")}
+        try:
+            with transaction.atomic():
+                fields = entry_fields(row, entry)
+                if not is_new and fields == before:
+                    report.unchanged += 1
+                    continue
+                entry.updated_by = user
+                entry.save()
+        except ValidationError as error:
+            report.errors.append((where, describe(error)))
+            continue
+        if is_new:
+            report.created += 1
+        else:
+            report.updated += 1
+    return report
+
+
+def import_text(text, file_format, user=None):
+    return import_rows(formats.read(text, file_format), user=user)

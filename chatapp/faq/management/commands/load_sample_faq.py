@@ -1,0 +1,24 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from chatapp.faq.actions import import_text
+from chatapp.faq.models import FAQEntry
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_faq.md"
+
+
+class Command(BaseCommand):
+    help = "Load the sample knowledge base (a small software team's FAQ)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing when any entry exists.")
+
+    def handle(self, *args, **options):
+        if options["if_empty"] and FAQEntry.objects.exists():
+            self.stdout.write("The knowledge base has entries already; the sample was not loaded.")
+            return
+        report = import_text(SAMPLE.read_text(encoding="utf-8"), "md")
+        for where, message in report.errors:
+            self.stderr.write(f"{SAMPLE.name}, {where}: {message}")
+        self.stdout.write(f"Sample knowledge base: {report}")
