@@ -128,7 +128,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # Longer than channels_redis' 5 s blocking pop: redis-py's own 5 s
+            # default would time out exactly as the pop returns.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
             "prefix": env.str("CHANNEL_PREFIX", default="chatapp"),
             "capacity": 1000,
             "expiry": 30,
@@ -235,4 +237,3 @@ FAQ_EMBEDDINGS_URL = env.str("FAQ_EMBEDDINGS_URL", default="")
 FAQ_EMBEDDINGS_MODEL = env.str("FAQ_EMBEDDINGS_MODEL", default="")
 FAQ_EMBEDDINGS_API_KEY = env.str("FAQ_EMBEDDINGS_API_KEY", default=INFERENCE_API_KEY)
 FAQ_EMBEDDINGS_WEIGHT = env.float("FAQ_EMBEDDINGS_WEIGHT", default=0.3)
-LOGGING["loggers"]["bm25s"] = {"level": "WARNING"}

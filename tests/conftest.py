@@ -75,7 +75,7 @@ def redis_service():
     settings.CHANNEL_LAYERS = {
         "default": {
             **settings.CHANNEL_LAYERS["default"],
-            "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "hosts": [settings.REDIS_URL], "prefix": prefix},
+            "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "hosts": [{"address": settings.REDIS_URL, "socket_timeout": 30}], "prefix": prefix},
         }
     }
     from channels.layers import channel_layers
@@ -126,7 +126,8 @@ def inference_service():
     """The real CPU inference service (SmolLM2 through llama.cpp) in a subprocess."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "inference", "--port", str(port), "--queue-size", "64"],
+        # One llama.cpp thread: the worker, daphne and the browser need the other core.
+        [sys.executable, "-m", "inference", "--port", str(port), "--queue-size", "64", "--threads", "1"],
         cwd=ROOT,
         env={**os.environ, "INFERENCE_RECORD_PROMPTS": "1"},
     )
@@ -140,6 +141,7 @@ def inference_service():
 @pytest.fixture
 def model_service(inference_service, settings):
     settings.INFERENCE_URL = inference_service
+    settings.INFERENCE_MAX_TOKENS = 128  # long enough to stream, short enough to be quick
     return inference_service
 
 
