@@ -1,0 +1,171 @@
+"""Every write to images: uploads, attaching them to a message, and removing files.
+
+Files are content-addressed: the same bytes uploaded twice (by anyone) are
+processed and stored once and shared by both attachments. A stored image
+whose last attachment is deleted is removed, with its files, by
+`delete_unreferenced_images`.
+"""
+
+import hashlib
+import logging
+import os
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, prefetch_related_objects
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from chatapp.chat.actions import ChatError
+from chatapp.images import processing
+from chatapp.images.models import Attachment, StoredImage
+
+log = logging.getLogger(__name__)
+
+# An image uploaded but never sent is discarded after this long.
+UNSENT_LIFETIME = timedelta(days=1)
+MAX_NAME_CHARS = 120
+
+
+def safe_name(filename):
+    """The last path component, reduced to characters safe anywhere; only ever displayed."""
+    base = os.path.basename(str(filename or "").replace("\\", "/")).strip()
+    try:
+        name = get_valid_filename(base)
+    except Exception:  # SuspiciousFileOperation for names like ".." or ""
+        name = ""
+    name = name.lstrip(".")
+    if len(name) > MAX_NAME_CHARS:
+        stem, dot, extension = name.rpartition(".")
+        keep = MAX_NAME_CHARS - len(dot + extension)
+        name = (stem[:keep] + dot + extension) if dot and keep > 0 else name[:MAX_NAME_CHARS]
+    return name or "image"
+
+
+def _save_processed(data):
+    """Process `data` and store it; returns the row (another upload's if it won a race)."""
+    processed = processing.process(data)
+    stored = StoredImage(
+        sha256=processed.sha256,
+        format=processed.format,
+        content_type=processed.content_type,
+        source_format=processed.source_format,
+        width=processed.width,
+        height=processed.height,
+        size=len(processed.data),
+        thumbnail_width=processed.thumbnail_width,
+        thumbnail_height=processed.thumbnail_height,
+        thumbnail_size=len(processed.thumbnail),
+        original_size=processed.original_size,
+    )
+    stored.file.save(f"{processed.sha256}.{processed.extension}", ContentFile(processed.data), save=False)
+    stored.thumbnail.save(
+        f"{processed.sha256}.thumb.{processing.THUMBNAIL_FORMAT[2]}", ContentFile(processed.thumbnail), save=False
+    )
+    try:
+        with transaction.atomic():
+            stored.save()
+    except IntegrityError:
+        # The same bytes were stored meanwhile by a parallel upload: use theirs.
+        stored.delete_files()
+        return StoredImage.objects.get(sha256=processed.sha256)
+    return stored
+
+
+def upload_image(user, data, filename):
+    """Validate, process and store an upload for `user`; raises processing.Rejected."""
+    processing.check_size(len(data))
+    sha256 = hashlib.sha256(data).hexdigest()
+    discard_stale_uploads(owner=user)
+    for _attempt in range(2):
+        if not StoredImage.objects.filter(sha256=sha256).exists():
+            _save_processed(data)
+        with transaction.atomic():
+            # Locked so that a concurrent clean-up cannot remove it under us.
+            stored = StoredImage.objects.select_for_update().filter(sha256=sha256).first()
+            if stored is not None:
+                return Attachment.objects.create(owner=user, image=stored, name=safe_name(filename))
+    raise processing.Rejected("The image could not be stored; try again.")
+
+
+def _image_ids(value):
+    if not isinstance(value, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
+        raise ChatError("Images must be given as a list of image ids.")
+    return list(dict.fromkeys(value))
+
+
+def attacher_for(user, image_ids):
+    """Check the images chosen for a message; returns `attach(message)` for send_message."""
+    ids = _image_ids(image_ids)
+    limit = settings.MAX_IMAGES_PER_MESSAGE
+    if len(ids) > limit:
+        raise ChatError(
+            f"A message can carry at most {limit} images; this one has {len(ids)}. Remove {len(ids) - limit} and send again."
+        )
+    attachments = list(Attachment.objects.unsent().filter(owner=user, pk__in=ids))
+    if len(attachments) != len(ids):
+        raise ChatError("An attached image is no longer available: remove it and attach it again.")
+    total = sum(attachment.size for attachment in attachments)
+    if total > settings.MAX_IMAGE_TOTAL_BYTES:
+        raise ChatError(
+            f"The images add up to {filesizeformat(total)}; one message can carry at most "
+            f"{filesizeformat(settings.MAX_IMAGE_TOTAL_BYTES)}."
+        )
+
+    def attach(message):
+        # The condition makes a second send of the same images (another tab, a
+        # double click) attach nothing and fail instead of moving them.
+        attached = Attachment.objects.unsent().filter(owner=user, pk__in=ids).update(message=message)
+        if attached != len(ids):
+            raise ChatError("An attached image was already sent with another message.")
+
+    return attach
+
+
+def record_left_out(reply, attachment_ids):
+    """Remember which images the prompt of `reply` had to leave out, for the UI."""
+    reply.images_left_out.set(attachment_ids)
+    # set() empties the prefetched list; the reply is serialised later where
+    # no query may run (see chat.streaming._load).
+    prefetch_related_objects([reply], "images_left_out")
+
+
+def discard_stale_uploads(owner=None, older_than=UNSENT_LIFETIME):
+    """Delete images uploaded but never sent; their files go when unreferenced."""
+    stale = Attachment.objects.unsent().filter(created_at__lt=timezone.now() - older_than)
+    if owner is not None:
+        stale = stale.filter(owner=owner)
+    return stale.delete()[0]
+
+
+def delete_unreferenced_images(image_ids=None):
+    """Remove stored images (rows and files) that no attachment uses any more.
+
+    Called after attachments are deleted (see signals); with no ids it sweeps
+    everything, for retention clean-ups.
+    """
+    unreferenced = StoredImage.objects.filter(~Exists(Attachment.objects.filter(image=OuterRef("pk"))))
+    if image_ids is not None:
+        unreferenced = unreferenced.filter(pk__in=list(image_ids))
+    removed = []
+    with transaction.atomic():
+        # Lock, then look again: an upload of the same bytes may have attached
+        # to one of them since the first look (it locks the row to do so).
+        candidates = list(StoredImage.objects.select_for_update().filter(pk__in=unreferenced.values("pk")))
+        if candidates:
+            still = unreferenced.filter(pk__in=[stored.pk for stored in candidates])
+            removed = list(still)
+            StoredImage.objects.filter(pk__in=[stored.pk for stored in removed]).delete()
+        transaction.on_commit(lambda: _delete_files(removed))
+    return len(removed)
+
+
+def _delete_files(stored_images):
+    for stored in stored_images:
+        try:
+            stored.delete_files()
+        except OSError:
+            log.exception("could not delete the files of stored image %s", stored.pk)

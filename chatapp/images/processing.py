@@ -1,0 +1,189 @@
+"""Turn uploaded bytes into a safe, model-sized picture and a thumbnail.
+
+Only Pillow decides what a file is: the name and the browser's MIME type are
+never trusted. Accepted pictures are re-encoded from their pixels, which drops
+every piece of metadata (EXIF, GPS, comments, XMP) and any payload hidden after
+the image data.
+"""
+
+import hashlib
+import io
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+# Formats the processed copy is stored in: photos stay JPEG (small), anything
+# with sharp edges or transparency (screenshots, diagrams) stays lossless, so
+# that text in it remains readable for OCR and for the model.
+STORED_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
+THUMBNAIL_FORMAT = ("WEBP", "image/webp", "webp")
+JPEG_QUALITY = 85
+THUMBNAIL_QUALITY = 75
+SRGB = ImageCms.createProfile("sRGB")
+
+
+class Rejected(ValueError):
+    """A file that is not accepted, with the reason in words for the user."""
+
+    def __init__(self, reason, status=400):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass
+class Processed:
+    sha256: str
+    original_size: int
+    source_format: str
+    format: str
+    content_type: str
+    extension: str
+    data: bytes
+    width: int
+    height: int
+    thumbnail: bytes
+    thumbnail_width: int
+    thumbnail_height: int
+
+
+def megapixels(pixels):
+    return f"{pixels / 1_000_000:.0f} megapixels" if pixels >= 1_000_000 else f"{pixels:,} pixels"
+
+
+def check_size(size):
+    if size == 0:
+        raise Rejected("The file is empty.")
+    if size > settings.MAX_IMAGE_BYTES:
+        raise Rejected(
+            f"The file is too large ({filesizeformat(size)}); the limit is {filesizeformat(settings.MAX_IMAGE_BYTES)}.",
+            status=413,
+        )
+
+
+def open_image(data):
+    """Identify the picture from its bytes and check it before any pixel is decoded."""
+    check_size(len(data))
+    try:
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError:
+        raise Rejected(f"The image has too many pixels; the limit is {megapixels(settings.MAX_IMAGE_PIXELS)}.") from None
+    except UnidentifiedImageError:
+        raise Rejected("This is not an image this chat accepts: only JPEG, PNG, WebP and GIF pictures are.") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise Rejected("The image is damaged or incomplete and could not be read.") from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise Rejected("The image has no pixels.")
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        raise Rejected(
+            f"The image has too many pixels ({width}×{height}, {megapixels(width * height)}); "
+            f"the limit is {megapixels(settings.MAX_IMAGE_PIXELS)}."
+        )
+    try:
+        # Counting frames reads frame headers only; no frame is decoded.
+        frames = getattr(image, "n_frames", 1)
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise Rejected("The image is damaged or incomplete and could not be read.") from None
+    if frames > settings.MAX_IMAGE_FRAMES:
+        raise Rejected(
+            f"The animation has too many frames ({frames}); the limit is {settings.MAX_IMAGE_FRAMES}."
+        )
+    return image
+
+
+def fitted_size(size, max_side):
+    width, height = size
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
+def decode(image, max_side):
+    """The first frame's pixels, upright, in sRGB, at most `max_side` on its longest side."""
+    if image.format == "JPEG":
+        # libjpeg scales by 1/2, 1/4 or 1/8 while decoding (the smallest scale
+        # still covering the target size), which skips much of the work.
+        image.draft("RGB", fitted_size(image.size, max_side))
+    image.seek(0)
+    try:
+        image.load()
+        ImageOps.exif_transpose(image, in_place=True)
+    except Image.DecompressionBombError:
+        raise Rejected(f"The image has too many pixels; the limit is {megapixels(settings.MAX_IMAGE_PIXELS)}.") from None
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError):
+        raise Rejected("The image is damaged or incomplete and could not be read.") from None
+    image = to_srgb(image)
+    # Bicubic, not Lanczos: as sharp to the eye and to OCR when shrinking by
+    # less than 2 (after draft), at half the time.
+    image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    return image
+
+
+def has_alpha(image):
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+
+
+def to_srgb(image):
+    """RGB or RGBA pixels, with colours converted from an embedded ICC profile."""
+    target = "RGBA" if has_alpha(image) else "RGB"
+    profile = image.info.get("icc_profile")
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16-bit and float greyscale: scale to 8 bits before converting.
+        image = image.point(lambda value: value / 256).convert("L")
+    if profile and image.mode in ("RGB", "RGBA", "CMYK", "L"):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+            image = ImageCms.profileToProfile(image, source, SRGB, outputMode=target if image.mode != "L" else "RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile: the pixels are still usable as they are
+    if image.mode != target:
+        image = image.convert(target)
+    return image
+
+
+def encode(image, fmt, **options):
+    # A re-encoded copy carries only what is passed here: no EXIF, GPS, ICC,
+    # comments or text chunks from the source.
+    image.info = {}
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def process(data):
+    """Validate and normalise an upload; raises Rejected with the reason."""
+    image = open_image(data)
+    source_format = image.format
+    picture = decode(image, settings.IMAGE_MAX_SIDE)
+    if source_format == "JPEG" or (source_format == "WEBP" and picture.mode == "RGB"):
+        stored_format = "JPEG"
+        stored = encode(picture, "JPEG", quality=JPEG_QUALITY)
+    else:
+        stored_format = "PNG"
+        stored = encode(picture, "PNG", compress_level=6)
+    thumbnail = picture.copy()
+    side = settings.IMAGE_THUMBNAIL_SIDE
+    thumbnail.thumbnail((side, side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    # method=2: a fifth of the default effort's time for a file 5% larger.
+    thumbnail_data = encode(thumbnail, THUMBNAIL_FORMAT[0], quality=THUMBNAIL_QUALITY, method=2)
+    content_type, extension = STORED_FORMATS[stored_format]
+    return Processed(
+        sha256=hashlib.sha256(data).hexdigest(),
+        original_size=len(data),
+        source_format=source_format,
+        format=stored_format,
+        content_type=content_type,
+        extension=extension,
+        data=stored,
+        width=picture.width,
+        height=picture.height,
+        thumbnail=thumbnail_data,
+        thumbnail_width=thumbnail.width,
+        thumbnail_height=thumbnail.height,
+    )

@@ -1,0 +1,57 @@
+"""How a model reads the images in a prompt, and what they cost in its context."""
+
+import math
+
+from django.conf import settings
+
+VISION = "vision"
+OCR = "ocr"
+# The text that stands in for an image left out of the prompt.
+LEFT_OUT_NOTE = "[image omitted: context limit]"
+# Pixtral-style encoders (Ministral 3) read 28×28-pixel patches.
+PATCH_SIDE = 28
+
+
+def image_mode(model_name):
+    """VISION if the model sees pixels, OCR if the inference service reads them out as text."""
+    mode = settings.INFERENCE_IMAGE_MODES.get(model_name, settings.INFERENCE_IMAGE_MODE)
+    return VISION if mode == VISION else OCR
+
+
+def vision_tokens(width, height, max_side=None):
+    """Tokens a Pixtral-style encoder spends on an image: one per patch, plus one per row."""
+    max_side = max_side or settings.IMAGE_MAX_SIDE
+    scale = min(1.0, max_side / max(width, height))
+    columns = math.ceil(width * scale / PATCH_SIDE)
+    rows = math.ceil(height * scale / PATCH_SIDE)
+    return columns * rows + rows
+
+
+def image_tokens(stored_image, mode):
+    if mode == VISION:
+        return vision_tokens(stored_image.width, stored_image.height)
+    return settings.INFERENCE_OCR_IMAGE_TOKENS
+
+
+# What the note in place of a left-out image costs (see chat.prompt.estimate_tokens).
+LEFT_OUT_NOTE_TOKENS = len(LEFT_OUT_NOTE) // 3 + 1
+
+
+class PromptImage:
+    """An attached image on its way into a prompt, or left out of it."""
+
+    def __init__(self, attachment, mode):
+        self.attachment = attachment
+        self.tokens = image_tokens(attachment.image, mode)
+        self.left_out = False
+
+    @property
+    def cost(self):
+        return LEFT_OUT_NOTE_TOKENS if self.left_out else self.tokens
+
+    def as_openai(self):
+        if self.left_out:
+            return {"type": "text", "text": LEFT_OUT_NOTE}
+        # Inline, never a URL: the model server must not fetch anything (SSRF),
+        # and our image URLs need a signed-in browser anyway.
+        return {"type": "image_url", "image_url": {"url": self.attachment.image.data_uri()}}
