@@ -192,6 +192,9 @@ def browser():
     """Debian's Chromium driven by Playwright (no downloaded browser)."""
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls of
+    # the tests around it are still plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     executable = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
@@ -212,7 +215,7 @@ def live_app(transactional_db, worker, model_service):
     """daphne serving the app over HTTP and websockets, on the test database."""
     port = free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],

@@ -75,7 +75,8 @@
     el.className = `message ${el.dataset.role} status-${status}`;
     el.querySelector(".message-state").textContent = el.dataset.role === "user" ? "" : STATE_LABELS[status] || "";
     el.querySelector(".message-error").textContent = error || "";
-    el.querySelector(".retry").hidden = !(status === "error" || status === "stopped");
+    const retry = el.querySelector(".retry");
+    if (retry) retry.hidden = !(status === "error" || status === "stopped");
     updateComposer();
   }
 
@@ -91,6 +92,7 @@
       el.dataset.id = payload.id;
       el.dataset.role = payload.role;
       el.querySelector(".message-role").textContent = payload.role === "user" ? "You" : "Assistant";
+      if (payload.role === "user") el.querySelector(".retry").remove();
       const empty = transcript.querySelector(".empty");
       if (empty) empty.remove();
       transcript.appendChild(el);
