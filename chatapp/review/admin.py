@@ -1,0 +1,335 @@
+"""Conversation review in the Django admin.
+
+Roles come from permissions: the "Reviewer" group may view conversations,
+messages, feedback and metrics, record verdicts, export and promote answers to
+FAQ drafts, but never edit or delete; superusers may do everything.
+"""
+
+from django.contrib import admin
+from django.contrib import messages as flash
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from chatapp.chat.models import Conversation, Message
+from chatapp.chat.rendering import highlight_css, render_markdown
+from chatapp.review import actions, exports, metrics
+from chatapp.review.filters import ErrorFilter, ModelFilter, ReviewStatusFilter, ThumbsDownFilter
+from chatapp.review.forms import PromoteForm, ReviewForm
+from chatapp.review.models import AuditEntry, Feedback, Metrics, review_of, with_review_figures
+
+
+class LastActivityFilter(admin.DateFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "last activity"
+
+
+class OwnerFilter(admin.RelatedOnlyFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "user"
+
+
+def change_url(obj):
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+class TranscriptEntry:
+    """One message as the review page shows it."""
+
+    def __init__(self, message, question=None):
+        self.message = message
+        self.question = question
+        self.html = mark_safe(render_markdown(message.content))  # sanitized by render_markdown
+        self.images = [image.as_event() for image in message.images.all()]
+        self.feedback = list(message.feedback.all())
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "owner",
+        "message_count",
+        "last_activity",
+        "answer_model",
+        "source",
+        "feedback_summary",
+        "error_count",
+        "review_status",
+    ]
+    list_filter = [
+        ("updated_at", LastActivityFilter),
+        ("owner", OwnerFilter),
+        ModelFilter,
+        ThumbsDownFilter,
+        ErrorFilter,
+        ReviewStatusFilter,
+        "source",
+    ]
+    search_fields = ["title", "messages__content", "owner__username"]
+    search_help_text = "Search titles, message text and user names."
+    list_select_related = ["owner", "review"]
+    ordering = ["-updated_at", "-id"]
+    list_per_page = 50
+    # The unfiltered total is one more COUNT over every conversation on each page.
+    show_full_result_count = False
+    actions = ["export_jsonl", "export_csv"]
+    fields = ["title", "owner", "bot", "source", "created_at", "updated_at"]
+    readonly_fields = ["owner", "created_at", "updated_at"]
+    change_form_template = "review/conversation_change_form.html"
+
+    class Media:
+        css = {"all": ["review/admin.css"]}
+
+    def get_queryset(self, request):
+        return with_review_figures(super().get_queryset(request))
+
+    # --- list columns ---------------------------------------------------------
+
+    @admin.display(description="Messages", ordering="message_count")
+    def message_count(self, conversation):
+        return conversation.message_count
+
+    @admin.display(description="Last activity", ordering="updated_at")
+    def last_activity(self, conversation):
+        return conversation.updated_at
+
+    @admin.display(description="Model", ordering="answer_model")
+    def answer_model(self, conversation):
+        return conversation.answer_model or "—"
+
+    @admin.display(description="Feedback")
+    def feedback_summary(self, conversation):
+        if not conversation.up_count and not conversation.down_count:
+            return "—"
+        return format_html(
+            '<span class="review-votes"><span class="vote-up" title="Good answers">👍 {}</span>'
+            ' <span class="vote-down" title="Bad answers">👎 {}</span></span>',
+            conversation.up_count,
+            conversation.down_count,
+        )
+
+    @admin.display(description="Errors", ordering="error_count")
+    def error_count(self, conversation):
+        if not conversation.error_count:
+            return "0"
+        return format_html('<span class="review-errors">{}</span>', conversation.error_count)
+
+    @admin.display(description="Review", ordering="review__status")
+    def review_status(self, conversation):
+        review = review_of(conversation)
+        return format_html(
+            '<span class="review-status status-{}">{}</span>', review.status, review.get_status_display()
+        )
+
+    # --- exports --------------------------------------------------------------
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("review.export_conversations")
+
+    @admin.action(description="Export selected conversations as JSONL", permissions=["export"])
+    def export_jsonl(self, request, queryset):
+        return exports.jsonl_response(request, actions.record_export(request.user, queryset, "jsonl"))
+
+    @admin.action(description="Export messages of selected conversations as CSV", permissions=["export"])
+    def export_csv(self, request, queryset):
+        return exports.csv_response(request, actions.record_export(request.user, queryset, "csv"))
+
+    # --- the conversation page --------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        # Before the catch-all "<path:object_id>/" of the default URLs.
+        return [
+            path("<path:object_id>/review/", wrap(self.review_view), name="%s_%s_review" % info),
+            path(
+                "<path:object_id>/promote/<int:message_id>/",
+                wrap(self.promote_view),
+                name="%s_%s_promote" % info,
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        conversation = (getattr(response, "context_data", None) or {}).get("original")
+        if request.method == "GET" and conversation is not None:
+            actions.record_audit(request.user, AuditEntry.Action.VIEW, conversation)
+        return response
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(self.transcript_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def transcript_context(self, request, conversation):
+        messages = conversation.messages.order_by("created_at", "id").prefetch_related(*exports.message_prefetches())
+        entries, question = [], None
+        for message in messages:
+            entries.append(TranscriptEntry(message, question if message.role == Message.Role.ASSISTANT else None))
+            if message.role == Message.Role.USER:
+                question = message
+        user = request.user
+        return {
+            "transcript": entries,
+            "review": review_of(conversation),
+            "review_form": ReviewForm(instance=review_of(conversation))
+            if user.has_perm("review.change_conversationreview")
+            else None,
+            "can_promote": user.has_perm("review.promote_to_faq"),
+            "faq_entries": list(conversation.faq_entries.all()) if hasattr(conversation, "faq_entries") else [],
+            "highlight_css": highlight_css(),
+        }
+
+    def viewable_conversation(self, request, object_id):
+        conversation = self.get_object(request, unquote(object_id))
+        if conversation is None or not self.has_view_permission(request, conversation):
+            raise Http404("No such conversation.")
+        return conversation
+
+    @staticmethod
+    def require(request, permission):
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+
+    @method_decorator(require_POST)
+    def review_view(self, request, object_id):
+        self.require(request, "review.change_conversationreview")
+        conversation = self.viewable_conversation(request, object_id)
+        form = ReviewForm(request.POST, instance=review_of(conversation))
+        if form.is_valid():
+            review = actions.set_review(request.user, conversation, form.cleaned_data["status"], form.cleaned_data["notes"])
+            flash.success(request, f"Marked as “{review.get_status_display()}”.")
+        else:
+            flash.error(request, "The verdict was not saved: choose a status.")
+        return redirect(f"{change_url(conversation)}#verdict")
+
+    @method_decorator(require_POST)
+    def promote_view(self, request, object_id, message_id):
+        self.require(request, "review.promote_to_faq")
+        conversation = self.viewable_conversation(request, object_id)
+        answer = conversation.messages.filter(pk=message_id, role=Message.Role.ASSISTANT).first()
+        if answer is None:
+            raise Http404("No such answer.")
+        form = PromoteForm(request.POST)
+        if not form.is_valid():
+            flash.error(request, "A FAQ entry needs both a question and an answer.")
+            return redirect(f"{change_url(conversation)}#message-{answer.pk}")
+        entry = actions.promote_to_faq(request.user, answer, form.cleaned_data["question"], form.cleaned_data["answer"])
+        flash.success(request, f"Draft FAQ entry “{entry}” created.")
+        if request.user.has_perm(f"{entry._meta.app_label}.change_{entry._meta.model_name}"):
+            try:
+                return redirect(change_url(entry))
+            except NoReverseMatch:
+                pass
+        return redirect(f"{change_url(conversation)}#message-{answer.pk}")
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "conversation", "role", "status", "model", "created_at"]
+    list_filter = ["role", "status", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["content"]
+    list_select_related = ["conversation"]
+    raw_id_fields = ["conversation"]
+    readonly_fields = ["seq", "attempt", "created_at", "started_at", "finished_at"]
+    show_full_result_count = False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "conversation_link", "user", "vote", "comment", "updated_at"]
+    list_filter = ["vote", ("updated_at", admin.DateFieldListFilter)]
+    search_fields = ["comment", "user__username"]
+    list_select_related = ["message__conversation", "user"]
+    raw_id_fields = ["message", "user"]
+    show_full_result_count = False
+
+    @admin.display(description="Conversation")
+    def conversation_link(self, feedback):
+        conversation = feedback.message.conversation
+        return format_html('<a href="{}#message-{}">{}</a>', change_url(conversation), feedback.message_id, conversation)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "username", "action", "object_link", "detail"]
+    list_filter = ["action", ("created_at", admin.DateFieldListFilter), "content_type"]
+    search_fields = ["username", "object_repr", "object_id"]
+    list_select_related = ["content_type"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description="Object")
+    def object_link(self, entry):
+        if entry.content_type is None or not entry.object_id:
+            return entry.object_repr or "—"
+        try:
+            url = reverse(
+                f"admin:{entry.content_type.app_label}_{entry.content_type.model}_change", args=[entry.object_id]
+            )
+        except NoReverseMatch:
+            return entry.object_repr
+        return format_html('<a href="{}">{}</a>', url, entry.object_repr)
+
+    # The log is evidence: nobody edits or removes it from the admin.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Metrics)
+class MetricsAdmin(admin.ModelAdmin):
+    RANGES = [7, 30, 90, 365]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [path("", self.admin_site.admin_view(self.changelist_view), name="%s_%s_changelist" % info)]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            days = int(request.GET.get("days", 30))
+        except ValueError:
+            days = 30
+        start, end = metrics.day_range(days)
+        figures = metrics.daily_figures(start, end)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Metrics",
+            "opts": self.opts,
+            "days": figures,
+            "newest_first": list(reversed(figures)),
+            "charts": metrics.charts(figures),
+            "ranges": self.RANGES,
+            "selected_days": (end - start).days + 1,
+            "start": start,
+            "end": end,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "review/metrics.html", context)
