@@ -118,7 +118,7 @@ def generation_figures(documents, count):
     index = SearchIndex(documents)
     rows = []
     try:
-        with httpx.Client(timeout=120) as client:
+        with httpx.Client(timeout=600) as client:
             for document in documents[:count]:
                 result = index.search(document.question)
                 hits = [result.best] + [h for h in result.hits[1:] if h.score >= result.min_score / 2]

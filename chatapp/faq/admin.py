@@ -1,0 +1,182 @@
+from django import forms
+from django.contrib import admin
+from django.contrib import messages as flash
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from chatapp.faq import actions, formats
+from chatapp.faq.grouping import group_similar
+from chatapp.faq.models import FAQEntry, UnansweredQuestion, split_tags
+
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+class TagFilter(admin.SimpleListFilter):
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        tags = sorted({tag for value in FAQEntry.objects.values_list("tags", flat=True) for tag in split_tags(value)})
+        return [(tag, tag) for tag in tags]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        # Tags are stored comma-separated: narrow in SQL, then keep exact matches only.
+        keys = [entry.key for entry in queryset.filter(tags__icontains=self.value()) if self.value() in entry.tag_list]
+        return queryset.filter(key__in=keys)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV, JSON or Markdown (.csv, .json, .md). Entries are matched by key.")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError("The file is larger than 5 MB.")
+        try:
+            self.file_format = formats.format_of(upload.name)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+        try:
+            self.text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None
+        return upload
+
+
+def export_action(file_format):
+    def export(modeladmin, request, queryset):
+        response = HttpResponse(
+            formats.write(queryset.order_by("key"), file_format),
+            content_type=f"{formats.CONTENT_TYPES[file_format]}; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="faq.{file_format}"'
+        return response
+
+    export.__name__ = f"export_{file_format}"
+    export.short_description = f"Export selected entries as {file_format.upper() if file_format != 'md' else 'Markdown'}"
+    return export
+
+
+@admin.register(FAQEntry)
+class FAQEntryAdmin(admin.ModelAdmin):
+    list_display = ("question", "key", "status", "tags", "updated_at", "updated_by")
+    list_filter = ("status", TagFilter, "updated_at")
+    search_fields = ("question", "key", "phrasings", "answer", "tags")
+    readonly_fields = ("created_at", "updated_at", "updated_by", "source")
+    fields = ("question", "key", "status", "answer", "phrasings", "tags", "source", "created_at", "updated_at", "updated_by")
+    actions = ["publish", "withdraw", export_action("csv"), export_action("json"), export_action("md")]
+    change_list_template = "admin/faq/faqentry/change_list.html"
+    list_per_page = 100
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("status", FAQEntry.Status.DRAFT)
+        return initial
+
+    @admin.display(description="From conversation")
+    def source(self, entry):
+        if not entry.source_conversation_id:
+            return "—"
+        url = reverse("admin:chat_conversation_change", args=[entry.source_conversation_id])
+        return format_html('<a href="{}">Conversation {}</a>', url, entry.source_conversation_id)
+
+    def save_model(self, request, entry, form, change):
+        entry.updated_by = request.user
+        super().save_model(request, entry, form, change)
+
+    @admin.action(description="Publish selected entries", permissions=["change"])
+    def publish(self, request, queryset):
+        changed = actions.set_status(queryset, FAQEntry.Status.PUBLISHED, user=request.user)
+        self.message_user(request, f"{changed} entries published.")
+
+    @admin.action(description="Withdraw selected entries (back to draft)", permissions=["change"])
+    def withdraw(self, request, queryset):
+        changed = actions.set_status(queryset, FAQEntry.Status.DRAFT, user=request.user)
+        self.message_user(request, f"{changed} entries withdrawn.")
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="faq_faqentry_import"),
+        ] + super().get_urls()
+
+    def import_view(self, request):
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            report = actions.import_text(form.text, form.file_format, user=request.user)
+            level = flash.WARNING if report.errors else flash.SUCCESS
+            self.message_user(request, f"{form.cleaned_data['file'].name}: {report}", level)
+            if not report.errors:
+                return redirect("admin:faq_faqentry_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import FAQ entries",
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/faq/faqentry/import.html", context)
+
+
+@admin.register(UnansweredQuestion)
+class UnansweredQuestionAdmin(admin.ModelAdmin):
+    list_display = ("question", "asked_by", "created_at", "best_score", "entry", "dismissed")
+    list_filter = ("dismissed", "created_at")
+    search_fields = ("question",)
+    readonly_fields = ("question", "asked_by", "conversation", "message", "best_score", "created_at")
+    fields = ("question", "asked_by", "conversation", "message", "best_score", "created_at", "entry", "dismissed")
+    raw_id_fields = ("entry",)
+    change_list_template = "admin/faq/unansweredquestion/change_list.html"
+    # The grouped view is the list; "?list" shows the plain one (with search and filters).
+    LIST_PARAMETER = "list"
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_urls(self):
+        return [
+            path("act/", self.admin_site.admin_view(self.group_action), name="faq_unansweredquestion_act"),
+        ] + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        if self.LIST_PARAMETER in request.GET:
+            request.GET = request.GET.copy()
+            del request.GET[self.LIST_PARAMETER]
+            return super().changelist_view(request, {**(extra_context or {}), "plain_list": True})
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        open_questions = UnansweredQuestion.objects.open().select_related("asked_by").order_by("created_at", "id")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Unanswered questions",
+            "groups": group_similar(open_questions),
+            "can_act": self.has_change_permission(request) and request.user.has_perm("faq.add_faqentry"),
+        }
+        return TemplateResponse(request, "admin/faq/unansweredquestion/grouped.html", context)
+
+    def group_action(self, request):
+        if request.method != "POST":
+            return redirect("admin:faq_unansweredquestion_changelist")
+        if not (self.has_change_permission(request) and request.user.has_perm("faq.add_faqentry")):
+            raise PermissionDenied
+        ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit()]
+        questions = list(UnansweredQuestion.objects.open().filter(pk__in=ids).order_by("created_at", "id"))
+        if not questions:
+            self.message_user(request, "Those questions were already handled.", flash.WARNING)
+            return redirect("admin:faq_unansweredquestion_changelist")
+        if request.POST.get("action") == "dismiss":
+            UnansweredQuestion.objects.filter(pk__in=[q.pk for q in questions]).update(dismissed=True)
+            self.message_user(request, f"{len(questions)} questions dismissed.")
+            return redirect("admin:faq_unansweredquestion_changelist")
+        entry = actions.draft_from_unanswered(questions, user=request.user)
+        self.message_user(request, "Draft created from the questions: write the answer, then publish it.")
+        return redirect("admin:faq_faqentry_change", entry.pk)

@@ -1,0 +1,52 @@
+import pytest
+
+from chatapp.faq.actions import set_status
+from chatapp.faq.models import FAQEntry
+from chatapp.faq.search import search
+
+pytestmark = pytest.mark.usefixtures("sample_faq")
+
+
+@pytest.mark.parametrize(
+    "question, key",
+    [
+        ("how do i get vpn acess", "vpn-access"),
+        ("Comment poser des congés ?", "time-off-request"),
+        ("Wie reiche ich meine Spesen ein?", "expense-report"),
+        ("Rollback a bad deploy how?", "rollback"),
+    ],
+)
+def test_typos_other_languages_and_word_order_find_the_entry(question, key):
+    result = search(question)
+
+    assert result.covered
+    assert result.best.key == key
+
+
+def test_a_question_off_the_topic_is_not_covered():
+    assert not search("What is the capital of Australia?").covered
+
+
+def test_an_edit_is_searched_at_once_without_a_restart():
+    assert not search("Where can I park my bike?").covered
+    entry = FAQEntry.objects.get(key="office-badge")
+    # The entry is saved as another process would: this process's index is not told.
+    entry.phrasings += "\nWhere can I park my bike?"
+    entry.answer += "\n\nBikes go in the courtyard rack; your badge opens its gate."
+    entry.save()
+
+    result = search("Where can I park my bike?")
+    assert result.covered and result.best.key == "office-badge"
+
+
+def test_withdrawn_deleted_and_draft_entries_are_never_found():
+    set_status(FAQEntry.objects.filter(key="vpn-access"), FAQEntry.Status.DRAFT)
+    assert "vpn-access" not in search("How do I get VPN access?", k=10).keys
+
+    FAQEntry.objects.get(key="payroll").delete()
+    assert "payroll" not in search("When is payday?", k=10).keys
+
+    FAQEntry.objects.create(key="parking", question="Where can I park?", answer="In the garage.")
+    assert "parking" not in search("Where can I park?", k=10).keys
+    set_status(FAQEntry.objects.filter(key="parking"), FAQEntry.Status.PUBLISHED)
+    assert search("Where can I park?").best.key == "parking"
