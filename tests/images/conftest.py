@@ -4,6 +4,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+# The chat tests' websocket client (connects as a signed-in user, closes after).
+from tests.chat.conftest import socket_for  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):

@@ -1,0 +1,286 @@
+"""Streaming figures: the rate a reader sees against the engine's own, and how many
+answers one worker process holds at once.
+
+    python -m benchmarks.streaming [--streams 150]
+
+1. Engine: the CPU inference service's decode rate, asked directly.
+2. Browser: the same kind of question through daphne → Celery → inference → Chromium;
+   the page's text growth is timed in the page itself.
+3. Concurrency: one Celery worker process (threads pool, as deployed) against an
+   OpenAI-compatible stream that writes at a fixed, human-like pace (a benchmark load
+   generator, so the worker, not the CPU model, is what is measured). It prints the
+   most answers the endpoint saw at once and the wall time against one answer alone.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "benchmark-password"
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class Processes:
+    def __init__(self, env):
+        self.env = env
+        self.running = []
+
+    def start(self, *args):
+        process = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.running.append(process)
+        return process
+
+    def stop(self):
+        for process in self.running:
+            process.terminate()
+        for process in self.running:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+# --- a paced OpenAI-compatible stream for the concurrency check -----------------------
+
+
+def paced_stream_app(tokens, interval, counters):
+    from sse_starlette.sse import EventSourceResponse
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    async def completions(request):
+        await request.json()
+
+        async def events():
+            counters["open"] += 1
+            counters["peak"] = max(counters["peak"], counters["open"])
+            try:
+                for index in range(tokens):
+                    delta = {"content": f"word{index} "}
+                    yield json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+                    await asyncio.sleep(interval)
+                yield json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                usage = {"prompt_tokens": 10, "completion_tokens": tokens, "total_tokens": tokens + 10}
+                yield json.dumps({"choices": [], "usage": usage})
+                yield "[DONE]"
+            finally:
+                counters["open"] -= 1
+
+        return EventSourceResponse(events(), ping=None)
+
+    return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+
+
+def serve_in_thread(app, port):
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", backlog=2048))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server
+
+
+# --- the measurements ---------------------------------------------------------------
+
+
+QUESTION = "Write a paragraph about the history of tea."
+
+
+def engine_rate(inference_url):
+    started = time.monotonic()
+    first = None
+    with httpx.stream(
+        "POST",
+        f"{inference_url}/chat/completions",
+        json={
+            "model": "SmolLM2-135M-Instruct",
+            "messages": [{"role": "user", "content": QUESTION}],
+            "max_tokens": 256,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        },
+        timeout=120,
+    ) as response:
+        usage = None
+        for line in response.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+            elif chunk["choices"] and chunk["choices"][0]["delta"].get("content") and first is None:
+                first = time.monotonic()
+    end = time.monotonic()
+    return usage["completion_tokens"] / (end - first), first - started
+
+
+def browser_rate(base_url, username):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        page = browser.new_page()
+        page.goto(f"{base_url}/accounts/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{base_url}/")
+        # Record, inside the page, when the answer's text changes.
+        page.evaluate(
+            """() => { window.growth = []; new MutationObserver(() => {
+                const answer = document.querySelector('article.message.assistant');
+                if (answer) window.growth.push([performance.now(), answer.innerText.length]);
+            }).observe(document.getElementById('transcript'), {subtree: true, childList: true, characterData: true}); }"""
+        )
+        sent = time.monotonic()
+        page.get_by_role("textbox", name="Message").fill(QUESTION)
+        page.get_by_role("textbox", name="Message").press("Enter")
+        page.locator('article.message.assistant[data-status="done"]').wait_for(timeout=120_000)
+        growth = page.evaluate("window.growth")
+        browser.close()
+    return growth, sent
+
+
+def concurrency_check(env, streams, tokens=40, interval=0.1):
+    """One worker process, `streams` answers at once, each ~4 s at 10 tokens/s."""
+    import django
+
+    os.environ.update(env)
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    from chatapp.chat import actions
+    from chatapp.chat.models import Message
+
+    counters = {"open": 0, "peak": 0}
+    port = free_port()
+    server = serve_in_thread(paced_stream_app(tokens, interval, counters), port)
+    worker_env = {**env, "INFERENCE_URL": f"http://127.0.0.1:{port}/v1"}
+    processes = Processes(worker_env)
+    processes.start(
+        "-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", str(max(200, streams)),
+        "--queues", env["CELERY_QUEUE"], "--loglevel", "WARNING", "--without-mingle", "--without-gossip",
+    )
+    try:
+        time.sleep(4)
+        user, _ = get_user_model().objects.get_or_create(username="bench-load")
+
+        def run(count):
+            started = time.monotonic()
+            replies = [actions.send_message(user, f"question {i}")[3].pk for i in range(count)]
+            while Message.objects.filter(pk__in=replies, status__in=Message.ACTIVE).exists():
+                time.sleep(0.1)
+            done = Message.objects.filter(pk__in=replies, status="done").count()
+            return time.monotonic() - started, done
+
+        one, _ = run(1)
+        counters["peak"] = 0
+        many, done = run(streams)
+        return one, many, done, counters["peak"]
+    finally:
+        processes.stop()
+        server.should_exit = True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--streams", type=int, default=150)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="chatapp-bench-"))
+    prefix = f"chatapp-bench-{os.getpid()}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatapp.settings",
+        "DATA_DIR": str(data_dir),
+        "CHANNEL_PREFIX": prefix,
+        "CELERY_QUEUE": prefix,
+    }
+    if "DATABASE_URL" not in os.environ:
+        env["DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.sqlite3'}"
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from django.contrib.auth import get_user_model as g; U=g(); U.objects.filter(username='bench').delete(); "
+         f"U.objects.create_user('bench', password='{PASSWORD}')"],
+        cwd=ROOT, env=env, check=True,
+    )
+
+    inference_port, web_port = free_port(), free_port()
+    inference_url = f"http://127.0.0.1:{inference_port}/v1"
+    stack_env = {**env, "INFERENCE_URL": inference_url, "INFERENCE_MAX_TOKENS": "256"}
+    processes = Processes(stack_env)
+    try:
+        processes.start("-m", "inference", "--port", str(inference_port))
+        processes.start("-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", "20",
+                        "--queues", prefix, "--loglevel", "WARNING")
+        processes.start("-m", "daphne", "--port", str(web_port), "chatapp.asgi:application")
+        wait_for(f"http://127.0.0.1:{inference_port}/health")
+        wait_for(f"http://127.0.0.1:{web_port}/accounts/login/")
+
+        engine_tps, engine_ttft = engine_rate(inference_url)
+        growth, _ = browser_rate(f"http://127.0.0.1:{web_port}", "bench")
+    finally:
+        processes.stop()
+
+    import django
+
+    os.environ.update(stack_env)
+    django.setup()
+    from chatapp.chat.models import Message
+
+    reply = Message.objects.filter(role="assistant", conversation__owner__username="bench").latest("id")
+    visible = [t for t, length in growth if length > 0]
+    seen_seconds = (visible[-1] - visible[0]) / 1000
+    browser_tps = (reply.completion_tokens - 1) / seen_seconds if seen_seconds > 0 else float("nan")
+    updates = len({round(t) for t in visible})
+    print(f"engine decode rate:         {engine_tps:7.1f} tokens/s (first token after {engine_ttft:.2f} s)")
+    print(f"rate seen in the browser:   {browser_tps:7.1f} tokens/s ({reply.completion_tokens} tokens, "
+          f"{updates} screen updates over {seen_seconds:.2f} s; first token {reply.time_to_first_token:.2f} s after queueing)")
+    print(f"browser / engine:           {browser_tps / engine_tps:7.2f}")
+
+    one, many, done, peak = concurrency_check(env, args.streams)
+    print(f"one worker process, {args.streams} answers at once (40 tokens at 10 tokens/s each):")
+    print(f"  most answers streaming at the same moment: {peak}")
+    print(f"  answers finished: {done}/{args.streams}")
+    print(f"  wall time: one answer alone {one:.1f} s, {args.streams} together {many:.1f} s (ratio {many / one:.2f})")
+
+
+if __name__ == "__main__":
+    main()
