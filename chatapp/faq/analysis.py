@@ -12,6 +12,7 @@ typos. Three steps make those meet, each measured with `faq_eval`:
 import json
 import re
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 import snowballstemmer
@@ -110,3 +111,8 @@ class Analyzer:
 def load_synonym_groups(path=SYNONYMS_FILE):
     return json.loads(Path(path).read_text(encoding="utf-8"))["groups"]
 
+
+@lru_cache(maxsize=1)
+def default_analyzer():
+    """One per process: reading and stemming the synonym list takes a moment."""
+    return Analyzer()

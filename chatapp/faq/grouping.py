@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chatapp.faq.analysis import Analyzer
+from chatapp.faq.analysis import default_analyzer
 
 GROUP_SIMILARITY = 0.3
 TOPIC_WORDS = 3
@@ -49,7 +49,7 @@ def group_similar(questions, analyzer=None, threshold=GROUP_SIMILARITY):
     questions = list(questions)
     if not questions:
         return []
-    analyzer = analyzer or Analyzer()
+    analyzer = analyzer or default_analyzer()
     term_lists = []
     for question in questions:
         terms = analyzer.terms(question.question, expand=True)

@@ -17,13 +17,14 @@ import difflib
 import logging
 import math
 import threading
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import bm25s
 import numpy as np
 from django.conf import settings
 
-from chatapp.faq.analysis import Analyzer, words
+from chatapp.faq.analysis import default_analyzer, words
 from chatapp.faq.models import FAQEntry
 
 # bm25s sets its own logger to DEBUG on import: one line per index build otherwise.
@@ -112,7 +113,7 @@ def near_exact(question, document, threshold):
 class SearchIndex:
     def __init__(self, documents, analyzer=None, embedder=None):
         self.documents = list(documents)
-        self.analyzer = analyzer or Analyzer()
+        self.analyzer = analyzer or default_analyzer()
         self.embedder = embedder
         word_docs = [
             self.analyzer.terms(document.title_text) * TITLE_WEIGHT + self.analyzer.terms(document.answer)
@@ -120,7 +121,11 @@ class SearchIndex:
         ]
         self.words = self._bm25(word_docs)
         self.ngrams = self._bm25([self.analyzer.ngrams(terms) for terms in word_docs])
-        self.vocabulary = sorted({term for terms in word_docs for term in terms if len(term) >= 3})
+        # Indexed words by trigram: typo candidates are the words sharing pieces with the typo.
+        self.words_by_ngram = defaultdict(set)
+        for term in {term for terms in word_docs for term in terms if len(term) >= MIN_TYPO_LENGTH - 1}:
+            for gram in self.analyzer.ngrams([term]):
+                self.words_by_ngram[gram].add(term)
         # BM25's idf of a word found in exactly one entry: the unit of `Hit.score`.
         count = len(self.documents)
         self.unit = math.log(1 + (count - 0.5) / 1.5) if count else 1.0
@@ -145,7 +150,9 @@ class SearchIndex:
         corrected = []
         for term in terms:
             if term not in known and len(term) >= MIN_TYPO_LENGTH:
-                match = difflib.get_close_matches(term, self.vocabulary, n=1, cutoff=TYPO_SIMILARITY)
+                shared = Counter(word for gram in self.analyzer.ngrams([term]) for word in self.words_by_ngram.get(gram, ()))
+                candidates = [word for word, count in shared.items() if count >= 2]
+                match = difflib.get_close_matches(term, candidates, n=1, cutoff=TYPO_SIMILARITY)
                 term = match[0] if match else term
             corrected.append(term)
         return corrected

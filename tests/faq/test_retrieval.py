@@ -50,3 +50,14 @@ def test_withdrawn_deleted_and_draft_entries_are_never_found():
     assert "parking" not in search("Where can I park?", k=10).keys
     set_status(FAQEntry.objects.filter(key="parking"), FAQEntry.Status.PUBLISHED)
     assert search("Where can I park?").best.key == "parking"
+
+
+def test_search_stays_lexical_when_the_embeddings_endpoint_is_missing(settings, model_service):
+    # The CPU model service has no /v1/embeddings: hybrid ranking must not cost the answer.
+    settings.FAQ_EMBEDDINGS_URL = model_service
+    settings.FAQ_EMBEDDINGS_MODEL = settings.INFERENCE_MODEL
+
+    result = search("How do I get VPN access?")
+
+    assert result.covered and result.best.key == "vpn-access"
+    assert result.best.similarity is None

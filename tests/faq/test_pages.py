@@ -1,0 +1,65 @@
+import pytest
+from django.template.loader import render_to_string
+
+from chatapp.chat.models import Conversation, Message
+from chatapp.faq.actions import create_draft_entry
+from chatapp.faq.models import FAQEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_entry_page_shows_the_answer_as_html(alice_client, sample_faq):
+    page = alice_client.get("/faq/vpn-access/").content.decode()
+
+    assert "<h1>How do I get VPN access?</h1>" in page
+    assert "<strong>IT Help</strong>" in page
+
+
+def test_entry_pages_need_a_signed_in_user(client, sample_faq):
+    response = client.get("/faq/vpn-access/")
+
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+
+
+def test_drafts_are_hidden_from_users_but_shown_to_reviewers(alice_client, client, admin):
+    create_draft_entry("Where can I park?", "In the garage.")
+    key = FAQEntry.objects.get().key
+
+    assert alice_client.get(f"/faq/{key}/").status_code == 404
+    client.force_login(admin)
+    assert "Draft: only reviewers can see this entry." in client.get(f"/faq/{key}/").content.decode()
+
+
+def test_the_faq_list_searches_published_entries(alice_client, sample_faq):
+    page = alice_client.get("/faq/", {"q": "wie beantrage ich urlaub"}).content.decode()
+
+    assert 'href="/faq/time-off-request/"' in page
+    assert "No entry answers" in alice_client.get("/faq/", {"q": "capital of Australia"}).content.decode()
+
+
+def test_a_saved_answer_links_the_entries_it_cited(alice):
+    conversation = Conversation.objects.create(owner=alice)
+    sources = [
+        {"number": 1, "id": 1, "key": "vpn-access", "question": "How do I get VPN access?", "url": "/faq/vpn-access/", "score": 2.0, "cited": False},
+        {"number": 2, "id": 2, "key": "staging-access", "question": "How do I get access to staging?", "url": "/faq/staging-access/", "score": 1.0, "cited": True},
+    ]
+    reply = Message.objects.create(conversation=conversation, role="assistant", content="Use the VPN [2].", sources=sources)
+
+    html = render_to_string("chat/message.html", {"message": reply})
+
+    assert "Sources" in html
+    assert '<a href="/faq/staging-access/">[2] How do I get access to staging?</a>' in html
+    assert "/faq/vpn-access/" not in html
+
+
+def test_promoting_a_reviewed_answer_creates_a_draft_linked_to_it(alice, admin):
+    conversation = Conversation.objects.create(owner=alice)
+    answer = Message.objects.create(conversation=conversation, role="assistant", content="Ask reception.")
+
+    entry = create_draft_entry("  How do I get   a badge? ", "Ask reception.", conversation=conversation, message=answer, user=admin)
+
+    assert entry.status == FAQEntry.Status.DRAFT
+    assert entry.question == "How do I get a badge?"
+    assert entry.key == "how-do-i-get-a-badge"
+    assert (entry.source_conversation, entry.source_message, entry.updated_by) == (conversation, answer, admin)
+    assert create_draft_entry("How do I get a badge?", "Again.").key == "how-do-i-get-a-badge-2"
