@@ -46,7 +46,10 @@ class FAQEntry(models.Model):
         PUBLISHED = "published", "Published"
 
     key = models.SlugField(
-        max_length=100, unique=True, help_text="Stable identifier: imports update the entry with the same key."
+        max_length=100,
+        unique=True,
+        blank=True,
+        help_text="Stable identifier, used in links and by imports to update this entry. Empty: made from the question.",
     )
     question = models.CharField(max_length=300)
     answer = models.TextField(help_text="Markdown.")

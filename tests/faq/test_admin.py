@@ -89,13 +89,14 @@ def test_entries_can_be_searched_filtered_by_tag_and_published(admin_client, sam
     assert draft.status == FAQEntry.Status.PUBLISHED
 
 
-def test_saving_in_the_admin_records_who_updated_the_entry(admin_client, admin):
+def test_an_entry_added_in_the_admin_gets_a_key_and_who_wrote_it(admin_client, admin):
     admin_client.post(
         "/admin/faq/faqentry/add/",
-        {"question": "Where can I park?", "key": "parking", "status": "draft", "answer": "In the garage.", "phrasings": "", "tags": ""},
+        {"question": "Where can I park?", "key": "", "status": "draft", "answer": "In the garage.", "phrasings": "", "tags": ""},
     )
 
-    entry = FAQEntry.objects.get(key="parking")
+    entry = FAQEntry.objects.get()
+    assert entry.key == "where-can-i-park"
     assert entry.updated_by == admin
 
 
