@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "chatapp.images",
     "chatapp.review",
     "chatapp.faq",
+    "chatapp.api",
 ]
 
 MIDDLEWARE = [
@@ -207,8 +208,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 64 * 1024
 # INFERENCE_IMAGE_MODES="Ministral-3-3B-Instruct-2512=vision,other=ocr".
 INFERENCE_IMAGE_MODE = env.str("INFERENCE_IMAGE_MODE", default="ocr")
 INFERENCE_IMAGE_MODES = env.dict("INFERENCE_IMAGE_MODES", default={})
-# Images per request the model server accepts (vLLM --limit-mm-per-prompt).
-INFERENCE_MAX_IMAGES = env.int("INFERENCE_MAX_IMAGES", default=8)
+# Images per request the model server accepts (vLLM --limit-mm-per-prompt,
+# 4 in docker-compose.yml); older images beyond it are left out.
+INFERENCE_MAX_IMAGES = env.int("INFERENCE_MAX_IMAGES", default=4)
 # Prompt tokens counted for an image read through OCR (its text and size line).
 INFERENCE_OCR_IMAGE_TOKENS = env.int("INFERENCE_OCR_IMAGE_TOKENS", default=256)
 
@@ -238,3 +240,14 @@ FAQ_EMBEDDINGS_URL = env.str("FAQ_EMBEDDINGS_URL", default="")
 FAQ_EMBEDDINGS_MODEL = env.str("FAQ_EMBEDDINGS_MODEL", default="")
 FAQ_EMBEDDINGS_API_KEY = env.str("FAQ_EMBEDDINGS_API_KEY", default=INFERENCE_API_KEY)
 FAQ_EMBEDDINGS_WEIGHT = env.float("FAQ_EMBEDDINGS_WEIGHT", default=0.3)
+
+# --- OpenAI-compatible API (/v1/) ---
+# Requests per API token, in the `limits` notation: "60/minute", "1000/hour",
+# "10 per second"; empty turns the limit off. Counted in Redis.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="60/minute")
+# An answer that no worker has started after this many seconds is given up
+# with a 503, rather than keeping the client waiting on a stalled queue.
+API_QUEUE_TIMEOUT = env.float("API_QUEUE_TIMEOUT", default=60.0)
+# Largest request body: a long history plus a message's images, which data:
+# URIs make a third larger than the files.
+API_MAX_REQUEST_BYTES = env.int("API_MAX_REQUEST_BYTES", default=MAX_IMAGE_TOTAL_BYTES * 4 // 3 + 1024 * 1024)

@@ -75,10 +75,7 @@ def send_message(user, text, conversation_id=None, bot_slug=None, source=Convers
     with transaction.atomic():
         created = conversation_id is None
         if created:
-            bot = resolve_bot(bot_slug)
-            conversation = Conversation(owner=user, bot=bot, source=source)
-            conversation.title = conversation.title_from(text)
-            conversation.save()
+            conversation = _start_conversation(user, text, bot_slug, source)
         else:
             conversation = (
                 Conversation.objects.visible_to(user).select_for_update().filter(pk=conversation_id).first()
@@ -87,22 +84,74 @@ def send_message(user, text, conversation_id=None, bot_slug=None, source=Convers
                 raise NotFound()
             if conversation.messages.filter(status__in=Message.ACTIVE).exists():
                 raise ChatError("An answer is still being written: wait for it or stop it first.")
-        question = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text)
-        if attach:
-            attach(question)
-        reply = Message.objects.create(
-            conversation=conversation,
-            role=Message.Role.ASSISTANT,
-            status=Message.Status.QUEUED,
-            model=(conversation.bot.model_name if conversation.bot else settings.INFERENCE_MODEL),
-        )
-        conversation.updated_at = timezone.now()
-        conversation.save(update_fields=["updated_at"])
-        queue_reply(reply)
+        question, reply = _ask(conversation, text, attach)
+    _notify_turn(conversation, question, reply)
+    return conversation, created, question, reply
+
+
+def send_transcript(user, turns, bot_slug=None, source=Conversation.Source.API, attach=None):
+    """Start a conversation from a whole transcript and queue the answer to its last turn.
+
+    For stateless clients (the API) that send the history with every request.
+    `turns` is a list of (role, text) pairs, oldest first, ending with the
+    user's question; the earlier ones are saved as finished messages.
+    `attach(index, message)` links images to the user message of turn `index`.
+    Callers may wrap this in their own transaction to save more with it: the
+    answer is queued and listeners told only once everything is committed.
+    Returns (conversation, question, reply).
+    """
+    if not turns or turns[-1][0] != Message.Role.USER:
+        raise ChatError("The last message must be the user's.")
+    checked = []
+    for role, text in turns:
+        if role == Message.Role.USER:
+            checked.append((role, validate_text(text)))
+        elif len(text) > settings.MAX_MESSAGE_CHARS:
+            raise ChatError(f"A message is too long ({len(text)} characters; the limit is {settings.MAX_MESSAGE_CHARS}).")
+        else:
+            checked.append((role, text))
+    *earlier, (_, text) = checked
+    first_question = next(text for role, text in checked if role == Message.Role.USER)
+    with transaction.atomic():
+        conversation = _start_conversation(user, first_question, bot_slug, source)
+        for index, (role, content) in enumerate(earlier):
+            message = Message.objects.create(conversation=conversation, role=role, content=content)
+            if attach and role == Message.Role.USER:
+                attach(index, message)
+        question, reply = _ask(conversation, text, attach and (lambda message: attach(len(earlier), message)))
+        transaction.on_commit(lambda: _notify_turn(conversation, question, reply))
+    return conversation, question, reply
+
+
+def _start_conversation(user, text, bot_slug, source):
+    bot = resolve_bot(bot_slug)
+    conversation = Conversation(owner=user, bot=bot, source=source)
+    conversation.title = conversation.title_from(text)
+    conversation.save()
+    return conversation
+
+
+def _ask(conversation, text, attach):
+    """Inside the caller's transaction: the user's message and its queued answer."""
+    question = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text)
+    if attach:
+        attach(question)
+    reply = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.QUEUED,
+        model=(conversation.bot.model_name if conversation.bot else settings.INFERENCE_MODEL),
+    )
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=["updated_at"])
+    queue_reply(reply)
+    return question, reply
+
+
+def _notify_turn(conversation, question, reply):
     notify_message(question)
     notify_message(reply)
     notify_conversation(conversation)
-    return conversation, created, question, reply
 
 
 def _owned_reply(user, message_id):

@@ -125,6 +125,12 @@ def build_request(reply):
     bot = conversation.bot or Bot.default()
     system = (bot.system_prompt if bot and bot.system_prompt else settings.SYSTEM_PROMPT).strip()
     max_tokens = min(bot.max_tokens if bot else settings.INFERENCE_MAX_TOKENS, settings.INFERENCE_MAX_TOKENS)
+    temperature = bot.temperature if bot else settings.INFERENCE_TEMPERATURE
+    # An API client may ask for a shorter answer or another temperature (chatapp.api).
+    asked = getattr(reply, "completion_request", None)
+    if asked is not None:
+        max_tokens = min(max_tokens, asked.max_tokens or max_tokens)
+        temperature = temperature if asked.temperature is None else asked.temperature
     budget = settings.INFERENCE_CONTEXT_TOKENS - max_tokens
     history = conversation_turns(reply)
     grounding = ground(bot, history, system, reply)
@@ -142,7 +148,7 @@ def build_request(reply):
         model=bot.model_name if bot else settings.INFERENCE_MODEL,
         messages=messages,
         max_tokens=max_tokens,
-        temperature=bot.temperature if bot else settings.INFERENCE_TEMPERATURE,
+        temperature=temperature,
         dropped_turns=dropped,
         dropped_images=dropped_images,
         canned_answer=grounding.canned_answer,

@@ -1,0 +1,149 @@
+"""Following an answer the worker writes, from an async view.
+
+The answer is queued (at commit) before the view can know its conversation,
+so the view subscribes right after and then catches up on what was written
+meanwhile: the Redis log of the generation while it runs, the database once it
+is saved. Chunks are numbered; a duplicate is skipped and a gap (group
+messages are at-most-once) is filled from the log. When nothing arrives for a
+while the database is asked again, so a lost final event cannot hang a client.
+"""
+
+import asyncio
+import time
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chatapp.api.database import in_thread
+from chatapp.chat import actions
+from chatapp.chat.events import conversation_group
+from chatapp.chat.live import AsyncLive
+from chatapp.chat.models import Message
+from inference import client
+
+# Seconds without any event before the database is looked at again.
+QUIET_INTERVAL = 2.0
+
+# Failures that mean the model cannot answer right now (HTTP 503), as opposed
+# to an answer that went wrong (500).
+UNAVAILABLE = {
+    client.UNREACHABLE,
+    client.BUSY,
+    client.STOPPED_RESPONDING,
+    client.CLOSED_BEFORE_ANSWER,
+    client.CLOSED_MID_ANSWER,
+}
+
+
+class NoWorker(Exception):
+    """No worker took the answer within API_QUEUE_TIMEOUT."""
+
+
+def _reload(reply):
+    return Message.objects.select_related("conversation").get(pk=reply.pk)
+
+
+class AnswerFeed:
+    """The text of `reply` as it is written, once, in order; then `finished` holds the saved answer."""
+
+    def __init__(self, user, reply):
+        self.user = user
+        self.reply = reply
+        self.layer = get_channel_layer()
+        self.live = AsyncLive()
+        self.group = conversation_group(reply.conversation_id)
+        self.channel = None
+        self.receiving = None
+        self.text = ""
+        self.seq = 0
+        self.finished = None
+        self.queued_since = time.monotonic()
+
+    async def open(self):
+        self.channel = await self.layer.new_channel()
+        await self.layer.group_add(self.group, self.channel)
+
+    async def close(self):
+        try:
+            if self.receiving is not None:
+                self.receiving.cancel()
+            if self.channel is not None:
+                await self.layer.group_discard(self.group, self.channel)
+        finally:
+            await self.live.close()
+
+    async def stop(self):
+        """Stop the generation unless it has ended (the client went away)."""
+        if self.finished is None:
+            await in_thread(actions.stop_reply)(self.user, self.reply.pk)
+
+    async def deltas(self):
+        delta = await self.catch_up()
+        if delta:
+            yield delta
+        while self.finished is None:
+            event = await self.receive(QUIET_INTERVAL)
+            delta = await (self.catch_up() if event is None else self.apply(event))
+            if delta:
+                yield delta
+
+    async def receive(self, timeout):
+        # One receive stays pending across timeouts: cancelling a channel
+        # layer receive can drop a message it was handing over.
+        if self.receiving is None:
+            self.receiving = asyncio.ensure_future(self.layer.receive(self.channel))
+        done, _ = await asyncio.wait({self.receiving}, timeout=timeout)
+        if not done:
+            return None
+        task, self.receiving = self.receiving, None
+        return task.result()
+
+    async def apply(self, event):
+        if event.get("type") == "chat.chunk" and event.get("message_id") == self.reply.pk:
+            if event["attempt"] != self.reply.attempt or event["seq"] <= self.seq:
+                return ""
+            if event["from"] != self.seq:
+                return await self.catch_up()
+            self.seq = event["seq"]
+            self.text += event["delta"]
+            return event["delta"]
+        message = event.get("message") or {}
+        if event.get("type") == "chat.message" and message.get("id") == self.reply.pk:
+            if message.get("status") not in Message.ACTIVE:
+                return await self.catch_up()
+        return ""
+
+    async def catch_up(self):
+        """What the answer has beyond the text passed on so far, from the database or the log."""
+        reply = await in_thread(_reload)(self.reply)
+        if reply.status == Message.Status.STREAMING and await in_thread(actions.reap_if_orphaned)(reply):
+            reply = await in_thread(_reload)(self.reply)
+        if not reply.is_active:
+            self.finished = reply
+            return self.extend_to(reply.content)
+        if reply.status == Message.Status.QUEUED:
+            if time.monotonic() - self.queued_since > settings.API_QUEUE_TIMEOUT:
+                await in_thread(actions.stop_reply)(self.user, reply.pk)
+                raise NoWorker("No worker is free to answer right now; please try again in a moment.")
+            return ""
+        backlog = await self.live.backlog(reply.pk, reply.attempt, self.seq)
+        if backlog is not None and backlog.seq > self.seq:
+            self.seq = backlog.seq
+            self.text += backlog.missing
+            return backlog.missing
+        if backlog is None and reply.seq > self.seq:
+            self.seq = reply.seq
+            return self.extend_to(reply.content)
+        return ""
+
+    def extend_to(self, content):
+        # Every saved text of one attempt starts with the text streamed before it.
+        if not content.startswith(self.text):
+            return ""
+        delta, self.text = content[len(self.text) :], content
+        return delta
+
+    @property
+    def unavailable(self):
+        """Whether the answer failed because the model service cannot answer now."""
+        return self.finished is not None and self.finished.error in UNAVAILABLE

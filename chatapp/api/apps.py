@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    name = "chatapp.api"
+    label = "api"
+    verbose_name = "API"
+
+    def ready(self):
+        from chatapp.api import checks  # noqa: F401  (registers the settings check)

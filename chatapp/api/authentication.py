@@ -1,0 +1,23 @@
+"""API requests carry a token (Authorization: Bearer …), never a session: no cookies, no CSRF."""
+
+from chatapp.api.database import in_thread
+from chatapp.api.errors import invalid_key, missing_key
+from chatapp.api.models import ApiToken
+
+
+def _token_for(secret):
+    token = ApiToken.objects.authenticate(secret)
+    if token is not None:
+        token.used_now()
+    return token
+
+
+async def authenticate(request):
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise missing_key()
+    token = await in_thread(_token_for)(secret)
+    if token is None:
+        raise invalid_key(secret)
+    return token

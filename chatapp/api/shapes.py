@@ -1,0 +1,115 @@
+"""The OpenAI shapes of what the API answers: model lists, completions and their chunks."""
+
+import json
+
+from chatapp.chat.models import Message
+
+
+def model_object(bot):
+    return {
+        "id": bot.slug,
+        "object": "model",
+        "created": 0,
+        "owned_by": "system",
+        "name": bot.name,
+        "description": bot.description,
+    }
+
+
+def model_list(bots):
+    return {"object": "list", "data": [model_object(bot) for bot in bots]}
+
+
+def usage(reply):
+    prompt, completion = reply.prompt_tokens or 0, reply.completion_tokens or 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def finish_reason(reply, max_tokens):
+    if reply.status == Message.Status.STOPPED:
+        return "abort"  # as vLLM says of a generation ended before its end
+    if reply.completion_tokens and max_tokens and reply.completion_tokens >= max_tokens:
+        return "length"
+    return "stop"
+
+
+def sources(reply, absolute):
+    """The knowledge-base entries the answer drew on (its text cites them as [n])."""
+    return [
+        {
+            "number": source["number"],
+            "key": source["key"],
+            "question": source["question"],
+            "url": absolute(source["url"]),
+            "cited": source.get("cited", False),
+        }
+        for source in reply.sources or ()
+    ]
+
+
+class Completion:
+    """One answer in OpenAI's shapes; `model` is the bot slug the client asked for."""
+
+    def __init__(self, reply, model, created, max_tokens=None, absolute=str):
+        self.reply = reply
+        self.id = f"chatcmpl-{reply.pk}"
+        self.model = model
+        self.created = int(created)
+        self.max_tokens = max_tokens
+        self.absolute = absolute
+
+    def extras(self, reply):
+        extra = {"conversation_id": reply.conversation_id}
+        if reply.sources:
+            extra["sources"] = sources(reply, self.absolute)
+        return extra
+
+    def whole(self, reply):
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply.content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": finish_reason(reply, self.max_tokens),
+                }
+            ],
+            "usage": usage(reply),
+            **self.extras(reply),
+        }
+
+    def chunk(self, delta, finish=None, with_usage=False, **extra):
+        chunk = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            **extra,
+        }
+        if with_usage:
+            # With include_usage every chunk has the field; only the last has a value.
+            chunk["usage"] = None
+        return chunk
+
+    def usage_chunk(self, reply):
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage(reply),
+        }
+
+
+def event(data):
+    """One server-sent event frame."""
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+DONE = "data: [DONE]\n\n"

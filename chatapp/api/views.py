@@ -1,0 +1,153 @@
+"""The OpenAI-compatible endpoints: the bots as models, and chat completions.
+
+A completion goes the browser's way: the transcript becomes an API
+conversation, the answer is queued for the Celery worker, and the view
+follows it on the conversation's channel group, streaming it as server-sent
+events or returning it whole.
+"""
+
+import time
+from functools import wraps
+
+from django.conf import settings
+from django.http import JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from chatapp.api import actions, shapes
+from chatapp.api.answers import AnswerFeed, NoWorker
+from chatapp.api.authentication import authenticate
+from chatapp.api.completions import read_completion, read_json
+from chatapp.api.database import in_thread
+from chatapp.api.errors import (
+    ApiError,
+    BadRequest,
+    answer_failed,
+    method_not_allowed,
+    model_unavailable,
+    not_found,
+    rate_limited,
+    unknown_model,
+)
+from chatapp.api.throttle import throttle
+from chatapp.chat.actions import ChatError, NotFound
+from chatapp.chat.models import Bot, Message
+
+
+def api_endpoint(*methods):
+    """Token authentication, the per-token rate limit, and errors in OpenAI's shape."""
+
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        async def endpoint(request, *args, **kwargs):
+            try:
+                if request.method not in methods:
+                    raise method_not_allowed(request.method, methods)
+                token = await authenticate(request)
+                wait = await throttle().allow(token)
+                if wait is not None:
+                    raise rate_limited(throttle().rate, wait)
+                return await view(request, token, *args, **kwargs)
+            except ApiError as error:
+                return error.response()
+
+        return endpoint
+
+    return decorate
+
+
+@api_endpoint("GET")
+async def models(request, token):
+    bots = await in_thread(list)(Bot.objects.all())
+    return JsonResponse(shapes.model_list(bots))
+
+
+@api_endpoint("GET")
+async def model(request, token, model_id):
+    bot = await in_thread(Bot.objects.filter(slug=model_id).first)()
+    if bot is None:
+        raise unknown_model(model_id)
+    return JsonResponse(shapes.model_object(bot))
+
+
+def _failure(feed):
+    return (model_unavailable if feed.unavailable else answer_failed)(feed.finished.error)
+
+
+@api_endpoint("POST")
+async def chat_completions(request, token):
+    # Read here rather than through request.body, whose limit is the one for
+    # browser uploads; a data: URI is a third larger than its image.
+    completion = read_completion(read_json(request.read(settings.API_MAX_REQUEST_BYTES + 1)))
+    bot = await in_thread(Bot.objects.filter(slug=completion.model).first)()
+    if bot is None:
+        raise unknown_model(completion.model)
+    try:
+        reply = await in_thread(actions.start_completion)(token, completion)
+    except NotFound:
+        raise unknown_model(completion.model) from None
+    except ChatError as error:
+        raise BadRequest(str(error), param="messages") from None
+    limits = [bot.max_tokens, settings.INFERENCE_MAX_TOKENS, completion.max_tokens]
+    answer = shapes.Completion(
+        reply, completion.model, time.time(), min(limit for limit in limits if limit), request.build_absolute_uri
+    )
+    feed = AnswerFeed(token.user, reply)
+    streaming = False
+    await feed.open()
+    try:
+        deltas = feed.deltas()
+        # Nothing is sent before the first text: a failure before it still
+        # gets its own status code, even for a stream.
+        first = await anext(deltas, "")
+        if not completion.stream:
+            async for _ in deltas:
+                pass
+            if feed.finished.status == Message.Status.ERROR:
+                raise _failure(feed)
+            return JsonResponse(answer.whole(feed.finished))
+        if feed.finished is not None and feed.finished.status == Message.Status.ERROR and not feed.text:
+            raise _failure(feed)
+        streaming = True
+        response = StreamingHttpResponse(
+            server_sent_events(feed, deltas, first, answer, completion.include_usage),
+            content_type="text/event-stream",
+        )
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # no proxy buffering of the stream
+        return response
+    except NoWorker as error:
+        raise model_unavailable(str(error)) from None
+    finally:
+        if not streaming:
+            # Also reached when the client hangs up while waiting (the view is cancelled).
+            await feed.stop()
+            await feed.close()
+
+
+async def server_sent_events(feed, deltas, first, answer, include_usage):
+    try:
+        yield shapes.event(answer.chunk({"role": "assistant", "content": ""}, with_usage=include_usage))
+        if first:
+            yield shapes.event(answer.chunk({"content": first}, with_usage=include_usage))
+        async for delta in deltas:
+            yield shapes.event(answer.chunk({"content": delta}, with_usage=include_usage))
+        reply = feed.finished
+        if reply.status == Message.Status.ERROR:
+            # As vLLM does once a stream has begun: an error event, then the end.
+            yield shapes.event(_failure(feed).body())
+        else:
+            finish = shapes.finish_reason(reply, answer.max_tokens)
+            yield shapes.event(answer.chunk({}, finish, with_usage=include_usage, **answer.extras(reply)))
+            if include_usage:
+                yield shapes.event(answer.usage_chunk(reply))
+        yield shapes.DONE
+    finally:
+        # A client that hangs up mid-answer ends it: nobody else is reading.
+        await feed.stop()
+        await feed.close()
+
+
+@csrf_exempt
+async def unknown_endpoint(request, path=""):
+    return not_found(request.path).response()
