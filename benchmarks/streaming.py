@@ -53,10 +53,11 @@ class Processes:
     def __init__(self, env):
         self.env = env
         self.running = []
+        self.log = open(Path(env["DATA_DIR"]) / "processes.log", "a")
 
     def start(self, *args):
         process = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [sys.executable, *args], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
         )
         self.running.append(process)
         return process
