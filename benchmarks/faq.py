@@ -114,6 +114,7 @@ def overlap(answer, reference):
 
 
 def generation_figures(documents, count):
+    print(f"\n-- grounded generation on the entries' own questions ({settings.INFERENCE_MODEL}, CPU)", flush=True)
     process, url = start_model_service()
     index = SearchIndex(documents)
     rows = []
@@ -135,13 +136,12 @@ def generation_figures(documents, count):
                 )
                 seconds = time.perf_counter() - started
                 answer = response.json()["choices"][0]["message"]["content"]
-                rows.append((seconds, 1 in cited_numbers(answer), overlap(answer, document.answer), document.question))
+                row = (seconds, 1 in cited_numbers(answer), overlap(answer, document.answer), document.question)
+                rows.append(row)
+                print(f"  {row[0]:6.2f} s  cites [1]: {'yes' if row[1] else 'no ':<3}  keeps {row[2]:4.0%} of the entry's words  {row[3]}", flush=True)
     finally:
         process.terminate()
         process.wait(10)
-    print(f"\n-- grounded generation on the entries' own questions ({settings.INFERENCE_MODEL}, CPU)")
-    for seconds, cited, kept, question in rows:
-        print(f"  {seconds:6.2f} s  cites [1]: {'yes' if cited else 'no ':<3}  keeps {kept:4.0%} of the entry's words  {question}")
     print(
         f"model: median {statistics.median(r[0] for r in rows):.2f} s per answer, cites [1] in "
         f"{sum(r[1] for r in rows)}/{len(rows)}, keeps {statistics.mean(r[2] for r in rows):.0%} of the entry's words"

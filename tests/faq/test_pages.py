@@ -1,4 +1,5 @@
 import pytest
+from django.template import Context, Template
 from django.template.loader import render_to_string
 
 from chatapp.chat.models import Conversation, Message
@@ -63,3 +64,19 @@ def test_promoting_a_reviewed_answer_creates_a_draft_linked_to_it(alice, admin):
     assert entry.key == "how-do-i-get-a-badge"
     assert (entry.source_conversation, entry.source_message, entry.updated_by) == (conversation, answer, admin)
     assert create_draft_entry("How do I get a badge?", "Again.").key == "how-do-i-get-a-badge-2"
+
+
+def test_reviewers_see_every_retrieved_entry_and_whether_it_was_cited(alice):
+    conversation = Conversation.objects.create(owner=alice)
+    sources = [
+        {"number": 1, "id": 1, "key": "vpn-access", "question": "How do I get VPN access?", "url": "/faq/vpn-access/", "score": 2.0, "cited": True},
+        {"number": 2, "id": 2, "key": "staging-access", "question": "How do I get access to staging?", "url": "/faq/staging-access/", "score": 1.0, "cited": False},
+    ]
+    reply = Message.objects.create(conversation=conversation, role="assistant", content="Use the VPN [1].", sources=sources)
+
+    html = render_to_string("faq/retrieved_sources.html", {"items": reply.sources})
+    tag = Template("{% load faq %}{% retrieved_sources message %}").render(Context({"message": reply}))
+
+    assert tag == html
+    assert '<td>[1]</td><td><a href="/faq/vpn-access/">How do I get VPN access?</a></td><td>2.0</td><td>yes</td>' in html
+    assert '<td>[2]</td><td><a href="/faq/staging-access/">How do I get access to staging?</a></td><td>1.0</td><td>no</td>' in html

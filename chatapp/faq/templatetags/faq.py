@@ -14,3 +14,9 @@ def shown_sources(sources):
 def message_sources(message):
     label, items = shown_sources(message.sources)
     return {"label": label, "items": items}
+
+
+@register.inclusion_tag("faq/retrieved_sources.html")
+def retrieved_sources(message):
+    """For reviewers: every entry retrieved for an answer, its score and whether the answer cited it."""
+    return {"items": [item for item in message.sources or [] if isinstance(item, dict) and item.get("key")]}
