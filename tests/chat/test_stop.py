@@ -2,8 +2,11 @@ import asyncio
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 
+from chatapp.chat import actions
 from chatapp.chat.models import Message
+from chatapp.chat.streaming import stream_reply
 from tests.chat.conftest import finished, receive_until, reload, reply_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
@@ -47,21 +50,16 @@ async def test_stop_from_another_tab_works(alice, socket_for, model_service):
     assert (await reload(reply_id)).status == Message.Status.STOPPED
 
 
-async def test_an_answer_stopped_before_it_starts_never_runs(alice, socket_for, settings):
-    settings.INFERENCE_URL = "http://127.0.0.1:9/v1"  # nothing would answer anyway
+async def test_an_answer_stopped_before_it_starts_never_runs(alice, socket_for, monkeypatch):
+    # Hold the task back so that the answer is still queued when Stop arrives.
+    monkeypatch.setattr(actions, "queue_reply", lambda reply: None)
+    _, _, _, reply = await sync_to_async(actions.send_message)(alice, "Hello?")
     socket = await socket_for(alice)
-    from chatapp.chat import actions
-    from asgiref.sync import sync_to_async
-    from unittest import mock
-
-    # Hold the task back so the answer is still queued when Stop arrives.
-    with mock.patch("chatapp.chat.actions.queue_reply"):
-        _, _, _, reply = await sync_to_async(actions.send_message)(alice, "Hello?")
+    await socket.send_json_to({"type": "open", "conversation_id": reply.conversation_id})
     await socket.send_json_to({"type": "stop", "message_id": reply.pk})
-    await asyncio.sleep(0.2)
-    from chatapp.chat.tasks import generate_reply
+    await receive_until(socket, lambda f: f["type"] == "message" and f["message"]["status"] == "stopped", timeout=10)
 
-    await sync_to_async(generate_reply.apply)(args=[reply.pk])
+    await stream_reply(reply.pk)  # the task arrives late: it finds nothing to do
     reply = await reload(reply.pk)
     assert reply.status == Message.Status.STOPPED
     assert reply.content == ""
