@@ -1,10 +1,12 @@
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.views.decorators.cache import cache_control
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from chatapp.chat import actions
+from chatapp.chat.rendering import highlight_css
 from chatapp.chat.models import Bot, Conversation
 
 
@@ -58,3 +60,8 @@ def delete(request, conversation_id):
     except actions.NotFound:
         raise Http404("No such conversation.") from None
     return redirect("chat:home")
+
+
+@cache_control(public=True, max_age=86400)
+def code_style(request):
+    return HttpResponse(highlight_css(), content_type="text/css")
