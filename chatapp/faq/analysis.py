@@ -11,6 +11,7 @@ typos. Three steps make those meet, each measured with `faq_eval`:
 
 import json
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +36,21 @@ STOPWORDS = (set(STOPWORDS_EN_PLUS) | set(STOPWORDS_FRENCH) | set(STOPWORDS_GERM
 NGRAM = 3
 
 
+_STEMMERS = [snowballstemmer.stemmer(name) for name in ("french", "german")]
+_STEMMING = threading.Lock()
+
+
+@lru_cache(maxsize=50_000)
+def foreign_forms(word):
+    """The word and its French and German stems: "beantrage" → {"beantrage", "beantrag"}.
+
+    Cached because Snowball in pure Python is the slow part of a search; locked
+    because a Snowball stemmer keeps state between calls and workers use threads.
+    """
+    with _STEMMING:
+        return frozenset({word} | {stemmer.stemWord(word) for stemmer in _STEMMERS})
+
+
 def fold(text):
     """Lower case without accents, so "Déploiement" and "deploiement" are one word."""
     text = unicodedata.normalize("NFKD", text.casefold().replace("ß", "ss"))
@@ -48,7 +64,6 @@ def words(text):
 class Analyzer:
     def __init__(self, synonym_groups=None, use_synonyms=True):
         self.use_synonyms = use_synonyms
-        self._foreign_stemmers = [snowballstemmer.stemmer(name).stemWord for name in ("french", "german")]
         self.synonyms = {}
         for group in synonym_groups if synonym_groups is not None else load_synonym_groups():
             canonical = words(group[0])
@@ -61,8 +76,9 @@ class Analyzer:
                 self.synonyms.setdefault(key, []).extend(canonical)
         self.longest_phrase = max((len(key) for key in self.synonyms), default=1)
 
-    def _variants(self, word):
-        return {word} | {stem(word) for stem in self._foreign_stemmers}
+    @staticmethod
+    def _variants(word):
+        return foreign_forms(word)
 
     def expand(self, tokens):
         """The question's words plus the English words its synonyms stand for."""
