@@ -59,9 +59,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
             "api_url": request.build_absolute_uri("/v1"),
             "list_url": reverse("admin:api_apitoken_changelist"),
         }
-        response = TemplateResponse(request, "api/token_created.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
+        # Admin pages are sent with no-store: the secret stays out of caches.
+        return TemplateResponse(request, "api/token_created.html", context)
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):

@@ -1,0 +1,76 @@
+"""Images as data: URI parts: stored and checked like the browser's uploads, read by the model."""
+
+import base64
+import io
+
+import httpx
+import openai
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from chatapp.chat.models import Message
+from chatapp.images.models import Attachment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def png(image):
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def screenshot_of_an_error():
+    image = Image.new("RGB", (900, 200), (30, 30, 30))
+    ImageDraw.Draw(image).text((30, 70), "ERROR 504: upstream timeout", fill=(255, 90, 90), font=ImageFont.load_default(size=44))
+    return png(image)
+
+
+def question_with(url, text="What went wrong here?"):
+    return [{"role": "user", "content": [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": url}}]}]
+
+
+def data_uri(data, media_type="image/png"):
+    return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+
+
+def test_an_image_part_is_attached_to_the_question_and_read_by_the_model(api, alice, model_service):
+    completion = api.chat.completions.create(model="assistant", messages=question_with(data_uri(screenshot_of_an_error())))
+
+    question = Message.objects.get(role="user")
+    [attachment] = Attachment.objects.filter(message=question)
+    assert attachment.owner == alice
+    assert (attachment.image.width, attachment.image.height, attachment.image.format) == (900, 200, "PNG")
+    assert completion.choices[0].message.content == Message.objects.get(role="assistant").content
+    # The CPU service reads images as text (OCR): the screenshot's words reached the model.
+    prompt = httpx.get(model_service.removesuffix("/v1") + "/debug/last-prompt").json()["prompt"]
+    assert "What went wrong here?" in prompt
+    assert "ERROR 504: upstream timeout" in prompt
+
+
+def test_a_bad_image_gets_400_with_the_reason_the_browser_would_see(api):
+    cases = [
+        (data_uri(b"%PDF-1.7 not a picture", "image/png"), "only JPEG, PNG, WebP and GIF pictures"),
+        (data_uri(png(Image.new("RGB", (40, 40)))[:60]), "damaged or incomplete"),
+        ("data:image/png;base64,@@@not-base64@@@", "not valid base64"),
+        ("https://example.com/cat.png", "does not fetch URLs"),
+    ]
+    for url, reason in cases:
+        with pytest.raises(openai.BadRequestError) as error:
+            api.chat.completions.create(model="assistant", messages=question_with(url))
+        assert error.value.status_code == 400
+        assert reason in error.value.body["message"], url[:40]
+        assert error.value.body["param"] == "messages[0].content[1].image_url"
+    assert not Message.objects.exists()
+    assert not Attachment.objects.exists()
+
+
+def test_more_images_than_a_message_may_carry_get_400(api):
+    parts = [{"type": "text", "text": "Compare these."}] + [
+        {"type": "image_url", "image_url": {"url": data_uri(png(Image.new("RGB", (30, 30), (index * 40, 0, 0))))}}
+        for index in range(5)
+    ]
+    with pytest.raises(openai.BadRequestError) as error:
+        api.chat.completions.create(model="assistant", messages=[{"role": "user", "content": parts}])
+    assert "at most 4 images" in error.value.body["message"]
+    assert not Message.objects.exists()
