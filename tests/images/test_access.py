@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.test import Client
 
 from chatapp.chat import actions
 from chatapp.images.actions import attacher_for
@@ -46,8 +47,6 @@ def test_a_missing_image_is_404_like_anyone_elses(alice_client):
 
 @pytest.mark.parametrize("which", ["url", "thumbnail_url"])
 def test_an_anonymous_request_is_sent_to_sign_in(which, alices_image):
-    from django.test import Client
-
     response = Client().get(getattr(alices_image, which))
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=")

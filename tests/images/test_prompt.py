@@ -1,6 +1,7 @@
 """What the model is sent for a message with images, and what happens when they do not fit."""
 
 import base64
+import io
 import time
 
 import httpx
@@ -55,7 +56,7 @@ def test_the_model_service_receives_the_images_as_openai_content_parts(alice, al
             {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(data).decode()}},
         ],
     }
-    assert Image.open(__import__("io").BytesIO(data)).size == (120, 80)
+    assert Image.open(io.BytesIO(data)).size == (120, 80)
 
 
 def conversation_with_images(user, client, images_per_turn, size=(560, 560)):
@@ -153,8 +154,6 @@ def screenshot_of_an_error():
 
 
 def picture_bytes(image):
-    import io
-
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()

@@ -1,6 +1,9 @@
 """Files on disk: stored once per content, removed when nothing refers to them."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from chatapp.chat import actions
 from chatapp.images.actions import attacher_for, delete_unreferenced_images, discard_stale_uploads
@@ -49,10 +52,6 @@ def test_a_file_shared_with_another_conversation_stays(alice, alice_client, medi
 
 
 def test_images_uploaded_but_never_sent_are_discarded_a_day_later(alice, alice_client, media_root, django_capture_on_commit_callbacks):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     stale = uploaded_id(alice_client, picture(color=(3, 3, 3)))
     Attachment.objects.filter(pk=stale).update(created_at=timezone.now() - timedelta(days=2))
     with django_capture_on_commit_callbacks(execute=True):

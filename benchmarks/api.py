@@ -1,0 +1,165 @@
+"""Time to first token through the OpenAI-compatible API against the browser's websocket.
+
+    python -m benchmarks.api [--rounds 8]
+
+Both ask the same question of the same stack (daphne, a Celery worker, the CPU
+inference service) and time, at the client, from sending the question to the
+first text of the answer: the API with the official `openai` client streaming
+server-sent events, the websocket with a plain client speaking the chat's own
+protocol. Each round asks both, in alternating order, a question of its own
+(the engine caches prompt prefixes: the second asker of a round gets the
+cached prompt, so the order alternates to share that advantage).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.streaming import Processes, free_port, wait_for
+
+QUESTION = "In two sentences, why do teams write code reviews? (round {round})"
+
+
+def prepare(env):
+    """Migrate, and make a user with a session cookie and an API token."""
+    import django
+
+    os.environ.update(env)
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    from chatapp.api.actions import create_token
+    from chatapp.chat.models import Bot
+
+    call_command("migrate", "--noinput", verbosity=0)
+    user, _ = get_user_model().objects.get_or_create(username="bench-api")
+    Bot.objects.get_or_create(slug="assistant", defaults={"name": "Assistant", "is_default": True})
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value, create_token(user, "benchmark")[1]
+
+
+def api_first_token(base_url, key, question):
+    from openai import OpenAI
+
+    with OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=120) as client:
+        started = time.monotonic()
+        first = None
+        stream = client.chat.completions.create(
+            model="assistant", messages=[{"role": "user", "content": question}], stream=True
+        )
+        for chunk in stream:
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.monotonic() - started
+        return first, time.monotonic() - started
+
+
+async def websocket_first_token(port, session, question):
+    """The chat's websocket protocol, spoken by autobahn's client (a dependency of daphne)."""
+    from autobahn.asyncio.websocket import WebSocketClientFactory, WebSocketClientProtocol
+
+    frames = asyncio.Queue()
+    opened = asyncio.get_running_loop().create_future()
+
+    class Listener(WebSocketClientProtocol):
+        def onOpen(self):
+            opened.set_result(self)
+
+        def onMessage(self, payload, is_binary):
+            frames.put_nowait(json.loads(payload))
+
+    factory = WebSocketClientFactory(
+        f"ws://127.0.0.1:{port}/ws/chat/",
+        origin=f"http://127.0.0.1:{port}",
+        headers={"Cookie": f"sessionid={session}"},
+    )
+    factory.protocol = Listener
+    transport, _ = await asyncio.get_running_loop().create_connection(factory, "127.0.0.1", port)
+    socket = await asyncio.wait_for(opened, 30)
+    try:
+        started = time.monotonic()
+        first = None
+        socket.sendMessage(json.dumps({"type": "send", "conversation_id": None, "text": question}).encode())
+        while True:
+            frame = await asyncio.wait_for(frames.get(), 120)
+            if first is None and frame.get("type") == "chunk" and frame.get("delta"):
+                first = time.monotonic() - started
+            message = frame.get("message") or {}
+            if frame.get("type") == "message" and message.get("role") == "assistant" and message.get("status") in (
+                "done",
+                "stopped",
+                "error",
+            ):
+                return first, time.monotonic() - started
+    finally:
+        socket.sendClose()
+        transport.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=8)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="chatapp-bench-api-"))
+    prefix = f"chatapp-bench-api-{os.getpid()}"
+    inference_port, web_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatapp.settings",
+        "DATA_DIR": str(data_dir),
+        "CHANNEL_PREFIX": prefix,
+        "CELERY_QUEUE": prefix,
+        "INFERENCE_URL": f"http://127.0.0.1:{inference_port}/v1",
+        "INFERENCE_MAX_TOKENS": "64",
+        "API_RATE_LIMIT": "",
+    }
+    env.setdefault("DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")
+    session, key = prepare(env)
+
+    processes = Processes(env)
+    results = {"api": [], "websocket": []}
+    try:
+        processes.start("-m", "inference", "--port", str(inference_port))
+        processes.start("-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", "4",
+                        "--queues", prefix, "--loglevel", "WARNING")
+        processes.start("-m", "daphne", "--port", str(web_port), "chatapp.asgi:application")
+        wait_for(f"http://127.0.0.1:{inference_port}/health")
+        wait_for(f"http://127.0.0.1:{web_port}/accounts/login/")
+        base_url = f"http://127.0.0.1:{web_port}"
+
+        def ask(path, question):
+            if path == "api":
+                return api_first_token(base_url, key, question)
+            return asyncio.run(websocket_first_token(web_port, session, question))
+
+        ask("api", QUESTION.format(round="warm-up"))
+        ask("websocket", QUESTION.format(round="warm-up"))
+        for number in range(args.rounds):
+            order = ["api", "websocket"] if number % 2 == 0 else ["websocket", "api"]
+            for path in order:
+                results[path].append(ask(path, QUESTION.format(round=number)))
+    finally:
+        processes.stop()
+
+    print(f"time to first token, {args.rounds} rounds, same questions (median, min–max):")
+    for path, label in (("api", "API (openai client, SSE)"), ("websocket", "websocket (browser protocol)")):
+        firsts = [first for first, _ in results[path]]
+        totals = [total for _, total in results[path]]
+        print(
+            f"  {label:30} {statistics.median(firsts) * 1000:6.0f} ms  ({min(firsts) * 1000:.0f}–{max(firsts) * 1000:.0f}); "
+            f"whole answer {statistics.median(totals) * 1000:.0f} ms"
+        )
+    difference = statistics.median(f for f, _ in results["api"]) - statistics.median(f for f, _ in results["websocket"])
+    print(f"  API minus websocket (medians): {difference * 1000:+.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
