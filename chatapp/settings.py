@@ -92,6 +92,18 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Overridable so that test servers can share the tests' fast hasher.
+PASSWORD_HASHERS = env.list(
+    "PASSWORD_HASHERS",
+    default=[
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+        "django.contrib.auth.hashers.ScryptPasswordHasher",
+    ],
+)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -205,7 +217,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 64 * 1024
 # How the model reads images: "vision" sees them (Ministral 3 on vLLM), "ocr"
 # gets their text from the inference service (the CPU model). Per model:
-# INFERENCE_IMAGE_MODES="Ministral-3-3B-Instruct-2512=vision,other=ocr".
+# INFERENCE_IMAGE_MODES="mistralai/Ministral-3-3B-Instruct-2512=vision,other=ocr".
 INFERENCE_IMAGE_MODE = env.str("INFERENCE_IMAGE_MODE", default="ocr")
 INFERENCE_IMAGE_MODES = env.dict("INFERENCE_IMAGE_MODES", default={})
 # Images per request the model server accepts (vLLM --limit-mm-per-prompt,

@@ -92,6 +92,15 @@ def redis_service():
 
 # --- actors ------------------------------------------------------------------------
 
+# Real password hashing costs a second per user on this hardware; the tests are
+# not about it. Test servers get the same list through their environment.
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+
 
 def make_user(django_user_model, username, **extra):
     return django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
@@ -187,7 +196,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright runs, its event loop counts as
+# running in this thread, which breaks async tests and async_to_sync after it.
+@pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium driven by Playwright (no downloaded browser)."""
     from playwright.sync_api import sync_playwright
@@ -222,6 +233,7 @@ def live_app(transactional_db, worker, model_service):
         "CELERY_QUEUE": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
         "INFERENCE_URL": model_service,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PASSWORD_HASHERS": ",".join(FAST_HASHERS),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port), "chatapp.asgi:application"],
