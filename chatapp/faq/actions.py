@@ -38,12 +38,13 @@ def draft_from_unanswered(questions, user=None):
     return entry
 
 
-def record_unanswered(question, conversation=None, message=None, user=None, best_score=None):
+def record_unanswered(question, conversation=None, message=None, best_score=None):
+    """Note a question the knowledge base did not cover; whoever asked is the conversation's owner."""
     return UnansweredQuestion.objects.create(
         question=question,
         conversation=conversation,
         message=message,
-        asked_by=user,
+        asked_by_id=conversation.owner_id if conversation else None,
         best_score=best_score,
     )
 

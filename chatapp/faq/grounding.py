@@ -60,11 +60,9 @@ def ground(bot, turns, system, reply):
     question = turns[-1].text
     result = search(question)
     if not result.covered:
-        conversation = reply.conversation
+        # A retry asks again: the question is on the list once.
         if not reply.unanswered_questions.exists():
-            record_unanswered(
-                question, conversation=conversation, message=reply, user=conversation.owner, best_score=result.best_score
-            )
+            record_unanswered(question, conversation=reply.conversation, message=reply, best_score=result.best_score)
         return Grounding(system, canned_answer=NOT_COVERED)
     # The runners-up go along only when they too match the question somewhat.
     hits = [result.best] + [hit for hit in result.hits[1:] if hit.score >= result.min_score / 2]
