@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib import messages as flash
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -23,7 +24,7 @@ from chatapp.chat.rendering import highlight_css, render_markdown
 from chatapp.review import actions, exports, metrics
 from chatapp.review.filters import ErrorFilter, ModelFilter, ReviewStatusFilter, ThumbsDownFilter
 from chatapp.review.forms import PromoteForm, ReviewForm
-from chatapp.review.models import AuditEntry, Feedback, Metrics, review_of, with_review_figures
+from chatapp.review.models import AuditEntry, Feedback, Metrics, matching, review_of, with_review_figures
 
 
 class LastActivityFilter(admin.DateFieldListFilter):
@@ -92,6 +93,11 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return with_review_figures(super().get_queryset(request))
+
+    def get_search_results(self, request, queryset, search_term):
+        # The default joins messages and then needs DISTINCT over every row and
+        # figure; EXISTS finds the same conversations without duplicates.
+        return queryset.filter(matching(search_term)), False
 
     # --- list columns ---------------------------------------------------------
 
@@ -173,7 +179,9 @@ class ConversationAdmin(admin.ModelAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def transcript_context(self, request, conversation):
-        messages = conversation.messages.order_by("created_at", "id").prefetch_related(*exports.message_prefetches())
+        messages = conversation.messages.order_by("created_at", "id").prefetch_related(
+            Prefetch("feedback", queryset=Feedback.objects.select_related("user").order_by("id")), "images"
+        )
         entries, question = [], None
         for message in messages:
             entries.append(TranscriptEntry(message, question if message.role == Message.Role.ASSISTANT else None))

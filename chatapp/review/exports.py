@@ -1,46 +1,88 @@
 """Conversations as JSONL (OpenAI chat format) and messages as CSV, streamed.
 
-Rows come from the database in chunks (`.iterator(chunk_size=...)` with its
-prefetches), so an export of every conversation never holds them all in memory.
+Conversations come from the database in chunks (`.iterator(chunk_size=...)`),
+each with its messages, so an export of every conversation never holds them
+all in memory.
 """
 
 import csv
 import itertools
 import json
+from collections import defaultdict
 
 from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from chatapp.chat.models import Conversation, Message
-from chatapp.review.models import ConversationReview, Feedback
+from chatapp.images.models import Attachment
+from chatapp.review.models import Feedback, review_of
 
 CHUNK_SIZE = 200
+MESSAGE_FIELDS = [
+    "id",
+    "conversation_id",
+    "role",
+    "content",
+    "status",
+    "error",
+    "model",
+    "created_at",
+    "prompt_tokens",
+    "completion_tokens",
+    "time_to_first_token",
+    "duration",
+]
 
 
-def message_prefetches():
-    return [Prefetch("feedback", queryset=Feedback.objects.select_related("user").order_by("id")), "images"]
+def batches(iterable, size):
+    iterator = iter(iterable)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
-def conversations_for_export(conversation_ids):
-    messages = Message.objects.order_by("created_at", "id").prefetch_related(*message_prefetches())
-    return (
+class ExportBatch:
+    """A chunk of conversations with their messages, feedback and image URLs, in three queries.
+
+    Plain rows rather than prefetch_related: prefetching builds a queryset per
+    message, which costs more than everything else in an export.
+    """
+
+    def __init__(self, request, conversations):
+        self.conversations = conversations
+        ids = [conversation.pk for conversation in conversations]
+        self.messages = defaultdict(list)
+        for row in (
+            Message.objects.filter(conversation_id__in=ids)
+            .order_by("conversation_id", "created_at", "id")
+            .values(*MESSAGE_FIELDS)
+        ):
+            self.messages[row["conversation_id"]].append(row)
+        username = f"user__{get_user_model().USERNAME_FIELD}"
+        self.feedback = defaultdict(list)
+        for row in (
+            Feedback.objects.filter(message__conversation_id__in=ids)
+            .order_by("id")
+            .values("message_id", username, "vote", "comment", "updated_at")
+        ):
+            self.feedback[row["message_id"]].append(
+                {"user": row[username], "vote": row["vote"], "comment": row["comment"], "at": iso(row["updated_at"])}
+            )
+        self.image_urls = defaultdict(list)
+        for attachment in Attachment.objects.filter(message__conversation_id__in=ids).order_by("id"):
+            self.image_urls[attachment.message_id].append(request.build_absolute_uri(attachment.as_event()["url"]))
+
+
+def export_batches(request, conversation_ids):
+    conversations = (
         Conversation.objects.filter(pk__in=conversation_ids)
         .select_related("owner", "bot", "review__reviewed_by")
-        .prefetch_related(Prefetch("messages", queryset=messages))
         .order_by("pk")
     )
-
-
-def messages_for_export(conversation_ids):
-    return (
-        Message.objects.filter(conversation__in=conversation_ids)
-        .select_related("conversation__owner", "conversation__review")
-        .prefetch_related(*message_prefetches())
-        .order_by("conversation_id", "created_at", "id")
-    )
+    for chunk in batches(conversations.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
+        yield ExportBatch(request, chunk)
 
 
 def iso(moment):
@@ -48,9 +90,7 @@ def iso(moment):
 
 
 def review_fields(conversation):
-    review = getattr(conversation, "review", None)
-    if review is None:
-        return {"status": ConversationReview.Status.UNREVIEWED.value, "notes": "", "reviewed_by": None, "reviewed_at": None}
+    review = review_of(conversation)
     return {
         "status": review.status,
         "notes": review.notes,
@@ -59,36 +99,19 @@ def review_fields(conversation):
     }
 
 
-def feedback_fields(message):
-    return [
-        {"user": item.user.get_username(), "vote": item.vote, "comment": item.comment, "at": iso(item.updated_at)}
-        for item in message.feedback.all()
-    ]
-
-
-def image_urls(request, message):
-    urls = []
-    for image in message.images.all():
-        url = image.as_event().get("url")
-        if url:
-            urls.append(request.build_absolute_uri(url))
-    return urls
-
-
-def openai_message(request, message):
+def openai_message(message, image_urls):
     """One message as the OpenAI chat format has it; images as URLs to the authorised image view."""
-    urls = image_urls(request, message) if message.role == Message.Role.USER else []
-    if not urls:
-        return {"role": message.role, "content": message.content}
-    parts = [{"type": "text", "text": message.content}] if message.content else []
-    parts += [{"type": "image_url", "image_url": {"url": url}} for url in urls]
-    return {"role": message.role, "content": parts}
+    if not image_urls:
+        return {"role": message["role"], "content": message["content"]}
+    parts = [{"type": "text", "text": message["content"]}] if message["content"] else []
+    parts += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
+    return {"role": message["role"], "content": parts}
 
 
-def conversation_record(request, conversation):
-    messages = list(conversation.messages.all())
+def conversation_record(batch, conversation):
+    messages = batch.messages[conversation.pk]
     return {
-        "messages": [openai_message(request, message) for message in messages],
+        "messages": [openai_message(message, batch.image_urls[message["id"]]) for message in messages],
         "metadata": {
             "conversation_id": conversation.pk,
             "title": conversation.title,
@@ -101,16 +124,16 @@ def conversation_record(request, conversation):
             # One entry per message, in the same order as `messages`.
             "messages": [
                 {
-                    "id": message.pk,
-                    "status": message.status,
-                    "error": message.error,
-                    "model": message.model,
-                    "created_at": iso(message.created_at),
-                    "prompt_tokens": message.prompt_tokens,
-                    "completion_tokens": message.completion_tokens,
-                    "time_to_first_token": message.time_to_first_token,
-                    "duration": message.duration,
-                    "feedback": feedback_fields(message),
+                    "id": message["id"],
+                    "status": message["status"],
+                    "error": message["error"],
+                    "model": message["model"],
+                    "created_at": iso(message["created_at"]),
+                    "prompt_tokens": message["prompt_tokens"],
+                    "completion_tokens": message["completion_tokens"],
+                    "time_to_first_token": message["time_to_first_token"],
+                    "duration": message["duration"],
+                    "feedback": batch.feedback[message["id"]],
                 }
                 for message in messages
             ],
@@ -119,8 +142,9 @@ def conversation_record(request, conversation):
 
 
 def jsonl_lines(request, conversation_ids):
-    for conversation in conversations_for_export(conversation_ids).iterator(chunk_size=CHUNK_SIZE):
-        yield json.dumps(conversation_record(request, conversation), ensure_ascii=False) + "\n"
+    for batch in export_batches(request, conversation_ids):
+        for conversation in batch.conversations:
+            yield json.dumps(conversation_record(batch, conversation), ensure_ascii=False) + "\n"
 
 
 CSV_COLUMNS = [
@@ -158,38 +182,40 @@ def blank_if_none(value):
     return "" if value is None else value
 
 
-def csv_row(request, message):
-    conversation = message.conversation
-    feedback = list(message.feedback.all())
-    return [
-        conversation.pk,
-        conversation.title,
-        conversation.owner.get_username(),
-        conversation.source,
-        review_fields(conversation)["status"],
-        message.pk,
-        message.role,
-        iso(message.created_at),
-        message.status,
-        message.model,
-        message.content,
-        message.error,
-        blank_if_none(message.prompt_tokens),
-        blank_if_none(message.completion_tokens),
-        blank_if_none(message.time_to_first_token),
-        blank_if_none(message.duration),
-        sum(1 for item in feedback if item.vote == Feedback.Vote.UP),
-        sum(1 for item in feedback if item.vote == Feedback.Vote.DOWN),
-        "\n".join(item.comment for item in feedback if item.comment),
-        " ".join(image_urls(request, message)),
-    ]
+def csv_rows(batch, conversation):
+    user, review_status = conversation.owner.get_username(), review_of(conversation).status
+    for message in batch.messages[conversation.pk]:
+        feedback = batch.feedback[message["id"]]
+        yield [
+            conversation.pk,
+            conversation.title,
+            user,
+            conversation.source,
+            review_status,
+            message["id"],
+            message["role"],
+            iso(message["created_at"]),
+            message["status"],
+            message["model"],
+            message["content"],
+            message["error"],
+            blank_if_none(message["prompt_tokens"]),
+            blank_if_none(message["completion_tokens"]),
+            blank_if_none(message["time_to_first_token"]),
+            blank_if_none(message["duration"]),
+            sum(1 for item in feedback if item["vote"] == Feedback.Vote.UP),
+            sum(1 for item in feedback if item["vote"] == Feedback.Vote.DOWN),
+            "\n".join(item["comment"] for item in feedback if item["comment"]),
+            " ".join(batch.image_urls[message["id"]]),
+        ]
 
 
 def csv_lines(request, conversation_ids):
     writer = csv.writer(LineBuffer())
     yield writer.writerow(CSV_COLUMNS)
-    for message in messages_for_export(conversation_ids).iterator(chunk_size=CHUNK_SIZE * 10):
-        yield writer.writerow(csv_row(request, message))
+    for batch in export_batches(request, conversation_ids):
+        for conversation in batch.conversations:
+            yield "".join(writer.writerow(row) for row in csv_rows(batch, conversation))
 
 
 async def pulled_in_batches(lines, batch=50):

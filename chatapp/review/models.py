@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import smart_split, unescape_string_literal
 
 from chatapp.chat.models import Conversation, Message
 
@@ -147,6 +148,23 @@ def has_error():
 
 def answered_by(model):
     return Exists(Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.ASSISTANT, model=model))
+
+
+def matching(search_term):
+    """Conversations whose title, owner's user name or any message contains every word of `search_term`.
+
+    Words are split as the admin's own search splits them ("quoted phrases" stay whole).
+    """
+    condition = Q()
+    for word in smart_split(search_term):
+        if word.startswith(('"', "'")) and word[0] == word[-1]:
+            word = unescape_string_literal(word)
+        condition &= (
+            Q(title__icontains=word)
+            | Q(owner__username__icontains=word)
+            | Exists(Message.objects.filter(conversation=OuterRef("pk"), content__icontains=word))
+        )
+    return condition
 
 
 def review_status_is(status):
