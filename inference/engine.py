@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import llama_cpp
 from llama_cpp import Llama, StoppingCriteriaList
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -235,7 +236,10 @@ class Engine:
 
         Raises ValueError when the template rejects the conversation.
         """
-        rendered = self._template(messages=messages)
+        try:
+            rendered = self._template(messages=messages)
+        except jinja2.TemplateError as exc:
+            raise ValueError(str(exc)) from exc
         tokens = self._llama.tokenize(
             rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
         )
@@ -257,8 +261,8 @@ class Engine:
             busy = self._running is not None
             if len(self._waiting) + busy >= 1 + self.queue_size:
                 self.counters["rejected"] += 1
-                ahead = len(self._waiting) + busy
-                raise QueueFull(retry_after=max(1, min(60, math.ceil(self._average_seconds * ahead / 4))))
+                # A place frees up each time a generation ends.
+                raise QueueFull(retry_after=max(1, min(60, math.ceil(self._average_seconds))))
             self._waiting.append(generation)
             self._lock.notify()
         return generation

@@ -83,7 +83,8 @@ def create_app(engine: Engine, *, api_key: str | None = None, image_reader: Imag
         chat = parse_chat_request(await _json_body(request), served_model=engine.model_name)
         descriptions = [await asyncio.to_thread(reader.describe, image) for image in chat.images]
         try:
-            prompt = engine.render_prompt(text_messages(chat.messages, descriptions))
+            # In a thread: tokenizing a many-megabyte message would stall every stream.
+            prompt = await asyncio.to_thread(engine.render_prompt, text_messages(chat.messages, descriptions))
         except ValueError as exc:
             raise invalid(f"The messages do not fit the model's chat template: {exc}", param="messages") from None
         try:
