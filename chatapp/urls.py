@@ -6,6 +6,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("images/", include("chatapp.images.urls")),
     path("review/", include("chatapp.review.urls")),
+    path("faq/", include("chatapp.faq.urls")),
     path("v1/", include("chatapp.api.urls")),
     path("", include("chatapp.chat.urls")),
 ]
