@@ -252,20 +252,27 @@ class Engine:
             raise PromptTooLong(len(prompt.tokens), max_tokens, self.n_ctx)
         return room if max_tokens is None else max_tokens
 
+    def ensure_room(self) -> None:
+        """Raise QueueFull now if a submit would be refused, before costly preparation."""
+        with self._lock:
+            self._check_room()
+
     def submit(self, prompt: Prompt, params: SamplingParams) -> Generation:
         """Queue a generation; call from the event loop that will read its events."""
         generation = Generation(self, prompt, params)
         with self._lock:
             if self._closed:
                 raise RuntimeError("engine is closed")
-            busy = self._running is not None
-            if len(self._waiting) + busy >= 1 + self.queue_size:
-                self.counters["rejected"] += 1
-                # A place frees up each time a generation ends.
-                raise QueueFull(retry_after=max(1, min(60, math.ceil(self._average_seconds))))
+            self._check_room()
             self._waiting.append(generation)
             self._lock.notify()
         return generation
+
+    def _check_room(self) -> None:
+        if len(self._waiting) + (self._running is not None) >= 1 + self.queue_size:
+            self.counters["rejected"] += 1
+            # A place frees up each time a generation ends.
+            raise QueueFull(retry_after=max(1, min(60, math.ceil(self._average_seconds))))
 
     def status(self) -> dict:
         with self._lock:

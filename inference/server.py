@@ -81,17 +81,19 @@ def create_app(engine: Engine, *, api_key: str | None = None, image_reader: Imag
     async def chat_completions(request: Request) -> Response:
         authorize(request)
         chat = parse_chat_request(await _json_body(request), served_model=engine.model_name)
-        descriptions = [await asyncio.to_thread(reader.describe, image) for image in chat.images]
         try:
-            # In a thread: tokenizing a many-megabyte message would stall every stream.
-            prompt = await asyncio.to_thread(engine.render_prompt, text_messages(chat.messages, descriptions))
-        except ValueError as exc:
-            raise invalid(f"The messages do not fit the model's chat template: {exc}", param="messages") from None
-        try:
-            max_tokens = engine.check_fits(prompt, chat.max_tokens)
-        except PromptTooLong as exc:
-            raise invalid(str(exc), param="messages", code="context_length_exceeded") from None
-        try:
+            # Refuse before spending seconds of OCR on a request that could not wait anyway.
+            engine.ensure_room()
+            descriptions = [await asyncio.to_thread(reader.describe, image) for image in chat.images]
+            try:
+                # In a thread: tokenizing a many-megabyte message would stall every stream.
+                prompt = await asyncio.to_thread(engine.render_prompt, text_messages(chat.messages, descriptions))
+            except ValueError as exc:
+                raise invalid(f"The messages do not fit the model's chat template: {exc}", param="messages") from None
+            try:
+                max_tokens = engine.check_fits(prompt, chat.max_tokens)
+            except PromptTooLong as exc:
+                raise invalid(str(exc), param="messages", code="context_length_exceeded") from None
             generation = engine.submit(prompt, _sampling(chat, max_tokens))
         except QueueFull as exc:
             raise APIError(
