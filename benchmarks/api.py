@@ -5,20 +5,22 @@
 Both ask the same question of the same stack (daphne, a Celery worker, the CPU
 inference service) and time, at the client, from sending the question to the
 first text of the answer: the API with the official `openai` client streaming
-server-sent events, the websocket with a plain client speaking the chat's own
-protocol. Each round asks both, in alternating order, a question of its own
+server-sent events, the websocket from a page of the app in Chromium speaking
+the chat's own protocol. Each round asks both, in alternating order, a question of its own
 (the engine caches prompt prefixes: the second asker of a round gets the
 cached prompt, so the order alternates to share that advantage).
 """
 
 import argparse
-import asyncio
-import json
+import logging
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from openai import OpenAI
+from playwright.sync_api import sync_playwright
 
 from benchmarks.streaming import Processes, free_port, wait_for
 
@@ -46,61 +48,37 @@ def prepare(env):
     return client.cookies["sessionid"].value, create_token(user, "benchmark")[1]
 
 
-def api_first_token(base_url, key, question):
-    from openai import OpenAI
-
-    with OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=120) as client:
-        started = time.monotonic()
-        first = None
-        stream = client.chat.completions.create(
-            model="assistant", messages=[{"role": "user", "content": question}], stream=True
-        )
-        for chunk in stream:
-            if first is None and chunk.choices and chunk.choices[0].delta.content:
-                first = time.monotonic() - started
-        return first, time.monotonic() - started
+def api_first_token(client, question):
+    started = time.monotonic()
+    first = None
+    stream = client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": question}], stream=True)
+    for chunk in stream:
+        if first is None and chunk.choices and chunk.choices[0].delta.content:
+            first = time.monotonic() - started
+    return first, time.monotonic() - started
 
 
-async def websocket_first_token(port, session, question):
-    """The chat's websocket protocol, spoken by autobahn's client (a dependency of daphne)."""
-    from autobahn.asyncio.websocket import WebSocketClientFactory, WebSocketClientProtocol
-
-    frames = asyncio.Queue()
-    opened = asyncio.get_running_loop().create_future()
-
-    class Listener(WebSocketClientProtocol):
-        def onOpen(self):
-            opened.set_result(self)
-
-        def onMessage(self, payload, is_binary):
-            frames.put_nowait(json.loads(payload))
-
-    factory = WebSocketClientFactory(
-        f"ws://127.0.0.1:{port}/ws/chat/",
-        origin=f"http://127.0.0.1:{port}",
-        headers={"Cookie": f"sessionid={session}"},
-    )
-    factory.protocol = Listener
-    transport, _ = await asyncio.get_running_loop().create_connection(factory, "127.0.0.1", port)
-    socket = await asyncio.wait_for(opened, 30)
-    try:
-        started = time.monotonic()
-        first = None
-        socket.sendMessage(json.dumps({"type": "send", "conversation_id": None, "text": question}).encode())
-        while True:
-            frame = await asyncio.wait_for(frames.get(), 120)
-            if first is None and frame.get("type") == "chunk" and frame.get("delta"):
-                first = time.monotonic() - started
-            message = frame.get("message") or {}
-            if frame.get("type") == "message" and message.get("role") == "assistant" and message.get("status") in (
-                "done",
-                "stopped",
-                "error",
-            ):
-                return first, time.monotonic() - started
-    finally:
-        socket.sendClose()
-        transport.close()
+# The chat's websocket protocol, spoken from a page of the app in Chromium: the
+# socket is open before the clock starts, as it is in the chat page.
+WEBSOCKET_ASK = """async ({url, question}) => {
+    const socket = new WebSocket(url);
+    await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = reject; });
+    return await new Promise((resolve, reject) => {
+        const started = performance.now();
+        let first = null;
+        socket.onmessage = (event) => {
+            const frame = JSON.parse(event.data);
+            if (first === null && frame.type === "chunk" && frame.delta) first = performance.now() - started;
+            const message = frame.message || {};
+            if (frame.type === "message" && message.role === "assistant" && ["done", "stopped", "error"].includes(message.status)) {
+                socket.close();
+                resolve([first / 1000, (performance.now() - started) / 1000]);
+            }
+        };
+        setTimeout(() => reject(new Error("no answer within 120 s")), 120000);
+        socket.send(JSON.stringify({type: "send", conversation_id: null, text: question}));
+    });
+}"""
 
 
 def main():
@@ -123,6 +101,7 @@ def main():
     }
     env.setdefault("DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")
     session, key = prepare(env)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request otherwise
 
     processes = Processes(env)
     results = {"api": [], "websocket": []}
@@ -134,18 +113,30 @@ def main():
         wait_for(f"http://127.0.0.1:{inference_port}/health")
         wait_for(f"http://127.0.0.1:{web_port}/accounts/login/")
         base_url = f"http://127.0.0.1:{web_port}"
+        with OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=120) as client, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            )
+            context = browser.new_context()
+            context.add_cookies([{"name": "sessionid", "value": session, "url": base_url}])
+            page = context.new_page()
+            page.goto(f"{base_url}/accounts/login/")
+            socket_url = f"ws://127.0.0.1:{web_port}/ws/chat/"
 
-        def ask(path, question):
-            if path == "api":
-                return api_first_token(base_url, key, question)
-            return asyncio.run(websocket_first_token(web_port, session, question))
+            def ask(path, question):
+                if path == "api":
+                    return api_first_token(client, question)
+                return tuple(page.evaluate(WEBSOCKET_ASK, {"url": socket_url, "question": question}))
 
-        ask("api", QUESTION.format(round="warm-up"))
-        ask("websocket", QUESTION.format(round="warm-up"))
-        for number in range(args.rounds):
-            order = ["api", "websocket"] if number % 2 == 0 else ["websocket", "api"]
-            for path in order:
-                results[path].append(ask(path, QUESTION.format(round=number)))
+            ask("api", QUESTION.format(round="warm-up"))
+            ask("websocket", QUESTION.format(round="warm-up"))
+            for number in range(args.rounds):
+                order = ["api", "websocket"] if number % 2 == 0 else ["websocket", "api"]
+                for path in order:
+                    results[path].append(ask(path, QUESTION.format(round=number)))
+            browser.close()
     finally:
         processes.stop()
 

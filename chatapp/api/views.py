@@ -9,6 +9,7 @@ events or returning it whole.
 import time
 from functools import wraps
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -70,6 +71,10 @@ async def model(request, token, model_id):
     return JsonResponse(shapes.model_object(bot))
 
 
+def _read_request(request):
+    return read_completion(read_json(request.read(settings.API_MAX_REQUEST_BYTES + 1)))
+
+
 def _failure(feed):
     return (model_unavailable if feed.unavailable else answer_failed)(feed.finished.error)
 
@@ -77,8 +82,9 @@ def _failure(feed):
 @api_endpoint("POST")
 async def chat_completions(request, token):
     # Read here rather than through request.body, whose limit is the one for
-    # browser uploads; a data: URI is a third larger than its image.
-    completion = read_completion(read_json(request.read(settings.API_MAX_REQUEST_BYTES + 1)))
+    # browser uploads (a data: URI is a third larger than its image), and off
+    # the event loop: decoding megabytes of JSON and base64 takes a while.
+    completion = await sync_to_async(_read_request)(request)
     bot = await in_thread(Bot.objects.filter(slug=completion.model).first)()
     if bot is None:
         raise unknown_model(completion.model)
