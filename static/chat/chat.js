@@ -33,6 +33,7 @@
   let socket = null;
   let reconnectDelay = 500;
   let pendingSend = null; // the request whose echo we wait for before clearing the composer
+  let outbox = null; // a send typed before the socket was open
   let refCounter = 0;
   const messages = new Map(); // id -> {el, seq, attempt, status, lastChunkAt}
 
@@ -201,6 +202,10 @@
       reconnectDelay = 500;
       connectionState.textContent = "";
       if (conversationId) sendRequest({ type: "open", conversation_id: conversationId });
+      if (outbox) {
+        sendRequest(outbox);
+        outbox = null;
+      }
       for (const [id, entry] of messages) {
         if (ACTIVE.has(entry.status) && entry.el.dataset.role === "assistant") resume(entry, id);
       }
@@ -218,7 +223,7 @@
     });
     socket.addEventListener("close", () => {
       connectionState.textContent = "Connection lost, reconnecting…";
-      if (pendingSend) { // never confirmed: keep it in the composer
+      if (pendingSend && !outbox) { // sent but never confirmed: it stays in the composer
         pendingSend = null;
         sendButton.disabled = false;
       }
@@ -270,8 +275,8 @@
     const payload = { type: "send", ref, conversation_id: conversationId, text, ...extra };
     if (!conversationId && botPicker) payload.bot = botPicker.value;
     if (!sendRequest(payload)) {
-      showError("Not connected. Your message is kept; send again when the connection is back.");
-      return;
+      outbox = payload; // goes out as soon as the socket opens; the text stays meanwhile
+      connectionState.textContent = "Connecting… your message will be sent as soon as the connection is up.";
     }
     pendingSend = { ref };
     sendButton.disabled = true;
