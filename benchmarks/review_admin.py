@@ -36,7 +36,7 @@ PAGES = [
     ("list, has error + source api", LIST, {"error": "yes", "source": "api"}),
     ("list, needs fix + model", LIST, {"review": "needs_fix", "model": "smollm2-135m"}),
     ("list, search message text", LIST, {"q": "restarting"}),
-    ("list, sorted by messages", LIST, {"o": "-3"}),
+    ("list, sorted by messages", LIST, {"o": "-5"}),
     ("metrics, 30 days", "/admin/review/metrics/", {}),
     ("metrics, 90 days", "/admin/review/metrics/", {"days": "90"}),
 ]

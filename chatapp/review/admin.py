@@ -14,6 +14,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import dateformat, timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -56,16 +57,17 @@ class TranscriptEntry:
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
+    # What a reviewer scans for comes first: it stays in view on narrow screens.
     list_display = [
         "__str__",
-        "owner",
-        "message_count",
-        "last_activity",
-        "answer_model",
-        "source",
+        "review_status",
         "feedback_summary",
         "error_count",
-        "review_status",
+        "message_count",
+        "last_activity",
+        "owner",
+        "answer_model",
+        "source",
     ]
     list_filter = [
         ("updated_at", LastActivityFilter),
@@ -81,8 +83,10 @@ class ConversationAdmin(admin.ModelAdmin):
     list_select_related = ["owner", "review"]
     ordering = ["-updated_at", "-id"]
     list_per_page = 50
-    # The unfiltered total is one more COUNT over every conversation on each page.
+    # The unfiltered total, and counts next to each filter choice, would be
+    # more COUNTs over every conversation on each page.
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     actions = ["export_jsonl", "export_csv"]
     fields = ["title", "owner", "bot", "source", "created_at", "updated_at"]
     readonly_fields = ["owner", "created_at", "updated_at"]
@@ -107,7 +111,11 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Last activity", ordering="updated_at")
     def last_activity(self, conversation):
-        return conversation.updated_at
+        return format_html(
+            '<time datetime="{}">{}</time>',
+            conversation.updated_at.isoformat(),
+            dateformat.format(timezone.localtime(conversation.updated_at), "Y-m-d H:i"),
+        )
 
     @admin.display(description="Model", ordering="answer_model")
     def answer_model(self, conversation):
@@ -118,9 +126,10 @@ class ConversationAdmin(admin.ModelAdmin):
         if not conversation.up_count and not conversation.down_count:
             return "—"
         return format_html(
-            '<span class="review-votes"><span class="vote-up" title="Good answers">👍 {}</span>'
-            ' <span class="vote-down" title="Bad answers">👎 {}</span></span>',
+            '<span class="review-votes"><span class="vote-up" title="Good answers">▲ {}</span>'
+            ' <span class="vote-down{}" title="Bad answers">▼ {}</span></span>',
             conversation.up_count,
+            " has-votes" if conversation.down_count else "",
             conversation.down_count,
         )
 

@@ -189,9 +189,9 @@ class Chart:
         return f"{day.day:%b %d}: {self.formatted(value)}"
 
     def formatted(self, value):
-        if isinstance(value, float) and not value.is_integer():
-            return f"{value:.2f}{self.unit}"
-        return f"{int(value)}{self.unit}"
+        if float(value).is_integer() or value >= 100:
+            return f"{value:.0f}{self.unit}"
+        return f"{value:.3g}{self.unit}"
 
     @property
     def bars(self):
@@ -243,14 +243,14 @@ class Chart:
 
 
 def nice_ceiling(value):
-    """The smallest of 1, 2, 2.5, 5 times a power of ten that is at least `value`: round grid lines."""
+    """The smallest of 1, 2, 4, 8 or 10 times a power of ten that is at least `value`.
+
+    Each of those splits into four round quarters, one per grid line.
+    """
     if value <= 0:
         return 1
     magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
+    return next(step * magnitude for step in (1, 2, 4, 8, 10) if value <= step * magnitude * (1 + 1e-9))
 
 
 def charts(days):

@@ -12,7 +12,10 @@ def feedback(request, message_id):
     """The user's thumbs up or down, and optional comment, on one of their answers."""
     form = FeedbackForm(request.POST)
     if not form.is_valid():
-        return JsonResponse({"error": "A vote is up, down or empty, with a comment of at most 2000 characters."}, status=400)
+        return JsonResponse(
+            {"error": f"A vote is up, down or empty, with a comment of at most {actions.MAX_COMMENT_CHARS} characters."},
+            status=400,
+        )
     try:
         given = actions.give_feedback(request.user, message_id, form.cleaned_data["vote"], form.cleaned_data["comment"])
     except actions.NotFound:

@@ -1,5 +1,6 @@
 """Actors and conversations for the review tests."""
 
+import importlib
 import io
 import os
 import subprocess
@@ -7,7 +8,7 @@ import sys
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.utils import timezone
 from PIL import Image
@@ -30,10 +31,20 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+def reviewer_group():
+    """The group the data migration made; rebuilt the same way after a transactional test's flush removed it."""
+    group, created = Group.objects.get_or_create(name="Reviewer")
+    if created:
+        migration = importlib.import_module("chatapp.review.migrations.0002_reviewer_group")
+        for app_label, codename in migration.REVIEWER_PERMISSIONS:
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return group
+
+
 @pytest.fixture
 def reviewer(django_user_model):
     user = make_user(django_user_model, "rita", is_staff=True)
-    user.groups.add(Group.objects.get(name="Reviewer"))
+    user.groups.add(reviewer_group())
     return user
 
 

@@ -44,13 +44,13 @@ def test_the_list_shows_figures_per_conversation(reviewer_client, alice, convers
     assert rows["Broken"].error_count == 1
     assert rows["Kubernetes"].answer_model == "big-model"
     html = response.content.decode()
-    assert "👍 1" in html and "👎 1" in html
+    assert "▲ 1" in html and "▼ 1" in html
     assert "Unreviewed" in html and "API" in html
 
 
 def test_the_list_is_sorted_by_last_activity(reviewer_client, conversations):
     assert titles(reviewer_client.get(LIST)) == ["Kubernetes", "Capitals", "Broken"]
-    assert titles(reviewer_client.get(LIST, {"o": "4"})) == ["Broken", "Capitals", "Kubernetes"]
+    assert titles(reviewer_client.get(LIST, {"o": "6"})) == ["Broken", "Capitals", "Kubernetes"]
 
 
 def test_feedback_given_in_the_chat_shows_up_in_the_thumbs_down_filter(client, reviewer_client, bob, conversations):

@@ -1,7 +1,9 @@
 """Users rate their own answers with thumbs up or down and an optional comment."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from chatapp.chat.models import Message
 from chatapp.review.models import Feedback
@@ -92,3 +94,16 @@ def test_the_transcript_has_no_buttons_on_questions_or_unfinished_answers(alice_
     transcript = html.split('id="transcript"', 1)[1]
     assert 'class="feedback" data-vote="" hidden' in transcript
     assert transcript.count('class="feedback"') == 1
+
+
+def test_the_votes_in_a_long_transcript_cost_no_query_per_answer(alice_client, alice):
+    def page_queries(conversation):
+        with CaptureQueriesContext(connection) as captured:
+            alice_client.get(f"/c/{conversation.pk}/")
+        return len(captured)
+
+    short = converse(alice, [("q", "a")])
+    long = converse(alice, [(f"q{n}", f"a{n}") for n in range(20)])
+    for message in long.messages.filter(role="assistant"):
+        Feedback.objects.create(message=message, user=alice, vote="up")
+    assert page_queries(long) == page_queries(short)

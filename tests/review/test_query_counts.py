@@ -19,7 +19,7 @@ PAGES = [
     {"error": "yes", "source": "api"},
     {"review": "unreviewed", "model": "smollm2-135m"},
     {"q": "restarting"},
-    {"o": "-2"},
+    {"o": "-5"},
 ]
 
 
