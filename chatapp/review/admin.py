@@ -55,8 +55,19 @@ class TranscriptEntry:
         self.feedback = list(message.feedback.all())
 
 
+class AuditedChangeView:
+    """Opening an object's page leaves an audit entry: who read which user data, when."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        opened = (getattr(response, "context_data", None) or {}).get("original")
+        if request.method == "GET" and opened is not None:
+            actions.record_audit(request.user, AuditEntry.Action.VIEW, opened)
+        return response
+
+
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
     # What a reviewer scans for comes first: it stays in view on narrow screens.
     list_display = [
         "__str__",
@@ -78,6 +89,7 @@ class ConversationAdmin(admin.ModelAdmin):
         ReviewStatusFilter,
         "source",
     ]
+    # Shown as the search box's fields; the search itself is get_search_results.
     search_fields = ["title", "messages__content", "owner__username"]
     search_help_text = "Search titles, message text and user names."
     list_select_related = ["owner", "review"]
@@ -175,13 +187,6 @@ class ConversationAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        conversation = (getattr(response, "context_data", None) or {}).get("original")
-        if request.method == "GET" and conversation is not None:
-            actions.record_audit(request.user, AuditEntry.Action.VIEW, conversation)
-        return response
-
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context.update(self.transcript_context(request, obj))
@@ -196,15 +201,13 @@ class ConversationAdmin(admin.ModelAdmin):
             entries.append(TranscriptEntry(message, question if message.role == Message.Role.ASSISTANT else None))
             if message.role == Message.Role.USER:
                 question = message
-        user = request.user
+        review, user = review_of(conversation), request.user
         return {
             "transcript": entries,
-            "review": review_of(conversation),
-            "review_form": ReviewForm(instance=review_of(conversation))
-            if user.has_perm("review.change_conversationreview")
-            else None,
+            "review": review,
+            "review_form": ReviewForm(instance=review) if user.has_perm("review.change_conversationreview") else None,
             "can_promote": user.has_perm("review.promote_to_faq"),
-            "faq_entries": list(conversation.faq_entries.all()) if hasattr(conversation, "faq_entries") else [],
+            "faq_entries": list(conversation.faq_entries.all()),
             "highlight_css": highlight_css(),
         }
 
@@ -244,16 +247,13 @@ class ConversationAdmin(admin.ModelAdmin):
             return redirect(f"{change_url(conversation)}#message-{answer.pk}")
         entry = actions.promote_to_faq(request.user, answer, form.cleaned_data["question"], form.cleaned_data["answer"])
         flash.success(request, f"Draft FAQ entry “{entry}” created.")
-        if request.user.has_perm(f"{entry._meta.app_label}.change_{entry._meta.model_name}"):
-            try:
-                return redirect(change_url(entry))
-            except NoReverseMatch:
-                pass
+        if request.user.has_perm("faq.change_faqentry"):
+            return redirect(change_url(entry))
         return redirect(f"{change_url(conversation)}#message-{answer.pk}")
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(AuditedChangeView, admin.ModelAdmin):
     list_display = ["__str__", "conversation", "role", "status", "model", "created_at"]
     list_filter = ["role", "status", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["content"]
@@ -264,7 +264,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(AuditedChangeView, admin.ModelAdmin):
     list_display = ["__str__", "conversation_link", "user", "vote", "comment", "updated_at"]
     list_filter = ["vote", ("updated_at", admin.DateFieldListFilter)]
     search_fields = ["comment", "user__username"]

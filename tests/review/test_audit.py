@@ -2,6 +2,7 @@
 
 import pytest
 
+from chatapp.review import actions
 from chatapp.review.models import AuditEntry
 from tests.review.conftest import converse
 
@@ -44,3 +45,14 @@ def test_the_audit_log_is_listed_for_superusers(root_client, reviewer_client, co
     reviewer_client.get(f"/admin/chat/conversation/{conversations[1].pk}/change/")
     page = root_client.get("/admin/review/auditentry/").content.decode()
     assert "rita" in page and "Bob" in page and "Viewed" in page
+
+
+def test_opening_a_single_message_or_feedback_is_recorded_too(reviewer_client, alice, conversations):
+    answer = conversations[0].messages.get(role="assistant")
+    feedback = actions.give_feedback(alice, answer.pk, "down", "Rude")
+    reviewer_client.get(f"/admin/chat/message/{answer.pk}/change/")
+    reviewer_client.get(f"/admin/review/feedback/{feedback.pk}/change/")
+    assert [(e.content_type.model, e.object_id) for e in AuditEntry.objects.order_by("id")] == [
+        ("message", str(answer.pk)),
+        ("feedback", str(feedback.pk)),
+    ]

@@ -8,7 +8,6 @@ import pytest
 
 from chatapp.chat.models import Conversation, Message
 from chatapp.review import actions
-from chatapp.review.models import Feedback
 from tests.review.conftest import answer_of, converse
 
 pytestmark = pytest.mark.django_db
