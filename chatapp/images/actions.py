@@ -118,7 +118,10 @@ def attacher_for(user, image_ids):
     def attach(message):
         # The condition makes a second send of the same images (another tab, a
         # double click) attach nothing and fail instead of moving them.
-        attached = Attachment.objects.unsent().filter(owner=user, pk__in=ids).update(message=message)
+        attached = sum(
+            Attachment.objects.unsent().filter(owner=user, pk=pk).update(message=message, position=position)
+            for position, pk in enumerate(ids)
+        )
         if attached != len(ids):
             raise ChatError("An attached image was already sent with another message.")
 

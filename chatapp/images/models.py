@@ -69,12 +69,14 @@ class Attachment(models.Model):
     )
     # Answers whose prompt had to leave this image out to fit the model's context.
     left_out_of = models.ManyToManyField("chat.Message", blank=True, related_name="images_left_out")
+    # Place in the message, as the user arranged them (uploads finish in any order).
+    position = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = AttachmentManager.from_queryset(AttachmentQuerySet)()
 
     class Meta:
-        ordering = ["id"]
+        ordering = ["position", "id"]
         indexes = [models.Index(fields=["owner", "created_at"])]
 
     def __str__(self):
