@@ -25,10 +25,10 @@ run: setup
 	@echo "Open http://$${HOST:-127.0.0.1}:$${PORT:-8000} and sign in. Ctrl-C stops everything."
 	@if $(BIN)/python -m chatapp.localredis check; then \
 		echo "Using the Redis at $${REDIS_URL:-redis://127.0.0.1:6379/0}"; \
-		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile inference worker web; \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile inference worker beat web; \
 	else \
 		echo "No Redis answers; starting a local one"; \
-		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile redis inference worker web; \
+		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile redis inference worker beat web; \
 	fi
 
 # The suite runs on PostgreSQL when one answers on localhost (as in CI), else on SQLite.

@@ -13,7 +13,7 @@ from chatapp.chat.models import Bot, Conversation
 def _page(request, conversation=None):
     transcript = []
     if conversation is not None:
-        transcript = list(conversation.messages.prefetch_related("images", "images_left_out"))
+        transcript = list(conversation.messages.prefetch_related("images", "images_left_out", "feedback"))
     return render(
         request,
         "chat/conversation.html",
