@@ -99,7 +99,8 @@ def main():
         "INFERENCE_MAX_TOKENS": "64",
         "API_RATE_LIMIT": "",
     }
-    env.setdefault("DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")
+    # Never the real database: a throwaway one unless BENCHMARK_DATABASE_URL names another.
+    env["DATABASE_URL"] = os.environ.get("BENCHMARK_DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")
     session, key = prepare(env)
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request otherwise
 

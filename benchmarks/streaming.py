@@ -233,8 +233,8 @@ def main():
         "CHANNEL_PREFIX": prefix,
         "CELERY_QUEUE": prefix,
     }
-    if "DATABASE_URL" not in os.environ:
-        env["DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.sqlite3'}"
+    # Never the real database: a throwaway one unless BENCHMARK_DATABASE_URL names another.
+    env["DATABASE_URL"] = os.environ.get("BENCHMARK_DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c",
