@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -221,9 +222,9 @@ def database_url():
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def live_app(transactional_db, worker, model_service):
-    """daphne serving the app over HTTP and websockets, on the test database."""
+@contextmanager
+def serve_app(**env):
+    """daphne serving the app over HTTP and websockets on the test database and Redis."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
@@ -231,9 +232,9 @@ def live_app(transactional_db, worker, model_service):
         "REDIS_URL": settings.REDIS_URL,
         "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
         "CELERY_QUEUE": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        "INFERENCE_URL": model_service,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PASSWORD_HASHERS": ",".join(FAST_HASHERS),
+        **env,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port), "chatapp.asgi:application"],
@@ -245,6 +246,13 @@ def live_app(transactional_db, worker, model_service):
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(process)
+
+
+@pytest.fixture
+def live_app(transactional_db, worker, model_service):
+    """The whole app: daphne, the Celery worker and the real model."""
+    with serve_app(INFERENCE_URL=model_service) as url:
+        yield url
 
 
 @pytest.fixture

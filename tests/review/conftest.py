@@ -2,9 +2,6 @@
 
 import importlib
 import io
-import os
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -16,13 +13,7 @@ from PIL import Image
 from chatapp.chat.models import Conversation, Message
 from chatapp.images.actions import upload_image
 from chatapp.images.models import Attachment
-from tests.conftest import ROOT, database_url, free_port, make_user, stop_process, wait_for_http
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Every test here creates several users; the default hasher takes over a second each on a small CPU.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from tests.conftest import make_user, serve_app
 
 
 @pytest.fixture(autouse=True)
@@ -116,24 +107,7 @@ def answer_of(conversation, number=0):
 
 
 @pytest.fixture
-def review_app(transactional_db, media_root, settings):
+def review_app(transactional_db, media_root):
     """daphne serving the app on the test database; no worker or model, as review needs neither."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        "CELERY_QUEUE": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        "MEDIA_ROOT": str(media_root),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port), "chatapp.asgi:application"],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/accounts/login/", process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_process(process)
+    with serve_app(MEDIA_ROOT=str(media_root)) as url:
+        yield url
