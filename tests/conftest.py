@@ -176,6 +176,13 @@ def celery_worker_thread(redis_service, django_db_setup, django_db_blocker):
             queues=[app.conf.task_default_queue],
         ) as worker:
             yield worker
+        # The worker's threads drew connections from the pool: close it so the
+        # test database can be dropped.
+        from django.db import connections
+
+        for connection in connections.all():
+            if hasattr(connection, "close_pool"):
+                connection.close_pool()
 
 
 @pytest.fixture
