@@ -74,6 +74,10 @@ class ReplyStream:
         self.last_flush = self.last_render = self.last_save = self.started
         self.usage = None
         self.finish_reason = None
+        # Set when the generation is over for any reason. Besides cancelling its
+        # tasks we tell them, because a client library can swallow a
+        # cancellation (a timeout racing it) and the task would live on.
+        self.ended = False
 
     async def send(self, event):
         await self.layer.group_send(self.group, event)
@@ -112,6 +116,8 @@ class ReplyStream:
             )
             try:
                 async for event in events:
+                    if self.ended:
+                        break
                     if event.delta:
                         if self.first_token_at is None:
                             self.first_token_at = time.monotonic()
@@ -131,7 +137,7 @@ class ReplyStream:
         """Renew the lease and watch for Stop while tokens flow (or don't)."""
         renew_every = settings.GENERATION_LEASE_SECONDS / 3
         last_renew = time.monotonic()
-        while True:
+        while not self.ended:
             await asyncio.sleep(SUPERVISE_INTERVAL)
             if await self.live.stop_requested(self.reply.pk):
                 raise Stopped
@@ -173,9 +179,10 @@ class ReplyStream:
             for task in done:
                 task.result()
         finally:
+            self.ended = True
             for task in (consume, supervise):
                 task.cancel()
-            await asyncio.gather(consume, supervise, return_exceptions=True)
+            await asyncio.wait({consume, supervise}, timeout=5)
 
 
 async def stream_reply(message_id):
