@@ -202,9 +202,17 @@ def concurrency_check(env, streams, tokens=40, interval=0.1):
         time.sleep(4)
         user, _ = get_user_model().objects.get_or_create(username="bench-load")
 
+        from chatapp.chat.tasks import generate_reply
+
         def run(count):
-            started = time.monotonic()
+            # Save every question first, then queue all answers at once, so the
+            # figure is the worker's, not how fast this script writes rows.
+            held = []
+            actions.queue_reply = held.append
             replies = [actions.send_message(user, f"question {i}")[3].pk for i in range(count)]
+            started = time.monotonic()
+            for reply in held:
+                generate_reply.delay(reply.pk)
             while Message.objects.filter(pk__in=replies, status__in=Message.ACTIVE).exists():
                 time.sleep(0.1)
             done = Message.objects.filter(pk__in=replies, status="done").count()
@@ -219,30 +227,7 @@ def concurrency_check(env, streams, tokens=40, interval=0.1):
         server.should_exit = True
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--streams", type=int, default=150)
-    args = parser.parse_args()
-
-    data_dir = Path(tempfile.mkdtemp(prefix="chatapp-bench-"))
-    prefix = f"chatapp-bench-{os.getpid()}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chatapp.settings",
-        "DATA_DIR": str(data_dir),
-        "CHANNEL_PREFIX": prefix,
-        "CELERY_QUEUE": prefix,
-    }
-    # Never the real database: a throwaway one unless BENCHMARK_DATABASE_URL names another.
-    env["DATABASE_URL"] = os.environ.get("BENCHMARK_DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c",
-         "from django.contrib.auth import get_user_model as g; U=g(); U.objects.filter(username='bench').delete(); "
-         f"U.objects.create_user('bench', password='{PASSWORD}')"],
-        cwd=ROOT, env=env, check=True,
-    )
-
+def browser_against_engine(env, prefix):
     inference_port, web_port = free_port(), free_port()
     inference_url = f"http://127.0.0.1:{inference_port}/v1"
     stack_env = {**env, "INFERENCE_URL": inference_url, "INFERENCE_MAX_TOKENS": "256"}
@@ -276,8 +261,39 @@ def main():
           f"{updates} screen updates over {seen_seconds:.2f} s; first token {reply.time_to_first_token:.2f} s after queueing)")
     print(f"browser / engine:           {browser_tps / engine_tps:7.2f}")
 
-    one, many, done, peak = concurrency_check(env, args.streams)
-    print(f"one worker process, {args.streams} answers at once (40 tokens at 10 tokens/s each):")
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--streams", type=int, default=150)
+    parser.add_argument("--tokens", type=int, default=40, help="tokens per paced answer")
+    parser.add_argument("--interval", type=float, default=0.1, help="seconds between paced tokens")
+    parser.add_argument("--skip-browser", action="store_true", help="only the concurrency check")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="chatapp-bench-"))
+    prefix = f"chatapp-bench-{os.getpid()}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatapp.settings",
+        "DATA_DIR": str(data_dir),
+        "CHANNEL_PREFIX": prefix,
+        "CELERY_QUEUE": prefix,
+    }
+    # Never the real database: a throwaway one unless BENCHMARK_DATABASE_URL names another.
+    env["DATABASE_URL"] = os.environ.get("BENCHMARK_DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from django.contrib.auth import get_user_model as g; U=g(); U.objects.filter(username='bench').delete(); "
+         f"U.objects.create_user('bench', password='{PASSWORD}')"],
+        cwd=ROOT, env=env, check=True,
+    )
+
+    if not args.skip_browser:
+        browser_against_engine(env, prefix)
+
+    one, many, done, peak = concurrency_check(env, args.streams, args.tokens, args.interval)
+    print(f"one worker process, {args.streams} answers at once ({args.tokens} tokens at {1 / args.interval:g} tokens/s each):")
     print(f"  most answers streaming at the same moment: {peak}")
     print(f"  answers finished: {done}/{args.streams}")
     print(f"  wall time: one answer alone {one:.1f} s, {args.streams} together {many:.1f} s (ratio {many / one:.2f})")
