@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := chatapp.settings
+# honcho hands every process its own PORT, so the web server reads these instead.
+export WEB_HOST := $(or $(HOST),127.0.0.1)
+export WEB_PORT := $(or $(PORT),8000)
 
 .PHONY: run test setup bench check-compose clean
 
@@ -22,7 +25,7 @@ run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_sample_faq --if-empty
 	@$(BIN)/python manage.py ensure_admin
-	@echo "Open http://$${HOST:-127.0.0.1}:$${PORT:-8000} and sign in. Ctrl-C stops everything."
+	@echo "Open http://$(WEB_HOST):$(WEB_PORT) and sign in. Ctrl-C stops everything."
 	@if $(BIN)/python -m chatapp.localredis check; then \
 		echo "Using the Redis at $${REDIS_URL:-redis://127.0.0.1:6379/0}"; \
 		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile inference worker beat web; \
