@@ -91,6 +91,18 @@ def redis_service():
         stop_process(process)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def connection_pools_closed_at_the_end(django_db_setup):
+    """Threads (the worker's, async tests') draw from a shared pool on PostgreSQL:
+    close it before the test database is dropped."""
+    yield
+    from django.db import connections
+
+    for connection in connections.all():
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
+
+
 # --- actors ------------------------------------------------------------------------
 
 # Real password hashing costs a second per user on this hardware; the tests are
@@ -176,13 +188,6 @@ def celery_worker_thread(redis_service, django_db_setup, django_db_blocker):
             queues=[app.conf.task_default_queue],
         ) as worker:
             yield worker
-        # The worker's threads drew connections from the pool: close it so the
-        # test database can be dropped.
-        from django.db import connections
-
-        for connection in connections.all():
-            if hasattr(connection, "close_pool"):
-                connection.close_pool()
 
 
 @pytest.fixture
