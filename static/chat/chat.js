@@ -239,6 +239,12 @@
     window.history.replaceState(null, "", url);
     upsertConversation({ id: conversationId, title: data.conversation.title });
     if (botPicker) botPicker.disabled = true;
+    document.querySelectorAll("form.conversation-action").forEach((form) => {
+      form.action = form.dataset.action.replace("/0/", `/${conversationId}/`);
+      form.hidden = false;
+    });
+    const titleInput = document.getElementById("rename-title");
+    if (titleInput) titleInput.value = data.conversation.title;
   }
 
   function onMessage(data) {

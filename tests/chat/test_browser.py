@@ -84,3 +84,23 @@ def test_stop_button_keeps_the_partial_answer_marked_stopped(page, live_app, ali
     assert page.get_by_role("button", name="Retry").is_visible()
     assert "Stopped" in page.locator(ANSWER).inner_text()
     assert Message.objects.get(role="assistant").status == "stopped"
+
+
+def test_a_new_conversation_can_be_renamed_and_deleted_right_away(page, live_app, alice):
+    sign_in(page, live_app, alice)
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Say hello.")
+    composer.press("Enter")
+    page.locator(f'{ANSWER}[data-status="done"]').wait_for()
+
+    page.get_by_role("textbox", name="Title").fill("Greetings")
+    page.get_by_role("button", name="Rename").click()
+    page.wait_for_url("**/c/*/")
+    assert page.get_by_role("heading", name="Greetings").is_visible()
+    assert page.get_by_role("link", name="Greetings").is_visible()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_url(f"{live_app}/")
+    assert page.get_by_role("link", name="Greetings").count() == 0
+    assert not Message.objects.exists()
