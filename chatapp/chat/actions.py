@@ -57,7 +57,9 @@ def resolve_bot(slug):
     return Bot.default()
 
 
-def validate_text(text):
+def validate_text(text, allow_empty=False):
+    if allow_empty and (text is None or (isinstance(text, str) and not text.strip())):
+        return ""
     if not isinstance(text, str) or not text.strip():
         raise ChatError("Type a message first.")
     if len(text) > settings.MAX_MESSAGE_CHARS:
@@ -71,7 +73,8 @@ def send_message(user, text, conversation_id=None, bot_slug=None, source=Convers
     `attach(message)` links already-uploaded images to the new user message
     inside the same transaction. Returns (conversation, created, question, reply).
     """
-    text = validate_text(text)
+    # Images may speak for themselves: a screenshot alone is a question.
+    text = validate_text(text, allow_empty=attach is not None)
     with transaction.atomic():
         created = conversation_id is None
         if created:

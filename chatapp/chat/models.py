@@ -70,7 +70,7 @@ class Conversation(models.Model):
 
     def title_from(self, text):
         line = " ".join(text.split())
-        return (line[:77] + "…") if len(line) > 80 else (line or "New conversation")
+        return (line[:77] + "…") if len(line) > 80 else (line or "Image")
 
 
 class MessageQuerySet(models.QuerySet):

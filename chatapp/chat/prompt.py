@@ -38,7 +38,7 @@ class Turn:
     def as_openai(self):
         if not self.images:
             return {"role": self.role, "content": self.text}
-        parts = [{"type": "text", "text": self.text}]
+        parts = [{"type": "text", "text": self.text}] if self.text.strip() else []
         return {"role": self.role, "content": parts + [image.as_openai() for image in self.images]}
 
 

@@ -276,7 +276,7 @@
       const problem = hook(extra);
       if (problem) { showError(problem); return; }
     }
-    if (!text) { showError("Type a message first."); return; }
+    if (!text && !(extra.images && extra.images.length)) { showError("Type a message first."); return; }
     const ref = `r${Date.now()}-${++refCounter}`;
     const payload = { type: "send", ref, conversation_id: conversationId, text, ...extra };
     if (!conversationId && botPicker) payload.bot = botPicker.value;

@@ -95,3 +95,19 @@ async def test_image_ids_must_be_a_list_of_numbers(alice, socket_for):
     socket = await socket_for(alice)
     frames = await send(socket, "Hello", ["../../etc/passwd"])
     assert frames[-1]["error"] == "Images must be given as a list of image ids."
+
+
+async def test_an_image_alone_is_a_question(alice, socket_for):
+    [image_id] = await upload_images(alice, 1)
+    socket = await socket_for(alice)
+    frames = await send(socket, "", [image_id])
+    question = frames[-1]["message"]
+    assert question["content"] == "" and [image["id"] for image in question["images"]] == [image_id]
+    created = next(frame for frame in frames if frame["type"] == "created")
+    assert created["conversation"]["title"] == "Image"
+
+
+async def test_no_text_and_no_image_is_refused(alice, socket_for):
+    socket = await socket_for(alice)
+    frames = await send(socket, "", [])
+    assert frames[-1] == {"type": "error", "error": "Type a message first.", "request": "send", "ref": "r1"}
