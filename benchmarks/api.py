@@ -22,7 +22,7 @@ from pathlib import Path
 from openai import OpenAI
 from playwright.sync_api import sync_playwright
 
-from benchmarks.streaming import Processes, free_port, wait_for
+from benchmarks.stack import Processes, free_port, launch_chromium
 
 QUESTION = "In two sentences, why do teams write code reviews? (round {round})"
 
@@ -107,19 +107,9 @@ def main():
     processes = Processes(env)
     results = {"api": [], "websocket": []}
     try:
-        processes.start("-m", "inference", "--port", str(inference_port))
-        processes.start("-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", "4",
-                        "--queues", prefix, "--loglevel", "WARNING")
-        processes.start("-m", "daphne", "--port", str(web_port), "chatapp.asgi:application")
-        wait_for(f"http://127.0.0.1:{inference_port}/health")
-        wait_for(f"http://127.0.0.1:{web_port}/accounts/login/")
-        base_url = f"http://127.0.0.1:{web_port}"
+        base_url = processes.start_app(prefix, inference_port, web_port, concurrency=4)
         with OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=120) as client, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-            )
+            browser = launch_chromium(playwright)
             context = browser.new_context()
             context.add_cookies([{"name": "sessionid", "value": session, "url": base_url}])
             page = context.new_page()

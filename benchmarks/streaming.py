@@ -25,51 +25,9 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.stack import ROOT, Processes, free_port, launch_chromium
+
 PASSWORD = "benchmark-password"
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
-class Processes:
-    def __init__(self, env):
-        self.env = env
-        self.running = []
-        self.log = open(Path(env["DATA_DIR"]) / "processes.log", "a")
-
-    def start(self, *args):
-        process = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        self.running.append(process)
-        return process
-
-    def stop(self):
-        for process in self.running:
-            process.terminate()
-        for process in self.running:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 # --- a paced OpenAI-compatible stream for the concurrency check -----------------------
@@ -151,11 +109,7 @@ def browser_rate(base_url, username):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
+        browser = launch_chromium(playwright)
         page = browser.new_page()
         page.goto(f"{base_url}/accounts/login/")
         page.fill("input[name=username]", username)
@@ -233,15 +187,10 @@ def browser_against_engine(env, prefix):
     stack_env = {**env, "INFERENCE_URL": inference_url, "INFERENCE_MAX_TOKENS": "256"}
     processes = Processes(stack_env)
     try:
-        processes.start("-m", "inference", "--port", str(inference_port))
-        processes.start("-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", "20",
-                        "--queues", prefix, "--loglevel", "WARNING")
-        processes.start("-m", "daphne", "--port", str(web_port), "chatapp.asgi:application")
-        wait_for(f"http://127.0.0.1:{inference_port}/health")
-        wait_for(f"http://127.0.0.1:{web_port}/accounts/login/")
+        base_url = processes.start_app(prefix, inference_port, web_port, concurrency=20)
 
         engine_tps, engine_ttft = engine_rate(inference_url)
-        growth, _ = browser_rate(f"http://127.0.0.1:{web_port}", "bench")
+        growth, _ = browser_rate(base_url, "bench")
     finally:
         processes.stop()
 

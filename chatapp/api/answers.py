@@ -11,10 +11,10 @@ while the database is asked again, so a lost final event cannot hang a client.
 import asyncio
 import time
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chatapp.api.database import in_thread
 from chatapp.chat import actions
 from chatapp.chat.events import conversation_group
 from chatapp.chat.live import AsyncLive
@@ -75,7 +75,7 @@ class AnswerFeed:
     async def stop(self):
         """Stop the generation unless it has ended (the client went away)."""
         if self.finished is None:
-            await in_thread(actions.stop_reply)(self.user, self.reply.pk)
+            await database_sync_to_async(actions.stop_reply)(self.user, self.reply.pk)
 
     async def deltas(self):
         delta = await self.catch_up()
@@ -115,15 +115,15 @@ class AnswerFeed:
 
     async def catch_up(self):
         """What the answer has beyond the text passed on so far, from the database or the log."""
-        reply = await in_thread(_reload)(self.reply)
-        if reply.status == Message.Status.STREAMING and await in_thread(actions.reap_if_orphaned)(reply):
-            reply = await in_thread(_reload)(self.reply)
+        reply = await database_sync_to_async(_reload)(self.reply)
+        if reply.status == Message.Status.STREAMING and await database_sync_to_async(actions.reap_if_orphaned)(reply):
+            reply = await database_sync_to_async(_reload)(self.reply)
         if not reply.is_active:
             self.finished = reply
             return self.extend_to(reply.content)
         if reply.status == Message.Status.QUEUED:
             if time.monotonic() - self.queued_since > settings.API_QUEUE_TIMEOUT:
-                await in_thread(actions.stop_reply)(self.user, reply.pk)
+                await database_sync_to_async(actions.stop_reply)(self.user, reply.pk)
                 raise NoWorker("No worker is free to answer right now; please try again in a moment.")
             return ""
         backlog = await self.live.backlog(reply.pk, reply.attempt, self.seq)

@@ -1,6 +1,7 @@
 """API requests carry a token (Authorization: Bearer …), never a session: no cookies, no CSRF."""
 
-from chatapp.api.database import in_thread
+from channels.db import database_sync_to_async
+
 from chatapp.api.errors import invalid_key, missing_key
 from chatapp.api.models import ApiToken
 
@@ -17,7 +18,7 @@ async def authenticate(request):
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:
         raise missing_key()
-    token = await in_thread(_token_for)(secret)
+    token = await database_sync_to_async(_token_for)(secret)
     if token is None:
         raise invalid_key(secret)
     return token

@@ -10,6 +10,7 @@ import time
 from functools import wraps
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -18,7 +19,6 @@ from chatapp.api import actions, shapes
 from chatapp.api.answers import AnswerFeed, NoWorker
 from chatapp.api.authentication import authenticate
 from chatapp.api.completions import read_completion, read_json
-from chatapp.api.database import in_thread
 from chatapp.api.errors import (
     ApiError,
     BadRequest,
@@ -59,13 +59,13 @@ def api_endpoint(*methods):
 
 @api_endpoint("GET")
 async def models(request, token):
-    bots = await in_thread(list)(Bot.objects.all())
+    bots = await database_sync_to_async(list)(Bot.objects.all())
     return JsonResponse(shapes.model_list(bots))
 
 
 @api_endpoint("GET")
 async def model(request, token, model_id):
-    bot = await in_thread(Bot.objects.filter(slug=model_id).first)()
+    bot = await database_sync_to_async(Bot.objects.filter(slug=model_id).first)()
     if bot is None:
         raise unknown_model(model_id)
     return JsonResponse(shapes.model_object(bot))
@@ -85,11 +85,11 @@ async def chat_completions(request, token):
     # browser uploads (a data: URI is a third larger than its image), and off
     # the event loop: decoding megabytes of JSON and base64 takes a while.
     completion = await sync_to_async(_read_request)(request)
-    bot = await in_thread(Bot.objects.filter(slug=completion.model).first)()
+    bot = await database_sync_to_async(Bot.objects.filter(slug=completion.model).first)()
     if bot is None:
         raise unknown_model(completion.model)
     try:
-        reply = await in_thread(actions.start_completion)(token, completion)
+        reply = await database_sync_to_async(actions.start_completion)(token, completion)
     except NotFound:
         raise unknown_model(completion.model) from None
     except ChatError as error:

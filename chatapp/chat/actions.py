@@ -157,7 +157,8 @@ def _notify_turn(conversation, question, reply):
     notify_conversation(conversation)
 
 
-def _owned_reply(user, message_id):
+def owned_reply(user, message_id):
+    """The user's own answer `message_id`, or NotFound (whoever else owns it)."""
     reply = (
         Message.objects.visible_to(user)
         .select_related("conversation")
@@ -170,7 +171,7 @@ def _owned_reply(user, message_id):
 
 
 def stop_reply(user, message_id):
-    reply = _owned_reply(user, message_id)
+    reply = owned_reply(user, message_id)
     # The flag reaches whichever worker holds the generation; an answer still
     # waiting in the queue is stopped right here and its task finds nothing to do.
     live.request_stop(reply.pk)
@@ -180,7 +181,7 @@ def stop_reply(user, message_id):
 
 
 def retry_reply(user, message_id):
-    reply = _owned_reply(user, message_id)
+    reply = owned_reply(user, message_id)
     with transaction.atomic():
         if not reply.requeue():
             raise ChatError("Only a failed or stopped answer can be retried.")

@@ -167,16 +167,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     def owns_conversation(self, conversation_id):
         return Conversation.objects.visible_to(self.user).filter(pk=conversation_id).exists()
 
-    @database_sync_to_async
-    def owned_reply(self, message_id):
-        reply = (
-            Message.objects.visible_to(self.user)
-            .filter(pk=_int(message_id), role=Message.Role.ASSISTANT)
-            .first()
-        )
-        if reply is None:
-            raise actions.NotFound("message")
-        return reply
+    async def owned_reply(self, message_id):
+        return await database_sync_to_async(actions.owned_reply)(self.user, _int(message_id))
 
     @database_sync_to_async
     def payload(self, message):

@@ -1,5 +1,6 @@
 """The shapes of what listeners receive, shared by the worker, actions and consumer."""
 
+
 def conversation_group(conversation_id):
     return f"conversation-{conversation_id}"
 
@@ -28,7 +29,7 @@ def message_payload(message):
         "time_to_first_token": message.time_to_first_token,
         "duration": message.duration,
         "sources": message.sources,
-        "images": [image.as_event() for image in getattr(message, "prefetched_images", None) or message_images(message)],
+        "images": [image.as_event() for image in message_images(message)],
         "images_left_out": images_left_out(message),
     }
 
@@ -38,10 +39,7 @@ def message_images(message):
     # worker's event loop, where a query is not allowed.
     if message.role != "user":
         return []
-    attachments = getattr(message, "images", None)
-    if attachments is None:
-        return []
-    return list(attachments.all())
+    return list(message.images.all())
 
 
 def images_left_out(message):
@@ -55,12 +53,13 @@ def message_event(message):
     return {"type": "chat.message", "message": message_payload(message)}
 
 
-def chunk_event(message, first_seq, seq, delta, html=None):
+def chunk_event(message, seq, delta, html=None):
+    """Chunk `seq` of an answer; `from` names the chunk it follows, for gap detection."""
     event = {
         "type": "chat.chunk",
         "message_id": message.pk,
         "attempt": message.attempt,
-        "from": first_seq - 1,
+        "from": seq - 1,
         "seq": seq,
         "delta": delta,
     }

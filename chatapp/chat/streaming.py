@@ -73,7 +73,6 @@ class ReplyStream:
         self.group = conversation_group(reply.conversation_id)
         self.text = ""
         self.pending = ""
-        self.pending_from = 1
         self.seq = 0
         self.saved_seq = 0
         self.started = time.monotonic()
@@ -81,6 +80,7 @@ class ReplyStream:
         self.last_flush = self.last_render = self.last_save = self.started
         self.usage = None
         self.finish_reason = None
+        self.sources = []  # knowledge-base entries given to the model
         # Set when the generation is over for any reason. Besides cancelling its
         # tasks we tell them, because a client library can swallow a
         # cancellation (a timeout racing it) and the task would live on.
@@ -99,7 +99,7 @@ class ReplyStream:
             if final or now - self.last_render >= RENDER_INTERVAL:
                 html = render_markdown(self.text)
                 self.last_render = now
-            await self.send(chunk_event(self.reply, self.seq, self.seq, delta, html))
+            await self.send(chunk_event(self.reply, self.seq, delta, html))
         self.last_flush = now
         if final or self.seq == self.saved_seq or now - self.last_save < settings.STREAM_SAVE_INTERVAL:
             return
@@ -164,9 +164,10 @@ class ReplyStream:
 
     async def finish(self, status, error=""):
         await self.flush(final=True)
-        ended = await _db(
-            self.reply.finish, status, content=self.text, seq=self.seq, error=error, **self.figures()
-        )
+        fields = self.figures()
+        if self.sources:
+            fields["sources"] = mark_cited(self.sources, self.text)
+        ended = await _db(self.reply.finish, status, content=self.text, seq=self.seq, error=error, **fields)
         if not ended:
             # Someone else ended it (a stop while queued, a reaper): show their verdict.
             self.reply = await _db(_load, self.reply.pk) or self.reply
@@ -208,8 +209,7 @@ async def stream_reply(message_id):
         request = await _db(build_request, reply)
         if request.dropped_images or reply.attempt > 1:
             await _db(record_left_out, reply, request.dropped_images)
-        if request.sources:
-            await _db(_save_sources, reply, request.sources)
+        stream.sources = request.sources
         if request.canned_answer is not None:
             stream.text = stream.pending = request.canned_answer
             stream.first_token_at = time.monotonic()
@@ -218,8 +218,6 @@ async def stream_reply(message_id):
         await stream.run(request)
         if stream.finish_reason is None and not stream.text:
             raise InferenceError("The model returned no answer.")
-        if request.sources:
-            await _db(_save_sources, reply, mark_cited(request.sources, stream.text))
         await stream.finish(Message.Status.DONE)
     except Stopped:
         await stream.finish(Message.Status.STOPPED)
@@ -232,8 +230,3 @@ async def stream_reply(message_id):
     finally:
         await live.release(reply.pk)
         await live.close()
-
-
-def _save_sources(reply, sources):
-    Message.objects.filter(pk=reply.pk).update(sources=sources)
-    reply.sources = sources

@@ -40,7 +40,7 @@ class Worker:
         await self.live.append(self.reply.pk, self.reply.attempt, self.seq, delta)
         if delivered:
             await self.layer.group_send(
-                conversation_group(self.reply.conversation_id), chunk_event(self.reply, self.seq, self.seq, delta)
+                conversation_group(self.reply.conversation_id), chunk_event(self.reply, self.seq, delta)
             )
 
     async def finish(self, delivered=True):
