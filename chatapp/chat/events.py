@@ -20,6 +20,9 @@ def message_payload(message):
         "seq": message.seq,
         "attempt": message.attempt,
         "error": message.error,
+        "error_code": message.error_code,
+        # The streamed text was replaced by the knowledge base's own answer.
+        "replaced": bool(message.rejected_draft),
         "model": message.model,
         "created_at": message.created_at.isoformat(),
         "usage": {

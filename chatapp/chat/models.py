@@ -90,6 +90,17 @@ class Message(models.Model):
         STOPPED = "stopped", "Stopped"
         ERROR = "error", "Error"
 
+    class ErrorCode(models.TextChoices):
+        """Why an answer ended without finishing; the UI's words and the API's status follow from it."""
+
+        UNAVAILABLE = "unavailable", "The model service cannot answer right now"
+        TIMEOUT = "timeout", "The model service stopped responding"
+        ENGINE_ERROR = "engine_error", "The model service failed"
+        CUT_OFF = "cut_off", "The answer took too long and was cut off"
+        WORKER_LOST = "worker_lost", "The worker writing the answer stopped"
+        NOT_STARTED = "not_started", "No worker started the answer"
+        INTERNAL = "internal", "Something went wrong"
+
     ACTIVE = (Status.QUEUED, Status.STREAMING)
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
@@ -97,6 +108,7 @@ class Message(models.Model):
     content = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DONE, db_index=True)
     error = models.TextField(blank=True, help_text="Why the answer failed, in words for the user.")
+    error_code = models.CharField(max_length=24, blank=True, choices=ErrorCode.choices)
     model = models.CharField(max_length=200, blank=True)
     # Number of the last streamed chunk included in `content`; clients resume after it.
     seq = models.PositiveIntegerField(default=0)
@@ -107,6 +119,9 @@ class Message(models.Model):
     duration = models.FloatField(null=True, blank=True, help_text="Seconds from start to the last token.")
     # Knowledge-base entries retrieved for this answer and whether each was cited.
     sources = models.JSONField(default=list, blank=True)
+    # A generated answer that the groundedness check refused; the user was
+    # shown the knowledge base's own answer instead, reviewers see both.
+    rejected_draft = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
