@@ -138,16 +138,17 @@ X_FRAME_OPTIONS = "DENY"
 # --- Redis: Celery broker, channel layer, live stream logs and stop signals ---
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
+# The pub/sub layer: a group message is one PUBLISH, received once per web
+# process whatever the number of its sockets, and memberships live and die
+# with the process's subscriptions (nothing stale stays in Redis after a
+# crash). It is at-most-once, like every channel layer: numbered chunks and
+# the Redis log repair any message lost (chatapp/chat/live.py).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            # Longer than channels_redis' 5 s blocking pop: redis-py's own 5 s
-            # default would time out exactly as the pop returns.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "health_check_interval": 10}],
             "prefix": env.str("CHANNEL_PREFIX", default="chatapp"),
-            "capacity": 1000,
-            "expiry": 30,
         },
     }
 }
@@ -184,10 +185,32 @@ SYSTEM_PROMPT = env.str(
 
 # --- Streaming ---
 GENERATION_TIMEOUT = env.int("GENERATION_TIMEOUT", default=600)
-STREAM_FLUSH_INTERVAL = env.float("STREAM_FLUSH_INTERVAL", default=0.04)
+# Tokens are coalesced into chunks at least this often apart; when the worker
+# is busy the interval stretches up to STREAM_MAX_FLUSH_INTERVAL.
+STREAM_FLUSH_INTERVAL = env.float("STREAM_FLUSH_INTERVAL", default=0.05)
+STREAM_MAX_FLUSH_INTERVAL = env.float("STREAM_MAX_FLUSH_INTERVAL", default=0.5)
+# How often a chunk carries the answer's HTML (the browser shows plain text in between).
+STREAM_RENDER_INTERVAL = env.float("STREAM_RENDER_INTERVAL", default=1.0)
 STREAM_SAVE_INTERVAL = env.float("STREAM_SAVE_INTERVAL", default=1.0)
 # A generation whose worker stops renewing its lease this long is declared lost.
 GENERATION_LEASE_SECONDS = env.int("GENERATION_LEASE_SECONDS", default=15)
+# Seconds without text after which listeners are told the model is silent.
+ANSWER_SILENCE_NOTICE = env.float("ANSWER_SILENCE_NOTICE", default=4.0)
+# The worker retries its saves this long while the database is unreachable.
+DATABASE_RETRY_SECONDS = env.float("DATABASE_RETRY_SECONDS", default=60.0)
+# On SIGTERM a worker lets its answers run this long, then hands the rest back
+# (no text yet: queued again; some text: ended with Retry, text kept). Keep it
+# below the container's stop grace (docker-compose.yml `stop_grace_period`).
+WORKER_SHUTDOWN_GRACE = env.float("WORKER_SHUTDOWN_GRACE", default=20.0)
+# The reaper (Celery beat, every REAPER_INTERVAL seconds) re-sends answers
+# queued this long (their task may be lost) and fails those queued past
+# ANSWER_QUEUE_TIMEOUT; it ends answers whose lease lapsed.
+REAPER_INTERVAL = env.float("REAPER_INTERVAL", default=5.0)
+ANSWER_RESEND_AFTER = env.float("ANSWER_RESEND_AFTER", default=15.0)
+ANSWER_QUEUE_TIMEOUT = env.float("ANSWER_QUEUE_TIMEOUT", default=180.0)
+CELERY_BEAT_SCHEDULE = {
+    "reap-answers": {"task": "chatapp.chat.tasks.reap_answers", "schedule": REAPER_INTERVAL, "options": {"expires": REAPER_INTERVAL}},
+}
 
 LOGGING = {
     "version": 1,
@@ -232,7 +255,6 @@ INFERENCE_OCR_IMAGE_TOKENS = env.int("INFERENCE_OCR_IMAGE_TOKENS", default=256)
 # everything. `manage.py purge_conversations` does the same on demand.
 PURGE_CONVERSATIONS_AFTER_DAYS = env.int("PURGE_CONVERSATIONS_AFTER_DAYS", default=0)
 if PURGE_CONVERSATIONS_AFTER_DAYS > 0:
-    CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
     CELERY_BEAT_SCHEDULE["purge-old-conversations"] = {
         "task": "chatapp.review.tasks.purge_old_conversations",
         "schedule": 24 * 3600,

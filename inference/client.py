@@ -48,9 +48,11 @@ class InferenceError(Exception):
         status_code: int | None = None,
         code: str | None = None,
         retry_after: float | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.timed_out = timed_out
         self.status_code = status_code
         self.code = code
         self.retry_after = retry_after
@@ -213,8 +215,8 @@ async def stream_chat_completion(
         if finished:
             return  # only the usage chunk or [DONE] went missing; the answer is whole
         if got_text:
-            raise InferenceError(STOPPED_RESPONDING) from None
-        raise InferenceUnavailable(STOPPED_RESPONDING) from None
+            raise InferenceError(STOPPED_RESPONDING, timed_out=True) from None
+        raise InferenceUnavailable(STOPPED_RESPONDING, timed_out=True) from None
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.WriteTimeout):
         if finished:
             return

@@ -17,9 +17,8 @@ from django.conf import settings
 
 from chatapp.chat import actions
 from chatapp.chat.events import conversation_group
-from chatapp.chat.live import AsyncLive
+from chatapp.chat.following import catch_up
 from chatapp.chat.models import Message
-from inference import client
 
 # Seconds without any event before the database is looked at again.
 QUIET_INTERVAL = 2.0
@@ -27,20 +26,15 @@ QUIET_INTERVAL = 2.0
 # Failures that mean the model cannot answer right now (HTTP 503), as opposed
 # to an answer that went wrong (500).
 UNAVAILABLE = {
-    client.UNREACHABLE,
-    client.BUSY,
-    client.STOPPED_RESPONDING,
-    client.CLOSED_BEFORE_ANSWER,
-    client.CLOSED_MID_ANSWER,
+    Message.ErrorCode.UNAVAILABLE,
+    Message.ErrorCode.TIMEOUT,
+    Message.ErrorCode.WORKER_LOST,
+    Message.ErrorCode.NOT_STARTED,
 }
 
 
 class NoWorker(Exception):
     """No worker took the answer within API_QUEUE_TIMEOUT."""
-
-
-def _reload(reply):
-    return Message.objects.select_related("conversation").get(pk=reply.pk)
 
 
 class AnswerFeed:
@@ -50,7 +44,6 @@ class AnswerFeed:
         self.user = user
         self.reply = reply
         self.layer = get_channel_layer()
-        self.live = AsyncLive()
         self.group = conversation_group(reply.conversation_id)
         self.channel = None
         self.receiving = None
@@ -64,13 +57,10 @@ class AnswerFeed:
         await self.layer.group_add(self.group, self.channel)
 
     async def close(self):
-        try:
-            if self.receiving is not None:
-                self.receiving.cancel()
-            if self.channel is not None:
-                await self.layer.group_discard(self.group, self.channel)
-        finally:
-            await self.live.close()
+        if self.receiving is not None:
+            self.receiving.cancel()
+        if self.channel is not None:
+            await self.layer.group_discard(self.group, self.channel)
 
     async def stop(self):
         """Stop the generation unless it has ended (the client went away)."""
@@ -115,9 +105,8 @@ class AnswerFeed:
 
     async def catch_up(self):
         """What the answer has beyond the text passed on so far, from the database or the log."""
-        reply = await database_sync_to_async(_reload)(self.reply)
-        if reply.status == Message.Status.STREAMING and await database_sync_to_async(actions.reap_if_orphaned)(reply):
-            reply = await database_sync_to_async(_reload)(self.reply)
+        caught = await database_sync_to_async(catch_up)(self.user, self.reply.pk, self.seq, self.reply.attempt)
+        reply, backlog = caught.reply, caught.backlog
         if not reply.is_active:
             self.finished = reply
             return self.extend_to(reply.content)
@@ -126,7 +115,6 @@ class AnswerFeed:
                 await database_sync_to_async(actions.stop_reply)(self.user, reply.pk)
                 raise NoWorker("No worker is free to answer right now; please try again in a moment.")
             return ""
-        backlog = await self.live.backlog(reply.pk, reply.attempt, self.seq)
         if backlog is not None and backlog.seq > self.seq:
             self.seq = backlog.seq
             self.text += backlog.missing
@@ -146,4 +134,4 @@ class AnswerFeed:
     @property
     def unavailable(self):
         """Whether the answer failed because the model service cannot answer now."""
-        return self.finished is not None and self.finished.error in UNAVAILABLE
+        return self.finished is not None and self.finished.error_code in UNAVAILABLE

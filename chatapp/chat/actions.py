@@ -1,23 +1,18 @@
 """Every write that changes a conversation, and the notification that follows it.
 
 Views, the websocket consumer and the API validate their input and call these;
-nothing else writes conversations or messages (the worker's streaming writes
-live in `streaming.py`).
+nothing else writes conversations or messages (an answer's own moves, from
+queued to finished, are in `lifecycle.py`). Listeners are always told once the
+write has committed.
 """
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp.chat import live
-from chatapp.chat.events import (
-    conversation_event,
-    conversation_group,
-    message_event,
-    user_group,
-)
+from chatapp.chat import lifecycle, live
+from chatapp.chat.events import conversation_event, user_group
+from chatapp.chat.lifecycle import notify_message
 from chatapp.chat.models import Bot, Conversation, Message
 
 
@@ -30,22 +25,13 @@ class NotFound(ChatError):
         super().__init__(f"No such {what}.")
 
 
-def notify(group, event):
-    async_to_sync(get_channel_layer().group_send)(group, event)
-
-
-def notify_message(message):
-    notify(conversation_group(message.conversation_id), message_event(message))
-
-
 def notify_conversation(conversation, deleted=False):
-    notify(user_group(conversation.owner_id), conversation_event(conversation, deleted=deleted))
+    event = conversation_event(conversation, deleted=deleted)
+    group = user_group(conversation.owner_id)
+    transaction.on_commit(lambda: live.notify(group, event))
 
 
-def queue_reply(reply):
-    from chatapp.chat.tasks import generate_reply
-
-    transaction.on_commit(lambda: generate_reply.delay(reply.pk))
+queue_reply = lifecycle.queue
 
 
 def resolve_bot(slug):
@@ -88,7 +74,7 @@ def send_message(user, text, conversation_id=None, bot_slug=None, source=Convers
             if conversation.messages.filter(status__in=Message.ACTIVE).exists():
                 raise ChatError("An answer is still being written: wait for it or stop it first.")
         question, reply = _ask(conversation, text, attach)
-    _notify_turn(conversation, question, reply)
+        _notify_turn(conversation, question, reply)
     return conversation, created, question, reply
 
 
@@ -122,7 +108,7 @@ def send_transcript(user, turns, bot_slug=None, source=Conversation.Source.API, 
             if attach and role == Message.Role.USER:
                 attach(index, message)
         question, reply = _ask(conversation, text, attach and (lambda message: attach(len(earlier), message)))
-        transaction.on_commit(lambda: _notify_turn(conversation, question, reply))
+        _notify_turn(conversation, question, reply)
     return conversation, question, reply
 
 
@@ -143,6 +129,7 @@ def _ask(conversation, text, attach):
         conversation=conversation,
         role=Message.Role.ASSISTANT,
         status=Message.Status.QUEUED,
+        queued_at=timezone.now(),
         model=(conversation.bot.model_name if conversation.bot else settings.INFERENCE_MODEL),
     )
     conversation.updated_at = timezone.now()
@@ -172,39 +159,15 @@ def owned_reply(user, message_id):
 
 def stop_reply(user, message_id):
     reply = owned_reply(user, message_id)
-    # The flag reaches whichever worker holds the generation; an answer still
-    # waiting in the queue is stopped right here and its task finds nothing to do.
-    live.request_stop(reply.pk)
-    if reply.status == Message.Status.QUEUED and reply.finish(Message.Status.STOPPED):
-        notify_message(reply)
+    lifecycle.stop(reply)
     return reply
 
 
 def retry_reply(user, message_id):
     reply = owned_reply(user, message_id)
-    with transaction.atomic():
-        if not reply.requeue():
-            raise ChatError("Only a failed or stopped answer can be retried.")
-        live.clear_stop(reply.pk)
-        queue_reply(reply)
-    notify_message(reply)
+    if not lifecycle.requeue(reply):
+        raise ChatError("Only a failed or stopped answer can be retried.")
     return reply
-
-
-def reap_if_orphaned(reply):
-    """End a generation whose worker stopped renewing its lease (it died)."""
-    if reply.status != Message.Status.STREAMING or live.lease_held(reply.pk):
-        return False
-    started = reply.started_at or reply.created_at
-    if (timezone.now() - started).total_seconds() < settings.GENERATION_LEASE_SECONDS:
-        return False
-    if reply.finish(
-        Message.Status.ERROR,
-        error="The worker writing this answer stopped unexpectedly. Retry to ask again.",
-    ):
-        notify_message(reply)
-        return True
-    return False
 
 
 def rename_conversation(user, conversation_id, title):

@@ -9,9 +9,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chatapp.chat import actions
 from chatapp.chat.events import conversation_group, message_payload, user_group
-from chatapp.chat.live import AsyncLive
-from chatapp.chat.models import Conversation, Message
-from chatapp.chat.rendering import render_markdown
+from chatapp.chat.following import resume_frame
+from chatapp.chat.models import Conversation
 
 
 def _int(value):
@@ -27,7 +26,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.conversation_id = None
-        self.live = AsyncLive()
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         await self.accept()
 
@@ -37,7 +35,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         if self.conversation_id:
             await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
-        await self.live.close()
 
     async def receive(self, text_data=None, bytes_data=None):
         # The base class would raise on bad JSON and drop the socket.
@@ -108,30 +105,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def handle_resume(self, content):
         """Send what the client missed of an answer after chunk `after`."""
-        reply = await self.owned_reply(content.get("message_id"))
-        after = _int(content.get("after", 0))
-        if reply.status == Message.Status.STREAMING:
-            await database_sync_to_async(actions.reap_if_orphaned)(reply)
-        if reply.is_active and content.get("attempt", reply.attempt) == reply.attempt:
-            backlog = await self.live.backlog(reply.pk, reply.attempt, after)
-            if backlog is not None and backlog.seq >= after:
-                await self.send_json(
-                    {
-                        "type": "chunk",
-                        "message_id": reply.pk,
-                        "attempt": reply.attempt,
-                        "from": after,
-                        "seq": backlog.seq,
-                        "delta": backlog.missing,
-                        "html": render_markdown(backlog.text),
-                    }
-                )
-                return
-            if backlog is None and reply.seq == 0:
-                return  # nothing written yet; the chunks will come live
-        # Finished, or the log is gone: the saved message replaces what the client has.
-        reply = await self.owned_reply(reply.pk)
-        await self.send_json({"type": "message", "message": await self.payload(reply)})
+        attempt = content.get("attempt")
+        frame = await database_sync_to_async(resume_frame)(
+            self.user,
+            _int(content.get("message_id")),
+            _int(content.get("after", 0)),
+            attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else None,
+        )
+        if isinstance(frame, str):
+            await self.send(text_data=frame)
+        elif frame is not None:
+            # Finished, or the log is gone: the saved message replaces what the client has.
+            await self.send_json(frame)
 
     async def handle_stop(self, content):
         await database_sync_to_async(actions.stop_reply)(self.user, _int(content.get("message_id")))
@@ -148,7 +133,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "message", "message": event["message"]})
 
     async def chat_chunk(self, event):
-        await self.send_json({**event, "type": "chunk"})
+        await self.send(text_data=event["frame"])  # encoded once, by the worker
+
+    async def chat_waiting(self, event):
+        await self.send_json({**event, "type": "waiting"})
 
     async def chat_conversation(self, event):
         await self.send_json({"type": "conversation", "conversation": event["conversation"]})
@@ -166,9 +154,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     @database_sync_to_async
     def owns_conversation(self, conversation_id):
         return Conversation.objects.visible_to(self.user).filter(pk=conversation_id).exists()
-
-    async def owned_reply(self, message_id):
-        return await database_sync_to_async(actions.owned_reply)(self.user, _int(message_id))
 
     @database_sync_to_async
     def payload(self, message):

@@ -1,16 +1,25 @@
-"""The shapes of what listeners receive, shared by the worker, actions and consumer."""
+"""The shapes of what listeners receive, shared by the worker, actions and consumer.
+
+A chunk event carries its websocket frame already encoded: the worker encodes
+it once and every web process sends it as it is to each socket.
+"""
+
+import json
+
+from chatapp.chat.extensions import registry
 
 
-def conversation_group(conversation_id):
+def conversation_group(conversation_id: int) -> str:
     return f"conversation-{conversation_id}"
 
 
-def user_group(user_id):
+def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
-def message_payload(message):
-    return {
+def message_payload(message) -> dict:
+    """A message as clients see it. May query (images): call it where the ORM is allowed."""
+    payload = {
         "id": message.pk,
         "conversation_id": message.conversation_id,
         "role": message.role,
@@ -32,46 +41,44 @@ def message_payload(message):
         "time_to_first_token": message.time_to_first_token,
         "duration": message.duration,
         "sources": message.sources,
-        "images": [image.as_event() for image in message_images(message)],
-        "images_left_out": images_left_out(message),
+        "images": [],
+        "images_left_out": 0,
     }
+    for extra in registry.payload:
+        payload.update(extra(message))
+    return payload
 
 
-def message_images(message):
-    # Only the user's messages carry images; answers are serialised on the
-    # worker's event loop, where a query is not allowed.
-    if message.role != "user":
-        return []
-    return list(message.images.all())
-
-
-def images_left_out(message):
-    """How many earlier images the prompt of this answer had to leave out to fit."""
-    if message.role != "assistant":
-        return 0
-    return len(message.images_left_out.all())
-
-
-def message_event(message):
+def message_event(message) -> dict:
     return {"type": "chat.message", "message": message_payload(message)}
 
 
-def chunk_event(message, seq, delta, html=None):
-    """Chunk `seq` of an answer; `from` names the chunk it follows, for gap detection."""
-    event = {
+def chunk_frame(message_id: int, attempt: int, after: int, seq: int, delta: str, html: str | None = None) -> str:
+    """The websocket frame for chunks `after`+1 … `seq` of an answer; `from` is for gap detection."""
+    frame = {"type": "chunk", "message_id": message_id, "attempt": attempt, "from": after, "seq": seq, "delta": delta}
+    if html is not None:
+        frame["html"] = html
+    return json.dumps(frame, ensure_ascii=False)
+
+
+def chunk_event(message_id: int, attempt: int, seq: int, delta: str, html: str | None = None) -> dict:
+    return {
         "type": "chat.chunk",
-        "message_id": message.pk,
-        "attempt": message.attempt,
+        "message_id": message_id,
+        "attempt": attempt,
         "from": seq - 1,
         "seq": seq,
         "delta": delta,
+        "frame": chunk_frame(message_id, attempt, seq - 1, seq, delta, html),
     }
-    if html is not None:
-        event["html"] = html
-    return event
 
 
-def conversation_event(conversation, deleted=False):
+def waiting_event(message_id: int, reason: str, seconds: float) -> dict:
+    """The answer has had no new text for `seconds`: `queued` (no worker yet) or `engine_silent`."""
+    return {"type": "chat.waiting", "message_id": message_id, "reason": reason, "seconds": round(seconds)}
+
+
+def conversation_event(conversation, deleted: bool = False) -> dict:
     return {
         "type": "chat.conversation",
         "conversation": {

@@ -64,10 +64,6 @@ class Conversation(models.Model):
     def __str__(self):
         return self.title or f"Conversation {self.pk}"
 
-    @property
-    def group_name(self):
-        return f"conversation-{self.pk}"
-
     def title_from(self, text):
         line = " ".join(text.split())
         return (line[:77] + "…") if len(line) > 80 else (line or "Image")
@@ -123,6 +119,8 @@ class Message(models.Model):
     # shown the knowledge base's own answer instead, reviewers see both.
     rejected_draft = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the current attempt was queued: the reaper re-sends or fails answers queued too long.
+    queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -130,7 +128,10 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["conversation", "created_at"])]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"]),
+            models.Index(fields=["status", "queued_at"], name="chat_messag_status_queued_idx"),
+        ]
 
     def __str__(self):
         return f"{self.role} message {self.pk}"
@@ -171,8 +172,12 @@ class Message(models.Model):
     def save_progress(self, content, seq):
         return self._update_if([self.Status.STREAMING], content=content, seq=seq)
 
-    def finish(self, status, *, content=None, seq=None, error="", **figures):
-        fields = {"status": status, "error": error, "finished_at": timezone.now(), **figures}
+    def return_to_queue(self):
+        """Give a started answer that has no text yet back to the queue, for another worker."""
+        return self._update_if([self.Status.STREAMING], status=self.Status.QUEUED, started_at=None, queued_at=timezone.now())
+
+    def finish(self, status, *, content=None, seq=None, error="", error_code="", **figures):
+        fields = {"status": status, "error": error, "error_code": error_code, "finished_at": timezone.now(), **figures}
         if content is not None:
             fields["content"] = content
         if seq is not None:
@@ -184,8 +189,11 @@ class Message(models.Model):
         return self._update_if(
             [self.Status.ERROR, self.Status.STOPPED],
             status=self.Status.QUEUED,
+            queued_at=timezone.now(),
             content="",
             error="",
+            error_code="",
+            rejected_draft="",
             seq=0,
             attempt=self.attempt + 1,
             prompt_tokens=None,

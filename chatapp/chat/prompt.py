@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from chatapp.chat.extensions import Grounding, registry
 from chatapp.chat.models import Bot, Message
-from chatapp.faq.grounding import ground
-from chatapp.images.vision import PromptImage, image_mode
 
 # Characters per token is about 4 for English with these tokenizers; 3 keeps
 # the estimate on the safe side for code and other languages.
@@ -29,7 +28,7 @@ class Turn:
     role: str
     text: str
     messages: list = field(default_factory=list)
-    images: list = field(default_factory=list)  # chatapp.images.vision.PromptImage, oldest first
+    images: list = field(default_factory=list)  # extensions.PromptImage, oldest first
 
     @property
     def tokens(self):
@@ -59,11 +58,11 @@ class GenerationRequest:
 
 def conversation_turns(reply):
     """The alternating turns that lead up to `reply`, oldest first."""
-    history = (
-        Message.objects.filter(conversation_id=reply.conversation_id, created_at__lte=reply.created_at)
-        .exclude(pk=reply.pk)
-        .prefetch_related("images")
+    history = Message.objects.filter(conversation_id=reply.conversation_id, created_at__lte=reply.created_at).exclude(
+        pk=reply.pk
     )
+    if registry.images is not None:
+        history = history.prefetch_related(*registry.images.relations)
     turns = []
     for message in history.order_by("created_at", "id"):
         if message.role == Message.Role.ASSISTANT:
@@ -98,9 +97,10 @@ def trim_to_budget(system, turns, budget):
 
 def add_images(turns, model):
     """Give each turn the images attached to its messages, costed for how `model` reads them."""
-    mode = image_mode(model)
+    if registry.images is None:
+        return
     for turn in turns:
-        turn.images = [PromptImage(attachment, mode) for message in turn.messages for attachment in message.images.all()]
+        turn.images = registry.images.for_messages(turn.messages, model)
 
 
 def leave_out_images(system, turns, budget, latest_too=False):
@@ -133,7 +133,8 @@ def build_request(reply):
         temperature = temperature if asked.temperature is None else asked.temperature
     budget = settings.INFERENCE_CONTEXT_TOKENS - max_tokens
     history = conversation_turns(reply)
-    grounding = ground(bot, history, system, reply)
+    knowledge_base = registry.knowledge_base
+    grounding = knowledge_base.ground(bot, history, system, reply) if knowledge_base else Grounding(system)
     system = grounding.system
     add_images(history, bot.model_name if bot else settings.INFERENCE_MODEL)
     leave_out_images(system, history, budget)
@@ -141,7 +142,7 @@ def build_request(reply):
     leave_out_images(system, turns, budget, latest_too=True)
     kept = {id(turn) for turn in turns}
     dropped_images = [
-        image.attachment.pk for turn in history for image in turn.images if image.left_out or id(turn) not in kept
+        image.attachment_id for turn in history for image in turn.images if image.left_out or id(turn) not in kept
     ]
     messages = [{"role": "system", "content": system}] + [turn.as_openai() for turn in turns]
     return GenerationRequest(

@@ -57,3 +57,35 @@ def render_markdown(text: str) -> str:
 @lru_cache(maxsize=1)
 def highlight_css() -> str:
     return _FORMATTER.get_style_defs(".markdown pre")
+
+
+class IncrementalMarkdown:
+    """Renders a growing text so that each call costs what is new, not the whole text.
+
+    Text up to the last blank line outside a code fence is complete: it is
+    rendered once, and later calls render only the block still being written.
+    The final text is rendered whole, once, when the answer is saved.
+    """
+
+    def __init__(self) -> None:
+        self.done_chars = 0
+        self.done_html = ""
+        self.fences = 0  # code fences opened or closed in the complete part
+
+    def render(self, text: str) -> str:
+        start = self.done_chars
+        boundary = None
+        fences = self.fences
+        position = start
+        while True:
+            blank = text.find("\n\n", position)
+            if blank < 0:
+                break
+            fences_here = fences + text.count("```", position, blank)
+            if fences_here % 2 == 0:
+                boundary, self.fences = blank + 2, fences_here
+            fences, position = fences_here, blank + 2
+        if boundary is not None:
+            self.done_html += render_markdown(text[start:boundary])
+            self.done_chars = boundary
+        return self.done_html + render_markdown(text[self.done_chars :])

@@ -1,232 +1,170 @@
-"""The worker side of an answer: stream it from the model to every listener.
+"""The worker side of one answer: from the queue to the model and back to every listener.
 
-One call of `stream_reply` runs on its own event loop in a Celery worker
-thread. Tokens are coalesced: listeners get one chunk per STREAM_FLUSH_INTERVAL
-(not one per token), each numbered and logged in Redis so that a client can
-resume after any chunk; the database gets the partial text every
-STREAM_SAVE_INTERVAL and everything at the end.
+`stream_reply` runs on the worker process's relay loop (see relay.py): it
+claims the answer, builds the prompt, reads the model's stream into an
+`AnswerStream` (the relay's ticker sends it out in coalesced, numbered
+chunks), and ends the answer through `lifecycle` with the outcome: done,
+stopped, failed with an error code, or handed back at shutdown.
 """
+
+from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
 
-import httpx
-from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connection
 
-from chatapp.chat.events import chunk_event, conversation_group, message_event
-from chatapp.chat.live import AsyncLive
+from chatapp.chat import lifecycle
 from chatapp.chat.models import Message
-from chatapp.chat.prompt import build_request
-from chatapp.chat.rendering import render_markdown
-from chatapp.faq.grounding import mark_cited
-from chatapp.images.actions import record_left_out
-from inference.client import InferenceError, stream_chat_completion
+from chatapp.chat.prompt import GenerationRequest, build_request
+from chatapp.chat.relay import AnswerStream, Relay
+from chatapp.chat.extensions import registry
+from inference.client import InferenceError, InferenceUnavailable, stream_chat_completion
 
 log = logging.getLogger(__name__)
 
-# Rendering the whole answer as HTML costs more than sending a delta, so the
-# HTML rides along less often; in between the browser appends plain text.
-RENDER_INTERVAL = 0.25
-# How often Stop is checked: often enough to stop well within a second, rare
-# enough that hundreds of streams don't keep Redis busy.
-SUPERVISE_INTERVAL = 0.4
-# One TLS context for every stream: building one costs more than a whole chunk.
-TLS = ssl.create_default_context()
+INTERNAL = "Something went wrong while writing this answer. Retry to ask again."
+CUT_OFF = "The answer took too long and was cut off."
+NO_ANSWER = "The model returned no answer."
 
 
-class Stopped(Exception):
-    """The user asked to stop, or the answer was ended elsewhere."""
+def error_code(error: InferenceError) -> str:
+    if error.timed_out:
+        return Message.ErrorCode.TIMEOUT
+    if isinstance(error, InferenceUnavailable):
+        return Message.ErrorCode.UNAVAILABLE
+    return Message.ErrorCode.ENGINE_ERROR
 
 
-@sync_to_async
-def _db(function, *args, **kwargs):
-    try:
-        return function(*args, **kwargs)
-    finally:
-        # With a pool (PostgreSQL) hand the connection back between writes, as
-        # hundreds of streams share a process; SQLite would pay a reconnect for
-        # nothing. The task's end closes what is left.
-        if connection.settings_dict.get("OPTIONS", {}).get("pool"):
-            connection.close()
+class Generation:
+    """One attempt at one answer, on the relay's loop."""
 
-
-def _load(message_id):
-    # Prefetched so that serialising the reply on the event loop needs no query.
-    return (
-        Message.objects.select_related("conversation", "conversation__bot")
-        .prefetch_related("images_left_out")
-        .filter(pk=message_id)
-        .first()
-    )
-
-
-class ReplyStream:
-    def __init__(self, reply, live, layer):
+    def __init__(self, relay: Relay, reply: Message) -> None:
+        self.relay = relay
         self.reply = reply
-        self.live = live
-        self.layer = layer
-        self.group = conversation_group(reply.conversation_id)
-        self.text = ""
-        self.pending = ""
-        self.seq = 0
-        self.saved_seq = 0
-        self.started = time.monotonic()
-        self.first_token_at = None
-        self.last_flush = self.last_render = self.last_save = self.started
-        self.usage = None
-        self.finish_reason = None
-        self.sources = []  # knowledge-base entries given to the model
-        # Set when the generation is over for any reason. Besides cancelling its
-        # tasks we tell them, because a client library can swallow a
-        # cancellation (a timeout racing it) and the task would live on.
-        self.ended = False
+        self.stream = AnswerStream(reply.pk, reply.attempt, reply.conversation_id)
+        self.usage: dict | None = None
+        self.finish_reason: str | None = None
+        self.sources: list = []
+        self.generated = True
 
-    async def send(self, event):
-        await self.layer.group_send(self.group, event)
+    async def consume(self, request: GenerationRequest) -> None:
+        events = stream_chat_completion(
+            self.relay.http,
+            base_url=settings.INFERENCE_URL,
+            api_key=settings.INFERENCE_API_KEY,
+            model=request.model,
+            messages=request.messages,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            connect_timeout=settings.INFERENCE_CONNECT_TIMEOUT,
+            read_timeout=settings.INFERENCE_READ_TIMEOUT,
+        )
+        stream = self.stream
+        try:
+            async for event in events:
+                # Checked as well as cancelled: a client library can swallow a
+                # cancellation (a timeout racing it) and the loop would go on.
+                if stream.interruption is not None:
+                    break
+                if event.delta:
+                    stream.add(event.delta)
+                if event.finish_reason:
+                    self.finish_reason = event.finish_reason
+                if event.usage:
+                    self.usage = event.usage
+        finally:
+            # Closing the response tells the model service to stop generating.
+            await events.aclose()
 
-    async def flush(self, final=False):
-        now = time.monotonic()
-        if self.pending:
-            self.seq += 1
-            delta, self.pending = self.pending, ""
-            await self.live.append(self.reply.pk, self.reply.attempt, self.seq, delta)
-            html = None
-            if final or now - self.last_render >= RENDER_INTERVAL:
-                html = render_markdown(self.text)
-                self.last_render = now
-            await self.send(chunk_event(self.reply, self.seq, delta, html))
-        self.last_flush = now
-        if final or self.seq == self.saved_seq or now - self.last_save < settings.STREAM_SAVE_INTERVAL:
-            return
-        self.last_save = now
-        self.saved_seq = self.seq
-        if not await _db(self.reply.save_progress, self.text, self.seq):
-            raise Stopped
-
-    async def consume(self, request):
-        timeouts = dict(connect_timeout=settings.INFERENCE_CONNECT_TIMEOUT, read_timeout=settings.INFERENCE_READ_TIMEOUT)
-        async with httpx.AsyncClient(verify=TLS) as client:
-            events = stream_chat_completion(
-                client,
-                base_url=settings.INFERENCE_URL,
-                api_key=settings.INFERENCE_API_KEY,
-                model=request.model,
-                messages=request.messages,
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                **timeouts,
+    async def generate(self, request: GenerationRequest) -> None:
+        consume = asyncio.ensure_future(self.consume(request))
+        interrupted = asyncio.ensure_future(self.stream.interrupted.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {consume, interrupted}, timeout=settings.GENERATION_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
             )
-            try:
-                async for event in events:
-                    if self.ended:
-                        break
-                    if event.delta:
-                        if self.first_token_at is None:
-                            self.first_token_at = time.monotonic()
-                        self.text += event.delta
-                        self.pending += event.delta
-                    if event.finish_reason:
-                        self.finish_reason = event.finish_reason
-                    if event.usage:
-                        self.usage = event.usage
-                    if time.monotonic() - self.last_flush >= settings.STREAM_FLUSH_INTERVAL:
-                        await self.flush()
-            finally:
-                # Closing the response tells the model service to stop generating.
-                await events.aclose()
+            if not done:
+                raise CutOff
+            if consume in done:
+                consume.result()
+        finally:
+            for task in (consume, interrupted):
+                task.cancel()
+            await asyncio.wait({consume, interrupted}, timeout=5)
 
-    async def supervise(self):
-        """Renew the lease and watch for Stop while tokens flow (or don't)."""
-        renew_every = settings.GENERATION_LEASE_SECONDS / 3
-        last_renew = time.monotonic()
-        while not self.ended:
-            await asyncio.sleep(SUPERVISE_INTERVAL)
-            if await self.live.stop_requested(self.reply.pk):
-                raise Stopped
-            if time.monotonic() - last_renew >= renew_every:
-                await self.live.renew_lease(self.reply.pk)
-                last_renew = time.monotonic()
-
-    def figures(self):
-        end = time.monotonic()
-        figures = {"duration": round(end - self.started, 3)}
-        if self.first_token_at is not None:
-            figures["time_to_first_token"] = round(self.first_token_at - self.started, 3)
+    def figures(self) -> dict:
+        stream = self.stream
+        figures: dict = {"duration": round(time.monotonic() - stream.started, 3)}
+        if stream.first_token_at is not None:
+            figures["time_to_first_token"] = round(stream.first_token_at - stream.started, 3)
         if self.usage:
             figures["prompt_tokens"] = self.usage.get("prompt_tokens")
             figures["completion_tokens"] = self.usage.get("completion_tokens")
         return figures
 
-    async def finish(self, status, error=""):
-        await self.flush(final=True)
-        fields = self.figures()
-        if self.sources:
-            fields["sources"] = mark_cited(self.sources, self.text)
-        ended = await _db(self.reply.finish, status, content=self.text, seq=self.seq, error=error, **fields)
-        if not ended:
-            # Someone else ended it (a stop while queued, a reaper): show their verdict.
-            self.reply = await _db(_load, self.reply.pk) or self.reply
-        await self.send(message_event(self.reply))
-
-    async def run(self, request):
-        consume = asyncio.ensure_future(self.consume(request))
-        supervise = asyncio.ensure_future(self.supervise())
-        try:
-            done, _ = await asyncio.wait(
-                {consume, supervise},
-                timeout=settings.GENERATION_TIMEOUT,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if not done:
-                raise InferenceError("The answer took too long and was cut off.")
-            for task in done:
-                task.result()
-        finally:
-            self.ended = True
-            for task in (consume, supervise):
-                task.cancel()
-            await asyncio.wait({consume, supervise}, timeout=5)
-
-
-async def stream_reply(message_id):
-    """Generate the answer `message_id`, unless it was already taken or stopped."""
-    reply = await _db(_load, message_id)
-    if reply is None or not await _db(reply.claim):
-        return
-    live = AsyncLive()
-    layer = get_channel_layer()
-    stream = ReplyStream(reply, live, layer)
-    try:
-        await live.renew_lease(reply.pk)
-        await stream.send(message_event(reply))
-        if await live.stop_requested(reply.pk):
-            raise Stopped
-        request = await _db(build_request, reply)
-        if request.dropped_images or reply.attempt > 1:
-            await _db(record_left_out, reply, request.dropped_images)
-        stream.sources = request.sources
-        if request.canned_answer is not None:
-            stream.text = stream.pending = request.canned_answer
-            stream.first_token_at = time.monotonic()
-            await stream.finish(Message.Status.DONE)
+    async def end(self, status: str, error_code: str = "", error: str = "") -> None:
+        stream = self.stream
+        await self.relay.flush(stream)
+        if stream.interruption == "handed_back":
+            await self.relay.run_in_db(lifecycle.hand_back, self.reply, stream.text, stream.seq)
             return
-        await stream.run(request)
-        if stream.finish_reason is None and not stream.text:
-            raise InferenceError("The model returned no answer.")
-        await stream.finish(Message.Status.DONE)
-    except Stopped:
-        await stream.finish(Message.Status.STOPPED)
-    except InferenceError as error:
-        log.warning("answer %s failed: %s", message_id, error.reason)
-        await stream.finish(Message.Status.ERROR, error=error.reason)
-    except Exception:
-        log.exception("answer %s failed", message_id)
-        await stream.finish(Message.Status.ERROR, error="Something went wrong while writing this answer. Retry to ask again.")
+        await self.relay.run_in_db(
+            lifecycle.finish,
+            self.reply,
+            status,
+            text=stream.text,
+            seq=stream.seq,
+            error_code=error_code,
+            error=error,
+            sources=self.sources,
+            generated=self.generated,
+            **self.figures(),
+        )
+
+    async def run(self) -> None:
+        stream = self.stream
+        try:
+            request = await self.relay.run_in_db(build_request, self.reply)
+            if request.dropped_images or self.reply.attempt > 1:
+                if registry.images is not None:
+                    await self.relay.db_call(registry.images.left_out, self.reply, request.dropped_images)
+            self.sources = request.sources
+            if request.canned_answer is not None:
+                self.generated = False
+                stream.add(request.canned_answer)
+            elif stream.interruption is None:
+                await self.generate(request)
+                if stream.interruption is None and self.finish_reason is None and not stream.text:
+                    raise InferenceError(NO_ANSWER)
+            if stream.interruption is not None:
+                await self.end(Message.Status.STOPPED)
+            else:
+                await self.end(Message.Status.DONE)
+        except CutOff:
+            await self.end(Message.Status.ERROR, Message.ErrorCode.CUT_OFF, CUT_OFF)
+        except InferenceError as error:
+            log.warning("answer %s failed: %s", self.reply.pk, error.reason)
+            await self.end(Message.Status.ERROR, error_code(error), error.reason)
+        except Exception:
+            log.exception("answer %s failed", self.reply.pk)
+            await self.end(Message.Status.ERROR, Message.ErrorCode.INTERNAL, INTERNAL)
+
+
+class CutOff(Exception):
+    """The answer ran past GENERATION_TIMEOUT."""
+
+
+async def stream_reply(relay: Relay, message_id: int) -> None:
+    """Generate the answer `message_id`, unless it was already taken or stopped."""
+    reply = await relay.run_in_db(lifecycle.claim, message_id)
+    if reply is None:
+        return
+    generation = Generation(relay, reply)
+    relay.register(generation.stream)
+    try:
+        await generation.run()
     finally:
-        await live.release(reply.pk)
-        await live.close()
+        relay.unregister(generation.stream)
+        await relay.release(reply.pk)

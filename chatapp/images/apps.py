@@ -6,4 +6,9 @@ class ImagesConfig(AppConfig):
     label = "images"
 
     def ready(self):
+        from chatapp.chat import extensions
         from chatapp.images import signals  # noqa: F401
+        from chatapp.images.vision import PromptImages, message_images
+
+        extensions.register_images(PromptImages())
+        extensions.register_payload(message_images)

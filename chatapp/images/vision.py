@@ -46,6 +46,10 @@ class PromptImage:
         self.left_out = False
 
     @property
+    def attachment_id(self):
+        return self.attachment.pk
+
+    @property
     def cost(self):
         return LEFT_OUT_NOTE_TOKENS if self.left_out else self.tokens
 
@@ -55,3 +59,25 @@ class PromptImage:
         # Inline, never a URL: the model server must not fetch anything (SSRF),
         # and our image URLs need a signed-in browser anyway.
         return {"type": "image_url", "image_url": {"url": self.attachment.image.data_uri()}}
+
+
+class PromptImages:
+    """The images side of the core's answer path (see chatapp.chat.extensions)."""
+
+    relations = ("images",)
+
+    def for_messages(self, messages, model):
+        mode = image_mode(model)
+        return [PromptImage(attachment, mode) for message in messages for attachment in message.images.all()]
+
+    def left_out(self, reply, attachment_ids):
+        from chatapp.images.actions import record_left_out
+
+        record_left_out(reply, attachment_ids)
+
+
+def message_images(message):
+    """What a message's event says of its images."""
+    if message.role == "user":
+        return {"images": [image.as_event() for image in message.images.all()]}
+    return {"images": [], "images_left_out": len(message.images_left_out.all())}

@@ -28,6 +28,13 @@
     error: "Failed",
   };
   const STALL_SECONDS = 5;
+  // Said when an answer has been waiting a while, before any timeout ends it.
+  const WAITING_SECONDS = 4;
+  const WAITING_LABELS = {
+    queued: "Waiting for a free worker: other answers are being written…",
+    engine_silent: "The model is busy or slow to respond; still waiting…",
+    engine_silent_mid: "The model has paused; still waiting for the rest…",
+  };
 
   let conversationId = chat.dataset.conversationId ? Number(chat.dataset.conversationId) : null;
   let socket = null;
@@ -218,6 +225,7 @@
         case "created": onCreated(data); break;
         case "conversation": upsertConversation(data.conversation); break;
         case "error": onError(data); break;
+        case "waiting": onWaiting(data); break;
         default: break;
       }
     });
@@ -255,6 +263,13 @@
       sendButton.disabled = false;
       hooks.resetComposer.forEach((hook) => hook());
     }
+  }
+
+  function onWaiting(data) {
+    const entry = messages.get(data.message_id);
+    if (!entry || !ACTIVE.has(entry.status)) return;
+    const midAnswer = entry.seq > 0 && data.reason === "engine_silent";
+    entry.el.querySelector(".message-state").textContent = WAITING_LABELS[midAnswer ? "engine_silent_mid" : data.reason] || "";
   }
 
   function onError(data) {
@@ -315,7 +330,10 @@
   // or reports that its worker died.
   setInterval(() => {
     for (const [id, entry] of messages) {
-      if (ACTIVE.has(entry.status) && Date.now() - entry.lastChunkAt > STALL_SECONDS * 1000) resume(entry, id);
+      if (!ACTIVE.has(entry.status)) continue;
+      const quiet = Date.now() - entry.lastChunkAt;
+      if (entry.status === "queued" && quiet > WAITING_SECONDS * 1000) onWaiting({ message_id: id, reason: "queued" });
+      if (quiet > STALL_SECONDS * 1000) resume(entry, id);
     }
   }, 1000);
 

@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 
 from chatapp.api.answers import AnswerFeed
 from chatapp.chat.events import chunk_event, conversation_group, message_event
-from chatapp.chat.live import AsyncLive
+from chatapp.chat import live
 from chatapp.chat.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +29,6 @@ def answer_being_written(user):
 class Worker:
     def __init__(self, reply):
         self.reply = reply
-        self.live = AsyncLive()
         self.layer = get_channel_layer()
         self.seq = 0
         self.text = ""
@@ -37,10 +36,13 @@ class Worker:
     async def write(self, delta, delivered=True):
         self.seq += 1
         self.text += delta
-        await self.live.append(self.reply.pk, self.reply.attempt, self.seq, delta)
+        pipe = live.async_redis().pipeline(transaction=False)
+        live.append_chunk(pipe, self.reply.pk, self.reply.attempt, self.seq, delta, first=self.seq == 1)
+        await pipe.execute()
         if delivered:
             await self.layer.group_send(
-                conversation_group(self.reply.conversation_id), chunk_event(self.reply, self.seq, delta)
+                conversation_group(self.reply.conversation_id),
+                chunk_event(self.reply.pk, self.reply.attempt, self.seq, delta),
             )
 
     async def finish(self, delivered=True):
@@ -48,7 +50,6 @@ class Worker:
         if delivered:
             event = await sync_to_async(message_event)(self.reply)
             await self.layer.group_send(conversation_group(self.reply.conversation_id), event)
-        await self.live.close()
 
 
 async def test_text_written_before_subscribing_comes_first_and_a_dropped_chunk_is_filled_from_the_log(alice):

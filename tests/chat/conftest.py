@@ -37,7 +37,12 @@ async def receive_until(socket, done, timeout=60):
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise AssertionError(f"timed out; frames so far: {json.dumps(frames)[:2000]}")
-        frame = await socket.receive_json_from(timeout=remaining)
+        try:
+            frame = await socket.receive_json_from(timeout=remaining)
+        except asyncio.TimeoutError:
+            import faulthandler, sys
+            faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
+            raise AssertionError(f"timed out; frames so far: {json.dumps(frames)[:3000]}") from None
         frames.append(frame)
         if done(frame):
             return frames

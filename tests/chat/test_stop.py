@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 
 from chatapp.chat import actions
 from chatapp.chat.models import Message
-from chatapp.chat.streaming import stream_reply
+from chatapp.chat.tasks import generate_reply
 from tests.chat.conftest import finished, receive_until, reload, reply_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
@@ -59,7 +59,7 @@ async def test_an_answer_stopped_before_it_starts_never_runs(alice, socket_for, 
     await socket.send_json_to({"type": "stop", "message_id": reply.pk})
     await receive_until(socket, lambda f: f["type"] == "message" and f["message"]["status"] == "stopped", timeout=10)
 
-    await stream_reply(reply.pk)  # the task arrives late: it finds nothing to do
+    await sync_to_async(generate_reply.run, thread_sensitive=False)(reply.pk)  # the task arrives late: nothing to do
     reply = await reload(reply.pk)
     assert reply.status == Message.Status.STOPPED
     assert reply.content == ""

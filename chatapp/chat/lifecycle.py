@@ -1,0 +1,186 @@
+"""One answer's life in the database: queued → streaming → done / stopped / error.
+
+Everything that moves an answer between states is here: queue, claim,
+progress, finish, hand back at shutdown, requeue for Retry, and the reaper
+that ends what a dead worker or a lost task left behind. Each move is a
+conditional update (`Message._update_if`), so the database settles every race
+(two workers, a Stop, two reapers), and listeners hear of it once it commits.
+
+These are synchronous: the worker's event loop calls them in a thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chatapp.chat import live
+from chatapp.chat.events import conversation_group, message_event
+from chatapp.chat.extensions import registry
+from chatapp.chat.models import Message
+
+log = logging.getLogger(__name__)
+
+WORKER_LOST = "The worker writing this answer stopped unexpectedly. Retry to ask again."
+SHUT_DOWN = "The server restarted while this answer was being written. Retry to ask again."
+NOT_STARTED = "No worker was free to start this answer. Retry to ask again."
+
+
+def notify_message(message: Message) -> None:
+    """Tell the conversation's listeners about `message` once the current transaction commits."""
+    event = message_event(message)
+    group = conversation_group(message.conversation_id)
+    transaction.on_commit(lambda: live.notify(group, event))
+
+
+def queue(reply: Message) -> None:
+    """Hand `reply` to a worker once it is committed (a task never runs before its row exists)."""
+    from chatapp.chat.tasks import generate_reply
+
+    message_id = reply.pk
+    transaction.on_commit(lambda: generate_reply.delay(message_id))
+
+
+def claim(message_id: int) -> Message | None:
+    """Take a queued answer for generation; None if it is gone, taken or stopped."""
+    reply = Message.objects.select_related("conversation", "conversation__bot").filter(pk=message_id).first()
+    if reply is None or not reply.claim():
+        return None
+    notify_message(reply)
+    return reply
+
+
+@dataclass
+class Progress:
+    message_id: int
+    text: str
+    seq: int
+
+
+def save_progress(batch: list[Progress]) -> set[int]:
+    """Save partial texts; returns the ids that are no longer streaming (ended elsewhere)."""
+    ended = set()
+    for progress in batch:
+        saved = Message.objects.filter(pk=progress.message_id, status=Message.Status.STREAMING).update(
+            content=progress.text, seq=progress.seq
+        )
+        if not saved:
+            ended.add(progress.message_id)
+    return ended
+
+
+def finish(
+    reply: Message,
+    status: str,
+    *,
+    text: str,
+    seq: int,
+    error_code: str = "",
+    error: str = "",
+    sources: list | None = None,
+    generated: bool = True,
+    **figures,
+) -> Message:
+    """End the answer with `text`; if someone else ended it first, their verdict stands.
+
+    A knowledge-base answer the model wrote (`generated`, with `sources`) is
+    checked against its entries first, and may be replaced by their own text.
+    """
+    if sources:
+        figures["sources"] = sources
+        if status == Message.Status.DONE and generated and registry.knowledge_base is not None:
+            final = registry.knowledge_base.finalize(reply, text, sources)
+            text, figures["sources"], figures["rejected_draft"] = final.text, final.sources, final.rejected_draft
+    if not reply.finish(status, content=text, seq=seq, error=error, error_code=error_code, **figures):
+        reply = Message.objects.select_related("conversation").get(pk=reply.pk)
+    live.clear_stop(reply.pk)
+    notify_message(reply)
+    return reply
+
+
+def hand_back(reply: Message, text: str, seq: int) -> Message:
+    """At shutdown: an answer with no text yet goes back to the queue, one with text ends with Retry."""
+    if not text and reply.return_to_queue():
+        queue(reply)
+        notify_message(reply)
+        return reply
+    return finish(reply, Message.Status.ERROR, text=text, seq=seq, error_code=Message.ErrorCode.WORKER_LOST, error=SHUT_DOWN)
+
+
+def requeue(reply: Message) -> bool:
+    """Retry: a new attempt at a failed or stopped answer."""
+    with transaction.atomic():
+        if not reply.requeue():
+            return False
+        live.clear_stop(reply.pk)
+        queue(reply)
+        notify_message(reply)
+    return True
+
+
+def stop(reply: Message) -> None:
+    # The flag reaches whichever worker holds the generation; an answer still
+    # waiting in the queue is stopped right here and its task finds nothing to do.
+    live.request_stop(reply.pk)
+    if reply.status == Message.Status.QUEUED and reply.finish(Message.Status.STOPPED):
+        notify_message(reply)
+
+
+# --- the reaper ---------------------------------------------------------------------
+
+
+def end_orphan(reply: Message) -> bool:
+    """End a streaming answer whose worker stopped renewing its lease, keeping its text."""
+    text, seq = reply.content, reply.seq
+    backlog = live.backlog(reply.pk, reply.attempt)
+    if backlog is not None and backlog.seq > seq:
+        # The log holds up to the last chunk sent, the database only to the last save.
+        text, seq = backlog.text, backlog.seq
+    if reply.finish(Message.Status.ERROR, content=text, seq=seq, error_code=Message.ErrorCode.WORKER_LOST, error=WORKER_LOST):
+        notify_message(reply)
+        return True
+    return False
+
+
+def reap_if_orphaned(reply: Message) -> bool:
+    """A client's check on one answer it follows (the reaper does all of them)."""
+    if reply.status != Message.Status.STREAMING or live.lease_held(reply.pk):
+        return False
+    started = reply.started_at or reply.created_at
+    if (timezone.now() - started).total_seconds() < settings.GENERATION_LEASE_SECONDS:
+        return False
+    return end_orphan(reply)
+
+
+def reap() -> dict[str, int]:
+    """End or re-send every answer left behind; safe to run anywhere, any number of times at once."""
+    now = timezone.now()
+    done = {"ended_orphans": 0, "resent": 0, "gave_up": 0}
+    lease_cutoff = now - timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+    streaming = list(Message.objects.filter(status=Message.Status.STREAMING, started_at__lt=lease_cutoff))
+    held = live.leases_held([reply.pk for reply in streaming])
+    for reply in streaming:
+        if reply.pk not in held and end_orphan(reply):
+            done["ended_orphans"] += 1
+    queued = Message.objects.filter(
+        status=Message.Status.QUEUED, queued_at__lt=now - timedelta(seconds=settings.ANSWER_RESEND_AFTER)
+    )
+    give_up_before = now - timedelta(seconds=settings.ANSWER_QUEUE_TIMEOUT)
+    for reply in queued:
+        if reply.queued_at < give_up_before:
+            if reply.finish(Message.Status.ERROR, error_code=Message.ErrorCode.NOT_STARTED, error=NOT_STARTED):
+                notify_message(reply)
+                done["gave_up"] += 1
+        elif live.sync_redis().set(live.resent_key(reply.pk), 1, nx=True, ex=settings.ANSWER_RESEND_AFTER):
+            # Its task may have been lost with a Redis that kept nothing; the
+            # claim makes a second delivery harmless.
+            queue(reply)
+            done["resent"] += 1
+    if any(done.values()):
+        log.info("reaper: %s", done)
+    return done

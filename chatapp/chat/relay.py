@@ -1,0 +1,287 @@
+"""One event loop per worker process that carries every answer it streams.
+
+Celery's threads pool gives each answer a thread; the thread hands the answer's
+coroutine to this loop (`relay().run(...)`) and waits. On the loop, all answers
+share one Redis client, one HTTP connection pool and one ticker. Each round
+of the ticker takes, from every answer, everything that arrived since the
+previous round as one numbered chunk, and sends all of them, with their log
+appends, Stop checks and lease renewals, in a single Redis pipeline.
+
+Coalescing adapts to load: when a round or the loop itself runs late (the
+process is busy), the interval stretches, so chunks per second per answer fall
+instead of piling up, and each chunk carries more text. The rendered HTML
+rides along at a low rate and is rendered incrementally (see
+`IncrementalMarkdown`), so no per-chunk cost grows with the answer's length.
+
+Progress is saved to the database every STREAM_SAVE_INTERVAL in one batch per
+round, in a worker thread; a failed save (the database is restarting) is tried
+again next round, and the final save retries with backoff (`run_in_db`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+import httpx
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+
+from chatapp.chat import lifecycle, live
+from chatapp.chat.events import chunk_event, conversation_group, waiting_event
+from chatapp.chat.rendering import IncrementalMarkdown
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How often Stop is checked: well within a second, for every answer in one command.
+SUPERVISE_INTERVAL = 0.3
+# Threads for database writes; one batch per round needs only a few.
+DB_THREADS = 4
+
+
+class AnswerStream:
+    """One answer's text on its way out, as the ticker sees it."""
+
+    def __init__(self, message_id: int, attempt: int, conversation_id: int) -> None:
+        self.message_id = message_id
+        self.attempt = attempt
+        self.group = conversation_group(conversation_id)
+        self.parts: list[str] = []
+        self.pending: list[str] = []
+        self.seq = 0
+        self.saved_seq = 0
+        self.started = time.monotonic()
+        self.last_save = self.last_render = self.last_text_at = self.started
+        self.first_token_at: float | None = None
+        self.waiting_told = False
+        self.markdown = IncrementalMarkdown()
+        # Why the generation must end before the model is done: "stopped"
+        # (the user, or the answer was ended elsewhere) or "handed_back" (shutdown).
+        self.interruption: str | None = None
+        self.interrupted = asyncio.Event()
+
+    def add(self, delta: str) -> None:
+        now = time.monotonic()
+        if self.first_token_at is None:
+            self.first_token_at = now
+        self.last_text_at = now
+        self.parts.append(delta)
+        self.pending.append(delta)
+
+    @property
+    def text(self) -> str:
+        if len(self.parts) > 1:
+            self.parts = ["".join(self.parts)]
+        return self.parts[0] if self.parts else ""
+
+    def take(self) -> str:
+        delta = "".join(self.pending)
+        self.pending = []
+        self.seq += 1
+        return delta
+
+    def interrupt(self, why: str) -> None:
+        if self.interruption is None:
+            self.interruption = why
+            self.interrupted.set()
+
+
+class Relay:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.streams: dict[int, AnswerStream] = {}
+        self.interval = settings.STREAM_FLUSH_INTERVAL
+        self.lag = 0.0
+        self.saving = False
+        self.next_supervise = self.next_renew = 0.0
+        self.db = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="answer-db")
+        self.thread = threading.Thread(target=self.loop.run_forever, name="answer-relay", daemon=True)
+        self.thread.start()
+        self.http = self.run(self._start())
+
+    async def _start(self) -> httpx.AsyncClient:
+        asyncio.ensure_future(self._tick_forever())
+        # One TLS context and one pool for every answer's request to the model.
+        return httpx.AsyncClient(verify=ssl.create_default_context(), limits=httpx.Limits(max_connections=None))
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the relay's loop; blocks the calling (Celery) thread until it ends."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    # --- the database, from the loop ------------------------------------------------
+
+    def _in_thread(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return function(*args, **kwargs)
+        except (OperationalError, InterfaceError):
+            connection.close()  # a dead connection must not be handed out again
+            raise
+        finally:
+            # With a pool (PostgreSQL) hand the connection back between writes;
+            # SQLite would pay a reconnect for nothing.
+            if connection.settings_dict.get("OPTIONS", {}).get("pool"):
+                connection.close()
+
+    async def db_call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self.loop.run_in_executor(self.db, partial(self._in_thread, function, *args, **kwargs))
+
+    async def run_in_db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Like `db_call`, but a database that is restarting is waited for, up to DATABASE_RETRY_SECONDS."""
+        deadline = time.monotonic() + settings.DATABASE_RETRY_SECONDS
+        pause = 0.25
+        while True:
+            try:
+                return await self.db_call(function, *args, **kwargs)
+            except (OperationalError, InterfaceError) as error:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("database unavailable (%s); retrying in %.1f s", error, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 4.0)
+
+    # --- answers ------------------------------------------------------------------
+
+    async def release(self, message_id: int) -> None:
+        try:
+            await live.async_redis().delete(live.lease_key(message_id))
+        except Exception as error:  # the lease expires by itself
+            log.warning("could not release the lease of answer %s: %s", message_id, error)
+
+    def register(self, stream: AnswerStream) -> None:
+        self.streams[stream.message_id] = stream
+
+    def unregister(self, stream: AnswerStream) -> None:
+        self.streams.pop(stream.message_id, None)
+
+    async def flush(self, stream: AnswerStream) -> None:
+        """Send what `stream` has pending now (its last chunk), with its HTML."""
+        if not stream.pending:
+            return
+        pipe = live.async_redis().pipeline(transaction=False)
+        self._queue_chunk(pipe, stream, time.monotonic(), final=True)
+        try:
+            await pipe.execute()
+        except Exception as error:  # the saved answer carries the text all the same
+            log.warning("could not send the last chunk of answer %s: %s", stream.message_id, error)
+
+    def _queue_chunk(self, pipe: Any, stream: AnswerStream, now: float, final: bool = False) -> None:
+        delta = stream.take()
+        html = None
+        if final or now - stream.last_render >= settings.STREAM_RENDER_INTERVAL * self.load:
+            html = stream.markdown.render(stream.text)
+            stream.last_render = now
+        live.append_chunk(pipe, stream.message_id, stream.attempt, stream.seq, delta, first=stream.seq == 1)
+        live.publish(pipe, stream.group, chunk_event(stream.message_id, stream.attempt, stream.seq, delta, html))
+
+    @property
+    def load(self) -> float:
+        """How far the coalescing interval stretched beyond its base (1 when idle)."""
+        return self.interval / settings.STREAM_FLUSH_INTERVAL
+
+    # --- the ticker -----------------------------------------------------------------
+
+    async def _tick_forever(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await self._round(started)
+            except Exception:
+                log.exception("relay round failed")  # Redis restarting: the next round tries again
+                await asyncio.sleep(0.5)
+            spent = time.monotonic() - started
+            base = settings.STREAM_FLUSH_INTERVAL
+            self.interval = min(settings.STREAM_MAX_FLUSH_INTERVAL, max(base, 3 * (spent + self.lag)))
+            asleep = time.monotonic()
+            await asyncio.sleep(self.interval)
+            # Waking late means the loop is busy: a sign to coalesce more.
+            self.lag = max(0.0, time.monotonic() - asleep - self.interval)
+
+    async def _round(self, now: float) -> None:
+        streams = list(self.streams.values())
+        if not streams:
+            return
+        pipe = live.async_redis().pipeline(transaction=False)
+        for stream in streams:
+            if stream.pending and stream.interruption is None:
+                self._queue_chunk(pipe, stream, now)
+                stream.waiting_told = False
+            elif not stream.waiting_told and now - stream.last_text_at >= settings.ANSWER_SILENCE_NOTICE:
+                stream.waiting_told = True
+                event = waiting_event(stream.message_id, "engine_silent", now - stream.last_text_at)
+                live.publish(pipe, stream.group, event)
+        stop_checks: list[int] = []
+        stop_index = None
+        if now >= self.next_supervise:
+            self.next_supervise = now + SUPERVISE_INTERVAL
+            stop_checks = [stream.message_id for stream in streams]
+            stop_index = len(pipe)
+            pipe.mget([live.stop_key(message_id) for message_id in stop_checks])
+        if now >= self.next_renew:
+            self.next_renew = now + settings.GENERATION_LEASE_SECONDS / 3
+            for stream in streams:
+                pipe.set(live.lease_key(stream.message_id), 1, ex=settings.GENERATION_LEASE_SECONDS)
+        if len(pipe):
+            results = await pipe.execute()
+            if stop_index is not None:
+                for message_id, flag in zip(stop_checks, results[stop_index], strict=True):
+                    if flag and message_id in self.streams:
+                        self.streams[message_id].interrupt("stopped")
+        self._save_due(now, streams)
+
+    def _save_due(self, now: float, streams: list[AnswerStream]) -> None:
+        if self.saving:
+            return
+        due = [s for s in streams if s.seq > s.saved_seq and now - s.last_save >= settings.STREAM_SAVE_INTERVAL]
+        if due:
+            self.saving = True
+            asyncio.ensure_future(self._save(due, now))
+
+    async def _save(self, due: list[AnswerStream], now: float) -> None:
+        batch = [lifecycle.Progress(stream.message_id, stream.text, stream.seq) for stream in due]
+        try:
+            ended = await self.db_call(lifecycle.save_progress, batch)
+        except DatabaseError as error:
+            log.warning("saving partial answers failed (%s); trying again next round", error)
+            return
+        finally:
+            self.saving = False
+        for stream, progress in zip(due, batch, strict=True):
+            stream.saved_seq, stream.last_save = progress.seq, now
+            if stream.message_id in ended:
+                stream.interrupt("stopped")  # ended elsewhere: a Stop, a reaper
+
+    # --- shutdown -------------------------------------------------------------------
+
+    def hand_back_after(self, grace: float) -> None:
+        """At shutdown: answers still running after `grace` seconds are handed back."""
+        self.loop.call_soon_threadsafe(self.loop.call_later, grace, self._hand_back_all)
+
+    def _hand_back_all(self) -> None:
+        for stream in list(self.streams.values()):
+            stream.interrupt("handed_back")
+
+
+_relay: Relay | None = None
+_relay_lock = threading.Lock()
+
+
+def relay() -> Relay:
+    """This process's relay, started on first use."""
+    global _relay
+    with _relay_lock:
+        if _relay is None:
+            _relay = Relay()
+        return _relay
+
+
+def running_relay() -> Relay | None:
+    return _relay
