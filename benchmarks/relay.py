@@ -1,0 +1,764 @@
+"""Relay figures: what the worker and the web process cost per token, and what a reader gets.
+
+    python -m benchmarks.relay                      # the full matrix (a few minutes)
+    python -m benchmarks.relay --quick              # 1 and 10 streams at 50 tokens/s
+    python -m benchmarks.relay --streams 1,10 --rates 50 --answer-tokens 200
+    python -m benchmarks.relay --workers 2 --webs 2 # scale out: clients of a conversation on both web processes
+    python -m benchmarks.relay --server uvicorn     # the same app served by uvicorn instead of daphne
+
+An OpenAI-compatible engine (benchmarks/fake_engine.py) streams a known text at a
+set rate per stream. The real Celery worker (threads pool, as in the Procfile)
+relays it through Redis to the real daphne, and websocket clients that behave
+like static/chat/chat.js (session cookie, `send`, numbered chunks with gap
+detection and `resume`, the final `message`) read it. For every number of
+streams and rate the same clients also read the engine directly over HTTP, in
+the same run: that row is the baseline the app's row compares with.
+
+Figures per row:
+- delivered / engine rate: per stream, the tokens over the time from the
+  engine's first token to the reader having the whole text, against the engine's
+  own rate for that stream (its first to its last token); median and p10;
+- time to first token added: the reader's first text after sending, less the
+  engine's own first-token time for that request (p50 and p99);
+- CPU seconds per 1,000 tokens the engine streamed (each answer's tokens counted
+  once, however many readers it has), for the worker and the web process (summed
+  over processes), the engine and the clients; peak RSS per process;
+- chunks per answer (median) as the sender's socket received them;
+- lost/doubled characters: the final text against the engine's, plus any
+  chunk whose text did not continue the engine's text (must be 0);
+- others' load: the machine's busy cores during the row not used by this run's
+  processes (the machine may be shared; read ratios, not absolute figures).
+"""
+
+import argparse
+import asyncio
+import difflib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+import httpx
+import psutil
+
+from benchmarks.fake_engine import answer_text
+from benchmarks.stack import Processes, benchmark_environment, free_port, migrate, wait_for
+
+ACTIVE = {"queued", "streaming"}
+STALL_SECONDS = 5  # as chat.js: an answer quiet this long is asked for what is missing
+MODEL = "relay-bench"
+
+
+# --- what one stream is and what a reader saw ----------------------------------------
+
+
+@dataclass
+class Stream:
+    seed: int
+    tokens: int
+    rate: float
+    conversation_id: int = 0
+    sent_at: float | None = None
+
+    @property
+    def question(self) -> str:
+        return f"Relay benchmark: seed={self.seed} tokens={self.tokens} rate={self.rate:g}"
+
+    @property
+    def expected(self) -> str:
+        return answer_text(self.seed, self.tokens)
+
+
+@dataclass
+class Reading:
+    """What one reader of a stream saw, and when (time.monotonic())."""
+
+    stream: Stream
+    text: str = ""
+    first_at: float | None = None
+    complete_at: float | None = None
+    final_at: float | None = None
+    final_status: str | None = None
+    chunks: int = 0
+    gaps: int = 0
+    stale: int = 0
+    streamed_bad: int = 0  # characters of chunks that did not continue the engine's text
+    reconnects: int = 0
+    errors: list = field(default_factory=list)
+
+    def grew(self, now: float) -> None:
+        if self.text and self.first_at is None:
+            self.first_at = now
+        if self.complete_at is None and self.text == self.stream.expected:
+            self.complete_at = now
+
+    def append(self, delta: str, now: float) -> None:
+        expected = self.stream.expected
+        start = len(self.text)
+        if expected[start:start + len(delta)] != delta:
+            self.streamed_bad += len(delta)
+        self.text += delta
+        self.grew(now)
+
+
+class Reader:
+    """One websocket client of a conversation, keeping its answer as chat.js does."""
+
+    def __init__(self, stream: Stream, url: str, cookie: str, sender: bool) -> None:
+        self.stream = stream
+        self.url = url
+        self.cookie = cookie
+        self.sender = sender
+        self.reading = Reading(stream)
+        self.socket = None
+        self.opened = asyncio.Event()
+        self.closing = False
+        self.message_id = None
+        self.seq = 0
+        self.attempt = 1
+        self.status = None
+        self.last_chunk_at = time.monotonic()
+
+    @property
+    def active(self) -> bool:
+        return self.reading.final_at is None
+
+    async def run(self, gate: asyncio.Semaphore) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import WebSocketException
+
+        origin = self.url.replace("ws://", "http://").split("/ws/")[0]
+        while not self.closing:
+            try:
+                async with gate:
+                    # Like a browser: no keepalive pings of its own, compression offered.
+                    socket = await connect(
+                        self.url, origin=origin, additional_headers={"Cookie": self.cookie},
+                        ping_interval=None, max_size=2**22, open_timeout=60,
+                    )
+                    self.socket = socket
+                    await self.request({"type": "open", "conversation_id": self.stream.conversation_id})
+                    if self.message_id is not None and self.active:
+                        await self.resume()
+                async with socket:
+                    async for raw in socket:
+                        self.receive(json.loads(raw), time.monotonic())
+            except (OSError, WebSocketException, asyncio.TimeoutError):
+                pass
+            if not self.closing:
+                self.reading.reconnects += 1
+                await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.socket is not None:
+            await self.socket.close()
+
+    async def request(self, payload: dict) -> None:
+        try:
+            await self.socket.send(json.dumps(payload))
+        except Exception:  # a closed socket: the reconnect resumes
+            pass
+
+    async def send_question(self) -> None:
+        self.stream.sent_at = time.monotonic()
+        await self.request({"type": "send", "ref": f"r{self.stream.seed}", "conversation_id": self.stream.conversation_id,
+                            "text": self.stream.question})
+
+    async def resume(self) -> None:
+        self.last_chunk_at = time.monotonic()
+        await self.request({"type": "resume", "message_id": self.message_id, "after": self.seq, "attempt": self.attempt})
+
+    async def stop(self) -> None:
+        if self.message_id is not None:
+            await self.request({"type": "stop", "message_id": self.message_id})
+
+    def receive(self, data: dict, now: float) -> None:
+        kind = data.get("type")
+        if kind == "chunk":
+            self.apply_chunk(data, now)
+        elif kind == "message":
+            self.upsert(data.get("message") or {}, now)
+        elif kind == "opened":
+            self.opened.set()
+        elif kind == "error":
+            self.reading.errors.append(data.get("error"))
+
+    def upsert(self, message: dict, now: float) -> None:
+        if message.get("role") != "assistant" or message.get("conversation_id") != self.stream.conversation_id:
+            return
+        if self.message_id is None:
+            self.message_id = message["id"]
+        elif message["id"] != self.message_id:
+            return
+        elif message["attempt"] < self.attempt or (
+            message["attempt"] == self.attempt and message["status"] in ACTIVE and message["seq"] < self.seq
+        ):
+            return  # older than what this reader has
+        self.seq, self.attempt, self.status = message["seq"], message["attempt"], message["status"]
+        self.last_chunk_at = now
+        reading = self.reading
+        # The saved message replaces what the page shows.
+        reading.text = message.get("content") or ""
+        reading.grew(now)
+        if self.status not in ACTIVE:
+            reading.final_at, reading.final_status = now, self.status
+
+    def apply_chunk(self, chunk: dict, now: float) -> None:
+        if self.message_id is None or chunk.get("message_id") != self.message_id:
+            return
+        reading = self.reading
+        reading.chunks += 1
+        if chunk["attempt"] != self.attempt:
+            if chunk["attempt"] > self.attempt:
+                asyncio.ensure_future(self.resume())
+            return
+        if chunk["seq"] <= self.seq:
+            reading.stale += 1
+            return
+        if chunk["from"] != self.seq:
+            reading.gaps += 1
+            asyncio.ensure_future(self.resume())
+            return
+        self.seq = chunk["seq"]
+        self.last_chunk_at = now
+        if self.status in (None, "queued"):
+            self.status = "streaming"
+        reading.append(chunk.get("delta") or "", now)
+
+
+# --- the processes and their CPU ----------------------------------------------------
+
+
+class Monitor:
+    """CPU and peak RSS of this run's processes, by role, and the machine's other load."""
+
+    def __init__(self, roles: dict[str, list]) -> None:
+        self.roles = {role: [psutil.Process(p.pid if hasattr(p, "pid") else p) for p in processes]
+                      for role, processes in roles.items()}
+        for role, processes in self.roles.items():
+            if role != "clients":  # the clients' process is the parent of all the others
+                for process in list(processes):
+                    processes.extend(process.children(recursive=True))
+        self.peaks: dict[str, float] = {}
+        self.sampling = False
+
+    def cpu(self) -> dict:
+        figures = {}
+        for role, processes in self.roles.items():
+            total = 0.0
+            for process in processes:
+                try:
+                    times = process.cpu_times()
+                    total += times.user + times.system
+                except psutil.Error:
+                    pass
+            figures[role] = total
+        machine = psutil.cpu_times()
+        figures["machine"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        figures["at"] = time.monotonic()
+        return figures
+
+    async def sample_rss(self) -> None:
+        self.peaks = {role: 0.0 for role in self.roles}
+        self.sampling = True
+        while self.sampling:
+            for role, processes in self.roles.items():
+                for process in processes:
+                    try:
+                        self.peaks[role] = max(self.peaks[role], process.memory_info().rss / 2**20)
+                    except psutil.Error:
+                        pass
+            await asyncio.sleep(0.25)
+
+
+def spent(before: dict, after: dict) -> dict:
+    return {role: after[role] - before[role] for role in before}
+
+
+# --- one row: the app, or the engine read directly --------------------------------
+
+
+async def read_through_app(streams, web_urls, cookies, monitor, deadline_s, watchers):
+    gate = asyncio.Semaphore(25)  # connect in waves: a listen backlog is finite
+    senders, readers = [], []
+    for index, stream in enumerate(streams):
+        sender = Reader(stream, web_urls[index % len(web_urls)], cookies[index], sender=True)
+        senders.append(sender)
+        readers.append(sender)
+        for extra in range(watchers):
+            readers.append(Reader(stream, web_urls[(index + extra + 1) % len(web_urls)], cookies[index], sender=False))
+    tasks = [asyncio.ensure_future(reader.run(gate)) for reader in readers]
+    await asyncio.wait_for(asyncio.gather(*(reader.opened.wait() for reader in readers)), 120)
+
+    before = monitor.cpu()
+    sampler = asyncio.ensure_future(monitor.sample_rss())
+    for sender in senders:
+        await sender.send_question()
+    started = time.monotonic()
+    deadline = started + deadline_s
+    while any(reader.active for reader in readers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        now = time.monotonic()
+        for reader in readers:
+            if reader.active and reader.message_id is not None and now - reader.last_chunk_at > STALL_SECONDS:
+                await reader.resume()
+    after = monitor.cpu()
+    monitor.sampling = False
+    await sampler
+    cut_at = time.monotonic()
+
+    unfinished = [sender for sender in senders if sender.active]
+    for sender in unfinished:
+        await sender.stop()
+    drain = time.monotonic() + 30
+    while any(reader.active for reader in readers) and time.monotonic() < drain:
+        await asyncio.sleep(0.2)
+    for reader in readers:
+        await reader.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return [reader.reading for reader in readers], spent(before, after), dict(monitor.peaks), started, cut_at
+
+
+# The engine's own event format: enough to timestamp reads without parsing them.
+TOKEN_MARK = b'"delta":{"content":'
+FINISH_MARK = b'"finish_reason":"'
+
+
+def sse_text(raw: bytes) -> tuple[str, int]:
+    """The text and the number of token events in an OpenAI-style event stream."""
+    from httpx_sse import EventSource
+
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=raw)
+    text, events = [], 0
+    for sse in EventSource(response).iter_sse():
+        if not sse.data or sse.data == "[DONE]":
+            continue
+        for choice in json.loads(sse.data).get("choices") or ():
+            delta = (choice.get("delta") or {}).get("content")
+            if delta:
+                text.append(delta)
+                events += 1
+    return "".join(text), events
+
+
+async def read_directly(streams, engine_url, monitor, deadline_s):
+    """The engine's streams read over HTTP with no app between: what this machine
+    and this load generator deliver by themselves. The reader only timestamps
+    the bytes as they come; the events are parsed once a stream has ended."""
+    readings = [Reading(stream) for stream in streams]
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=len(streams))
+
+    async def read(client, reading):
+        stream = reading.stream
+        payload = {"model": MODEL, "messages": [{"role": "user", "content": stream.question}],
+                   "max_tokens": stream.tokens, "stream": True, "stream_options": {"include_usage": True}}
+        received = []
+        stream.sent_at = time.monotonic()
+        try:
+            async with client.stream("POST", f"{engine_url}/chat/completions", json=payload, timeout=deadline_s) as response:
+                async for data in response.aiter_raw():
+                    now = time.monotonic()
+                    received.append(data)
+                    if reading.first_at is None and TOKEN_MARK in data:
+                        reading.first_at = now
+                    if FINISH_MARK in data:
+                        reading.complete_at = now
+            reading.final_status = "done"
+        except httpx.HTTPError as error:
+            reading.errors.append(repr(error))
+            reading.final_status = "error"
+        reading.final_at = time.monotonic()
+        finished_at = reading.complete_at
+        reading.append(sse_text(b"".join(received))[0], reading.final_at)
+        reading.complete_at = finished_at if reading.text == stream.expected else None
+        reading.chunks = len(received)  # network reads
+
+    async with httpx.AsyncClient(limits=limits) as client:
+        before = monitor.cpu()
+        sampler = asyncio.ensure_future(monitor.sample_rss())
+        started = time.monotonic()
+        tasks = [asyncio.ensure_future(read(client, reading)) for reading in readings]
+        done, pending = await asyncio.wait(tasks, timeout=deadline_s)
+        after = monitor.cpu()
+        monitor.sampling = False
+        await sampler
+        cut_at = time.monotonic()
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return readings, spent(before, after), dict(monitor.peaks), started, cut_at
+
+
+# --- figures ------------------------------------------------------------------------
+
+
+def percentile(values, fraction):
+    values = sorted(values)
+    if not values:
+        return None
+    index = fraction * (len(values) - 1)
+    low = int(index)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (index - low)
+
+
+def mismatch(final: str, expected: str, finished: bool) -> int:
+    """Characters lost or doubled: against the whole text when the answer finished,
+    against the engine's text so far when it was cut (a stop, the row's deadline)."""
+    if final == expected:
+        return 0
+    if not finished:
+        common = len(os.path.commonprefix([final, expected]))
+        return len(final) - common
+    matched = sum(block.size for block in difflib.SequenceMatcher(None, final, expected, autojunk=False).get_matching_blocks())
+    return len(final) + len(expected) - 2 * matched
+
+
+def figures(label, readings, cpu, peaks, started, cut_at, engine_log, rate, count):
+    ratios, added, queue_waits, chunks, engine_rates = [], [], [], [], []
+    bad = finished = 0
+    tokens_streamed = 0
+    counted = set()
+    for reading in readings:
+        stream = reading.stream
+        record = engine_log.get(str(stream.seed))
+        done = reading.final_status == "done" and reading.complete_at is not None
+        finished += done
+        bad += reading.streamed_bad + mismatch(reading.text, stream.expected, done)
+        if record is None or record["first"] is None:
+            ratios.append(0.0)
+            continue
+        if stream.seed not in counted:
+            counted.add(stream.seed)
+            tokens_streamed += record["tokens"]
+        engine_span = record["last"] - record["first"]
+        engine_rate = (record["tokens"] - 1) / engine_span if engine_span > 0 else float("inf")
+        engine_rates.append(engine_rate)
+        queue_waits.append(record["arrived"] - stream.sent_at)
+        chunks.append(reading.chunks)
+        if reading.first_at is None:
+            ratios.append(0.0)
+            continue
+        added.append((reading.first_at - stream.sent_at) - (record["first"] - record["arrived"]))
+        # From the engine's first token to the reader's last: a relay that falls
+        # behind stretches it, and a late first token alone does not shorten it.
+        if reading.complete_at is None:
+            delivered_tokens = record["tokens"] * len(reading.text) / max(len(stream.expected), 1)
+        else:
+            delivered_tokens = record["tokens"]
+        span = (reading.complete_at or cut_at) - record["first"]
+        delivered = (delivered_tokens - 1) / span if span > 0 else float("inf")
+        ratios.append(min(delivered / engine_rate, 99.0) if engine_rate else 0.0)
+    wall = cut_at - started
+    ours = sum(value for role, value in cpu.items() if role not in ("machine", "at"))
+    per_1k = {role: (cpu[role] / (tokens_streamed / 1000) if tokens_streamed else None)
+              for role in cpu if role not in ("machine", "at")}
+    return {
+        "path": label,
+        "streams": count,
+        "rate": rate,
+        "readers": len(readings),
+        "finished": finished,
+        "engine_rate_median": statistics.median(engine_rates) if engine_rates else None,
+        "delivered_ratio_median": statistics.median(ratios) if ratios else None,
+        "delivered_ratio_p10": percentile(ratios, 0.10),
+        "ttft_added_p50": percentile(added, 0.50),
+        "ttft_added_p99": percentile(added, 0.99),
+        "queue_to_engine_p50": percentile(queue_waits, 0.50),
+        "chunks_median": statistics.median(chunks) if chunks else None,
+        "gaps": sum(reading.gaps for reading in readings),
+        "reconnects": sum(reading.reconnects for reading in readings),
+        "errors": sorted({str(error) for reading in readings for error in reading.errors})[:5],
+        "lost_or_doubled_chars": bad,
+        "tokens_streamed": tokens_streamed,
+        "wall_s": wall,
+        "cpu_s": {role: value for role, value in cpu.items() if role not in ("machine", "at")},
+        "cpu_s_per_1k_tokens": per_1k,
+        "peak_rss_mib": peaks,
+        "others_load_cores": max(cpu["machine"] - ours, 0.0) / wall if wall > 0 else None,
+    }
+
+
+COLUMNS = [
+    ("path", "path"),
+    ("streams", "streams"),
+    ("tok/s", "rate"),
+    ("delivered/engine p50", "delivered_ratio_median"),
+    ("p10", "delivered_ratio_p10"),
+    ("TTFT added p50 ms", "ttft_added_p50"),
+    ("p99 ms", "ttft_added_p99"),
+    ("worker CPU s/1k tok", ("cpu_s_per_1k_tokens", "worker")),
+    ("web CPU s/1k tok", ("cpu_s_per_1k_tokens", "web")),
+    ("chunks/answer", "chunks_median"),
+    ("worker RSS MiB", ("peak_rss_mib", "worker")),
+    ("web RSS MiB", ("peak_rss_mib", "web")),
+    ("lost/doubled chars", "lost_or_doubled_chars"),
+    ("finished", "finished"),
+    ("engine CPU s/1k", ("cpu_s_per_1k_tokens", "engine")),
+    ("clients CPU s/1k", ("cpu_s_per_1k_tokens", "clients")),
+    ("others' load (cores)", "others_load_cores"),
+]
+
+
+def cell(row, key):
+    value = row.get(key[0], {}).get(key[1]) if isinstance(key, tuple) else row.get(key)
+    if value is None:
+        return "–"
+    if key == "finished":
+        return f"{value}/{row['readers']}"
+    if key in ("ttft_added_p50", "ttft_added_p99"):
+        return f"{value * 1000:.0f}"
+    if isinstance(key, tuple) and key[0] == "peak_rss_mib":
+        return f"{value:.0f}"
+    if isinstance(key, tuple):
+        return f"{value:.3f}"
+    if key in ("rate", "chunks_median"):
+        return f"{value:g}"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def table(rows) -> str:
+    lines = ["| " + " | ".join(title for title, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        lines.append("| " + " | ".join(cell(row, key) for _, key in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    memory = psutil.virtual_memory().total / 2**30
+    return f"{psutil.cpu_count()} cores ({model}), {memory:.0f} GiB, Python {platform.python_version()}; load average at start {load}"
+
+
+# --- the run --------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args) -> None:
+        self.args = args
+        self.prefix = f"relaybench-{os.getpid()}"
+        self.seed = 0
+        max_tokens = max(512, args.answer_tokens)
+        self.engine_port = free_port()
+        self.engine_url = f"http://127.0.0.1:{self.engine_port}/v1"
+        self.env = benchmark_environment(
+            self.prefix,
+            INFERENCE_URL=self.engine_url,
+            INFERENCE_MODEL=MODEL,
+            INFERENCE_MAX_TOKENS=str(max_tokens),
+            INFERENCE_CONTEXT_TOKENS=str(max_tokens + 2048),
+        )
+        self.processes = Processes(self.env)
+        self.workers, self.webs = [], []
+        self.web_urls = []
+
+    def start(self) -> None:
+        args = self.args
+        self.processes.ensure_redis()
+        migrate(self.env)
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        engine_env = {**self.env, "FAKE_ENGINE_TICK": str(args.engine_tick)}
+        self.engine = self.processes.start(
+            "-m", "uvicorn", "benchmarks.fake_engine:app", "--host", "127.0.0.1", "--port", str(self.engine_port),
+            "--no-access-log", "--log-level", "warning", "--backlog", "4096", env=engine_env,
+        )
+        wait_for(f"http://127.0.0.1:{self.engine_port}/health", process=self.engine)
+        if args.direct_only:
+            return
+        concurrency = max(200, max(args.streams))
+        names = [f"relay{index}-{os.getpid()}@bench" for index in range(args.workers)]
+        self.workers = [self.processes.start_worker(self.prefix, concurrency, name=name, loglevel="INFO") for name in names]
+        for _ in range(args.webs):
+            port = free_port()
+            self.webs.append(self.processes.start_web(port, server=args.server))
+            self.web_urls.append(f"ws://127.0.0.1:{port}/ws/chat/")
+        self.wait_for_workers(names)
+        self.cookies = self.sign_in(max(*args.streams, args.webs, 2))
+
+    def wait_for_workers(self, names) -> None:
+        from chatapp.celery import app
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            for worker in self.workers:
+                if worker.poll() is not None:
+                    raise RuntimeError(f"a worker exited with {worker.returncode}; see {self.env['DATA_DIR']}/processes.log")
+            replies = app.control.ping(destination=names, timeout=1.0) or []
+            if len(replies) >= len(names):
+                return
+        raise RuntimeError("the workers did not come up")
+
+    def sign_in(self, count: int) -> list[str]:
+        """One user per stream, each signed in with a session cookie (as after the login form)."""
+        from django.conf import settings
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+
+        cookies = []
+        for index in range(count):
+            user, created = get_user_model().objects.get_or_create(username=f"relay-{index}")
+            if created:
+                user.set_unusable_password()
+                user.save()
+            client = Client()
+            client.force_login(user)
+            cookies.append(f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}")
+        self.users = [get_user_model().objects.get(username=f"relay-{index}") for index in range(count)]
+        return cookies
+
+    def streams(self, count: int, rate: float, tokens: int, conversations: bool) -> list[Stream]:
+        streams = []
+        for index in range(count):
+            self.seed += 1
+            streams.append(Stream(seed=self.seed, tokens=tokens, rate=rate))
+        if conversations:
+            from chatapp.chat.models import Conversation
+
+            made = Conversation.objects.bulk_create(
+                [Conversation(owner=self.users[index], title="Relay benchmark") for index in range(count)]
+            )
+            for stream, conversation in zip(streams, made):
+                stream.conversation_id = conversation.pk
+        return streams
+
+    def engine_log(self) -> dict:
+        return httpx.get(f"http://127.0.0.1:{self.engine_port}/bench/log", timeout=30).json()
+
+    def monitor(self, app: bool) -> Monitor:
+        roles = {"engine": [self.engine], "clients": [os.getpid()]}
+        if app:
+            roles = {"worker": self.workers, "web": self.webs, **roles}
+        return Monitor(roles)
+
+    def wait_until_idle(self, timeout: float = 60) -> bool:
+        from chatapp.chat.models import Message
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not Message.objects.filter(status__in=ACTIVE).exists():
+                return True
+            time.sleep(0.25)
+        return False
+
+    def deadline(self, rate: float, tokens: int) -> float:
+        if self.args.max_seconds:
+            return self.args.max_seconds
+        return 2 * tokens / rate + 10
+
+    def app_label(self) -> str:
+        return f"app ({self.args.server}, {self.args.workers} worker{'s' * (self.args.workers > 1)}, {self.args.webs} web)"
+
+    def row(self, count: int, rate: float, app: bool) -> dict:
+        tokens = self.args.answer_tokens
+        streams = self.streams(count, rate, tokens, conversations=app)
+        limit = self.deadline(rate, tokens)
+        monitor = self.monitor(app)
+        if app:
+            result = asyncio.run(read_through_app(streams, self.web_urls, self.cookies, monitor, limit, self.args.watchers))
+            label = self.app_label()
+        else:
+            result = asyncio.run(read_directly(streams, self.engine_url, monitor, limit))
+            label = "engine direct (no app)"
+        readings, cpu, peaks, started, cut_at = result
+        if app and not self.wait_until_idle():
+            print("  (answers still running after the row; the next row shares the worker with them)", file=sys.stderr)
+        return figures(label, readings, cpu, peaks, started, cut_at, self.engine_log(), rate, count)
+
+    def warm_up(self) -> None:
+        """A few short answers through every process, so no row pays for first imports or connections."""
+        if self.web_urls:
+            self.row(max(2, len(self.web_urls)), 200, app=True)
+        self.row(2, 200, app=False)
+
+    def stop(self) -> None:
+        self.processes.stop()
+        try:
+            import redis
+
+            client = redis.Redis.from_url(self.env["REDIS_URL"])
+            keys = list(client.scan_iter(match=f"*{self.prefix}*", count=1000))
+            if keys:
+                client.delete(*keys)
+        except Exception as error:
+            print(f"could not clear this run's Redis keys: {error}", file=sys.stderr)
+
+
+def numbers(text, kind):
+    return [kind(part) for part in text.split(",") if part.strip()]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--streams", type=lambda text: numbers(text, int), default=[1, 10, 50, 100, 200],
+                        help="streams at once, comma-separated (default 1,10,50,100,200)")
+    parser.add_argument("--rates", type=lambda text: numbers(text, float), default=[50.0, 200.0],
+                        help="engine tokens/s per stream, comma-separated (default 50,200)")
+    parser.add_argument("--answer-tokens", type=int, default=200, help="tokens per answer (default 200)")
+    parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (default 1)")
+    parser.add_argument("--webs", type=int, default=1, help="web processes; a conversation's readers are spread over them")
+    parser.add_argument("--watchers", type=int, default=0,
+                        help="readers per conversation besides the sender, each on the next web process (default 0)")
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne", help="ASGI server (default daphne)")
+    parser.add_argument("--engine-tick", type=float, default=0.02, help="the engine's shortest pause between writes (s)")
+    parser.add_argument("--max-seconds", type=float, default=0, help="cut each row after this long (default 2x the answer + 10 s)")
+    parser.add_argument("--quick", action="store_true", help="1 and 10 streams at 50 tokens/s, 100-token answers")
+    parser.add_argument("--no-direct", action="store_true", help="skip the engine-direct baseline rows")
+    parser.add_argument("--direct-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.streams, args.rates, args.answer_tokens = [1, 10], [50.0], 100
+    if args.answer_tokens < 2:
+        parser.error("--answer-tokens must be at least 2")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    bench = Bench(args)
+    described = machine()
+    rows = []
+    try:
+        bench.start()
+        bench.warm_up()
+        for rate in args.rates:
+            for count in args.streams:
+                kinds = ([] if args.no_direct else [False]) + ([] if args.direct_only else [True])
+                for app in kinds:
+                    row = bench.row(count, rate, app)
+                    rows.append(row)
+                    print(f"{row['path']}: {count} streams at {rate:g} tok/s: delivered/engine "
+                          f"{cell(row, 'delivered_ratio_median')}, finished {cell(row, 'finished')}, "
+                          f"lost/doubled {row['lost_or_doubled_chars']}", file=sys.stderr, flush=True)
+    finally:
+        bench.stop()
+    print(f"Relay benchmark, {args.answer_tokens}-token answers; {described}.")
+    print(f"App: {bench.app_label() if not args.direct_only else '–'}, {args.watchers} extra reader(s) per conversation.\n")
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"machine": described, "args": vars(args), "rows": rows}, out, indent=2)
+    return 0 if all(row["lost_or_doubled_chars"] == 0 for row in rows) else 1
+
+
+if __name__ == "__main__":
+    # Run from `python -m benchmarks` too: exit only to report lost text.
+    if main():
+        sys.exit(1)
