@@ -14,20 +14,29 @@ detection and `resume`, the final `message`) read it. For every number of
 streams and rate the same clients also read the engine directly over HTTP, in
 the same run: that row is the baseline the app's row compares with.
 
-Figures per row:
-- delivered / engine rate: per stream, the tokens over the time from the
-  engine's first token to the reader having the whole text, against the engine's
-  own rate for that stream (its first to its last token); median and p10;
+Figures per row (each row is cut after twice the answer's time plus 10 s;
+what is still streaming then is stopped and counts as not finished):
+- delivered / engine rate: per reader, the tokens it had over the time from the
+  engine's first token to the reader having the whole text (or to the cut),
+  against the engine's own rate for that stream (its first to its last token);
+  median and p10;
 - time to first token added: the reader's first text after sending, less the
-  engine's own first-token time for that request (p50 and p99);
-- CPU seconds per 1,000 tokens the engine streamed (each answer's tokens counted
-  once, however many readers it has), for the worker and the web process (summed
-  over processes), the engine and the clients; peak RSS per process;
-- chunks per answer (median) as the sender's socket received them;
-- lost/doubled characters: the final text against the engine's, plus any
-  chunk whose text did not continue the engine's text (must be 0);
+  engine's own first-token time for that request (p50 and p99; "> T" when
+  readers had no text by the cut);
+- CPU seconds per 1,000 tokens relayed (the tokens the senders had by the cut,
+  each answer counted once however many readers it has), for the worker and the
+  web process (summed over processes), the engine and the clients; peak RSS
+  per process;
+- chunks per answer (median over the answers finished in time) as the
+  sender's socket received them; read directly: network reads;
+- lost/doubled characters: each reader's final text against the engine's
+  (against its text so far for an answer that was stopped), plus any chunk
+  whose text did not continue the engine's text: must be 0;
+- finished: readers that had the whole text by the cut;
 - others' load: the machine's busy cores during the row not used by this run's
-  processes (the machine may be shared; read ratios, not absolute figures).
+  processes (the machine may be shared: read ratios, not absolute figures).
+  The local Redis server counts as this run's (the JSON has its CPU apart; it
+  may serve others too).
 """
 
 import argparse
@@ -88,6 +97,16 @@ class Reading:
     streamed_bad: int = 0  # characters of chunks that did not continue the engine's text
     reconnects: int = 0
     errors: list = field(default_factory=list)
+    tokens_seen: int = 0  # read directly: token events seen as they arrived
+    share_at_cut: float = 0.0  # the part of the answer the reader had when the row was cut
+    chunks_at_cut: int = 0
+
+    def cut(self, direct: bool = False) -> None:
+        if direct:
+            self.share_at_cut = self.tokens_seen / self.stream.tokens
+        else:
+            self.share_at_cut = len(self.text) / max(len(self.stream.expected), 1)
+        self.chunks_at_cut = self.chunks
 
     def grew(self, now: float) -> None:
         if self.text and self.first_at is None:
@@ -307,9 +326,11 @@ async def read_through_app(streams, web_urls, cookies, monitor, deadline_s, watc
             if reader.active and reader.message_id is not None and now - reader.last_chunk_at > STALL_SECONDS:
                 await reader.resume()
     after = monitor.cpu()
+    cut_at = time.monotonic()
+    for reader in readers:
+        reader.reading.cut()
     monitor.sampling = False
     await sampler
-    cut_at = time.monotonic()
 
     unfinished = [sender for sender in senders if sender.active]
     for sender in unfinished:
@@ -365,7 +386,9 @@ async def read_directly(streams, engine_url, monitor, deadline_s):
                 async for data in response.aiter_raw():
                     now = time.monotonic()
                     received.append(data)
-                    if reading.first_at is None and TOKEN_MARK in data:
+                    seen = data.count(TOKEN_MARK)
+                    reading.tokens_seen += seen
+                    if reading.first_at is None and seen:
                         reading.first_at = now
                     if FINISH_MARK in data:
                         reading.complete_at = now
@@ -386,9 +409,11 @@ async def read_directly(streams, engine_url, monitor, deadline_s):
         tasks = [asyncio.ensure_future(read(client, reading)) for reading in readings]
         done, pending = await asyncio.wait(tasks, timeout=deadline_s)
         after = monitor.cpu()
+        cut_at = time.monotonic()
+        for reading in readings:
+            reading.cut(direct=True)
         monitor.sampling = False
         await sampler
-        cut_at = time.monotonic()
         for task in pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -422,42 +447,44 @@ def mismatch(final: str, expected: str, finished: bool) -> int:
 
 def figures(label, readings, cpu, peaks, started, cut_at, engine_log, rate, count):
     ratios, added, queue_waits, chunks, engine_rates = [], [], [], [], []
-    bad = finished = 0
-    tokens_streamed = 0
+    bad = finished = no_first_token = 0
+    relayed = 0.0  # tokens the streams' first readers had by the cut
     counted = set()
     for reading in readings:
         stream = reading.stream
         record = engine_log.get(str(stream.seed))
+        in_time = reading.complete_at is not None and reading.complete_at <= cut_at
         done = reading.final_status == "done" and reading.complete_at is not None
-        finished += done
+        finished += in_time
         bad += reading.streamed_bad + mismatch(reading.text, stream.expected, done)
+        if reading.first_at is None or reading.first_at > cut_at:
+            no_first_token += 1
         if record is None or record["first"] is None:
             ratios.append(0.0)
             continue
+        tokens = record["tokens"]
+        delivered_tokens = tokens if in_time else tokens * min(reading.share_at_cut, 1.0)
         if stream.seed not in counted:
             counted.add(stream.seed)
-            tokens_streamed += record["tokens"]
+            relayed += delivered_tokens
         engine_span = record["last"] - record["first"]
-        engine_rate = (record["tokens"] - 1) / engine_span if engine_span > 0 else float("inf")
+        engine_rate = (tokens - 1) / engine_span if engine_span > 0 else float("inf")
         engine_rates.append(engine_rate)
         queue_waits.append(record["arrived"] - stream.sent_at)
-        chunks.append(reading.chunks)
-        if reading.first_at is None:
-            ratios.append(0.0)
-            continue
-        added.append((reading.first_at - stream.sent_at) - (record["first"] - record["arrived"]))
+        if in_time:
+            chunks.append(reading.chunks_at_cut)
+        if reading.first_at is not None and reading.first_at <= cut_at:
+            added.append((reading.first_at - stream.sent_at) - (record["first"] - record["arrived"]))
         # From the engine's first token to the reader's last: a relay that falls
         # behind stretches it, and a late first token alone does not shorten it.
-        if reading.complete_at is None:
-            delivered_tokens = record["tokens"] * len(reading.text) / max(len(stream.expected), 1)
-        else:
-            delivered_tokens = record["tokens"]
-        span = (reading.complete_at or cut_at) - record["first"]
-        delivered = (delivered_tokens - 1) / span if span > 0 else float("inf")
+        span = (reading.complete_at if in_time else cut_at) - record["first"]
+        delivered = max(delivered_tokens - 1, 0) / span if span > 0 else float("inf")
         ratios.append(min(delivered / engine_rate, 99.0) if engine_rate else 0.0)
+    # Readers with no text by the cut wait longer than anyone measured.
+    added += [float("inf")] * no_first_token
     wall = cut_at - started
     ours = sum(value for role, value in cpu.items() if role not in ("machine", "at"))
-    per_1k = {role: (cpu[role] / (tokens_streamed / 1000) if tokens_streamed else None)
+    per_1k = {role: (cpu[role] / (relayed / 1000) if relayed else None)
               for role in cpu if role not in ("machine", "at")}
     return {
         "path": label,
@@ -470,13 +497,14 @@ def figures(label, readings, cpu, peaks, started, cut_at, engine_log, rate, coun
         "delivered_ratio_p10": percentile(ratios, 0.10),
         "ttft_added_p50": percentile(added, 0.50),
         "ttft_added_p99": percentile(added, 0.99),
+        "no_first_token": no_first_token,
         "queue_to_engine_p50": percentile(queue_waits, 0.50),
         "chunks_median": statistics.median(chunks) if chunks else None,
         "gaps": sum(reading.gaps for reading in readings),
         "reconnects": sum(reading.reconnects for reading in readings),
         "errors": sorted({str(error) for reading in readings for error in reading.errors})[:5],
         "lost_or_doubled_chars": bad,
-        "tokens_streamed": tokens_streamed,
+        "tokens_relayed": round(relayed),
         "wall_s": wall,
         "cpu_s": {role: value for role, value in cpu.items() if role not in ("machine", "at")},
         "cpu_s_per_1k_tokens": per_1k,
@@ -513,7 +541,7 @@ def cell(row, key):
     if key == "finished":
         return f"{value}/{row['readers']}"
     if key in ("ttft_added_p50", "ttft_added_p99"):
-        return f"{value * 1000:.0f}"
+        return f"> {row['wall_s'] * 1000:.0f}" if value == float("inf") else f"{value * 1000:.0f}"
     if isinstance(key, tuple) and key[0] == "peak_rss_mib":
         return f"{value:.0f}"
     if isinstance(key, tuple):
@@ -523,6 +551,17 @@ def cell(row, key):
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+def finite(value):
+    """JSON has no infinity: a first token that never came by the cut is null."""
+    if isinstance(value, float) and value == float("inf"):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite(item) for item in value]
+    return value
 
 
 def table(rows) -> str:
@@ -565,10 +604,12 @@ class Bench:
         self.processes = Processes(self.env)
         self.workers, self.webs = [], []
         self.web_urls = []
+        self.redis_pid = None
 
     def start(self) -> None:
         args = self.args
         self.processes.ensure_redis()
+        self.redis_pid = self.find_redis()
         migrate(self.env)
         os.environ.update(self.env)
         import django
@@ -645,7 +686,24 @@ class Bench:
         roles = {"engine": [self.engine], "clients": [os.getpid()]}
         if app:
             roles = {"worker": self.workers, "web": self.webs, **roles}
+        if self.redis_pid:
+            roles["redis"] = [self.redis_pid]
         return Monitor(roles)
+
+    def find_redis(self) -> int | None:
+        """The Redis server's process, when it runs on this machine (it may serve others too)."""
+        from urllib.parse import urlparse
+
+        parsed = urlparse(self.env["REDIS_URL"])
+        if parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        try:
+            for connection in psutil.net_connections(kind="tcp"):
+                if connection.status == psutil.CONN_LISTEN and connection.laddr.port == (parsed.port or 6379):
+                    return connection.pid
+        except psutil.Error:
+            pass
+        return None
 
     def wait_until_idle(self, timeout: float = 60) -> bool:
         from chatapp.chat.models import Message
@@ -754,7 +812,7 @@ def main(argv=None) -> int:
     print(table(rows))
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"machine": described, "args": vars(args), "rows": rows}, out, indent=2)
+            json.dump({"machine": described, "args": vars(args), "rows": finite(rows)}, out, indent=2)
     return 0 if all(row["lost_or_doubled_chars"] == 0 for row in rows) else 1
 
 
