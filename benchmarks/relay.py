@@ -49,6 +49,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import httpx
 import psutil
@@ -76,7 +77,7 @@ class Stream:
     def question(self) -> str:
         return f"Relay benchmark: seed={self.seed} tokens={self.tokens} rate={self.rate:g}"
 
-    @property
+    @cached_property
     def expected(self) -> str:
         return answer_text(self.seed, self.tokens)
 
@@ -196,6 +197,12 @@ class Reader:
             await self.request({"type": "stop", "message_id": self.message_id})
 
     def receive(self, data: dict, now: float) -> None:
+        try:
+            self.handle(data, now)
+        except (KeyError, TypeError, ValueError) as error:  # a frame chat.js could not read either
+            self.reading.errors.append(f"unreadable {data.get('type')!r} frame: {error!r}")
+
+    def handle(self, data: dict, now: float) -> None:
         kind = data.get("type")
         if kind == "chunk":
             self.apply_chunk(data, now)
