@@ -4,7 +4,7 @@
     python -m benchmarks.relay --quick              # 1 and 10 streams at 50 tokens/s
     python -m benchmarks.relay --streams 1,10 --rates 50 --answer-tokens 200
     python -m benchmarks.relay --workers 2 --webs 2 # scale out: clients of a conversation on both web processes
-    python -m benchmarks.relay --server uvicorn     # the same app served by uvicorn instead of daphne
+    python -m benchmarks.relay --server daphne,uvicorn  # the same app served by each, rows side by side
 
 An OpenAI-compatible engine (benchmarks/fake_engine.py) streams a known text at a
 set rate per stream. The real Celery worker (threads pool, as in the Procfile)
@@ -437,6 +437,8 @@ def percentile(values, fraction):
     index = fraction * (len(values) - 1)
     low = int(index)
     high = min(low + 1, len(values) - 1)
+    if values[high] == float("inf"):
+        return float("inf") if index > low or values[low] == float("inf") else values[low]
     return values[low] + (values[high] - values[low]) * (index - low)
 
 
@@ -609,8 +611,9 @@ class Bench:
             INFERENCE_CONTEXT_TOKENS=str(max_tokens + 2048),
         )
         self.processes = Processes(self.env)
-        self.workers, self.webs = [], []
-        self.web_urls = []
+        self.workers = []
+        self.webs: dict[str, list] = {}  # server -> its processes
+        self.web_urls: dict[str, list[str]] = {}
         self.redis_pid = None
 
     def start(self) -> None:
@@ -633,10 +636,11 @@ class Bench:
         concurrency = max(200, max(args.streams))
         names = [f"relay{index}-{os.getpid()}@bench" for index in range(args.workers)]
         self.workers = [self.processes.start_worker(self.prefix, concurrency, name=name, loglevel="INFO") for name in names]
-        for _ in range(args.webs):
-            port = free_port()
-            self.webs.append(self.processes.start_web(port, server=args.server))
-            self.web_urls.append(f"ws://127.0.0.1:{port}/ws/chat/")
+        for server in args.server:
+            for _ in range(args.webs):
+                port = free_port()
+                self.webs.setdefault(server, []).append(self.processes.start_web(port, server=server))
+                self.web_urls.setdefault(server, []).append(f"ws://127.0.0.1:{port}/ws/chat/")
         self.wait_for_workers(names)
         self.cookies = self.sign_in(max(*args.streams, args.webs, 2))
 
@@ -689,10 +693,10 @@ class Bench:
     def engine_log(self) -> dict:
         return httpx.get(f"http://127.0.0.1:{self.engine_port}/bench/log", timeout=30).json()
 
-    def monitor(self, app: bool) -> Monitor:
+    def monitor(self, server: str | None) -> Monitor:
         roles = {"engine": [self.engine], "clients": [os.getpid()]}
-        if app:
-            roles = {"worker": self.workers, "web": self.webs, **roles}
+        if server:
+            roles = {"worker": self.workers, "web": self.webs[server], **roles}
         if self.redis_pid:
             roles["redis"] = [self.redis_pid]
         return Monitor(roles)
@@ -722,35 +726,51 @@ class Bench:
             time.sleep(0.25)
         return False
 
+    def settle(self, monitor: Monitor, timeout: float = 30) -> bool:
+        """Wait until the worker and web processes are idle: a web process may
+        still be working through what it was sent after the answers ended."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = monitor.cpu()
+            time.sleep(0.5)
+            after = monitor.cpu()
+            busy = sum(after[role] - before[role] for role in ("worker", "web")) / (after["at"] - before["at"])
+            if busy < 0.15:
+                return True
+        return False
+
     def deadline(self, rate: float, tokens: int) -> float:
         if self.args.max_seconds:
             return self.args.max_seconds
         return 2 * tokens / rate + 10
 
-    def app_label(self) -> str:
-        return f"app ({self.args.server}, {self.args.workers} worker{'s' * (self.args.workers > 1)}, {self.args.webs} web)"
+    def app_label(self, server: str) -> str:
+        workers = f"{self.args.workers} worker{'s' * (self.args.workers > 1)}"
+        return f"app ({server}, {workers}, {self.args.webs} web)"
 
-    def row(self, count: int, rate: float, app: bool) -> dict:
+    def row(self, count: int, rate: float, server: str | None) -> dict:
+        """One row: through the app served by `server`, or the engine read directly (None)."""
         tokens = self.args.answer_tokens
-        streams = self.streams(count, rate, tokens, conversations=app)
+        streams = self.streams(count, rate, tokens, conversations=bool(server))
         limit = self.deadline(rate, tokens)
-        monitor = self.monitor(app)
-        if app:
-            result = asyncio.run(read_through_app(streams, self.web_urls, self.cookies, monitor, limit, self.args.watchers))
-            label = self.app_label()
+        monitor = self.monitor(server)
+        if server:
+            urls = self.web_urls[server]
+            result = asyncio.run(read_through_app(streams, urls, self.cookies, monitor, limit, self.args.watchers))
+            label = self.app_label(server)
         else:
             result = asyncio.run(read_directly(streams, self.engine_url, monitor, limit))
             label = "engine direct (no app)"
         readings, cpu, peaks, started, cut_at = result
-        if app and not self.wait_until_idle():
-            print("  (answers still running after the row; the next row shares the worker with them)", file=sys.stderr)
+        if server and not (self.wait_until_idle() and self.settle(monitor)):
+            print("  (the app was still busy after the row; the next row shares it)", file=sys.stderr)
         return figures(label, readings, cpu, peaks, started, cut_at, self.engine_log(), rate, count)
 
     def warm_up(self) -> None:
         """A few short answers through every process, so no row pays for first imports or connections."""
-        if self.web_urls:
-            self.row(max(2, len(self.web_urls)), 200, app=True)
-        self.row(2, 200, app=False)
+        for server, urls in self.web_urls.items():
+            self.row(max(2, len(urls)), 200, server)
+        self.row(2, 200, None)
 
     def stop(self) -> None:
         self.processes.stop()
@@ -780,7 +800,8 @@ def parse_args(argv=None):
     parser.add_argument("--webs", type=int, default=1, help="web processes; a conversation's readers are spread over them")
     parser.add_argument("--watchers", type=int, default=0,
                         help="readers per conversation besides the sender, each on the next web process (default 0)")
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne", help="ASGI server (default daphne)")
+    parser.add_argument("--server", type=lambda text: text.split(","), default=["daphne"],
+                        help="ASGI server: daphne, uvicorn or both (daphne,uvicorn: a row for each, same run)")
     parser.add_argument("--engine-tick", type=float, default=0.02, help="the engine's shortest pause between writes (s)")
     parser.add_argument("--max-seconds", type=float, default=0, help="cut each row after this long (default 2x the answer + 10 s)")
     parser.add_argument("--quick", action="store_true", help="1 and 10 streams at 50 tokens/s, 100-token answers")
@@ -790,6 +811,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.streams, args.rates, args.answer_tokens = [1, 10], [50.0], 100
+    unknown = set(args.server) - {"daphne", "uvicorn"}
+    if unknown:
+        parser.error(f"unknown server: {', '.join(sorted(unknown))} (daphne or uvicorn)")
     if args.answer_tokens < 2:
         parser.error("--answer-tokens must be at least 2")
     return args
@@ -805,9 +829,9 @@ def main(argv=None) -> int:
         bench.warm_up()
         for rate in args.rates:
             for count in args.streams:
-                kinds = ([] if args.no_direct else [False]) + ([] if args.direct_only else [True])
-                for app in kinds:
-                    row = bench.row(count, rate, app)
+                kinds = ([] if args.no_direct else [None]) + ([] if args.direct_only else args.server)
+                for server in kinds:
+                    row = bench.row(count, rate, server)
                     rows.append(row)
                     print(f"{row['path']}: {count} streams at {rate:g} tok/s: delivered/engine "
                           f"{cell(row, 'delivered_ratio_median')}, finished {cell(row, 'finished')}, "
@@ -815,7 +839,7 @@ def main(argv=None) -> int:
     finally:
         bench.stop()
     print(f"Relay benchmark, {args.answer_tokens}-token answers; {described}.")
-    print(f"App: {bench.app_label() if not args.direct_only else '–'}, {args.watchers} extra reader(s) per conversation.\n")
+    print(f"{args.watchers} extra reader(s) per conversation; rows cut after twice the answer's time plus 10 s.\n")
     print(table(rows))
     if args.json:
         with open(args.json, "w") as out:
