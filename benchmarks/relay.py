@@ -25,8 +25,8 @@ what is still streaming then is stopped and counts as not finished):
   readers had no text by the cut);
 - CPU seconds per 1,000 tokens relayed (the tokens the senders had by the cut,
   each answer counted once however many readers it has), for the worker and the
-  web process (summed over processes), the engine and the clients; peak RSS
-  per process;
+  web process (summed over processes; in brackets the cores they kept busy),
+  the engine and the clients; peak RSS per process;
 - chunks per answer (median over the answers finished in time) as the
   sender's socket received them; read directly: network reads;
 - lost/doubled characters: each reader's final text against the engine's
@@ -530,8 +530,8 @@ COLUMNS = [
     ("p10", "delivered_ratio_p10"),
     ("TTFT added p50 ms", "ttft_added_p50"),
     ("p99 ms", "ttft_added_p99"),
-    ("worker CPU s/1k tok", ("cpu_s_per_1k_tokens", "worker")),
-    ("web CPU s/1k tok", ("cpu_s_per_1k_tokens", "web")),
+    ("worker CPU s/1k tok (cores)", ("cpu_s_per_1k_tokens", "worker")),
+    ("web CPU s/1k tok (cores)", ("cpu_s_per_1k_tokens", "web")),
     ("chunks/answer", "chunks_median"),
     ("worker RSS MiB", ("peak_rss_mib", "worker")),
     ("web RSS MiB", ("peak_rss_mib", "web")),
@@ -553,6 +553,8 @@ def cell(row, key):
         return f"> {row['wall_s'] * 1000:.0f}" if value == float("inf") else f"{value * 1000:.0f}"
     if isinstance(key, tuple) and key[0] == "peak_rss_mib":
         return f"{value:.0f}"
+    if isinstance(key, tuple) and key[1] in ("worker", "web"):
+        return f"{value:.3f} ({row['cpu_s'][key[1]] / row['wall_s']:.2f})"
     if isinstance(key, tuple):
         return f"{value:.3f}"
     if key in ("rate", "chunks_median"):
