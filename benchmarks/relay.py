@@ -308,7 +308,10 @@ def spent(before: dict, after: dict) -> dict:
 # --- one row: the app, or the engine read directly --------------------------------
 
 
-async def read_through_app(streams, web_urls, cookies, monitor, deadline_s, watchers):
+async def read_through_app(
+    streams: list[Stream], web_urls: list[str], cookies: list[str], monitor: Monitor, deadline_s: float, watchers: int
+) -> tuple:
+    """Every stream asked through the app at once; returns (readings, CPU spent, peak RSS, start, cut)."""
     gate = asyncio.Semaphore(25)  # connect in waves: a listen backlog is finite
     senders, readers = [], []
     for index, stream in enumerate(streams):
@@ -375,7 +378,7 @@ def sse_text(raw: bytes) -> tuple[str, int]:
     return "".join(text), events
 
 
-async def read_directly(streams, engine_url, monitor, deadline_s):
+async def read_directly(streams: list[Stream], engine_url: str, monitor: Monitor, deadline_s: float) -> tuple:
     """The engine's streams read over HTTP with no app between: what this machine
     and this load generator deliver by themselves. The reader only timestamps
     the bytes as they come; the events are parsed once a stream has ended."""
@@ -430,7 +433,7 @@ async def read_directly(streams, engine_url, monitor, deadline_s):
 # --- figures ------------------------------------------------------------------------
 
 
-def percentile(values, fraction):
+def percentile(values: list[float], fraction: float) -> float | None:
     values = sorted(values)
     if not values:
         return None
@@ -454,7 +457,11 @@ def mismatch(final: str, expected: str, finished: bool) -> int:
     return len(final) + len(expected) - 2 * matched
 
 
-def figures(label, readings, cpu, peaks, started, cut_at, engine_log, rate, count):
+def figures(
+    label: str, readings: list[Reading], cpu: dict, peaks: dict, started: float, cut_at: float,
+    engine_log: dict, rate: float, count: int,
+) -> dict:
+    """One row of the table from what the readers saw and what the engine logged."""
     ratios, added, queue_waits, chunks, engine_rates = [], [], [], [], []
     bad = finished = no_first_token = 0
     relayed = 0.0  # tokens the streams' first readers had by the cut
@@ -543,7 +550,7 @@ COLUMNS = [
 ]
 
 
-def cell(row, key):
+def cell(row: dict, key) -> str:
     value = row.get(key[0], {}).get(key[1]) if isinstance(key, tuple) else row.get(key)
     if value is None:
         return "–"
@@ -575,11 +582,51 @@ def finite(value):
     return value
 
 
-def table(rows) -> str:
+def table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(title for title, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
         lines.append("| " + " | ".join(cell(row, key) for _, key in COLUMNS) + " |")
     return "\n".join(lines)
+
+
+def targets(rows: list[dict]) -> list[str]:
+    """The relay's targets, checked against the rows of one app path (first served)."""
+    app_rows = [row for row in rows if row["path"].startswith("app")]
+    if not app_rows:
+        return []
+    path = app_rows[0]["path"]
+    found = {(row["streams"], row["rate"]): row for row in app_rows if row["path"] == path}
+    lines = []
+
+    def check(name, row, value, limit, higher_is_better, unit=""):
+        if row is None or value is None:
+            return
+        met = value >= limit if higher_is_better else value <= limit
+        if value == float("inf"):
+            shown = "no text by the cut"
+        else:
+            shown = f"{value * 1000:.0f} ms" if unit == "ms" else f"{value:.3f}"
+        bound = f"{limit * 1000:.0f} ms" if unit == "ms" else f"{limit:g}"
+        lines.append(f"- {name}: {shown} ({'≥' if higher_is_better else '≤'} {bound}: {'met' if met else 'not met'})")
+
+    hundred, two_hundred = found.get((100, 50.0)), found.get((200, 50.0))
+    check("100 streams at 50 tok/s, delivered/engine p50", hundred, hundred and hundred["delivered_ratio_median"], 0.95, True)
+    check("100 streams at 50 tok/s, delivered/engine p10", hundred, hundred and hundred["delivered_ratio_p10"], 0.9, True)
+    check("200 streams at 50 tok/s, delivered/engine p50", two_hundred, two_hundred and two_hundred["delivered_ratio_median"], 0.9, True)
+    # CPU per token at the most streams the relay carried whole (an overloaded
+    # row spends CPU on tokens it has not delivered yet).
+    fast_rows = [row for (count, rate), row in found.items() if rate == 200.0]
+    carried = [row for row in fast_rows if row["finished"] == row["readers"]]
+    fast = max(carried or fast_rows, key=lambda row: row["streams"], default=None)
+    if fast is not None:
+        label = f"{fast['streams']} streams at 200 tok/s"
+        check(f"{label}, worker CPU s/1k tokens", fast, fast["cpu_s_per_1k_tokens"].get("worker"), 0.05, False)
+        check(f"{label}, web CPU s/1k tokens", fast, fast["cpu_s_per_1k_tokens"].get("web"), 0.05, False)
+    check("100 streams, first token added p50", hundred, hundred and hundred["ttft_added_p50"], 0.030, False, "ms")
+    check("100 streams, first token added p99", hundred, hundred and hundred["ttft_added_p99"], 0.150, False, "ms")
+    lost = sum(row["lost_or_doubled_chars"] for row in rows)
+    lines.append(f"- lost or doubled characters, all rows: {lost} (must be 0: {'met' if lost == 0 else 'NOT MET'})")
+    return [f"Targets, {path}:"] + lines
 
 
 def machine() -> str:
@@ -598,7 +645,7 @@ def machine() -> str:
 
 
 class Bench:
-    def __init__(self, args) -> None:
+    def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.prefix = f"relaybench-{os.getpid()}"
         self.seed = 0
@@ -787,11 +834,11 @@ class Bench:
             print(f"could not clear this run's Redis keys: {error}", file=sys.stderr)
 
 
-def numbers(text, kind):
+def numbers(text: str, kind: type) -> list:
     return [kind(part) for part in text.split(",") if part.strip()]
 
 
-def parse_args(argv=None):
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=lambda text: numbers(text, int), default=[1, 10, 50, 100, 200],
                         help="streams at once, comma-separated (default 1,10,50,100,200)")
@@ -821,7 +868,7 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     bench = Bench(args)
     described = machine()
@@ -843,6 +890,9 @@ def main(argv=None) -> int:
     print(f"Relay benchmark, {args.answer_tokens}-token answers; {described}.")
     print(f"{args.watchers} extra reader(s) per conversation; rows cut after twice the answer's time plus 10 s.\n")
     print(table(rows))
+    checked = targets(rows)
+    if checked:
+        print("\n" + "\n".join(checked))
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"machine": described, "args": vars(args), "rows": finite(rows)}, out, indent=2)
