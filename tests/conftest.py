@@ -84,8 +84,8 @@ def redis_service():
     channel_layers.backends.clear()
     from chatapp.celery import app
 
-    app.conf.broker_url = settings.REDIS_URL
-    app.conf.task_default_queue = prefix
+    # Under the Django settings' CELERY namespace: plain names can be shadowed by these.
+    app.conf.update(CELERY_BROKER_URL=settings.REDIS_URL, CELERY_TASK_DEFAULT_QUEUE=prefix)
     yield settings.REDIS_URL
     if process:
         stop_process(process)

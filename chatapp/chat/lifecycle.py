@@ -176,7 +176,7 @@ def reap() -> dict[str, int]:
             if reply.finish(Message.Status.ERROR, error_code=Message.ErrorCode.NOT_STARTED, error=NOT_STARTED):
                 notify_message(reply)
                 done["gave_up"] += 1
-        elif live.sync_redis().set(live.resent_key(reply.pk), 1, nx=True, ex=settings.ANSWER_RESEND_AFTER):
+        elif live.sync_redis().set(live.resent_key(reply.pk), 1, nx=True, ex=max(1, int(settings.ANSWER_RESEND_AFTER))):
             # Its task may have been lost with a Redis that kept nothing; the
             # claim makes a second delivery harmless.
             queue(reply)
