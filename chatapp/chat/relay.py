@@ -109,6 +109,9 @@ class Relay:
         self.http = self.run(self._start())
 
     async def _start(self) -> httpx.AsyncClient:
+        # Chunks are taken and sent under this lock: the log must receive them
+        # in the order of their numbers.
+        self.sending = asyncio.Lock()
         asyncio.ensure_future(self._tick_forever())
         # One TLS context and one pool for every answer's request to the model.
         return httpx.AsyncClient(verify=ssl.create_default_context(), limits=httpx.Limits(max_connections=None))
@@ -164,14 +167,15 @@ class Relay:
 
     async def flush(self, stream: AnswerStream) -> None:
         """Send what `stream` has pending now (its last chunk), with its HTML."""
-        if not stream.pending:
-            return
-        pipe = live.async_redis().pipeline(transaction=False)
-        self._queue_chunk(pipe, stream, time.monotonic(), final=True)
-        try:
-            await pipe.execute()
-        except Exception as error:  # the saved answer carries the text all the same
-            log.warning("could not send the last chunk of answer %s: %s", stream.message_id, error)
+        async with self.sending:
+            if not stream.pending:
+                return
+            pipe = live.async_redis().pipeline(transaction=False)
+            self._queue_chunk(pipe, stream, time.monotonic(), final=True)
+            try:
+                await pipe.execute()
+            except Exception as error:  # the saved answer carries the text all the same
+                log.warning("could not send the last chunk of answer %s: %s", stream.message_id, error)
 
     def _queue_chunk(self, pipe: Any, stream: AnswerStream, now: float, final: bool = False) -> None:
         delta = stream.take()
@@ -193,7 +197,8 @@ class Relay:
         while True:
             started = time.monotonic()
             try:
-                await self._round(started)
+                async with self.sending:
+                    await self._round(started)
             except Exception:
                 log.exception("relay round failed")  # Redis restarting: the next round tries again
                 await asyncio.sleep(0.5)
