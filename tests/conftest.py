@@ -84,6 +84,9 @@ def redis_service():
     channel_layers.backends.clear()
     from chatapp.celery import app
 
+    # The Django settings too: Celery reads them lazily and may do so after this.
+    settings.CELERY_BROKER_URL = settings.REDIS_URL
+    settings.CELERY_TASK_DEFAULT_QUEUE = prefix
     app.conf.broker_url = settings.REDIS_URL
     app.conf.task_default_queue = prefix
     yield settings.REDIS_URL
