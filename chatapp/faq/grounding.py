@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from chatapp.faq import actions, model_judge
-from chatapp.faq.decision import ANSWER, NOT_COVERED, UNSURE, Decision
+from chatapp.faq.decision import ANSWER, UNSURE, Decision
 from chatapp.faq.groundedness import Verdict, check, cited_numbers
 from chatapp.faq.index import near_exact
 from chatapp.faq.search import search, visible_entry_ids
@@ -39,7 +39,6 @@ NOT_COVERED_TEXT = (
     "The team knowledge base does not cover this question, so I would rather not guess. "
     "I have noted it so that someone can add an answer to the FAQ."
 )
-NOT_COVERED = NOT_COVERED_TEXT  # the name tests and callers have used
 UNSURE_TEXT = "I'm not sure the knowledge base covers this. The closest entries are:"
 INSTRUCTIONS = (
     "Answer the user's question using only the knowledge base entries below. "
@@ -149,11 +148,11 @@ def ground(bot, turns, system: str, reply) -> Grounding:
     context = [turn.text for turn in turns[:-1] if turn.role == "user"]
     mode = answer_mode(bot.model_name)
     decision = search(question, context=context, visible=visible_entry_ids(reply.conversation.owner))
-    if mode == GENERATE and decision.outcome != NOT_COVERED:
+    if mode == GENERATE and decision.covered:
         decision = with_model_judgement(decision, bot.model_name)
     if decision.outcome != ANSWER:
         actions.note_question(question, decision, message=reply)
-    if decision.outcome == NOT_COVERED:
+    if not decision.covered:
         return Grounding(system, canned_answer=NOT_COVERED_TEXT, decision=decision, mode=mode)
     if decision.outcome == UNSURE:
         sources = [source(number, hit, "closest") for number, hit in enumerate(decision.hits, 1)]
