@@ -34,6 +34,8 @@ from chatapp.faq.search import search, visible_entry_ids
 QUOTE = "quote"
 GENERATE = "generate"
 ANSWER_MODES = (QUOTE, GENERATE)
+# Sources the answer's text links to without drawing on them.
+LINKED = ("related", "closest")
 
 NOT_COVERED_TEXT = (
     "The team knowledge base does not cover this question, so I would rather not guess. "
@@ -171,7 +173,11 @@ def ground(bot, turns, system: str, reply) -> Grounding:
 def mark_cited(sources: list, text: str) -> list:
     """`sources` with `cited` set for each entry the answer refers to by number."""
     numbers = cited_numbers(text)
-    return [{**item, "cited": item.get("cited") or item.get("number") in numbers} for item in sources]
+    # Links ("Related: [2] …", "closest entries") carry numbers too, but assert nothing.
+    return [
+        {**item, "cited": item.get("cited") or (item.get("use") not in LINKED and item.get("number") in numbers)}
+        for item in sources
+    ]
 
 
 def finalize(reply, text: str, sources: list) -> FinalAnswer:
