@@ -60,6 +60,12 @@ MAX_ANSWERED_WRONG = 0.02
 MAX_DECLINED = 0.03
 # A question this close to one of an entry's own phrasings is that entry's (FAQ_NEAR_EXACT).
 NEAR_EXACT = 0.9
+# "Not covered" means no match: an entry holding this share of the question's
+# content (idf-weighted) is listed whatever the model says. The calibration's
+# answerable questions come from the entries' own phrasings, closer to their
+# entry than people's questions are, so its list threshold alone declines too much
+# on a knowledge base with few phrasings.
+MIN_MATCH = 0.4
 # Never answer below this probability, never list below that one.
 ANSWER_FLOOR = 0.5
 LIST_FLOOR = 0.05
@@ -332,7 +338,7 @@ def judge(index: SearchIndex, retrieval: Retrieval, calibration: Calibration, ne
         confidence = coverage = 1.0
     if confidence >= calibration.answer_threshold:
         outcome = ANSWER
-    elif coverage >= calibration.list_threshold:
+    elif coverage >= calibration.list_threshold or x[FEATURES.index("coverage")] >= MIN_MATCH:
         outcome = UNSURE
     else:
         outcome = NOT_COVERED
