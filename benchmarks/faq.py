@@ -34,16 +34,16 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatapp.settings")
 django.setup()
 
-import httpx  # noqa: E402
-from django.conf import settings  # noqa: E402
+import httpx
+from django.conf import settings
 
-from chatapp.faq import formats  # noqa: E402
-from chatapp.faq.analysis import Analyzer, words  # noqa: E402
-from chatapp.faq.decision import calibrate, decide  # noqa: E402
-from chatapp.faq.evaluation import read_cases  # noqa: E402
-from chatapp.faq.groundedness import cited_numbers  # noqa: E402
-from chatapp.faq.grounding import entries_prompt  # noqa: E402
-from chatapp.faq.index import Document, SearchIndex  # noqa: E402
+from chatapp.faq import formats
+from chatapp.faq.analysis import Analyzer, words
+from chatapp.faq.decision import calibrate, decide
+from chatapp.faq.evaluation import read_cases
+from chatapp.faq.groundedness import cited_numbers
+from chatapp.faq.grounding import entries_prompt
+from chatapp.faq.index import Document, SearchIndex
 
 DATA = Path(__file__).resolve().parent.parent / "chatapp" / "faq" / "data"
 ROOT = Path(__file__).resolve().parent.parent

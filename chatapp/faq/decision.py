@@ -71,11 +71,20 @@ ANSWER_FLOOR = 0.5
 LIST_FLOOR = 0.05
 L2 = 1.0
 
-# Fitted on the shipped sample knowledge base (58 entries) with `calibrate`:
-# used for knowledge bases too small to calibrate on themselves.
-DEFAULT_ANSWER = None
-DEFAULT_COVER = None
-DEFAULT_THRESHOLDS = (0.8, 0.2)
+# Fitted on the shipped sample knowledge base (58 entries, 149 phrasings) with
+# `calibrate`: used for knowledge bases too small to calibrate on themselves.
+# Each model: feature means, feature scales, weights (intercept last).
+DEFAULT_ANSWER = [
+    [0.5862, 0.2975, 0.2911, 0.8372, 0.5485, 0.3704, 0.2263, 0.4304],
+    [0.224, 0.2129, 0.2467, 0.2614, 0.287, 0.2832, 0.2857, 0.131],
+    [0.8325, 1.0213, -0.3393, 0.5105, 0.4183, 0.0687, -0.1175, -0.0239, -0.9633],
+]
+DEFAULT_COVER = [
+    [0.5862, 0.2975, 0.2911, 0.8372, 0.5485, 0.3704, 0.2263, 0.4304],
+    [0.224, 0.2129, 0.2467, 0.2614, 0.287, 0.2832, 0.2857, 0.131],
+    [0.9733, 0.6962, -0.3713, 0.2556, 0.4649, 0.0277, -0.1149, 0.08, -0.2589],
+]
+DEFAULT_THRESHOLDS = (0.68, 0.154)
 
 
 @dataclass
@@ -274,13 +283,6 @@ def calibrate(index: SearchIndex) -> Calibration:
 
 
 def built_in_calibration() -> Calibration:
-    if DEFAULT_ANSWER is None:
-        # Until fitted constants are filled in: a plain rule on two figures.
-        weights = np.zeros(len(FEATURES) + 1)
-        weights[FEATURES.index("coverage")] = 2.0
-        weights[FEATURES.index("log_score")] = 1.0
-        model = Model(np.zeros(len(FEATURES)), np.ones(len(FEATURES)) * 0.25, weights)
-        return Calibration(model, model, *DEFAULT_THRESHOLDS, built_in=True)
     return Calibration(
         Model.from_lists(DEFAULT_ANSWER), Model.from_lists(DEFAULT_COVER), *DEFAULT_THRESHOLDS, built_in=True
     )

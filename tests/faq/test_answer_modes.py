@@ -7,7 +7,7 @@ the real CPU model cannot be made to judge coverage, verify, stray from the entr
 import pytest
 
 from chatapp.chat.events import message_payload
-from chatapp.chat.models import Bot, Conversation, Message
+from chatapp.chat.models import Conversation, Message
 from chatapp.chat.prompt import build_request
 from chatapp.faq.analysis import words
 from chatapp.faq.grounding import NOT_COVERED_TEXT, UNSURE_TEXT, finalize
@@ -184,7 +184,7 @@ def generated(alice, faq_bot, text, question="Rollback a bad deploy how?"):
 
 def test_an_answer_stating_what_the_entries_do_not_say_is_replaced_by_the_quote(alice, faq_bot, capable):
     capable.verify = "no"
-    reply, request, final = generated(alice, faq_bot, "Run `/deploy rollback production` in #deploys [1].")
+    _reply, request, final = generated(alice, faq_bot, "Run `/deploy rollback production` in #deploys [1].")
 
     assert final.rejected_draft == "Run `/deploy rollback production` in #deploys [1]."
     entry = FAQEntry.objects.get(key=request.sources[0]["key"])
@@ -194,7 +194,7 @@ def test_an_answer_stating_what_the_entries_do_not_say_is_replaced_by_the_quote(
 
 def test_a_supported_answer_is_kept_with_its_citations(alice, faq_bot, capable):
     text = "Run `/deploy rollback production` in #deploys: it redeploys the previous release [1]."
-    reply, request, final = generated(alice, faq_bot, text)
+    _reply, _request, final = generated(alice, faq_bot, text)
 
     assert final.text == text and final.rejected_draft == ""
     assert final.sources[0]["cited"]
@@ -209,7 +209,7 @@ def test_a_supported_answer_is_kept_with_its_citations(alice, faq_bot, capable):
     ],
 )
 def test_answers_with_missing_or_unknown_citations_are_replaced_without_asking_the_model(alice, faq_bot, capable, draft):
-    reply, request, final = generated(alice, faq_bot, draft)
+    _reply, _request, final = generated(alice, faq_bot, draft)
 
     assert final.rejected_draft == draft
     assert not capable.asked("verify")
@@ -219,7 +219,7 @@ def test_when_the_verifier_is_slow_the_lexical_check_decides(alice, faq_bot, cap
     settings.FAQ_MODEL_TIMEOUT = 0.3
     capable.delay = 2.0
     capable.verify = "yes"  # too late to count
-    reply, request, final = generated(alice, faq_bot, STRAYING)
+    _reply, _request, final = generated(alice, faq_bot, STRAYING)
 
     assert final.rejected_draft == STRAYING  # invented command: the lexical check refuses it
     assert "ssh-fork" not in final.text
@@ -227,7 +227,7 @@ def test_when_the_verifier_is_slow_the_lexical_check_decides(alice, faq_bot, cap
 
 def test_a_replaced_answer_is_marked_for_the_browser_and_the_api(alice, faq_bot, capable):
     capable.verify = "no"
-    reply, request, final = generated(alice, faq_bot, STRAYING)
+    reply, _request, final = generated(alice, faq_bot, STRAYING)
     reply.finish(Message.Status.DONE, content=final.text, sources=final.sources, rejected_draft=final.rejected_draft)
 
     payload = message_payload(Message.objects.get(pk=reply.pk))

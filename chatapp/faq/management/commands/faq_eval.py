@@ -4,7 +4,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from chatapp.faq import formats
 from chatapp.faq.analysis import Analyzer
-from chatapp.faq.evaluation import ANSWERABLE_VERDICTS, UNANSWERABLE_VERDICTS, EvaluationFileError, evaluate, read_cases
+from chatapp.faq.evaluation import (
+    ANSWERABLE_VERDICTS,
+    UNANSWERABLE_VERDICTS,
+    EvaluationFileError,
+    evaluate,
+    read_cases,
+)
 from chatapp.faq.index import Document, SearchIndex
 from chatapp.faq.search import current_index
 
