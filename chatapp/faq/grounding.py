@@ -1,6 +1,7 @@
 """Grounding a knowledge-base bot's answer in the published entries.
 
-`ground` is called by `chatapp.chat.prompt.build_request` for bots with
+`ground` and `finalize` are the knowledge base's side of the core's answer path
+(`chatapp.chat.extensions`, registered in `apps.py`): `ground` runs for bots with
 `uses_knowledge_base`. The latest question (with the conversation's earlier
 ones, for a follow-up) is searched and decided (`search.py`):
 
@@ -21,10 +22,11 @@ and "closest" (linked), or "answer" (given to the model to write from).
 """
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 
+from chatapp.chat import extensions
 from chatapp.faq import actions, model_judge
 from chatapp.faq.decision import ANSWER, UNSURE, Decision
 from chatapp.faq.groundedness import Verdict, check, cited_numbers
@@ -52,25 +54,15 @@ RELATED_SHARE = 0.5
 
 
 @dataclass
-class Grounding:
-    system: str
-    sources: list = field(default_factory=list)
-    # The whole answer, when no model is needed.
-    canned_answer: str | None = None
+class Grounding(extensions.Grounding):
+    """The core's grounding, with what was decided and how the answer is written."""
+
     decision: Decision | None = None
     mode: str = QUOTE
 
 
-@dataclass
-class FinalAnswer:
-    text: str
-    sources: list
-    # The model's text when the check refused it ("" when accepted).
-    rejected_draft: str = ""
-
-    @property
-    def replaced(self) -> bool:
-        return bool(self.rejected_draft)
+# What `finalize` returns: the core saves `text`, `sources` and `rejected_draft`.
+FinalAnswer = extensions.FinalAnswer
 
 
 def answer_mode(model_name: str) -> str:
