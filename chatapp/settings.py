@@ -261,13 +261,19 @@ if PURGE_CONVERSATIONS_AFTER_DAYS > 0:
     }
 
 # --- Team FAQ: retrieval for knowledge-base bots ---
-# Entries put in the prompt for each question.
+# Entries listed (and given to the model) for each question.
 FAQ_TOP_K = env.int("FAQ_TOP_K", default=3)
-# Below this score (1.0 ≈ one word found in a single entry) the bot says the
-# knowledge base does not cover the question; `faq_eval --sweep` helps choose it.
-FAQ_MIN_SCORE = env.float("FAQ_MIN_SCORE", default=0.75)
-# A question this similar (0..1) to an entry's question or phrasing is answered
-# with the entry's own text, without the model; 1.1 turns that off.
+# How knowledge-base answers are written: "quote" (the entry's own text with its
+# citation; nothing generated) or "generate" (the model writes from the entries,
+# checked before the answer is final). Per model, like INFERENCE_IMAGE_MODES:
+# FAQ_ANSWER_MODES="mistralai/Ministral-3-3B-Instruct-2512=generate".
+FAQ_ANSWER_MODE = env.str("FAQ_ANSWER_MODE", default="quote")
+FAQ_ANSWER_MODES = env.dict("FAQ_ANSWER_MODES", default={})
+# Longest wait, in seconds, for a capable model's coverage judgement or yes/no
+# verification; past it the lexical decision and check stand.
+FAQ_MODEL_TIMEOUT = env.float("FAQ_MODEL_TIMEOUT", default=3.0)
+# In "generate" mode, a question this similar (0..1) to an entry's question or
+# phrasing is answered with the entry's own text, without the model; 1.1 turns that off.
 FAQ_NEAR_EXACT = env.float("FAQ_NEAR_EXACT", default=0.9)
 # Hybrid ranking, when an OpenAI-compatible /v1/embeddings is available.
 FAQ_EMBEDDINGS_URL = env.str("FAQ_EMBEDDINGS_URL", default="")

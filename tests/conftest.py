@@ -84,7 +84,10 @@ def redis_service():
     channel_layers.backends.clear()
     from chatapp.celery import app
 
-    # Under the Django settings' CELERY namespace: plain names can be shadowed by these.
+    # The Django settings too (Celery reads them lazily), and the namespaced
+    # names, which would otherwise shadow the plain ones.
+    settings.CELERY_BROKER_URL = settings.REDIS_URL
+    settings.CELERY_TASK_DEFAULT_QUEUE = prefix
     app.conf.update(CELERY_BROKER_URL=settings.REDIS_URL, CELERY_TASK_DEFAULT_QUEUE=prefix)
     yield settings.REDIS_URL
     if process:

@@ -38,15 +38,57 @@ def draft_from_unanswered(questions, user=None):
     return entry
 
 
-def record_unanswered(question, conversation=None, message=None, best_score=None):
-    """Note a question the knowledge base did not cover; whoever asked is the conversation's owner."""
+def record_unanswered(question, conversation=None, message=None, best_score=None, outcome=None, candidates=()):
+    """Note a question the knowledge base did not answer; whoever asked is the conversation's owner."""
     return UnansweredQuestion.objects.create(
         question=question,
         conversation=conversation,
         message=message,
         asked_by_id=conversation.owner_id if conversation else None,
         best_score=best_score,
+        outcome=outcome or UnansweredQuestion.Outcome.NOT_COVERED,
+        candidates=list(candidates),
     )
+
+
+def note_question(question, decision, message):
+    """Record for the reviewers a question answered "not sure" or "not covered", with the entries listed.
+
+    A retry of the same answer asks again: the question is on the list once.
+    """
+    if message.unanswered_questions.exists():
+        return None
+    unsure = decision.outcome == UnansweredQuestion.Outcome.UNSURE
+    candidates = [
+        {"id": hit.document.id, "key": hit.key, "question": hit.document.question, "score": hit.score}
+        for hit in (decision.hits if unsure else [])
+    ]
+    return record_unanswered(
+        question,
+        conversation=message.conversation,
+        message=message,
+        best_score=decision.best_score,
+        outcome=decision.outcome if unsure else UnansweredQuestion.Outcome.NOT_COVERED,
+        candidates=candidates,
+    )
+
+
+def add_phrasing(questions, entry, user=None):
+    """The questions become "also asked" phrasings of `entry`, which answers them from now on.
+
+    The entry's save rebuilds the index and recalibrates the decision, so the
+    next person asking it this way gets the answer.
+    """
+    questions = list(questions)
+    known = {line.casefold() for line in [entry.question, *entry.phrasing_list]}
+    added = [text for text in dict.fromkeys(" ".join(q.question.split())[:300] for q in questions) if text.casefold() not in known]
+    with transaction.atomic():
+        if added:
+            entry.phrasings = "\n".join([*entry.phrasing_list, *added])
+            entry.updated_by = user if user is not None and user.is_authenticated else None
+            entry.save(update_fields=["phrasings", "updated_by"])
+        UnansweredQuestion.objects.filter(pk__in=[q.pk for q in questions]).update(entry=entry)
+    return added
 
 
 def set_status(entries, status, user=None):

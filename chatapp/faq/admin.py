@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from chatapp.faq import actions, formats
 from chatapp.faq.grouping import group_similar
@@ -128,11 +128,13 @@ class FAQEntryAdmin(admin.ModelAdmin):
 
 @admin.register(UnansweredQuestion)
 class UnansweredQuestionAdmin(admin.ModelAdmin):
-    list_display = ("question", "asked_by", "created_at", "best_score", "entry", "dismissed")
-    list_filter = ("dismissed", "created_at")
+    list_display = ("question", "outcome", "asked_by", "created_at", "best_score", "entry", "dismissed")
+    list_filter = ("outcome", "dismissed", "created_at")
     search_fields = ("question",)
-    readonly_fields = ("question", "asked_by", "conversation", "message", "best_score", "created_at")
-    fields = ("question", "asked_by", "conversation", "message", "best_score", "created_at", "entry", "dismissed")
+    readonly_fields = ("question", "outcome", "listed", "asked_by", "conversation", "message", "best_score", "created_at")
+    fields = (
+        "question", "outcome", "listed", "asked_by", "conversation", "message", "best_score", "created_at", "entry", "dismissed",
+    )
     raw_id_fields = ("entry",)
     change_list_template = "admin/faq/unansweredquestion/change_list.html"
     # The grouped view is the list; "?list" shows the plain one (with search and filters).
@@ -140,6 +142,13 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="Entries listed")
+    def listed(self, question):
+        items = [item for item in question.candidates or [] if isinstance(item, dict) and item.get("key")]
+        if not items:
+            return "—"
+        return format_html_join(", ", '<a href="{}">{}</a>', ((reverse("faq:entry", args=[item["key"]]), item["question"]) for item in items))
 
     def get_urls(self):
         return [
@@ -160,6 +169,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
             "title": "Unanswered questions",
             "groups": group_similar(open_questions),
             "can_act": self.has_change_permission(request) and request.user.has_perm("faq.add_faqentry"),
+            "can_add_phrasing": request.user.has_perm("faq.change_faqentry"),
         }
         return TemplateResponse(request, "admin/faq/unansweredquestion/grouped.html", context)
 
@@ -172,6 +182,18 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         questions = list(UnansweredQuestion.objects.open().filter(pk__in=ids).order_by("created_at", "id"))
         if not questions:
             self.message_user(request, "Those questions were already handled.", flash.WARNING)
+            return redirect("admin:faq_unansweredquestion_changelist")
+        # Each listed entry is its own button, carrying the entry: one click adds the phrasings.
+        if request.POST.get("entry"):
+            if not request.user.has_perm("faq.change_faqentry"):
+                raise PermissionDenied
+            entry_id = request.POST.get("entry", "")
+            entry = FAQEntry.objects.filter(pk=int(entry_id)).first() if entry_id.isdigit() else None
+            if entry is None:
+                self.message_user(request, "That entry no longer exists.", flash.WARNING)
+                return redirect("admin:faq_unansweredquestion_changelist")
+            added = actions.add_phrasing(questions, entry, user=request.user)
+            self.message_user(request, f"{len(added)} phrasing(s) added to “{entry}”: it answers them from now on.")
             return redirect("admin:faq_unansweredquestion_changelist")
         if request.POST.get("action") == "dismiss":
             UnansweredQuestion.objects.filter(pk__in=[q.pk for q in questions]).update(dismissed=True)

@@ -80,25 +80,50 @@ class Analyzer:
     def _variants(word):
         return foreign_forms(word)
 
-    def expand(self, tokens):
-        """The question's words plus the English words its synonyms stand for."""
+    def expansion_map(self, tokens):
+        """For each position in `tokens`, the English words its synonyms stand for."""
+        found = {}
         if not self.use_synonyms:
-            return tokens
-        added = []
+            return found
         for start in range(len(tokens)):
             for length in range(1, self.longest_phrase + 1):
                 window = tuple(tokens[start : start + length])
                 if len(window) < length:
                     break
-                found = self.synonyms.get(window)
-                if found is None and length == 1:
-                    found = next(
+                canonical = self.synonyms.get(window)
+                if canonical is None and length == 1:
+                    canonical = next(
                         (self.synonyms[(v,)] for v in self._variants(window[0]) if (v,) in self.synonyms), None
                     )
-                if found:
-                    added.extend(found)
+                if canonical:
+                    for position in range(start, start + length):
+                        found.setdefault(position, []).extend(canonical)
+        return found
+
+    def expand(self, tokens):
+        """The question's words plus the English words its synonyms stand for."""
+        found = self.expansion_map(tokens)
+        added = [word for position in sorted(found) for word in found[position]]
         present = set(tokens)
         return tokens + [word for word in dict.fromkeys(added) if word not in present]
+
+    def asked_terms(self, text):
+        """The question's content words, each with the English words its synonyms stand for.
+
+        A word that is only part of a synonym phrase ("mot de passe") is a
+        content word too: the phrase as a whole stands for "password".
+        """
+        tokens = words(text)
+        expansions = self.expansion_map(tokens)
+        asked = []
+        for position, token in enumerate(tokens):
+            synonyms = expansions.get(position, ())
+            canonical = [word for word in synonyms if word not in STOPWORDS]
+            # "obtenir" stands for "get": a filler in any language.
+            if not canonical and (token in STOPWORDS or synonyms):
+                continue
+            asked.append((token, frozenset(canonical)))
+        return asked
 
     def terms(self, text, expand=False):
         """Content words: the terms of the word index.
@@ -122,6 +147,30 @@ class Analyzer:
             else:
                 grams.extend(padded[i : i + NGRAM] for i in range(len(padded) - NGRAM + 1))
         return grams
+
+
+# How a question that leans on the one before it starts, or what it points back with.
+FOLLOW_UP_OPENINGS = (
+    "and", "also", "what about", "how about", "what if", "same for", "but", "then",
+    "et", "aussi", "et pour", "et si", "mais", "pareil",
+    "und", "auch", "und was", "was ist mit", "und wenn", "aber",
+)
+FOLLOW_UP_POINTERS = {
+    "it", "its", "that", "this", "these", "those", "them", "they", "there", "one", "same",
+    "ca", "cela", "celui", "celle", "ceux", "y", "en", "meme",
+    "das", "dies", "diese", "dafur", "dazu", "dort", "dabei", "damit", "ihn", "sie", "selbe",
+}
+
+
+def is_follow_up(text):
+    """Whether a question seems to need the one before it: "And for staging?", "How long does it take?"."""
+    tokens = words(text)
+    if not tokens:
+        return False
+    opening = " ".join(tokens[:3])
+    if any(opening == start or opening.startswith(start + " ") for start in FOLLOW_UP_OPENINGS):
+        return True
+    return any(token in FOLLOW_UP_POINTERS for token in tokens)
 
 
 def load_synonym_groups(path=SYNONYMS_FILE):

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class KnowledgeBase:
@@ -10,10 +11,16 @@ class KnowledgeBase:
         return ground(bot, turns, system, reply)
 
     def finalize(self, reply, text, sources):
-        from chatapp.chat.extensions import FinalAnswer
-        from chatapp.faq.grounding import mark_cited
+        from chatapp.faq.grounding import finalize
 
-        return FinalAnswer(text, mark_cited(sources, text))
+        return finalize(reply, text, sources)
+
+
+def forget_index(sender, **kwargs):
+    # Other processes notice the change by the entries' fingerprint; this one need not wait for it.
+    from chatapp.faq.search import current_index
+
+    current_index.clear()
 
 
 class FaqConfig(AppConfig):
@@ -24,3 +31,5 @@ class FaqConfig(AppConfig):
         from chatapp.chat import extensions
 
         extensions.register_knowledge_base(KnowledgeBase())
+        post_save.connect(forget_index, sender="faq.FAQEntry", dispatch_uid="faq-forget-index-on-save")
+        post_delete.connect(forget_index, sender="faq.FAQEntry", dispatch_uid="faq-forget-index-on-delete")

@@ -1,41 +1,76 @@
 """Grounding a knowledge-base bot's answer in the published entries.
 
-Called by `chatapp.chat.prompt.build_request` for bots with
-`uses_knowledge_base`: the entries found for the latest question go into the
-system prompt, numbered, and become the answer's `sources`. When none covers
-the question the answer is a fixed "not covered" text and the question is
-recorded for the reviewers; when the question is nearly word for word an
-entry's, the entry's own text is the answer (small models paraphrase badly).
+`ground` and `finalize` are the knowledge base's side of the core's answer path
+(`chatapp.chat.extensions`, registered in `apps.py`): `ground` runs for bots with
+`uses_knowledge_base`. The latest question (with the conversation's earlier
+ones, for a follow-up) is searched and decided (`search.py`):
+
+- answer: in `quote` mode the best entry's own text is the answer, with its
+  citation and "Related" links to other matching entries; no model, nothing
+  invented. In `generate` mode the model writes from the numbered entries,
+  and `finalize` checks the result once the stream has ended.
+- unsure: no assertion, the closest entries as links; recorded for reviewers.
+- not covered: a fixed reply; recorded for reviewers.
+
+The mode follows the model (FAQ_ANSWER_MODES, default FAQ_ANSWER_MODE): the
+small CPU model paraphrases badly and invents commands, so it quotes. Where
+the model is capable, it also judges coverage and verifies its own answers
+(`model_judge.py`), with the lexical decision and check as the fallback.
+
+Each source records its `use`: "quoted" (its text is the answer), "related"
+and "closest" (linked), or "answer" (given to the model to write from).
 """
 
-import re
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 from django.conf import settings
 
-from chatapp.faq.actions import record_unanswered
-from chatapp.faq.search import near_exact, search
+from chatapp.chat import extensions
+from chatapp.faq import actions, model_judge
+from chatapp.faq.decision import ANSWER, UNSURE, Decision
+from chatapp.faq.groundedness import Verdict, check, cited_numbers
+from chatapp.faq.index import near_exact
+from chatapp.faq.search import search, visible_entry_ids
 
-NOT_COVERED = (
+QUOTE = "quote"
+GENERATE = "generate"
+ANSWER_MODES = (QUOTE, GENERATE)
+# Sources the answer's text links to without drawing on them.
+LINKED = ("related", "closest")
+
+NOT_COVERED_TEXT = (
     "The team knowledge base does not cover this question, so I would rather not guess. "
     "I have noted it so that someone can add an answer to the FAQ."
 )
+UNSURE_TEXT = "I'm not sure the knowledge base covers this. The closest entries are:"
 INSTRUCTIONS = (
     "Answer the user's question using only the knowledge base entries below. "
     "After each statement, cite the entry it comes from by its number in brackets, like [1]. "
     "If the entries do not answer the question, say that the knowledge base does not cover it."
 )
-CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# Another entry is linked under a quoted answer when it scores at least this share of the first.
+RELATED_SHARE = 0.5
 
 
 @dataclass
-class Grounding:
-    system: str
-    sources: list = field(default_factory=list)
-    canned_answer: str | None = None
+class Grounding(extensions.Grounding):
+    """The core's grounding, with what was decided and how the answer is written."""
+
+    decision: Decision | None = None
+    mode: str = QUOTE
 
 
-def source(number, hit, cited=False):
+# What `finalize` returns: the core saves `text`, `sources` and `rejected_draft`.
+FinalAnswer = extensions.FinalAnswer
+
+
+def answer_mode(model_name: str) -> str:
+    mode = settings.FAQ_ANSWER_MODES.get(model_name, settings.FAQ_ANSWER_MODE)
+    return mode if mode in ANSWER_MODES else QUOTE
+
+
+def source(number: int, hit, use: str, cited: bool = False) -> dict:
     document = hit.document
     return {
         "number": number,
@@ -45,38 +80,136 @@ def source(number, hit, cited=False):
         "url": f"/faq/{document.key}/",
         "score": hit.score,
         "cited": cited,
+        "use": use,
     }
 
 
-def entries_prompt(system, hits):
+def entry_link(item: dict) -> str:
+    question = item["question"].replace("[", "(").replace("]", ")")
+    return f"[{item['number']}] [{question}]({item['url']})"
+
+
+def quote_answer(answer: str, sources: list) -> str:
+    """The entry's own text, its citation, and links to the related entries: nothing but the knowledge base."""
+    text = f"{answer.strip()}\n\nSource: [1]"
+    related = [item for item in sources if item["use"] == "related"]
+    if related:
+        text += "\n\nRelated: " + " · ".join(entry_link(item) for item in related)
+    return text
+
+
+def unsure_answer(sources: list) -> str:
+    return UNSURE_TEXT + "\n\n" + "\n".join(f"- {entry_link(item)}" for item in sources)
+
+
+def quote_sources(hits: list) -> list:
+    return [source(1, hits[0], "quoted", cited=True)] + [
+        source(number, hit, "related") for number, hit in enumerate(hits[1:], 2)
+    ]
+
+
+def entries_prompt(system: str, hits: list) -> str:
     blocks = [f"[{number}] {hit.document.question}\n{hit.document.answer.strip()}" for number, hit in enumerate(hits, 1)]
     return f"{system}\n\n{INSTRUCTIONS}\n\nKnowledge base entries:\n\n" + "\n\n".join(blocks)
 
 
-def ground(bot, turns, system, reply):
+def with_model_judgement(decision: Decision, model: str) -> Decision:
+    """The decision once a capable model has said which listed entry answers, if any.
+
+    The model may pick any listed entry (it becomes the first) or none (no
+    assertion: the entries are listed). When it cannot tell us in time, the
+    lexical decision stands.
+    """
+    entries = [(number, hit.document.question, hit.document.answer) for number, hit in enumerate(decision.hits, 1)]
+    question = decision.question
+    if decision.used_context:
+        question = f"{decision.retrieval.context}\n{question}"
+    number = model_judge.which_entry(model, question, entries)
+    if number is None:
+        return decision
+    if number == 0:
+        return dataclasses.replace(decision, outcome=UNSURE, judged_by_model=True)
+    hits = [decision.hits[number - 1]] + [hit for index, hit in enumerate(decision.hits, 1) if index != number]
+    retrieval = dataclasses.replace(decision.retrieval, hits=hits)
+    return dataclasses.replace(decision, outcome=ANSWER, retrieval=retrieval, judged_by_model=True)
+
+
+def ground(bot, turns, system: str, reply) -> Grounding:
     """The system prompt, sources and maybe a ready answer for `reply`'s latest question."""
     if not (bot and bot.uses_knowledge_base) or not turns or turns[-1].role != "user":
         return Grounding(system)
     question = turns[-1].text
-    result = search(question)
-    if not result.covered:
-        # A retry asks again: the question is on the list once.
-        if not reply.unanswered_questions.exists():
-            record_unanswered(question, conversation=reply.conversation, message=reply, best_score=result.best_score)
-        return Grounding(system, canned_answer=NOT_COVERED)
-    # The runners-up go along only when they too match the question somewhat.
-    hits = [result.best] + [hit for hit in result.hits[1:] if hit.score >= result.min_score / 2]
-    if near_exact(question, hits[0].document, settings.FAQ_NEAR_EXACT):
-        answer = f"{hits[0].document.answer.strip()}\n\nSource: [1]"
-        return Grounding(system, sources=[source(1, hits[0], cited=True)], canned_answer=answer)
-    return Grounding(entries_prompt(system, hits), sources=[source(number, hit) for number, hit in enumerate(hits, 1)])
+    context = [turn.text for turn in turns[:-1] if turn.role == "user"]
+    mode = answer_mode(bot.model_name)
+    decision = search(question, context=context, visible=visible_entry_ids(reply.conversation.owner))
+    if mode == GENERATE and decision.covered:
+        decision = with_model_judgement(decision, bot.model_name)
+    if decision.outcome != ANSWER:
+        actions.note_question(question, decision, message=reply)
+    if not decision.covered:
+        return Grounding(system, canned_answer=NOT_COVERED_TEXT, decision=decision, mode=mode)
+    if decision.outcome == UNSURE:
+        sources = [source(number, hit, "closest") for number, hit in enumerate(decision.hits, 1)]
+        return Grounding(system, sources=sources, canned_answer=unsure_answer(sources), decision=decision, mode=mode)
+    best, *others = decision.hits
+    hits = [best] + [hit for hit in others if hit.rank_score >= RELATED_SHARE * best.rank_score]
+    if mode == QUOTE or near_exact(question, best.document, settings.FAQ_NEAR_EXACT):
+        sources = quote_sources(hits)
+        return Grounding(
+            system, sources=sources, canned_answer=quote_answer(best.document.answer, sources), decision=decision, mode=mode
+        )
+    sources = [source(number, hit, "answer") for number, hit in enumerate(hits, 1)]
+    return Grounding(entries_prompt(system, hits), sources=sources, decision=decision, mode=mode)
 
 
-def cited_numbers(text):
-    return {int(number) for group in CITATION.findall(text or "") for number in group.split(",")}
-
-
-def mark_cited(sources, text):
+def mark_cited(sources: list, text: str) -> list:
     """`sources` with `cited` set for each entry the answer refers to by number."""
     numbers = cited_numbers(text)
-    return [{**item, "cited": item.get("cited") or item.get("number") in numbers} for item in sources]
+    # Links ("Related: [2] …", "closest entries") carry numbers too, but assert nothing.
+    return [
+        {**item, "cited": item.get("cited") or (item.get("use") not in LINKED and item.get("number") in numbers)}
+        for item in sources
+    ]
+
+
+def finalize(reply, text: str, sources: list) -> FinalAnswer:
+    """The answer to save once the model's stream has ended.
+
+    A generated answer that cites nothing, cites an entry it was not given, or
+    states what its entries do not support is replaced by the quote answer;
+    the model's text is kept for reviewers. Blocking: runs in a worker thread
+    (a database read, and maybe one short request to the model).
+    """
+    given = [item for item in sources if item.get("use") == "answer"]
+    if not given:
+        return FinalAnswer(text, mark_cited(sources, text))
+    from chatapp.faq.models import FAQEntry
+
+    found = {entry.pk: entry for entry in FAQEntry.objects.filter(pk__in=[item["id"] for item in given])}
+    entries = {item["number"]: found[item["id"]] for item in given if item["id"] in found}
+    texts = {number: f"{entry.question}\n{entry.answer}" for number, entry in entries.items()}
+    verdict = check(text, texts, support=False)
+    if verdict.grounded:
+        model = reply_model(reply)
+        triples = [(number, entry.question, entry.answer) for number, entry in entries.items()]
+        verified = model_judge.supported(model, text, triples) if answer_mode(model) == GENERATE else None
+        if verified is None:
+            verdict = check(text, texts)
+        elif not verified:
+            verdict = Verdict(False, "the model found a statement its entries do not support")
+    if verdict.grounded:
+        return FinalAnswer(text, mark_cited(sources, text))
+    first = given[0]
+    if first["id"] not in found:
+        # The entry was withdrawn meanwhile: nothing left to quote.
+        return FinalAnswer(NOT_COVERED_TEXT, [], rejected_draft=text)
+    renumbered = [
+        {**item, "use": "quoted" if number == 1 else "related", "cited": number == 1, "number": number}
+        for number, item in enumerate([first] + [item for item in given[1:] if item["id"] in found], 1)
+    ]
+    return FinalAnswer(quote_answer(found[first["id"]].answer, renumbered), renumbered, rejected_draft=text)
+
+
+def reply_model(reply) -> str:
+    bot = reply.conversation.bot
+    return bot.model_name if bot else settings.INFERENCE_MODEL

@@ -39,6 +39,17 @@ class QuestionGroup:
         return [question.pk for question in self.questions]
 
     @property
+    def candidates(self):
+        """The entries the bot listed for these questions ("not sure"), most often listed first: {id, key, question}."""
+        counts, found = Counter(), {}
+        for question in self.questions:
+            for rank, item in enumerate(question.candidates or []):
+                if isinstance(item, dict) and "id" in item:
+                    counts[item["id"]] += 10 - min(rank, 9)
+                    found.setdefault(item["id"], item)
+        return [found[pk] for pk, _ in counts.most_common()]
+
+    @property
     def summary(self):
         people = self.people
         return f"{people} {'person' if people == 1 else 'people'} asked about {self.topic}"

@@ -117,9 +117,17 @@ class UnansweredQuestionQuerySet(models.QuerySet):
 
 
 class UnansweredQuestion(models.Model):
-    """A question the knowledge base did not cover: the reviewers' to-do list."""
+    """A question the knowledge base did not answer: the reviewers' to-do list."""
+
+    class Outcome(models.TextChoices):
+        NOT_COVERED = "not_covered", "Not covered"
+        # The closest entries were listed, without an answer.
+        UNSURE = "unsure", "Unsure"
 
     question = models.TextField()
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.NOT_COVERED, db_index=True)
+    # The entries listed to the asker, closest first: {"id", "key", "question", "score"}.
+    candidates = models.JSONField(default=list, blank=True)
     asked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -144,3 +152,9 @@ class UnansweredQuestion(models.Model):
 
     def __str__(self):
         return self.question[:80]
+
+    def candidate_entries(self):
+        """The listed entries that still exist, closest first."""
+        ids = [item["id"] for item in self.candidates or [] if isinstance(item, dict) and "id" in item]
+        found = FAQEntry.objects.in_bulk(ids)
+        return [found[pk] for pk in ids if pk in found]

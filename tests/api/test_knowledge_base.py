@@ -1,11 +1,12 @@
-"""The Team FAQ bot through the API: grounded answers that cite the knowledge base."""
+"""The Team FAQ bot through the API: the knowledge base's own answers, honest "not sure" and "not covered"."""
 
 import io
 
 import pytest
 from django.core.management import call_command
 
-from chatapp.faq.models import FAQEntry
+from chatapp.faq.grounding import NOT_COVERED_TEXT, UNSURE_TEXT
+from chatapp.faq.models import FAQEntry, UnansweredQuestion
 from chatapp.faq.search import current_index
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,25 +21,53 @@ def sample_faq(bots):
     current_index.clear()
 
 
+def ask(api, *messages):
+    turns = [{"role": "user" if number % 2 == 0 else "assistant", "content": text} for number, text in enumerate(messages)]
+    completion = api.chat.completions.create(model="team-faq", messages=turns)
+    return completion.choices[0].message.content, completion.model_extra.get("sources", [])
+
+
 def test_the_faq_bot_answers_from_the_entry_and_cites_it(api, sample_faq, live_app):
-    completion = api.chat.completions.create(
-        model="team-faq", messages=[{"role": "user", "content": "How do I get VPN access?"}]
-    )
+    text, sources = ask(api, "How do I get VPN access?")
 
     entry = FAQEntry.objects.get(key="vpn-access")
-    text = completion.choices[0].message.content
-    assert entry.answer.strip() in text
-    assert "[1]" in text
+    assert text.startswith(entry.answer.strip())
+    assert "Source: [1]" in text
     # The entries behind the citations, as an extra field next to the standard ones.
-    assert completion.model_extra["sources"] == [
-        {
-            "number": 1,
-            "key": "vpn-access",
-            "question": "How do I get VPN access?",
-            "url": f"{live_app}/faq/vpn-access/",
-            "cited": True,
-        }
-    ]
+    assert sources[0] == {
+        "number": 1,
+        "key": "vpn-access",
+        "question": "How do I get VPN access?",
+        "url": f"{live_app}/faq/vpn-access/",
+        "cited": True,
+    }
+    # Related entries are linked in the text with the numbers they have in `sources`.
+    for item in sources[1:]:
+        assert f"[{item['number']}] [{item['question']}]" in text
+
+
+def test_an_off_topic_question_gets_an_honest_not_covered(api, sample_faq):
+    text, sources = ask(api, "What is the capital of Australia?")
+
+    assert text == NOT_COVERED_TEXT
+    assert sources == []
+    assert UnansweredQuestion.objects.get().question == "What is the capital of Australia?"
+
+
+def test_an_in_between_question_gets_not_sure_with_links_to_the_closest_entries(api, sample_faq):
+    text, sources = ask(api, "Who approves my VPN request and how long does it take?")
+
+    assert text.startswith(UNSURE_TEXT)
+    assert "vpn-access" in [item["key"] for item in sources]
+    assert "[How do I get VPN access?](/faq/vpn-access/)" in text
+    assert not any(item["cited"] for item in sources)  # nothing asserted
+
+
+def test_a_follow_up_is_answered_with_the_conversations_context(api, sample_faq):
+    text, sources = ask(api, "How do I deploy to production?", "(the earlier answer)", "Can I do that on a Friday?")
+
+    assert sources[0]["key"] == "deploy-freeze"
+    assert text.startswith(FAQEntry.objects.get(key="deploy-freeze").answer.strip())
 
 
 def test_a_streamed_faq_answer_cites_the_entry_too(api, sample_faq):
@@ -49,5 +78,5 @@ def test_a_streamed_faq_answer_cites_the_entry_too(api, sample_faq):
     )
 
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
-    assert "[1]" in text
+    assert "Source: [1]" in text
     assert chunks[-1].model_extra["sources"][0]["key"] == "vpn-access"

@@ -122,3 +122,49 @@ def test_the_admin_imports_a_file_and_lists_bad_rows(admin_client):
     assert "1 created, 0 updated, 0 unchanged, 1 row(s) with errors" in page
     assert "line 3: the question is empty" in page
     assert FAQEntry.objects.get().question == "Where can I park?"
+
+
+def test_a_not_sure_question_becomes_a_phrasing_of_a_listed_entry_in_one_click(admin_client, alice, sample_faq):
+    from chatapp.faq.search import search
+
+    question = "Who approves my VPN request and how long does it take?"
+    decision = search(question)
+    assert decision.outcome == "unsure"
+    vpn = FAQEntry.objects.get(key="vpn-access")
+    UnansweredQuestion.objects.create(
+        question=question,
+        asked_by=alice,
+        outcome=UnansweredQuestion.Outcome.UNSURE,
+        candidates=[{"id": hit.document.id, "key": hit.key, "question": hit.document.question} for hit in decision.hits],
+    )
+
+    page = admin_client.get(GROUPED).content.decode()
+    assert "Add as phrasing of “How do I get VPN access?”" in page
+
+    ids = list(UnansweredQuestion.objects.values_list("id", flat=True))
+    admin_client.post(reverse("admin:faq_unansweredquestion_act"), {"ids": ids, "entry": vpn.pk})
+
+    vpn.refresh_from_db()
+    assert question in vpn.phrasing_list
+    assert UnansweredQuestion.objects.get().entry == vpn
+    assert "No open unanswered questions." in admin_client.get(GROUPED).content.decode()
+    answered = search(question)
+    assert answered.outcome == "answer" and answered.best.key == "vpn-access"
+
+
+def test_reviewers_see_a_refused_draft_in_the_transcript_marked_as_such(admin_client, alice):
+    from chatapp.chat.models import Conversation, Message
+
+    conversation = Conversation.objects.create(owner=alice)
+    Message.objects.create(conversation=conversation, role="user", content="Rollback a bad deploy how?")
+    Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        content="Run `/deploy rollback production` in **#deploys**.\n\nSource: [1]",
+        rejected_draft="Just run `sudo rollback --force` [1].",
+    )
+
+    page = admin_client.get(reverse("admin:chat_conversation_change", args=[conversation.pk])).content.decode()
+
+    assert "Rejected draft" in page
+    assert "Just run `sudo rollback --force` [1]." in page

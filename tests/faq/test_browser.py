@@ -1,23 +1,28 @@
-"""A knowledge-base answer as a person sees it: Chromium, daphne, the worker and the real model."""
+"""Knowledge-base answers as a person sees them: Chromium, daphne, the worker and the model."""
 
 import pytest
 
 from tests.conftest import sign_in
+from tests.faq.scripted_model_service import ScriptedModelService
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sample_faq", "team_faq_bot")]
 
 ANSWER = "article.message.assistant"
 
 
-def test_the_faq_bot_answer_links_its_source_entry(page, live_app, alice):
-    sign_in(page, live_app, alice)
+def ask(page, live_app, user, question):
+    sign_in(page, live_app, user)
     page.get_by_label("Bot").select_option(label="Team FAQ")
     composer = page.get_by_role("textbox", name="Message")
-    composer.fill("How do I get VPN access?")
+    composer.fill(question)
     composer.press("Enter")
-
     page.locator(f'{ANSWER}[data-status="done"]').wait_for(timeout=120_000)
-    answer = page.locator(ANSWER)
+    return page.locator(ANSWER)
+
+
+def test_the_faq_bot_answer_links_its_source_entry(page, live_app, alice):
+    answer = ask(page, live_app, alice, "How do I get VPN access?")
+
     assert "WireGuard" in answer.locator(".message-body").inner_text()
     assert answer.locator(".sources-label").inner_text() == "Sources"
     assert answer.get_by_role("link", name="[1] How do I get VPN access?").is_visible()
@@ -27,3 +32,27 @@ def test_the_faq_bot_answer_links_its_source_entry(page, live_app, alice):
     page.locator(ANSWER).get_by_role("link", name="[1] How do I get VPN access?").click()
     page.wait_for_url(f"{live_app}/faq/vpn-access/")
     assert page.get_by_role("heading", level=1).inner_text() == "How do I get VPN access?"
+
+
+def test_an_in_between_question_shows_not_sure_with_links_to_the_closest_entries(page, live_app, alice):
+    answer = ask(page, live_app, alice, "Who approves my VPN request and how long does it take?")
+
+    body = answer.locator(".message-body")
+    assert "I'm not sure the knowledge base covers this" in body.inner_text()
+    body.get_by_role("link", name="How do I get VPN access?").click()
+    page.wait_for_url(f"{live_app}/faq/vpn-access/")
+
+
+def test_a_generated_answer_refused_by_the_check_says_it_was_replaced(page, live_app, alice, settings, team_faq_bot):
+    team_faq_bot.model = "capable-model"
+    team_faq_bot.save()
+    settings.FAQ_ANSWER_MODES = {"capable-model": "generate"}
+    with ScriptedModelService(answer="Just run `sudo rollback --force` [1].", judge="1", verify="no") as service:
+        settings.INFERENCE_URL = service.url  # the worker runs in this process
+        answer = ask(page, live_app, alice, "Rollback a bad deploy how?")
+
+        assert "Replaced by the knowledge base's own answer" in answer.locator(".message-sources").inner_text()
+        assert "sudo rollback" not in answer.locator(".message-body").inner_text()
+        assert "/deploy rollback production" in answer.locator(".message-body").inner_text()
+        page.reload()
+        assert "Replaced by the knowledge base's own answer" in page.locator(ANSWER).inner_text()

@@ -1,28 +1,47 @@
 import io
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-pytestmark = pytest.mark.usefixtures("sample_faq")
+DATA = Path(__file__).resolve().parents[2] / "chatapp" / "faq" / "data"
+TARGETS = ["--min-found", "0.93", "--max-wrong", "0.05", "--max-answered-anyway", "0.15"]
 
 
+@pytest.mark.usefixtures("sample_faq")
 def test_the_shipped_evaluation_meets_its_targets():
     out = io.StringIO()
-    call_command("faq_eval", "--min-recall-at-3", "0.9", "--min-not-covered", "0.8", stdout=out)
+    call_command("faq_eval", "--min-recall-at-3", "0.95", *TARGETS, stdout=out)
 
     report = out.getvalue()
-    assert "131 questions (111 answerable, 20 not)" in report
-    for figure in ("recall@1", "recall@3", "MRR", "not covered"):
+    assert "145 questions (123 answerable, 22 not)" in report
+    for figure in ("recall@1", "MRR", "answered right", "answered wrong", "unsure, listed", "wrongly declined", "answered anyway"):
         assert figure in report
+    assert "calibrated on the knowledge base" in report
     assert "All thresholds met." in report
 
 
+def test_another_knowledge_base_is_evaluated_from_its_file_without_touching_the_database(db):
+    out = io.StringIO()
+
+    call_command(
+        "faq_eval", str(DATA / "lab_eval.jsonl"), "--knowledge-base", str(DATA / "lab_faq.md"), stdout=out
+    )
+
+    assert "158 questions (128 answerable, 30 not), 46 entries" in out.getvalue()
+    from chatapp.faq.models import FAQEntry
+
+    assert not FAQEntry.objects.exists()
+
+
+@pytest.mark.usefixtures("sample_faq")
 def test_a_result_below_a_threshold_fails_the_command():
-    with pytest.raises(CommandError, match="Below threshold: recall@1"):
+    with pytest.raises(CommandError, match="Thresholds missed: recall@1"):
         call_command("faq_eval", "--min-recall-at-1", "1.01", stdout=io.StringIO())
 
 
+@pytest.mark.usefixtures("sample_faq")
 def test_questions_about_unknown_keys_are_pointed_out(tmp_path):
     path = tmp_path / "eval.jsonl"
     lines = [{"question": "How do I get VPN access?", "expected": ["vpn-access"]}, {"question": "Tea?", "expected": ["no-such-entry"]}]
@@ -31,10 +50,11 @@ def test_questions_about_unknown_keys_are_pointed_out(tmp_path):
 
     call_command("faq_eval", str(path), stdout=out)
 
-    assert "Expected keys not among the published entries: no-such-entry" in out.getvalue()
-    assert "recall@1     0.500" in out.getvalue()
+    assert "Expected keys not among the entries: no-such-entry" in out.getvalue()
+    assert "recall@1 0.500" in out.getvalue()
 
 
+@pytest.mark.usefixtures("sample_faq")
 def test_a_malformed_file_is_reported_with_its_line(tmp_path):
     path = tmp_path / "eval.jsonl"
     path.write_text('{"question": "ok", "expected": []}\n{"question": "no list"}\n')

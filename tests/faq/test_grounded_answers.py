@@ -1,13 +1,16 @@
-"""The Team FAQ bot end to end: the real worker, the real CPU model, the sample knowledge base."""
+"""The Team FAQ bot end to end: the real worker, the sample knowledge base, the real CPU model
+(and, for a capable model's generated answers, a scripted OpenAI-compatible one)."""
 
-import httpx
 import pytest
 
 from chatapp.chat.actions import send_message
+from chatapp.chat.events import message_payload
 from chatapp.chat.models import Message
-from chatapp.faq.grounding import NOT_COVERED, cited_numbers
+from chatapp.faq.groundedness import check
+from chatapp.faq.grounding import NOT_COVERED_TEXT, UNSURE_TEXT
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
 from tests.faq.conftest import wait_until_finished
+from tests.faq.scripted_model_service import ScriptedModelService
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -15,56 +18,37 @@ pytestmark = [
 ]
 
 
-def ask(user, text, bot_slug="team-faq"):
-    _, _, _, reply = send_message(user, text, bot_slug=bot_slug)
+def ask(user, text, bot_slug="team-faq", conversation_id=None):
+    _, _, _, reply = send_message(user, text, conversation_id=conversation_id, bot_slug=bot_slug)
     return wait_until_finished(reply)
 
 
-def test_the_vpn_question_is_answered_with_the_entry_and_cites_it(alice):
+def test_the_vpn_question_gets_the_entrys_own_answer_and_cites_it(alice):
     reply = ask(alice, "How do I get VPN access?")
 
     entry = FAQEntry.objects.get(key="vpn-access")
     assert reply.status == Message.Status.DONE
-    # Word for word an entry's question: its own text answers, with the citation.
-    assert entry.answer.strip() in reply.content
-    assert "[1]" in reply.content
-    assert reply.sources == [
-        {
-            "number": 1,
-            "id": entry.pk,
-            "key": "vpn-access",
-            "question": "How do I get VPN access?",
-            "url": "/faq/vpn-access/",
-            "score": reply.sources[0]["score"],
-            "cited": True,
-        }
-    ]
+    assert reply.content.startswith(entry.answer.strip())
+    assert "Source: [1]" in reply.content
+    assert reply.completion_tokens is None  # quoted, not generated
+    first = reply.sources[0]
+    assert (first["number"], first["key"], first["cited"], first["use"]) == (1, "vpn-access", True, "quoted")
 
 
-def test_a_paraphrase_is_answered_by_the_model_from_the_numbered_entries(alice, model_service):
-    reply = ask(alice, "I'm working from home and need to reach the internal systems through the VPN. How do I set that up?")
+def test_an_in_between_question_gets_not_sure_with_links_and_is_recorded(alice):
+    reply = ask(alice, "Who approves my VPN request and how long does it take?")
 
-    assert reply.status == Message.Status.DONE
-    assert reply.content.strip()
-    assert reply.completion_tokens  # the model wrote it
-    keys = [source["key"] for source in reply.sources]
-    assert "vpn-access" in keys
-    assert [source["number"] for source in reply.sources] == list(range(1, len(keys) + 1))
-    # What the model was given: the instructions and the entries, numbered.
-    prompt = httpx.get(model_service.removesuffix("/v1") + "/debug/last-prompt").text
-    assert "cite the entry it comes from by its number in brackets, like [1]" in prompt
-    number = keys.index("vpn-access") + 1
-    assert f"[{number}] How do I get VPN access?" in prompt
-    # Saved citations are exactly the numbers the answer refers to.
-    cited = cited_numbers(reply.content)
-    assert [source["cited"] for source in reply.sources] == [source["number"] in cited for source in reply.sources]
+    assert reply.content.startswith(UNSURE_TEXT)
+    assert "[How do I get VPN access?](/faq/vpn-access/)" in reply.content
+    recorded = UnansweredQuestion.objects.get()
+    assert recorded.outcome == UnansweredQuestion.Outcome.UNSURE and recorded.message_id == reply.pk
 
 
 def test_an_uncovered_question_is_declined_without_the_model_and_recorded(alice):
     reply = ask(alice, "Can I bring my dog to the office?")
 
     assert reply.status == Message.Status.DONE
-    assert reply.content == NOT_COVERED
+    assert reply.content == NOT_COVERED_TEXT
     assert reply.completion_tokens is None  # no generation
     assert reply.sources == []
     recorded = UnansweredQuestion.objects.get()
@@ -73,10 +57,52 @@ def test_an_uncovered_question_is_declined_without_the_model_and_recorded(alice)
     assert recorded.message_id == reply.pk
 
 
+def test_a_follow_up_in_the_same_conversation_is_answered_with_its_context(alice):
+    first = ask(alice, "How do I deploy to production?")
+    follow_up = ask(alice, "Can I do that on a Friday?", conversation_id=first.conversation_id)
+
+    assert follow_up.sources[0]["key"] == "deploy-freeze"
+    assert follow_up.content.startswith(FAQEntry.objects.get(key="deploy-freeze").answer.strip())
+
+
 def test_the_general_assistant_does_not_use_the_knowledge_base(alice):
     reply = ask(alice, "Can I bring my dog to the office?", bot_slug="assistant")
 
     assert reply.status == Message.Status.DONE
-    assert reply.content != NOT_COVERED
+    assert reply.content != NOT_COVERED_TEXT
     assert reply.sources == []
     assert not UnansweredQuestion.objects.exists()
+
+
+def test_the_cpu_model_in_generate_mode_ends_with_a_checked_answer(alice, settings):
+    settings.FAQ_ANSWER_MODES = {settings.INFERENCE_MODEL: "generate"}
+    settings.FAQ_MODEL_TIMEOUT = 30.0
+
+    reply = ask(alice, "Rollback a bad deploy how?")
+
+    assert reply.status == Message.Status.DONE
+    assert reply.completion_tokens  # the model wrote a draft
+    entry = FAQEntry.objects.get(key=reply.sources[0]["key"])
+    if reply.rejected_draft:
+        assert reply.content.startswith(entry.answer.strip())
+    else:
+        texts = {item["number"]: FAQEntry.objects.get(pk=item["id"]).answer for item in reply.sources}
+        assert check(reply.content, texts, support=False).grounded
+
+
+def test_a_streamed_answer_off_the_entries_ends_with_the_quote_and_keeps_the_draft(alice, settings, team_faq_bot):
+    team_faq_bot.model = "capable-model"
+    team_faq_bot.save()
+    settings.FAQ_ANSWER_MODES = {"capable-model": "generate"}
+    draft = 'Install it with `sudo apt-get install ssh-fork -j "https://www.wg0"` [1].'
+    with ScriptedModelService(answer=draft, judge="1", verify="no") as service:
+        settings.INFERENCE_URL = service.url
+        reply = ask(alice, "Rollback a bad deploy how?")
+
+    entry = FAQEntry.objects.get(key="rollback")
+    assert reply.status == Message.Status.DONE
+    assert reply.content.startswith(entry.answer.strip()) and "Source: [1]" in reply.content
+    assert reply.rejected_draft == draft
+    assert reply.sources[0]["key"] == "rollback" and reply.sources[0]["cited"]
+    assert message_payload(reply)["replaced"] is True
+    assert service.asked("answer")[0]["stream"] is True  # it streamed as usual

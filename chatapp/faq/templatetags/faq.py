@@ -2,10 +2,16 @@ from django import template
 
 register = template.Library()
 
+# Shown where the check refused a generated answer and the entry's own text replaced it.
+REPLACED_NOTE = "Replaced by the knowledge base's own answer: the generated one did not stick to the entries."
+# Entries linked in the answer's text itself ("Related: …", "The closest entries are: …").
+LINKED_IN_TEXT = {"related", "closest"}
+
 
 def shown_sources(sources):
     """The entries to link under an answer: those it cited, else all it was given."""
     sources = [item for item in sources or [] if isinstance(item, dict) and item.get("key")]
+    sources = [item for item in sources if item.get("use") not in LINKED_IN_TEXT]
     cited = [item for item in sources if item.get("cited")]
     return ("Sources", cited) if cited else ("Related FAQ entries", sources)
 
@@ -13,10 +19,16 @@ def shown_sources(sources):
 @register.inclusion_tag("faq/sources.html")
 def message_sources(message):
     label, items = shown_sources(message.sources)
-    return {"label": label, "items": items}
+    return {"label": label, "items": items, "replaced": bool(getattr(message, "rejected_draft", ""))}
 
 
 @register.inclusion_tag("faq/retrieved_sources.html")
 def retrieved_sources(message):
     """For reviewers: every entry retrieved for an answer, its score and whether the answer cited it."""
     return {"items": [item for item in message.sources or [] if isinstance(item, dict) and item.get("key")]}
+
+
+@register.inclusion_tag("faq/rejected_draft.html")
+def rejected_draft(message):
+    """For reviewers: the generated answer the check refused, marked as such."""
+    return {"draft": getattr(message, "rejected_draft", "")}

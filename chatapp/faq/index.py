@@ -1,0 +1,277 @@
+"""The search index of a set of knowledge-base entries, and what a search measures.
+
+Two BM25 indexes (bm25s) over each entry's question, other phrasings, tags and
+answer: one of words, one of character trigrams (typos, word forms). Entries
+are ranked by a blend of both, and by the cosine similarity of embeddings when
+an embedder is given. A search returns the ranking together with what the
+coverage decision (`decision.py`) reads: the raw scores, which of the
+question's words each entry contains, and how close the question is to each
+entry's own phrasings.
+
+Plain data in, plain data out: no database, no settings. `SearchIndex` is built
+from `Document`s, so the evaluation and the calibration can index any set of
+entries (another knowledge base, an entry left out) the same way.
+"""
+
+import difflib
+import logging
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import bm25s
+import numpy as np
+
+from chatapp.faq.analysis import default_analyzer, words
+
+# bm25s sets its own logger to DEBUG on import: one line per index build otherwise.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+# Title fields count more than the answer's body: they say what the entry is about.
+TITLE_WEIGHT = 2
+# Share of the trigram index in the ranking (measured with faq_eval: see the README).
+NGRAM_WEIGHT = 0.3
+# A question word missing from the index is read as its closest indexed word
+# when they are this similar (difflib ratio): "acess" → "access".
+TYPO_SIMILARITY = 0.85
+MIN_TYPO_LENGTH = 4
+# A follow-up ("and for staging?") is searched with the previous questions too:
+# entries matching the follow-up's own words are lifted by up to this factor
+# when they also match the context, and its words count this much in coverage.
+CONTEXT_BOOST = 1.0
+CONTEXT_WEIGHT = 0.5
+# What the context alone adds, for follow-ups whose own words match nothing ("how long does it take?").
+CONTEXT_ALONE = 0.2
+
+
+@dataclass
+class Document:
+    """What the index needs of an entry, detached from the database."""
+
+    id: int
+    key: str
+    question: str
+    answer: str
+    phrasings: list = field(default_factory=list)
+    tags: list = field(default_factory=list)
+
+    @classmethod
+    def from_entry(cls, entry) -> "Document":
+        return cls(entry.pk, entry.key, entry.question, entry.answer, entry.phrasing_list, entry.tag_list)
+
+    @property
+    def title_lines(self) -> list:
+        return [line for line in [self.question, *self.phrasings] if line]
+
+    @property
+    def title_text(self) -> str:
+        return " ".join([*self.title_lines, *self.tags])
+
+    @property
+    def embedding_text(self) -> str:
+        return "\n".join([*self.title_lines, self.answer])
+
+
+@dataclass
+class Hit:
+    document: Document
+    # Word-index score, scaled (1.0 ≈ one word found in a single entry).
+    score: float
+    # Blend used for ranking, 0..1 relative to the best entry.
+    rank_score: float
+    similarity: float | None = None
+    # Position in the index, for the decision's features.
+    position: int = -1
+
+    @property
+    def key(self) -> str:
+        return self.document.key
+
+
+@dataclass
+class Query:
+    text: str
+    # Search terms: the question's content words, typos corrected, plus the
+    # English words its synonyms stand for.
+    terms: list
+    # The question's content words as asked (typos corrected), each with the
+    # English words it stands for and its weight: what an entry must contain to answer it.
+    asked: list
+
+    @property
+    def words_only(self) -> str:
+        return " ".join(words(self.text))
+
+
+@dataclass
+class Retrieval:
+    """One search: the ranking and the raw figures behind it."""
+
+    query: Query
+    hits: list
+    word_scores: np.ndarray
+    ngram_scores: np.ndarray
+    blend: np.ndarray
+    # The context a follow-up was searched with ("" for a question alone).
+    context: str = ""
+
+    @property
+    def best(self) -> Hit | None:
+        return self.hits[0] if self.hits else None
+
+    @property
+    def keys(self) -> list:
+        return [hit.key for hit in self.hits]
+
+
+def relative(scores: np.ndarray) -> np.ndarray:
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / top if top > 0 else scores
+
+
+def title_similarity(question: str, document: Document) -> float:
+    """How close `question` is, character by character, to the entry's question or a phrasing (0..1)."""
+    asked = " ".join(words(question))
+    if not asked:
+        return 0.0
+    return max(
+        (difflib.SequenceMatcher(None, asked, " ".join(words(line))).ratio() for line in document.title_lines),
+        default=0.0,
+    )
+
+
+def near_exact(question: str, document: Document, threshold: float) -> bool:
+    """Whether `question` is, give or take a few characters, the entry's question or a phrasing."""
+    return title_similarity(question, document) >= threshold
+
+
+class SearchIndex:
+    def __init__(self, documents, analyzer=None, embedder=None):
+        self.documents = list(documents)
+        self.analyzer = analyzer or default_analyzer()
+        self.embedder = embedder
+        title_terms = [self.analyzer.terms(document.title_text) for document in self.documents]
+        word_docs = [
+            terms * TITLE_WEIGHT + self.analyzer.terms(document.answer)
+            for terms, document in zip(title_terms, self.documents)
+        ]
+        self.words = self._bm25(word_docs)
+        self.ngrams = self._bm25([self.analyzer.ngrams(terms) for terms in word_docs])
+        self.term_sets = [frozenset(terms) for terms in word_docs]
+        self.title_sets = [frozenset(terms) for terms in title_terms]
+        # Indexed words by trigram: typo candidates are the words sharing pieces with the typo.
+        self.words_by_ngram = defaultdict(set)
+        for term in {term for terms in word_docs for term in terms if len(term) >= MIN_TYPO_LENGTH - 1}:
+            for gram in self.analyzer.ngrams([term]):
+                self.words_by_ngram[gram].add(term)
+        count = len(self.documents)
+        self.document_frequency = Counter(term for terms in self.term_sets for term in terms)
+        # BM25's idf of a word found in exactly one entry: the unit of `Hit.score`.
+        self.unit = math.log(1 + (count - 0.5) / 1.5) if count else 1.0
+        self.ids = np.array([document.id for document in self.documents], dtype=np.int64)
+        self.vectors = embedder.embed_documents(self.documents) if embedder and self.documents else None
+        # Filled by `decision.calibrate` the first time a decision is needed.
+        self.calibration = None
+
+    @staticmethod
+    def _bm25(corpus):
+        model = bm25s.BM25()
+        if corpus:
+            model.index(corpus, show_progress=False)
+        return model
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def idf(self, term: str) -> float:
+        """BM25's idf; a word no entry has counts as much as the rarest."""
+        count = len(self.documents)
+        frequency = self.document_frequency.get(term, 0)
+        return math.log(1 + (count - frequency + 0.5) / (frequency + 0.5))
+
+    def _scores(self, model, terms):
+        known = [term for term in terms if term in model.vocab_dict]
+        if not known:
+            return np.zeros(len(self.documents), dtype="float32")
+        return model.get_scores(known)
+
+    def correct(self, terms: list) -> list:
+        """Read each unknown word as its closest indexed word, when one is close enough."""
+        known = self.words.vocab_dict
+        corrected = []
+        for term in terms:
+            if term not in known and len(term) >= MIN_TYPO_LENGTH:
+                shared = Counter(word for gram in self.analyzer.ngrams([term]) for word in self.words_by_ngram.get(gram, ()))
+                candidates = [word for word, count in shared.items() if count >= 2]
+                match = difflib.get_close_matches(term, candidates, n=1, cutoff=TYPO_SIMILARITY)
+                term = match[0] if match else term
+            corrected.append(term)
+        return corrected
+
+    def query(self, text: str) -> Query:
+        terms = self.correct(self.analyzer.terms(text, expand=True))
+        asked = self.analyzer.asked_terms(text)
+        fixed = self.correct([term for term, _ in asked])
+        return Query(text, terms, [(term, synonyms, 1.0) for term, (_, synonyms) in zip(fixed, asked)])
+
+    def _raw_scores(self, query: Query):
+        word_scores = self._scores(self.words, query.terms) / self.unit
+        ngram_scores = self._scores(self.ngrams, self.analyzer.ngrams(query.terms))
+        return word_scores, ngram_scores
+
+    def search(self, question: str, k: int = 3, visible=None, context: str = "", exclude=()) -> Retrieval:
+        """The `k` best entries for `question`.
+
+        `visible`: ids of the only entries that may be found (None: all).
+        `context`: earlier questions of the conversation, for a follow-up.
+        `exclude`: positions of entries to leave out (the calibration's
+        "not covered" questions are entries' own questions, their entry left out).
+        """
+        query = self.query(question)
+        count = len(self.documents)
+        if not count:
+            empty = np.zeros(0, dtype="float32")
+            return Retrieval(query, [], empty, empty, empty, context)
+        word_scores, ngram_scores = self._raw_scores(query)
+        if context:
+            context_query = self.query(context)
+            context_words, context_ngrams = self._raw_scores(context_query)
+            # Divided back so that an entry matching both keeps the scale of its own score.
+            word_scores = (word_scores * (1 + CONTEXT_BOOST * relative(context_words)) + CONTEXT_ALONE * context_words) / (1 + CONTEXT_BOOST)
+            ngram_scores = (ngram_scores * (1 + CONTEXT_BOOST * relative(context_ngrams)) + CONTEXT_ALONE * context_ngrams) / (1 + CONTEXT_BOOST)
+            own = {term for term, _, _ in query.asked}
+            query = Query(
+                question,
+                query.terms + [term for term in context_query.terms if term not in query.terms],
+                query.asked + [(term, synonyms, CONTEXT_WEIGHT) for term, synonyms, _ in context_query.asked if term not in own],
+            )
+        if visible is not None or exclude:
+            allowed = np.ones(count, dtype=bool) if visible is None else np.isin(self.ids, list(visible))
+            if exclude:
+                allowed[list(exclude)] = False
+            word_scores = np.where(allowed, word_scores, 0)
+            ngram_scores = np.where(allowed, ngram_scores, 0)
+        blend = (1 - NGRAM_WEIGHT) * relative(word_scores) + NGRAM_WEIGHT * relative(ngram_scores)
+        similarities = None
+        if self.vectors is not None:
+            similarities = self.embedder.similarities(question, self.vectors)
+            if similarities is not None:
+                from django.conf import settings
+
+                weight = settings.FAQ_EMBEDDINGS_WEIGHT
+                if visible is not None or exclude:
+                    similarities = np.where(allowed, similarities, 0)
+                blend = (1 - weight) * blend + weight * relative(np.clip(similarities, 0, None))
+        order = np.argsort(-blend, kind="stable")[:k]
+        hits = [
+            Hit(
+                self.documents[index],
+                score=round(float(word_scores[index]), 3),
+                rank_score=round(float(blend[index]), 3),
+                similarity=None if similarities is None else round(float(similarities[index]), 3),
+                position=int(index),
+            )
+            for index in order
+            if blend[index] > 0
+        ]
+        return Retrieval(query, hits, word_scores, ngram_scores, blend, context)

@@ -1,0 +1,235 @@
+"""How knowledge-base answers are written: quoted from the entry, or generated and then checked.
+
+The capable model is a scripted OpenAI-compatible service (tests/faq/scripted_model_service.py):
+the real CPU model cannot be made to judge coverage, verify, stray from the entries or be slow on demand.
+"""
+
+import pytest
+
+from chatapp.chat.events import message_payload
+from chatapp.chat.models import Conversation, Message
+from chatapp.chat.prompt import build_request
+from chatapp.faq.analysis import words
+from chatapp.faq.grounding import NOT_COVERED_TEXT, UNSURE_TEXT, finalize
+from chatapp.faq.models import FAQEntry, UnansweredQuestion
+from tests.faq.scripted_model_service import ScriptedModelService
+
+pytestmark = pytest.mark.usefixtures("sample_faq")
+
+MODEL = "capable-model"
+STRAYING = 'To get VPN access run `sudo apt-get install ssh-fork -j "https://www.wg0"` and restart [1].'
+
+
+@pytest.fixture
+def faq_bot(team_faq_bot):
+    team_faq_bot.model = MODEL
+    team_faq_bot.save()
+    return team_faq_bot
+
+
+@pytest.fixture
+def capable(settings, faq_bot):
+    """The bot's model is declared capable: it generates, judges coverage and verifies."""
+    settings.FAQ_ANSWER_MODES = {MODEL: "generate"}
+    settings.FAQ_MODEL_TIMEOUT = 1.0
+    with ScriptedModelService() as service:
+        settings.INFERENCE_URL = service.url
+        yield service
+
+
+def asking(user, bot, *questions):
+    """An answer waiting to be written for the last of `questions` (earlier ones answered)."""
+    conversation = Conversation.objects.create(owner=user, bot=bot)
+    for question in questions[:-1]:
+        Message.objects.create(conversation=conversation, role="user", content=question)
+        Message.objects.create(conversation=conversation, role="assistant", content="(an earlier answer)")
+    Message.objects.create(conversation=conversation, role="user", content=questions[-1])
+    return Message.objects.create(conversation=conversation, role="assistant", status=Message.Status.STREAMING)
+
+
+def knowledge_base_text():
+    entries = FAQEntry.objects.published()
+    return set(words(" ".join(f"{entry.question} {entry.answer} {entry.key}" for entry in entries)))
+
+
+# --- quote mode: the default for the CPU model ---------------------------------------------------
+
+
+def test_a_quote_answer_is_the_entrys_own_text_with_its_citation(alice, faq_bot):
+    request = build_request(asking(alice, faq_bot, "How do I get VPN access?"))
+
+    entry = FAQEntry.objects.get(key="vpn-access")
+    assert request.canned_answer.startswith(entry.answer.strip())
+    assert "Source: [1]" in request.canned_answer
+    assert request.sources[0]["key"] == "vpn-access" and request.sources[0]["cited"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How do I get VPN access?",
+        "how do i get vpn acess",
+        "Comment poser des congés ?",
+        "Rollback a bad deploy how?",
+        "my laptop is broken what do i do",
+        "Who approves my VPN request and how long does it take?",
+        "What is the capital of Australia?",
+    ],
+)
+def test_quote_mode_answers_contain_nothing_but_knowledge_base_text(alice, faq_bot, question):
+    request = build_request(asking(alice, faq_bot, question))
+
+    # Every word is the knowledge base's, or one of the fixed phrases around it.
+    fixed = set(words(f"Source Related faq {UNSURE_TEXT} {NOT_COVERED_TEXT}"))
+    assert request.canned_answer is not None
+    assert set(words(request.canned_answer)) <= knowledge_base_text() | fixed
+
+
+def test_a_quote_answer_links_the_related_entries_with_stable_numbers(alice, faq_bot):
+    request = build_request(asking(alice, faq_bot, "How do I get VPN access?"))
+
+    related = [item for item in request.sources if item["use"] == "related"]
+    assert related, "another VPN entry matches too"
+    for item in related:
+        assert f"[{item['number']}] [{item['question']}]({item['url']})" in request.canned_answer
+    assert [item["number"] for item in request.sources] == list(range(1, len(request.sources) + 1))
+
+
+def test_an_unsure_answer_asserts_nothing_and_lists_the_closest_entries_for_reviewers(alice, faq_bot):
+    reply = asking(alice, faq_bot, "Who approves my VPN request and how long does it take?")
+
+    request = build_request(reply)
+
+    assert request.canned_answer.startswith(UNSURE_TEXT)
+    assert "[1] [How do I get VPN access?](/faq/vpn-access/)" in request.canned_answer
+    recorded = UnansweredQuestion.objects.get()
+    assert recorded.outcome == UnansweredQuestion.Outcome.UNSURE
+    assert recorded.message == reply and recorded.asked_by == alice
+    assert "vpn-access" in [item["key"] for item in recorded.candidates]
+
+
+def test_a_question_not_covered_is_recorded_once_even_when_retried(alice, faq_bot):
+    reply = asking(alice, faq_bot, "Can I bring my dog to the office?")
+
+    assert build_request(reply).canned_answer == NOT_COVERED_TEXT
+    build_request(reply)
+
+    recorded = UnansweredQuestion.objects.get()
+    assert recorded.outcome == UnansweredQuestion.Outcome.NOT_COVERED
+    assert recorded.candidates == []
+
+
+def test_a_follow_up_is_answered_from_the_conversations_context(alice, faq_bot):
+    request = build_request(asking(alice, faq_bot, "How do I deploy to production?", "Can I do that on a Friday?"))
+
+    assert request.sources[0]["key"] == "deploy-freeze"
+    assert request.canned_answer.startswith(FAQEntry.objects.get(key="deploy-freeze").answer.strip())
+
+
+def test_the_default_mode_follows_the_model(settings, alice, faq_bot):
+    settings.FAQ_ANSWER_MODES = {"some-other-model": "generate"}
+
+    request = build_request(asking(alice, faq_bot, "Rollback a bad deploy how?"))
+
+    assert request.canned_answer is not None  # quoted: this bot's model is not declared capable
+
+
+# --- generate mode: a capable model ------------------------------------------------------------
+
+
+def test_a_capable_model_writes_from_the_numbered_entries(alice, faq_bot, capable):
+    request = build_request(asking(alice, faq_bot, "Rollback a bad deploy how?"))
+
+    assert request.canned_answer is None
+    assert "cite the entry it comes from by its number in brackets" in request.messages[0]["content"]
+    assert "[1] How do I roll back a bad deploy?" in request.messages[0]["content"]
+    assert [item["use"] for item in request.sources] == ["answer"] * len(request.sources)
+
+
+def test_the_models_coverage_judgement_picks_the_answer_among_the_listed_entries(alice, faq_bot, capable):
+    capable.judge = "1"
+    request = build_request(asking(alice, faq_bot, "Who approves my VPN request and how long does it take?"))
+
+    assert request.canned_answer is None  # lexically unsure; the model says entry 1 answers
+    assert request.sources[0]["key"] == "vpn-access"
+    (judged,) = capable.asked("judge")
+    assert "Question: Who approves my VPN request" in judged["messages"][1]["content"]
+    assert not UnansweredQuestion.objects.exists()
+
+
+def test_when_the_model_says_no_entry_answers_nothing_is_asserted(alice, faq_bot, capable):
+    capable.judge = "0"
+    request = build_request(asking(alice, faq_bot, "Rollback a bad deploy how?"))
+
+    assert request.canned_answer.startswith(UNSURE_TEXT)
+
+
+def test_a_slow_model_leaves_the_lexical_decision_standing(alice, faq_bot, capable, settings):
+    settings.FAQ_MODEL_TIMEOUT = 0.3
+    capable.delay = 2.0
+    capable.judge = "1"
+
+    request = build_request(asking(alice, faq_bot, "Who approves my VPN request and how long does it take?"))
+
+    assert capable.asked("judge"), "the model was asked"
+    assert request.canned_answer.startswith(UNSURE_TEXT)  # what the lexical decision said
+
+
+def generated(alice, faq_bot, text, question="Rollback a bad deploy how?"):
+    reply = asking(alice, faq_bot, question)
+    request = build_request(reply)
+    assert request.canned_answer is None
+    return reply, request, finalize(reply, text, request.sources)
+
+
+def test_an_answer_stating_what_the_entries_do_not_say_is_replaced_by_the_quote(alice, faq_bot, capable):
+    capable.verify = "no"
+    _reply, request, final = generated(alice, faq_bot, "Run `/deploy rollback production` in #deploys [1].")
+
+    assert final.rejected_draft == "Run `/deploy rollback production` in #deploys [1]."
+    entry = FAQEntry.objects.get(key=request.sources[0]["key"])
+    assert final.text.startswith(entry.answer.strip()) and "Source: [1]" in final.text
+    assert final.sources[0]["cited"] and final.sources[0]["use"] == "quoted"
+
+
+def test_a_supported_answer_is_kept_with_its_citations(alice, faq_bot, capable):
+    text = "Run `/deploy rollback production` in #deploys: it redeploys the previous release [1]."
+    _reply, _request, final = generated(alice, faq_bot, text)
+
+    assert final.text == text and final.rejected_draft == ""
+    assert final.sources[0]["cited"]
+    assert capable.asked("verify"), "the capable model verified it"
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        "You can roll back by asking in the channel.",  # cites nothing
+        "Roll back with `/deploy rollback production` [7].",  # cites an entry it was not given
+    ],
+)
+def test_answers_with_missing_or_unknown_citations_are_replaced_without_asking_the_model(alice, faq_bot, capable, draft):
+    _reply, _request, final = generated(alice, faq_bot, draft)
+
+    assert final.rejected_draft == draft
+    assert not capable.asked("verify")
+
+
+def test_when_the_verifier_is_slow_the_lexical_check_decides(alice, faq_bot, capable, settings):
+    settings.FAQ_MODEL_TIMEOUT = 0.3
+    capable.delay = 2.0
+    capable.verify = "yes"  # too late to count
+    _reply, _request, final = generated(alice, faq_bot, STRAYING)
+
+    assert final.rejected_draft == STRAYING  # invented command: the lexical check refuses it
+    assert "ssh-fork" not in final.text
+
+
+def test_a_replaced_answer_is_marked_for_the_browser_and_the_api(alice, faq_bot, capable):
+    capable.verify = "no"
+    reply, _request, final = generated(alice, faq_bot, STRAYING)
+    reply.finish(Message.Status.DONE, content=final.text, sources=final.sources, rejected_draft=final.rejected_draft)
+
+    payload = message_payload(Message.objects.get(pk=reply.pk))
+    assert payload["replaced"] is True
+    assert "ssh-fork" not in payload["content"]

@@ -1,0 +1,101 @@
+"""Answer, not sure, or not covered: the decision, calibrated on the knowledge base itself."""
+
+import pytest
+
+from chatapp.faq.decision import ANSWER, NOT_COVERED, UNSURE, calibrate
+from chatapp.faq.index import Document, SearchIndex
+from chatapp.faq.models import FAQEntry
+from chatapp.faq.search import current_index, search
+
+pytestmark = pytest.mark.usefixtures("sample_faq")
+
+
+def test_an_entrys_own_question_is_answered_by_that_entry():
+    decision = search("How do I get VPN access?")
+
+    assert decision.outcome == ANSWER
+    assert decision.best.key == "vpn-access"
+
+
+def test_a_question_the_entries_only_partly_match_is_unsure_and_lists_the_closest():
+    decision = search("Who approves my VPN request and how long does it take?")
+
+    assert decision.outcome == UNSURE
+    assert "vpn-access" in decision.keys
+    assert len(decision.keys) == 3
+
+
+def test_an_off_topic_question_is_not_covered():
+    assert search("What is the capital of Australia?").outcome == NOT_COVERED
+    assert search("Can I bring my dog to the office?").outcome == NOT_COVERED
+
+
+def test_the_decision_is_calibrated_on_the_entries_own_phrasings():
+    calibration = current_index.get().calibration
+
+    assert not calibration.built_in
+    lines = sum(1 + len(entry.phrasing_list) for entry in FAQEntry.objects.published())
+    assert calibration.answerable == lines
+    assert calibration.uncovered == lines
+    assert 0.5 <= calibration.answer_threshold <= 0.99
+    assert calibration.list_threshold < calibration.answer_threshold
+
+
+def test_a_change_to_the_knowledge_base_recalibrates_the_decision():
+    before = current_index.get().calibration
+    entry = FAQEntry.objects.get(key="office-badge")
+    entry.phrasings += "\nWhere can I park my bike?"
+    entry.save()
+
+    after = current_index.get().calibration
+
+    assert after is not before
+    assert after.answerable == before.answerable + 1
+    assert search("Where can I park my bike?").outcome == ANSWER
+
+
+def test_a_knowledge_base_too_small_to_calibrate_on_uses_built_in_coefficients():
+    index = SearchIndex([Document(1, "parking", "Where can I park?", "In the garage behind the office.")])
+
+    calibration = calibrate(index)
+
+    assert calibration.built_in
+    index.calibration = calibration
+    from chatapp.faq.decision import decide
+
+    assert decide(index, "Where can I park?").outcome == ANSWER
+    assert decide(index, "What is the capital of Australia?").outcome == NOT_COVERED
+
+
+def test_a_follow_up_is_searched_with_the_conversations_earlier_question():
+    alone = search("And for staging?")
+    followed = search("And for staging?", context=["How do I get VPN access?"])
+
+    assert not alone.used_context
+    assert followed.used_context
+    assert followed.keys[:2] == ["staging-access", "vpn-access"]
+
+
+def test_a_follow_up_that_needs_its_context_is_answered_only_with_it():
+    alone = search("Can I do that on a Friday?")
+    followed = search("Can I do that on a Friday?", context=["How do I deploy to production?"])
+
+    assert alone.outcome != ANSWER
+    assert followed.outcome == ANSWER and followed.best.key == "deploy-freeze"
+
+
+def test_a_new_question_after_a_covered_one_is_not_pulled_toward_it():
+    decision = search("Can I bring my dog to the office?", context=["How do I get VPN access?"])
+
+    assert decision.outcome == NOT_COVERED
+    assert "vpn-access" not in decision.keys
+
+
+def test_entries_hidden_from_the_asker_are_neither_found_nor_decide_coverage():
+    vpn = FAQEntry.objects.get(key="vpn-access")
+    visible = set(FAQEntry.objects.published().exclude(pk=vpn.pk).values_list("pk", flat=True))
+
+    decision = search("How do I get VPN access?", visible=visible, k=10)
+
+    assert "vpn-access" not in decision.keys
+    assert not (decision.outcome == ANSWER and decision.best.key == "vpn-access")
