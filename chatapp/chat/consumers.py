@@ -78,7 +78,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         conversation_id = content.get("conversation_id")
         if conversation_id is not None:
             conversation_id = _int(conversation_id)
-        conversation, created, question, reply = await database_sync_to_async(actions.send_message)(
+        # Off the shared ORM thread: a burst of sends from many sockets is not
+        # written one after another.
+        conversation, created, question, reply = await database_sync_to_async(actions.send_message, thread_sensitive=False)(
             self.user,
             content.get("text"),
             conversation_id=conversation_id,

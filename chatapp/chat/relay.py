@@ -45,7 +45,7 @@ T = TypeVar("T")
 # How often Stop is checked: well within a second, for every answer in one command.
 SUPERVISE_INTERVAL = 0.3
 # Threads for database writes; one batch per round needs only a few.
-DB_THREADS = 4
+DB_THREADS = 8
 
 
 class AnswerStream:
