@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chatapp.chat import actions
+from chatapp.chat.extensions import registry
 from chatapp.chat.events import conversation_group, message_payload, user_group
 from chatapp.chat.following import resume_frame
 from chatapp.chat.models import Conversation
@@ -98,12 +99,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "message", "message": await self.payload(reply)})
 
     async def attachments(self, image_ids):
-        """Hook for attached images; see chatapp.images."""
-        if not image_ids:
+        """Attached images, through the images extension point (see chatapp.chat.extensions)."""
+        if not image_ids or registry.images is None:
             return None
-        from chatapp.images.actions import attacher_for
-
-        return await database_sync_to_async(attacher_for)(self.user, image_ids)
+        return await database_sync_to_async(registry.images.attacher)(self.user, image_ids)
 
     async def handle_resume(self, content):
         """Send what the client missed of an answer after chunk `after`."""

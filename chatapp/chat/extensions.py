@@ -42,6 +42,10 @@ class Images(Protocol):
 
     def left_out(self, reply: Message, attachment_ids: list[int]) -> None: ...
 
+    def attacher(self, user: Any, image_ids: list) -> Callable[[Message], None]:
+        """Checks the user's uploads `image_ids` now; the returned callable links them to a message."""
+        ...
+
 
 @dataclass
 class Grounding:

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +26,8 @@ from chatapp.chat.extensions import registry
 from chatapp.chat.models import Message
 
 log = logging.getLogger(__name__)
+
+GENERATE_REPLY = "chatapp.chat.tasks.generate_reply"
 
 WORKER_LOST = "The worker writing this answer stopped unexpectedly. Retry to ask again."
 SHUT_DOWN = "The server restarted while this answer was being written. Retry to ask again."
@@ -40,10 +43,9 @@ def notify_message(message: Message) -> None:
 
 def queue(reply: Message) -> None:
     """Hand `reply` to a worker once it is committed (a task never runs before its row exists)."""
-    from chatapp.chat.tasks import generate_reply
-
     message_id = reply.pk
-    transaction.on_commit(lambda: generate_reply.delay(message_id))
+    # By name: the task module depends on this one, not the other way round.
+    transaction.on_commit(lambda: current_app.send_task(GENERATE_REPLY, args=[message_id]))
 
 
 def claim(message_id: int) -> Message | None:

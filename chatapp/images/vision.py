@@ -70,6 +70,11 @@ class PromptImages:
         mode = image_mode(model)
         return [PromptImage(attachment, mode) for message in messages for attachment in message.images.all()]
 
+    def attacher(self, user, image_ids):
+        from chatapp.images.actions import attacher_for
+
+        return attacher_for(user, image_ids)
+
     def left_out(self, reply, attachment_ids):
         from chatapp.images.actions import record_left_out
 
