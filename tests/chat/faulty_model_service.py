@@ -1,7 +1,8 @@
 """Model services that fail on purpose.
 
 Test doubles, used only for faults a real service cannot be made to produce on
-demand: an HTTP 500, and a connection dropped in the middle of an answer.
+demand: an HTTP 500, a connection dropped in the middle of an answer, and an
+engine that goes silent.
 """
 
 import asyncio
@@ -55,3 +56,9 @@ class FaultyModelService:
             await writer.drain()
             await asyncio.sleep(0.1)
         # ...and the connection drops without finish_reason or [DONE].
+
+    async def stall_before_answering(self, writer):
+        """Headers at once, then silence: an engine stuck behind other requests."""
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(30)

@@ -27,7 +27,7 @@ async def test_unreachable_service_gives_a_clear_error_and_retry_works_once_it_i
     socket = await socket_for(alice)
     frames, reply = await ask(socket)
 
-    assert reply.status == Message.Status.ERROR
+    assert (reply.status, reply.error_code) == (Message.Status.ERROR, Message.ErrorCode.UNAVAILABLE)
     assert "unreachable" in reply.error.lower()
     assert frames[-1]["message"]["error"] == reply.error
     assert await Message.objects.filter(role="user", content="Tell me a story.").aexists()
@@ -41,7 +41,7 @@ async def test_a_500_from_the_service_shows_its_reason(alice, socket_for, settin
     with FaultyModelService("error_500") as url:
         settings.INFERENCE_URL = url
         _, reply = await ask(socket)
-    assert reply.status == Message.Status.ERROR
+    assert (reply.status, reply.error_code) == (Message.Status.ERROR, Message.ErrorCode.ENGINE_ERROR)
     assert "CUDA out of memory" in reply.error
 
     reply = await retry_against_the_real_service(socket, reply, settings, inference_service)
@@ -60,3 +60,18 @@ async def test_a_connection_dropped_mid_answer_keeps_the_partial_text(alice, soc
 
     reply = await retry_against_the_real_service(socket, reply, settings, inference_service)
     assert reply.status == Message.Status.DONE and reply.content != "Once upon a time"
+
+
+async def test_a_silent_engine_is_said_so_within_seconds_then_the_answer_times_out(alice, socket_for, settings):
+    settings.ANSWER_SILENCE_NOTICE = 1.0
+    settings.INFERENCE_READ_TIMEOUT = 4.0
+    socket = await socket_for(alice)
+    with FaultyModelService("stall_before_answering") as url:
+        settings.INFERENCE_URL = url
+        await socket.send_json_to({"type": "send", "conversation_id": None, "text": "Anyone there?"})
+        frames = await receive_until(socket, lambda f: f["type"] == "waiting", timeout=10)
+        assert frames[-1]["reason"] == "engine_silent"
+        frames = await receive_until(socket, finished(), timeout=20)
+    reply = await reload(reply_in(frames))
+    assert (reply.status, reply.error_code) == (Message.Status.ERROR, Message.ErrorCode.TIMEOUT)
+    assert "stopped responding" in reply.error
