@@ -201,6 +201,8 @@ class Relay:
                     await self._round(started)
             except Exception:
                 log.exception("relay round failed")  # Redis restarting: the next round tries again
+                # A restarted Redis may have lost the leases: renew them first thing.
+                self.next_renew = self.next_supervise = 0.0
                 await asyncio.sleep(0.5)
             spent = time.monotonic() - started
             base = settings.STREAM_FLUSH_INTERVAL
