@@ -51,8 +51,9 @@ DB_THREADS = 8
 class AnswerStream:
     """One answer's text on its way out, as the ticker sees it."""
 
-    def __init__(self, message_id: int, attempt: int, conversation_id: int) -> None:
+    def __init__(self, message_id: int, attempt: int, conversation_id: int, on_first_text: Callable[[], None]) -> None:
         self.message_id = message_id
+        self.on_first_text = on_first_text
         self.attempt = attempt
         self.group = conversation_group(conversation_id)
         self.parts: list[str] = []
@@ -73,6 +74,7 @@ class AnswerStream:
         now = time.monotonic()
         if self.first_token_at is None:
             self.first_token_at = now
+            self.on_first_text()
         self.last_text_at = now
         self.parts.append(delta)
         self.pending.append(delta)
@@ -112,6 +114,9 @@ class Relay:
         # Chunks are taken and sent under this lock: the log must receive them
         # in the order of their numbers.
         self.sending = asyncio.Lock()
+        # Set when an answer has its first text: the next round starts at once,
+        # so the time to first token does not wait for a stretched interval.
+        self.wake = asyncio.Event()
         asyncio.ensure_future(self._tick_forever())
         # One TLS context and one pool for every answer's request to the model.
         return httpx.AsyncClient(verify=ssl.create_default_context(), limits=httpx.Limits(max_connections=None))
@@ -158,6 +163,9 @@ class Relay:
             await live.async_redis().delete(live.lease_key(message_id))
         except Exception as error:  # the lease expires by itself
             log.warning("could not release the lease of answer %s: %s", message_id, error)
+
+    def stream_for(self, message_id: int, attempt: int, conversation_id: int) -> AnswerStream:
+        return AnswerStream(message_id, attempt, conversation_id, on_first_text=self.wake.set)
 
     def register(self, stream: AnswerStream) -> None:
         self.streams[stream.message_id] = stream
@@ -208,9 +216,13 @@ class Relay:
             base = settings.STREAM_FLUSH_INTERVAL
             self.interval = min(settings.STREAM_MAX_FLUSH_INTERVAL, max(base, 3 * (spent + self.lag)))
             asleep = time.monotonic()
-            await asyncio.sleep(self.interval)
-            # Waking late means the loop is busy: a sign to coalesce more.
-            self.lag = max(0.0, time.monotonic() - asleep - self.interval)
+            try:
+                await asyncio.wait_for(self.wake.wait(), self.interval)
+                self.lag = 0.0
+            except TimeoutError:
+                # Waking late means the loop is busy: a sign to coalesce more.
+                self.lag = max(0.0, time.monotonic() - asleep - self.interval)
+            self.wake.clear()
 
     async def _round(self, now: float) -> None:
         streams = list(self.streams.values())

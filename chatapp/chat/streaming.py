@@ -18,7 +18,7 @@ from django.conf import settings
 from chatapp.chat import lifecycle
 from chatapp.chat.models import Message
 from chatapp.chat.prompt import GenerationRequest, build_request
-from chatapp.chat.relay import AnswerStream, Relay
+from chatapp.chat.relay import Relay
 from chatapp.chat.extensions import registry
 from inference.client import InferenceError, InferenceUnavailable, stream_chat_completion
 
@@ -43,7 +43,7 @@ class Generation:
     def __init__(self, relay: Relay, reply: Message) -> None:
         self.relay = relay
         self.reply = reply
-        self.stream = AnswerStream(reply.pk, reply.attempt, reply.conversation_id)
+        self.stream = relay.stream_for(reply.pk, reply.attempt, reply.conversation_id)
         self.usage: dict | None = None
         self.finish_reason: str | None = None
         self.sources: list = []
