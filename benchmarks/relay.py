@@ -307,6 +307,15 @@ def spent(before: dict, after: dict) -> dict:
 
 # --- one row: the app, or the engine read directly --------------------------------
 
+# Questions are sent spread over this many seconds (--ramp); 0 sends them all at once.
+RAMP_SECONDS = 0.0
+
+
+async def sleep_until(moment: float) -> None:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
 
 async def read_through_app(
     streams: list[Stream], web_urls: list[str], cookies: list[str], monitor: Monitor, deadline_s: float, watchers: int
@@ -325,9 +334,10 @@ async def read_through_app(
 
     before = monitor.cpu()
     sampler = asyncio.ensure_future(monitor.sample_rss())
-    for sender in senders:
-        await sender.send_question()
     started = time.monotonic()
+    for index, sender in enumerate(senders):
+        await sleep_until(started + index * RAMP_SECONDS / len(senders))
+        await sender.send_question()
     deadline = started + deadline_s
     while any(reader.active for reader in readers) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
@@ -385,7 +395,10 @@ async def read_directly(streams: list[Stream], engine_url: str, monitor: Monitor
     readings = [Reading(stream) for stream in streams]
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=len(streams))
 
-    async def read(client, reading):
+    start = time.monotonic()
+
+    async def read(client, reading, index):
+        await sleep_until(start + index * RAMP_SECONDS / len(readings))
         stream = reading.stream
         payload = {"model": MODEL, "messages": [{"role": "user", "content": stream.question}],
                    "max_tokens": stream.tokens, "stream": True, "stream_options": {"include_usage": True}}
@@ -416,7 +429,7 @@ async def read_directly(streams: list[Stream], engine_url: str, monitor: Monitor
         before = monitor.cpu()
         sampler = asyncio.ensure_future(monitor.sample_rss())
         started = time.monotonic()
-        tasks = [asyncio.ensure_future(read(client, reading)) for reading in readings]
+        tasks = [asyncio.ensure_future(read(client, reading, index)) for index, reading in enumerate(readings)]
         done, pending = await asyncio.wait(tasks, timeout=deadline_s)
         after = monitor.cpu()
         cut_at = time.monotonic()
@@ -791,7 +804,7 @@ class Bench:
     def deadline(self, rate: float, tokens: int) -> float:
         if self.args.max_seconds:
             return self.args.max_seconds
-        return 2 * tokens / rate + 10
+        return 2 * tokens / rate + 10 + self.args.ramp
 
     def app_label(self, server: str) -> str:
         workers = f"{self.args.workers} worker{'s' * (self.args.workers > 1)}"
@@ -857,6 +870,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-direct", action="store_true", help="skip the engine-direct baseline rows")
     parser.add_argument("--direct-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    parser.add_argument("--ramp", type=float, default=0.0,
+                        help="send the questions spread over this many seconds, as users arrive (default 0: all at once)")
     args = parser.parse_args(argv)
     if args.quick:
         args.streams, args.rates, args.answer_tokens = [1, 10], [50.0], 100
@@ -870,6 +885,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    global RAMP_SECONDS
+    RAMP_SECONDS = args.ramp
     bench = Bench(args)
     described = machine()
     rows = []
@@ -888,7 +905,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.stop()
     print(f"Relay benchmark, {args.answer_tokens}-token answers; {described}.")
-    print(f"{args.watchers} extra reader(s) per conversation; rows cut after twice the answer's time plus 10 s.\n")
+    arrival = f"questions sent over {args.ramp:g} s" if args.ramp else "all questions sent at once"
+    print(f"{args.watchers} extra reader(s) per conversation; {arrival}; rows cut after twice the answer's time plus 10 s.\n")
     print(table(rows))
     checked = targets(rows)
     if checked:
