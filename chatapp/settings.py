@@ -291,3 +291,33 @@ API_QUEUE_TIMEOUT = env.float("API_QUEUE_TIMEOUT", default=60.0)
 # Largest request body: a long history plus a message's images, which data:
 # URIs make a third larger than the files.
 API_MAX_REQUEST_BYTES = env.int("API_MAX_REQUEST_BYTES", default=MAX_IMAGE_TOTAL_BYTES * 4 // 3 + 1024 * 1024)
+
+# --- Single sign-on (OpenID Connect) and group-scoped access ---
+INSTALLED_APPS = [*INSTALLED_APPS, "chatapp.accounts"]
+# Django's password sign-in, limited to superusers when LOCAL_LOGIN is off;
+# ProviderBackend keeps users signed in through the identity provider.
+AUTHENTICATION_BACKENDS = [
+    "chatapp.accounts.backends.LocalPasswordBackend" if backend == "django.contrib.auth.backends.ModelBackend" else backend
+    for backend in globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"])
+] + ["chatapp.accounts.backends.ProviderBackend"]
+MIDDLEWARE = [*MIDDLEWARE, "chatapp.accounts.middleware.ProviderCheckMiddleware"]
+# The provider's issuer URL; its /.well-known/openid-configuration says the rest.
+# Empty turns single sign-on off.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="")
+OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_SCOPES = env.list("OIDC_SCOPES", default=["openid", "email", "profile"])
+# The claim (ID token or userinfo) that lists the user's groups.
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+# Provider group = Django group, comma-separated; the targets `staff` and
+# `superuser` set those flags. Mapped groups follow the provider on every sign-in.
+OIDC_GROUP_MAP = env.list("OIDC_GROUP_MAP", default=[])
+# Empty lets in anyone the provider signs in.
+OIDC_ALLOWED_EMAIL_DOMAINS = env.list("OIDC_ALLOWED_EMAIL_DOMAINS", default=[])
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+# How often a signed-in user's account is checked with the provider (a
+# refresh-token grant); one it refuses is deactivated here. 0: never.
+OIDC_RECHECK_SECONDS = env.int("OIDC_RECHECK_SECONDS", default=900)
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+# Off: only superusers may sign in with a password (the break-glass account).
+LOCAL_LOGIN = env.bool("LOCAL_LOGIN", default=True)

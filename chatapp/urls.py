@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from chatapp.accounts import views as accounts
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
+    path("accounts/logout/", accounts.logout, name="logout"),
+    path("accounts/", include("chatapp.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("images/", include("chatapp.images.urls")),
     path("review/", include("chatapp.review.urls")),

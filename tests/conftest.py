@@ -238,9 +238,9 @@ def database_url():
 
 
 @contextmanager
-def serve_app(**env):
+def serve_app(port=None, **env):
     """daphne serving the app over HTTP and websockets on the test database and Redis."""
-    port = free_port()
+    port = port or free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DATABASE_URL": database_url(),

@@ -1,0 +1,92 @@
+from datetime import timedelta
+
+from django.contrib import admin
+from django.db.models import F
+from django.utils import timezone
+
+from chatapp.accounts.models import Identity, SignedInSession, Usage
+
+PERIODS = {"1": "Last 24 hours", "7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days", "365": "Last year"}
+DEFAULT_PERIOD = "30"
+
+
+@admin.register(Identity)
+class IdentityAdmin(admin.ModelAdmin):
+    list_display = ["user", "email", "issuer", "signed_in_at", "refused_at"]
+    search_fields = ["user__username", "email", "subject"]
+    readonly_fields = ["user", "issuer", "subject", "email", "provider_groups", "signed_in_at", "checked_at", "refused_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SignedInSession)
+class SignedInSessionAdmin(admin.ModelAdmin):
+    list_display = ["user", "method", "created_at"]
+    list_filter = ["method"]
+    search_fields = ["user__username"]
+    readonly_fields = ["user", "session_key", "method", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class PeriodFilter(admin.SimpleListFilter):
+    title = "period"
+    parameter_name = "period"
+
+    def lookups(self, request, model_admin):
+        return list(PERIODS.items())
+
+    def choices(self, changelist):
+        chosen = self.value() or DEFAULT_PERIOD
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": chosen == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        # The period shapes the counts (UsageAdmin.get_queryset), not which users are listed.
+        return queryset
+
+
+@admin.register(Usage)
+class UsageAdmin(admin.ModelAdmin):
+    """Who used the bot when: last activity, and conversations and messages in a period."""
+
+    list_display = ["username", "email", "is_active", "last_active", "conversations_in_period", "messages_in_period", "last_login"]
+    list_filter = [PeriodFilter, "is_active", "groups"]
+    search_fields = ["username", "email", "first_name", "last_name"]
+    list_display_links = None
+    list_per_page = 100
+
+    def get_queryset(self, request):
+        period = request.GET.get("period", DEFAULT_PERIOD)
+        days = int(period) if period in PERIODS else int(DEFAULT_PERIOD)
+        return Usage.objects.in_period(timezone.now() - timedelta(days=days))
+
+    def get_ordering(self, request):
+        return [F("last_active").desc(nulls_last=True), "username"]
+
+    @admin.display(ordering="last_active", description="last active")
+    def last_active(self, user):
+        return user.last_active
+
+    @admin.display(ordering="conversations_in_period", description="conversations in period")
+    def conversations_in_period(self, user):
+        return user.conversations_in_period
+
+    @admin.display(ordering="messages_in_period", description="messages in period")
+    def messages_in_period(self, user):
+        return user.messages_in_period
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

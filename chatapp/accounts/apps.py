@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "chatapp.accounts"
+    label = "accounts"
+    verbose_name = "Accounts and sign-in"
+
+    def ready(self):
+        from chatapp.accounts import signals  # noqa: F401

@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+
+
+class ProviderBackend(ModelBackend):
+    """Keeps users signed in through the identity provider; it checks no password.
+
+    The sign-in itself is the callback view's (the provider's verified ID
+    token), which logs the user in with this backend."""
+
+    def authenticate(self, request, **credentials):
+        return None
+
+
+class LocalPasswordBackend(ModelBackend):
+    """Django's username and password sign-in, limited to superusers when LOCAL_LOGIN is off
+    (the break-glass account for when the provider is down)."""
+
+    def user_can_authenticate(self, user):
+        return super().user_can_authenticate(user) and (settings.LOCAL_LOGIN or user.is_superuser)

@@ -1,0 +1,131 @@
+"""Signing in through a real OpenID Connect provider, in Chromium: groups, a denied domain, sign-out."""
+
+import re
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def provider_sign_in(page, app, username, password=None):
+    page.goto(f"{app}/accounts/login/")
+    page.get_by_role("link", name="Sign in with Test Provider").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password or f"{username}-password")
+    page.get_by_role("button", name="Sign in").click()
+
+
+def groups_of(username):
+    return sorted(get_user_model().objects.get(username=username).groups.values_list("name", flat=True))
+
+
+def test_a_new_user_signs_in_through_the_provider_and_lands_in_the_mapped_groups(page, sso_app, provider):
+    provider_sign_in(page, sso_app, "carol")
+    page.wait_for_url(f"{sso_app}/")
+
+    carol = get_user_model().objects.get(username="carol")
+    assert (carol.email, carol.first_name, carol.last_name) == ("carol@example.com", "Carol", "Reviewer")
+    assert groups_of("carol") == ["Engineering", "Reviewer"]
+    assert not carol.is_staff and not carol.has_usable_password()
+    assert carol.identity.issuer == provider.issuer and carol.identity.subject == "carol"
+
+
+def test_a_group_removed_in_the_provider_is_removed_on_the_next_sign_in(page, sso_app, provider):
+    provider_sign_in(page, sso_app, "dave")
+    page.wait_for_url(f"{sso_app}/")
+    assert get_user_model().objects.get(username="dave").is_staff
+
+    provider.change_user("dave", groups=["engineering"])
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Yes, sign me out").click()
+    provider_sign_in(page, sso_app, "dave")
+    page.wait_for_url(f"{sso_app}/")
+
+    dave = get_user_model().objects.get(username="dave")
+    assert not dave.is_staff
+    assert groups_of("dave") == ["Engineering"]
+
+
+def test_an_address_outside_the_allowed_domains_is_refused(page, sso_app, provider):
+    provider_sign_in(page, sso_app, "erin")
+
+    assert page.get_by_role("alert").inner_text() == "Sign-in is only open to verified addresses at example.com."
+    assert not get_user_model().objects.filter(email="erin@elsewhere.test").exists()
+    page.goto(f"{sso_app}/")
+    assert "/accounts/login/" in page.url
+
+
+def test_an_unverified_address_in_an_allowed_domain_is_refused(page, sso_app, provider):
+    provider_sign_in(page, sso_app, "mallory")
+
+    assert "verified addresses at example.com" in page.get_by_role("alert").inner_text()
+    assert not get_user_model().objects.filter(username="mallory").exists()
+
+
+def test_signing_out_ends_the_provider_session_too(page, sso_app, provider):
+    provider_sign_in(page, sso_app, "carol")
+    page.wait_for_url(f"{sso_app}/")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Yes, sign me out").click()
+    page.wait_for_url(re.compile(re.escape(f"{sso_app}/accounts/signed-out/")))
+    assert page.get_by_role("heading", level=1).inner_text() == "Signed out"
+    assert not Session.objects.exists()
+
+    # The provider asks for the password again: its session is gone as well.
+    page.goto(f"{sso_app}/accounts/login/")
+    page.get_by_role("link", name="Sign in with Test Provider").click()
+    assert page.get_by_label("Password").is_visible()
+
+
+def test_a_user_disabled_in_the_provider_is_signed_out_at_the_next_check(page, sso_app, provider):
+    provider_sign_in(page, sso_app, "carol")
+    page.wait_for_url(f"{sso_app}/")
+
+    provider.change_user("carol", disabled=True)
+    time.sleep(1.1)  # OIDC_RECHECK_SECONDS
+    page.goto(f"{sso_app}/")
+
+    assert "/accounts/login/" in page.url
+    assert "no longer accepts this account" in page.get_by_role("alert").inner_text()
+    carol = get_user_model().objects.get(username="carol")
+    assert not carol.is_active
+    assert not Session.objects.exists()
+
+    # The provider's own session is still open: no password asked this time.
+    provider.change_user("carol", disabled=False)
+    page.get_by_role("link", name="Sign in with Test Provider").click()
+    page.wait_for_url(f"{sso_app}/")
+    assert get_user_model().objects.get(username="carol").is_active
+
+
+def test_a_user_deactivated_by_an_admin_cannot_sign_in_through_the_provider(page, sso_app, provider):
+    provider_sign_in(page, sso_app, "carol")
+    page.wait_for_url(f"{sso_app}/")
+    carol = get_user_model().objects.get(username="carol")
+    carol.is_active = False
+    carol.save()
+
+    page.goto(f"{sso_app}/")
+    assert "/accounts/login/" in page.url
+    page.get_by_role("link", name="Sign in with Test Provider").click()
+    assert page.get_by_role("alert").inner_text() == "This account has been deactivated. Ask an administrator."
+
+
+def test_with_local_accounts_off_only_the_break_glass_superuser_signs_in_with_a_password(page, sso_app, provider, alice, admin):
+    page.goto(f"{sso_app}/accounts/login/")
+    page.get_by_text("Administrator sign-in").click()
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    assert "didn't match" in page.get_by_role("alert").inner_text()
+
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{sso_app}/")
