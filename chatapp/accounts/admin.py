@@ -1,6 +1,8 @@
 from datetime import timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.db.models import F
 from django.utils import timezone
 
@@ -90,3 +92,34 @@ class UsageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class IdentityInline(admin.StackedInline):
+    model = Identity
+    can_delete = False
+    readonly_fields = IdentityAdmin.readonly_fields
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin):
+    inlines = [*auth_admin.UserAdmin.inlines, IdentityInline]
+    actions = ["deactivate"]
+
+    @admin.action(description="Deactivate the selected users and end their sessions", permissions=["change"])
+    def deactivate(self, request, queryset):
+        count = 0
+        # One save() per user, never an update(): the signals that end
+        # sessions and close sockets listen for saves.
+        for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):
+            user.is_active = False
+            user.save()
+            count += 1
+        self.message_user(request, f"Deactivated {count} user(s); their sessions are ended.", messages.SUCCESS)
