@@ -59,13 +59,13 @@ def api_endpoint(*methods):
 
 @api_endpoint("GET")
 async def models(request, token):
-    bots = await database_sync_to_async(list)(Bot.objects.all())
+    bots = await database_sync_to_async(list)(Bot.objects.visible_to(token.user))
     return JsonResponse(shapes.model_list(bots))
 
 
 @api_endpoint("GET")
 async def model(request, token, model_id):
-    bot = await database_sync_to_async(Bot.objects.filter(slug=model_id).first)()
+    bot = await database_sync_to_async(Bot.objects.visible_to(token.user).filter(slug=model_id).first)()
     if bot is None:
         raise unknown_model(model_id)
     return JsonResponse(shapes.model_object(bot))
@@ -85,7 +85,7 @@ async def chat_completions(request, token):
     # browser uploads (a data: URI is a third larger than its image), and off
     # the event loop: decoding megabytes of JSON and base64 takes a while.
     completion = await sync_to_async(_read_request)(request)
-    bot = await database_sync_to_async(Bot.objects.filter(slug=completion.model).first)()
+    bot = await database_sync_to_async(Bot.objects.visible_to(token.user).filter(slug=completion.model).first)()
     if bot is None:
         raise unknown_model(completion.model)
     try:

@@ -34,13 +34,19 @@ def notify_conversation(conversation, deleted=False):
 queue_reply = lifecycle.queue
 
 
-def resolve_bot(slug):
+def resolve_bot(user, slug):
     if slug:
         try:
-            return Bot.objects.get(slug=slug)
+            return Bot.objects.visible_to(user).get(slug=slug)
         except Bot.DoesNotExist:
             raise NotFound("bot") from None
-    return Bot.default()
+    return Bot.objects.default_for(user)
+
+
+def check_bot_allowed(conversation):
+    """A conversation goes on only with a bot its owner may still use (groups change)."""
+    if conversation.bot_id and not Bot.objects.visible_to(conversation.owner).filter(pk=conversation.bot_id).exists():
+        raise NotFound("bot")
 
 
 def validate_text(text, allow_empty=False):
@@ -113,7 +119,7 @@ def send_transcript(user, turns, bot_slug=None, source=Conversation.Source.API, 
 
 
 def _start_conversation(user, text, bot_slug, source):
-    bot = resolve_bot(bot_slug)
+    bot = resolve_bot(user, bot_slug)
     conversation = Conversation(owner=user, bot=bot, source=source)
     conversation.title = conversation.title_from(text)
     conversation.save()
@@ -122,6 +128,7 @@ def _start_conversation(user, text, bot_slug, source):
 
 def _ask(conversation, text, attach):
     """Inside the caller's transaction: the user's message and its queued answer."""
+    check_bot_allowed(conversation)
     question = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text)
     if attach:
         attach(question)
@@ -165,6 +172,7 @@ def stop_reply(user, message_id):
 
 def retry_reply(user, message_id):
     reply = owned_reply(user, message_id)
+    check_bot_allowed(reply.conversation)
     if not lifecycle.requeue(reply):
         raise ChatError("Only a failed or stopped answer can be retried.")
     return reply

@@ -5,5 +5,14 @@ from chatapp.chat.models import Bot
 
 @admin.register(Bot)
 class BotAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "model", "temperature", "max_tokens", "uses_knowledge_base", "is_default"]
+    list_display = ["name", "slug", "model", "temperature", "max_tokens", "uses_knowledge_base", "is_default", "limited_to"]
+    list_filter = ["groups"]
+    filter_horizontal = ["groups"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="limited to")
+    def limited_to(self, bot):
+        return ", ".join(group.name for group in bot.groups.all()) or "everyone"
     prepopulated_fields = {"slug": ["name"]}

@@ -3,6 +3,21 @@ from django.db import models
 from django.utils import timezone
 
 
+class BotQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The bots `user` may talk to: those limited to none of the groups, and
+        those limited to one of theirs. Superusers manage every bot."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        limits = Bot.groups.through.objects.filter(bot=models.OuterRef("pk"))
+        return self.filter(~models.Exists(limits) | models.Exists(limits.filter(group__user=user)))
+
+    def default_for(self, user):
+        return self.visible_to(user).order_by("-is_default", "position", "id").first()
+
+
 class Bot(models.Model):
     """A persona the user talks to: its prompt, model and sampling settings."""
 
@@ -20,6 +35,14 @@ class Bot(models.Model):
     )
     is_default = models.BooleanField(default=False)
     position = models.PositiveSmallIntegerField(default=0)
+    groups = models.ManyToManyField(
+        "auth.Group",
+        blank=True,
+        related_name="bots",
+        help_text="Only members of these groups see and use the bot; none: everyone.",
+    )
+
+    objects = BotQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "name"]
@@ -31,9 +54,6 @@ class Bot(models.Model):
     def model_name(self):
         return self.model or settings.INFERENCE_MODEL
 
-    @classmethod
-    def default(cls):
-        return cls.objects.order_by("-is_default", "position", "id").first()
 
 
 class ConversationQuerySet(models.QuerySet):

@@ -122,7 +122,7 @@ def leave_out_images(system, turns, budget, latest_too=False):
 
 def build_request(reply):
     conversation = reply.conversation
-    bot = conversation.bot or Bot.default()
+    bot = conversation.bot or Bot.objects.default_for(conversation.owner)
     system = (bot.system_prompt if bot and bot.system_prompt else settings.SYSTEM_PROMPT).strip()
     max_tokens = min(bot.max_tokens if bot else settings.INFERENCE_MAX_TOKENS, settings.INFERENCE_MAX_TOKENS)
     temperature = bot.temperature if bot else settings.INFERENCE_TEMPERATURE

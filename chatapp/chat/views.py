@@ -21,8 +21,8 @@ def _page(request, conversation=None):
             "conversation": conversation,
             "transcript": transcript,
             "conversations": Conversation.objects.visible_to(request.user)[:200],
-            "bots": Bot.objects.all(),
-            "default_bot": conversation.bot if conversation else Bot.default(),
+            "bots": Bot.objects.visible_to(request.user),
+            "default_bot": conversation.bot if conversation else Bot.objects.default_for(request.user),
         },
     )
 

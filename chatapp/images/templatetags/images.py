@@ -11,8 +11,9 @@ register = template.Library()
 def image_composer(context):
     """The attach button, previews and the note on how the chosen bot reads images."""
     conversation = context.get("conversation")
-    bots = context.get("bots") or Bot.objects.all()
-    bot = (conversation.bot if conversation else None) or context.get("default_bot") or Bot.default()
+    user = context["request"].user
+    bots = context.get("bots") or Bot.objects.visible_to(user)
+    bot = (conversation.bot if conversation else None) or context.get("default_bot") or Bot.objects.default_for(user)
     current = bot.model_name if bot else settings.INFERENCE_MODEL
     return {
         "mode": image_mode(current),
