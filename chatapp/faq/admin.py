@@ -1,3 +1,5 @@
+from contextvars import ContextVar
+
 from django import forms
 from django.contrib import admin
 from django.contrib import messages as flash
@@ -11,6 +13,10 @@ from django.utils.html import format_html, format_html_join
 from chatapp.faq import actions, formats
 from chatapp.faq.grouping import group_similar
 from chatapp.faq.models import FAQEntry, UnansweredQuestion, split_tags
+from chatapp.faq.search import visible_entry_ids
+
+# Ids of the entries the reviewer on this request may see (None: all); nothing outside a change view.
+viewer_visible = ContextVar("viewer_visible", default=set())
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
@@ -66,13 +72,18 @@ def export_action(file_format):
 @admin.register(FAQEntry)
 class FAQEntryAdmin(admin.ModelAdmin):
     list_display = ("question", "key", "status", "tags", "updated_at", "updated_by")
-    list_filter = ("status", TagFilter, "updated_at")
+    list_filter = ("status", TagFilter, "groups", "updated_at")
     search_fields = ("question", "key", "phrasings", "answer", "tags")
     readonly_fields = ("created_at", "updated_at", "updated_by", "source")
-    fields = ("question", "key", "status", "answer", "phrasings", "tags", "source", "created_at", "updated_at", "updated_by")
+    fields = ("question", "key", "status", "answer", "phrasings", "tags", "groups", "source", "created_at", "updated_at", "updated_by")
+    filter_horizontal = ("groups",)
     actions = ["publish", "withdraw", export_action("csv"), export_action("json"), export_action("md")]
     change_list_template = "admin/faq/faqentry/change_list.html"
     list_per_page = 100
+
+    def get_queryset(self, request):
+        # Reviewers work on the entries they may see; another group's are not found.
+        return super().get_queryset(request).visible_to(request.user)
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -143,9 +154,22 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # "Entries listed" shows only what this reviewer may see: rendered here, while it is known.
+        token = viewer_visible.set(visible_entry_ids(request.user))
+        try:
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+        finally:
+            viewer_visible.reset(token)
+
     @admin.display(description="Entries listed")
     def listed(self, question):
+        visible = viewer_visible.get()
         items = [item for item in question.candidates or [] if isinstance(item, dict) and item.get("key")]
+        items = [item for item in items if visible is None or item.get("id") in visible]
         if not items:
             return "—"
         return format_html_join(", ", '<a href="{}">{}</a>', ((reverse("faq:entry", args=[item["key"]]), item["question"]) for item in items))
@@ -167,11 +191,18 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Unanswered questions",
-            "groups": group_similar(open_questions),
+            "groups": self._visible_groups(request, open_questions),
             "can_act": self.has_change_permission(request) and request.user.has_perm("faq.add_faqentry"),
             "can_add_phrasing": request.user.has_perm("faq.change_faqentry"),
         }
         return TemplateResponse(request, "admin/faq/unansweredquestion/grouped.html", context)
+
+    def _visible_groups(self, request, questions):
+        groups = group_similar(questions)
+        visible = visible_entry_ids(request.user)
+        for group in groups:
+            group.visible = visible
+        return groups
 
     def group_action(self, request):
         if request.method != "POST":
@@ -188,7 +219,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
             if not request.user.has_perm("faq.change_faqentry"):
                 raise PermissionDenied
             entry_id = request.POST.get("entry", "")
-            entry = FAQEntry.objects.filter(pk=int(entry_id)).first() if entry_id.isdigit() else None
+            entry = FAQEntry.objects.visible_to(request.user).filter(pk=int(entry_id)).first() if entry_id.isdigit() else None
             if entry is None:
                 self.message_user(request, "That entry no longer exists.", flash.WARNING)
                 return redirect("admin:faq_unansweredquestion_changelist")

@@ -23,6 +23,8 @@ TOPIC_WORDS = 3
 class QuestionGroup:
     questions: list = field(default_factory=list)
     topic: str = ""
+    # Ids of the entries the reviewer may see (None: all): others are never listed.
+    visible: set | None = None
 
     @property
     def count(self):
@@ -44,7 +46,7 @@ class QuestionGroup:
         counts, found = Counter(), {}
         for question in self.questions:
             for rank, item in enumerate(question.candidates or []):
-                if isinstance(item, dict) and "id" in item:
+                if isinstance(item, dict) and "id" in item and (self.visible is None or item["id"] in self.visible):
                     counts[item["id"]] += 10 - min(rank, 9)
                     found.setdefault(item["id"], item)
         return [found[pk] for pk, _ in counts.most_common()]

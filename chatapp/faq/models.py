@@ -20,6 +20,16 @@ class FAQEntryQuerySet(models.QuerySet):
     def drafts(self):
         return self.filter(status=FAQEntry.Status.DRAFT)
 
+    def visible_to(self, user):
+        """The entries `user` may see: those tagged with no group, and those
+        tagged with one of theirs. Superusers see every entry."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        limits = FAQEntry.groups.through.objects.filter(faqentry=models.OuterRef("pk"))
+        return self.filter(~models.Exists(limits) | models.Exists(limits.filter(group__user=user)))
+
     def search(self, text):
         return self.filter(
             models.Q(question__icontains=text)
@@ -56,6 +66,12 @@ class FAQEntry(models.Model):
     phrasings = models.TextField(blank=True, help_text="Other ways people ask this question, one per line.")
     tags = models.CharField(max_length=200, blank=True, help_text="Comma-separated.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    groups = models.ManyToManyField(
+        "auth.Group",
+        blank=True,
+        related_name="faq_entries",
+        help_text="Only members of these groups see the entry, in answers too; none: everyone.",
+    )
     # Set for entries promoted from a reviewed conversation.
     source_conversation = models.ForeignKey(
         "chat.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="faq_entries"

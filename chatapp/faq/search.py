@@ -77,4 +77,8 @@ def visible_entry_ids(user) -> set | None:
     Where entries are scoped to groups, this is the one place that says which
     a person may see; `search(..., visible=...)` applies it before deciding.
     """
-    return None
+    if user.is_authenticated and user.is_superuser:
+        return None
+    if user.is_authenticated and user.is_active and not FAQEntry.groups.through.objects.exists():
+        return None
+    return set(FAQEntry.objects.published().visible_to(user).values_list("id", flat=True))

@@ -4,17 +4,17 @@ from django.shortcuts import render
 
 from chatapp.chat.rendering import render_markdown
 from chatapp.faq.models import FAQEntry
-from chatapp.faq.search import search
+from chatapp.faq.search import search, visible_entry_ids
 
 
 @login_required
 def entry_list(request):
     query = " ".join(request.GET.get("q", "").split())[:300]
     if query:
-        result = search(query, k=10)
+        result = search(query, k=10, visible=visible_entry_ids(request.user))
         entries = [hit.document for hit in result.hits] if result.covered else []
     else:
-        entries = FAQEntry.objects.published().order_by("question")
+        entries = FAQEntry.objects.published().visible_to(request.user).order_by("question")
     return render(request, "faq/entry_list.html", {"entries": entries, "query": query})
 
 
@@ -22,7 +22,7 @@ def entry_list(request):
 def entry(request, key):
     # Reviewers preview drafts; everyone else sees published entries only.
     entries = FAQEntry.objects.all() if request.user.is_staff else FAQEntry.objects.published()
-    found = entries.filter(key=key).first()
+    found = entries.visible_to(request.user).filter(key=key).first()
     if found is None:
         raise Http404("No such FAQ entry.")
     return render(request, "faq/entry.html", {"entry": found, "answer_html": render_markdown(found.answer)})
