@@ -1,6 +1,7 @@
 """A real OpenID Connect provider (Node's `oidc-provider`) and the app configured to use it."""
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ def oidc_provider(tmp_path_factory):
     path = tmp_path_factory.mktemp("oidc") / "provider.json"
     path.write_text(json.dumps(config))
     process = subprocess.Popen(
-        ["node", str(PROVIDER_SCRIPT)], cwd=ROOT, env={"PATH": "/usr/bin:/bin", "OIDC_TEST_PROVIDER_CONFIG": str(path)}
+        ["node", str(PROVIDER_SCRIPT)], cwd=ROOT, env={**os.environ, "OIDC_TEST_PROVIDER_CONFIG": str(path)}
     )
     issuer = f"http://127.0.0.1:{port}"
     try:

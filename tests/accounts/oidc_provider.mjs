@@ -35,7 +35,7 @@ const SAMPLE = {
 const config = process.env.OIDC_TEST_PROVIDER_CONFIG
   ? JSON.parse(readFileSync(process.env.OIDC_TEST_PROVIDER_CONFIG, 'utf8'))
   : SAMPLE;
-const port = Number(process.env.PORT || config.port || 9000);
+const port = Number(process.env.OIDC_TEST_PROVIDER_PORT || config.port || 9000);
 const issuer = config.issuer || `http://127.0.0.1:${port}`;
 const users = config.users;
 
