@@ -5,8 +5,11 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
 
+from chatapp.chat.models import Bot
+from chatapp.faq.models import FAQEntry
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -129,3 +132,29 @@ def test_with_local_accounts_off_only_the_break_glass_superuser_signs_in_with_a_
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{sso_app}/")
+
+
+def test_a_user_signed_in_through_the_provider_sees_only_their_groups_bots_and_entries(page, sso_app, provider):
+    engineering = Group.objects.create(name="Engineering")
+    Bot.objects.get_or_create(slug="assistant", defaults={"name": "Assistant", "is_default": True})
+    Bot.objects.create(name="On-call runbook", slug="runbook", position=5).groups.add(engineering)
+    FAQEntry.objects.create(
+        key="restart-db", question="How do I restart the database?", answer="Page the on-call.", status=FAQEntry.Status.PUBLISHED
+    ).groups.add(engineering)
+    FAQEntry.objects.create(key="lunch", question="Where is lunch?", answer="Upstairs.", status=FAQEntry.Status.PUBLISHED)
+
+    provider_sign_in(page, sso_app, "carol")
+    page.wait_for_url(f"{sso_app}/")
+    assert "On-call runbook" in page.get_by_label("Bot").locator("option").all_inner_texts()
+    page.goto(f"{sso_app}/faq/")
+    assert page.get_by_role("link", name="How do I restart the database?").is_visible()
+
+    page.context.clear_cookies()
+    provider_sign_in(page, sso_app, "dave")
+    page.wait_for_url(f"{sso_app}/")
+    bots = page.get_by_label("Bot").locator("option").all_inner_texts()
+    assert "Assistant" in bots and "On-call runbook" not in bots
+    page.goto(f"{sso_app}/faq/")
+    assert page.get_by_role("link", name="Where is lunch?").is_visible()
+    assert page.get_by_role("link", name="How do I restart the database?").count() == 0
+    assert page.goto(f"{sso_app}/faq/restart-db/").status == 404
