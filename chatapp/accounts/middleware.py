@@ -68,6 +68,4 @@ class ProviderCheckMiddleware:
         remember_tokens(request.session, token)
         if claims is not None:
             actions.refresh_from_claims(user, claims)
-            # Groups may have changed in the middle of this request's user.
-            request.user = user
         return None

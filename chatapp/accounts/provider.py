@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from authlib.integrations.base_client import OAuthError
-from authlib.integrations.django_client import OAuth, DjangoOAuth2App
+from authlib.integrations.django_client import DjangoOAuth2App, OAuth
 from django.conf import settings
 
-__all__ = ["OAuthError", "ProviderClaims", "client", "enabled", "claims_from_token", "claims_from_refresh", "end_session_url", "refresh"]
+__all__ = ["OAuthError", "ProviderClaims", "claims_from_refresh", "claims_from_token", "client", "enabled", "end_session_url", "refresh"]
 
 
 def enabled() -> bool:

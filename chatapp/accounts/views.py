@@ -2,7 +2,6 @@ import logging
 
 import requests
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
