@@ -4,6 +4,8 @@ from django.urls import include, path
 from chatapp.accounts import views as accounts
 
 urlpatterns = [
+    # The admin's "Log out" ends the provider's session too, like the app's.
+    path("admin/logout/", accounts.logout),
     path("admin/", admin.site.urls),
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/logout/", accounts.logout, name="logout"),

@@ -158,3 +158,13 @@ def test_a_user_signed_in_through_the_provider_sees_only_their_groups_bots_and_e
     assert page.get_by_role("link", name="Where is lunch?").is_visible()
     assert page.get_by_role("link", name="How do I restart the database?").count() == 0
     assert page.goto(f"{sso_app}/faq/restart-db/").status == 404
+
+
+def test_the_admins_log_out_ends_the_provider_session_too(page, sso_app, provider):
+    provider.change_user("dave", groups=["it-admins"])
+    provider_sign_in(page, sso_app, "dave")
+    page.wait_for_url(f"{sso_app}/")
+    page.goto(f"{sso_app}/admin/")
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Yes, sign me out").click()
+    page.wait_for_url(re.compile(re.escape(f"{sso_app}/accounts/signed-out/")))
