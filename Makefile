@@ -4,11 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := chatapp.settings
-# honcho hands every process its own PORT, so the web server reads these instead.
+# Where the web server listens (HOST and PORT), under names no process manager sets.
 export WEB_HOST := $(or $(HOST),127.0.0.1)
 export WEB_PORT := $(or $(PORT),8000)
+# supervisord's socket and logs; each process's metrics samples, added up by /metrics.
+export SUPERVISOR_DIR := $(CURDIR)/var/supervisor
+export METRICS_DIR ?= $(CURDIR)/var/prometheus
+export SUPERVISE_INFERENCE := true
 
-.PHONY: run test setup bench check-compose clean
+.PHONY: run test faults setup bench check-compose clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,12 +37,13 @@ run: setup
 	$(BIN)/python manage.py load_sample_faq --if-empty
 	@$(BIN)/python manage.py ensure_admin
 	@echo "Open http://$(WEB_HOST):$(WEB_PORT) and sign in. Ctrl-C stops everything."
+	@rm -rf "$(METRICS_DIR)" && mkdir -p "$(METRICS_DIR)" "$(SUPERVISOR_DIR)"
 	@if $(BIN)/python -m chatapp.localredis check; then \
 		echo "Using the Redis at $${REDIS_URL:-redis://127.0.0.1:6379/0}"; \
-		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile inference worker beat web; \
+		SUPERVISE_REDIS=false PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/supervisord -c supervisord.conf; \
 	else \
 		echo "No Redis answers; starting a local one"; \
-		PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile redis inference worker beat web; \
+		SUPERVISE_REDIS=true PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/supervisord -c supervisord.conf; \
 	fi
 
 # The suite runs on PostgreSQL when one answers on localhost (as in CI), else on SQLite.
@@ -46,6 +51,15 @@ TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && e
 
 test: setup $(NODE_STAMP)
 	DATABASE_URL="$(if $(DATABASE_URL),$(DATABASE_URL),$(TEST_DATABASE_URL))" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Faults injected into real processes (Redis, PostgreSQL, worker, daphne), a few
+# minutes: a private Redis, and a private PostgreSQL cluster on a free port where
+# PostgreSQL's server binaries are installed (else outages of a test database
+# on the server at 127.0.0.1:5432).
+HAS_INITDB := $(shell command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && echo yes)
+faults: setup
+	DATABASE_URL=postgres://postgres@127.0.0.1:$(if $(HAS_INITDB),$$($(BIN)/python -m tests.faults.free_port),5432)/faults \
+		$(BIN)/python -m pytest tests/faults -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks

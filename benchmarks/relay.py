@@ -7,7 +7,7 @@
     python -m benchmarks.relay --server daphne,uvicorn  # the same app served by each, rows side by side
 
 An OpenAI-compatible engine (benchmarks/fake_engine.py) streams a known text at a
-set rate per stream. The real Celery worker (threads pool, as in the Procfile)
+set rate per stream. The real Celery worker (threads pool, as in supervisord.conf)
 relays it through Redis to the real daphne, and websocket clients that behave
 like static/chat/chat.js (session cookie, `send`, numbered chunks with gap
 detection and `resume`, the final `message`) read it. For every number of

@@ -12,7 +12,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-# As in the Procfile: the web process caps what one websocket frame may carry.
+# As in supervisord.conf: the web process caps what one websocket frame may carry.
 DAPHNE_LIMITS = ["--websocket-max-message-size", "262144", "--websocket-max-frame-size", "262144"]
 
 
@@ -90,7 +90,7 @@ class Processes:
         return url
 
     def start_worker(self, queue, concurrency, name=None, loglevel="WARNING"):
-        """A Celery worker as the Procfile runs it (threads pool)."""
+        """A Celery worker as supervisord.conf runs it (threads pool)."""
         args = ["-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", str(concurrency),
                 "--queues", queue, "--loglevel", loglevel]
         if name:
@@ -98,7 +98,7 @@ class Processes:
         return self.start(*args)
 
     def start_web(self, port, server="daphne"):
-        """The ASGI app on `port`: daphne as the Procfile runs it, or uvicorn for comparison."""
+        """The ASGI app on `port`: daphne as supervisord.conf runs it, or uvicorn for comparison."""
         if server == "daphne":
             process = self.start("-m", "daphne", "--bind", "127.0.0.1", "--port", str(port), *DAPHNE_LIMITS,
                                  "chatapp.asgi:application")

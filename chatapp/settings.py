@@ -5,6 +5,8 @@ SQLite, a Redis on localhost (started by `make run` if none answers) and the
 CPU inference service from `inference/`.
 """
 
+import os
+import socket
 from pathlib import Path
 
 import environ
@@ -37,9 +39,12 @@ INSTALLED_APPS = [
     "chatapp.review",
     "chatapp.faq",
     "chatapp.api",
+    "chatapp.ops",
 ]
 
 MIDDLEWARE = [
+    # First: probes are answered before host checks and redirects.
+    "chatapp.ops.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -87,8 +92,20 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # One process holds up to a few hundred streams in threads; a pool shares
     # a handful of connections between them instead of one each.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "pool", {"min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=20), "timeout": 30}
+        "pool",
+        {
+            "min_size": 1,
+            "max_size": env.int("DATABASE_POOL_SIZE", default=20),
+            # How long a request waits for a connection before it fails: a 503
+            # page while the database is down instead of a hung page, and a
+            # websocket handshake answered within daphne's 5 s limit.
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
+        },
     )
+# After a database restart every connection kept is dead: test each one before
+# use (with the pool, Django gives it psycopg_pool's check_connection) instead
+# of failing the request or the worker's save that draws it.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -138,6 +155,29 @@ X_FRAME_OPTIONS = "DENY"
 # --- Redis: Celery broker, channel layer, live stream logs and stop signals ---
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
+
+def redis_host(address: str) -> dict:
+    """Connection options of the channel layer's Redis, for any address."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return {
+        "address": address,
+        "socket_timeout": 30,
+        "socket_connect_timeout": 2,
+        "socket_keepalive": True,
+        # A pooled connection idle this long is PINGed before use: after a
+        # Redis restart the dead ones are replaced at once, not on failure.
+        "health_check_interval": 10,
+        # redis-py's default retries for up to ~10 s with backoff: while Redis
+        # is down a websocket handshake should fail fast and the client retry.
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+    }
+
+
 # The pub/sub layer: a group message is one PUBLISH, received once per web
 # process whatever the number of its sockets, and memberships live and die
 # with the process's subscriptions (nothing stale stays in Redis after a
@@ -147,7 +187,7 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "health_check_interval": 10}],
+            "hosts": [redis_host(REDIS_URL)],
             "prefix": env.str("CHANNEL_PREFIX", default="chatapp"),
         },
     }
@@ -321,3 +361,18 @@ OIDC_RECHECK_SECONDS = env.int("OIDC_RECHECK_SECONDS", default=900)
 OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
 # Off: only superusers may sign in with a password (the break-glass account).
 LOCAL_LOGIN = env.bool("LOCAL_LOGIN", default=True)
+
+# --- Operations: probes, metrics ---
+# /metrics (Prometheus) answers requests bearing `Authorization: Bearer
+# <METRICS_TOKEN>`; without a token only requests from this host get it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Every process (web, worker, beat; any container sharing the directory)
+# writes its samples below METRICS_DIR, in a directory per host, and /metrics
+# adds them all up. Unset: each process counts only its own.
+METRICS_DIR = env.str("METRICS_DIR", default="")
+if METRICS_DIR and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    # Read by prometheus_client when first imported, after these settings.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(Path(METRICS_DIR) / socket.gethostname())
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+# Seconds each dependency check of /readyz may take.
+READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)

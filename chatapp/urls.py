@@ -15,5 +15,9 @@ urlpatterns = [
     path("review/", include("chatapp.review.urls")),
     path("faq/", include("chatapp.faq.urls")),
     path("v1/", include("chatapp.api.urls")),
+    path("", include("chatapp.ops.urls")),
     path("", include("chatapp.chat.urls")),
 ]
+
+# A database outage is a 503 with a page saying so, not a 500.
+handler500 = "chatapp.ops.views.server_error"

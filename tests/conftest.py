@@ -18,9 +18,19 @@ import httpx
 import pytest
 from django.conf import settings
 
+from chatapp.settings import redis_host
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
 RUN_ID = uuid.uuid4().hex[:8]
+
+
+def pytest_ignore_collect(collection_path, config):
+    """The fault suite runs on its own (`make faults`): it needs a private PostgreSQL cluster."""
+    faults = ROOT / "tests" / "faults"
+    if collection_path == faults:
+        return not any(str(Path(arg).resolve()).startswith(str(faults)) for arg in config.args)
+    return None
 
 
 def free_port():
@@ -76,7 +86,7 @@ def redis_service():
     settings.CHANNEL_LAYERS = {
         "default": {
             **settings.CHANNEL_LAYERS["default"],
-            "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "hosts": [{"address": settings.REDIS_URL, "socket_timeout": 30}], "prefix": prefix},
+            "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "hosts": [redis_host(settings.REDIS_URL)], "prefix": prefix},
         }
     }
     from channels.layers import channel_layers

@@ -4,14 +4,24 @@ Permissions are checked again on every request (never cached at connect): a
 conversation deleted or handed over in the meantime is simply not found.
 """
 
+import logging
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import InterfaceError, OperationalError
 
 from chatapp.chat import actions
 from chatapp.chat.extensions import registry
 from chatapp.chat.events import conversation_group, message_payload, user_group
 from chatapp.chat.following import resume_frame
 from chatapp.chat.models import Conversation
+
+logger = logging.getLogger(__name__)
+
+# The database is unreachable (restarting, partitioned): the request fails
+# with words for the user and the socket stays (chatapp.ops.asgi closes it
+# cleanly for what cannot be answered, such as Redis gone).
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 def _int(value):
@@ -62,6 +72,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await handler(content)
         except actions.ChatError as error:
             await self.send_error(str(error), request=kind, ref=content.get("ref"))
+        except DATABASE_DOWN as error:
+            logger.warning("Websocket %s request failed, database unavailable: %s", kind, error)
+            await self.send_error(
+                "The chat cannot reach its database right now, so this was not saved. Try again in a moment.",
+                request=kind,
+                ref=content.get("ref"),
+                code="unavailable",
+            )
 
     async def send_error(self, reason, **details):
         await self.send_json({"type": "error", "error": reason, **{k: v for k, v in details.items() if v is not None}})

@@ -202,7 +202,12 @@ class Message(models.Model):
             fields["content"] = content
         if seq is not None:
             fields["seq"] = seq
-        return self._update_if(list(self.ACTIVE), **fields)
+        finished = self._update_if(list(self.ACTIVE), **fields)
+        if finished:
+            from chatapp.ops.metrics import answer_finished
+
+            answer_finished(self)
+        return finished
 
     def requeue(self):
         """Start a new attempt at a failed or stopped answer; its old text is replaced."""

@@ -1,0 +1,66 @@
+"""Redis restarted with answers streaming and queued: the worker survives, every answer ends."""
+
+import time
+
+import pytest
+import websockets.exceptions
+
+from chatapp.chat.models import Message
+from tests.faults.outcomes import RECOVERY_BOUND, report, wait_for_end
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.mark.parametrize("persistent", [True, False], ids=["persistent", "not-persistent"])
+def test_the_worker_survives_a_redis_restart_and_every_answer_ends(stack, redis_server, browser_for, alice, persistent):
+    browser = browser_for(alice)
+    # Four streaming (the worker's concurrency) and two queued behind them.
+    ids = [browser.ask(f"seed={seed} tokens=80 rate=10")[1] for seed in range(10, 16)]
+    time.sleep(2)
+    worker = stack.pid("worker")
+
+    started = time.monotonic()
+    redis_server.restart(persistent=persistent, down_for=2)
+    label = "Redis restart " + ("with" if persistent else "without") + " persistence"
+
+    messages, seconds = wait_for_end(ids, started, timeout=RECOVERY_BOUND + 60)
+    report(label, seconds, messages)
+    assert stack.pid("worker") == worker, "the worker died on the broker restart"
+    assert "Unrecoverable error" not in stack.log_text()
+    for message in messages:
+        assert message.status in ("done", "error")
+        if message.status == "error":
+            assert message.error  # words for the user, and Retry
+    assert seconds <= RECOVERY_BOUND + 15  # the queued ones are re-sent, then take ~8 s to write
+
+    # The page's socket was closed with "try again later" when Redis went;
+    # it reconnects as chat.js does, and new messages are answered.
+    browser.close()
+    browser.reconnect()
+    _, reply_id = browser.ask("seed=20 tokens=20 rate=50")
+    (reply,), _ = wait_for_end([reply_id], time.monotonic(), timeout=60)
+    assert reply.status == "done"
+
+
+def test_while_redis_is_down_a_handshake_is_closed_cleanly_and_the_next_succeeds_soon_after(stack, redis_server, browser_for, alice):
+    browser = browser_for(alice)
+    redis_server.stop()
+    try:
+        try:
+            browser.connect()
+        except websockets.exceptions.InvalidStatus as refused:
+            assert refused.response.status_code != 500
+        else:
+            # Accepted, then closed with 4503 "try again later": never an HTTP 500.
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                browser.receive(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4503
+    finally:
+        redis_server.start()
+    up = time.monotonic()
+    seconds = browser.reconnect()
+    print(f"\n[faults] Redis down: websocket reconnected {seconds:.1f} s after Redis came back")
+    _, reply_id = browser.ask("seed=21 tokens=10 rate=50")
+    (reply,), _ = wait_for_end([reply_id], up, timeout=60)
+    assert reply.status == "done" and Message.objects.filter(pk=reply_id).exists()
+    assert seconds <= 10
