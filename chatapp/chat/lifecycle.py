@@ -24,6 +24,7 @@ from chatapp.chat import live
 from chatapp.chat.events import conversation_group, message_event
 from chatapp.chat.extensions import registry
 from chatapp.chat.models import Message
+from chatapp.chat.signals import reaper_ran
 
 log = logging.getLogger(__name__)
 
@@ -185,4 +186,5 @@ def reap() -> dict[str, int]:
             done["resent"] += 1
     if any(done.values()):
         log.info("reaper: %s", done)
+    reaper_ran.send(sender=reap, done=done)
     return done

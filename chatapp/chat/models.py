@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from chatapp.chat.signals import answer_finished
+
 
 class BotQuerySet(models.QuerySet):
     def visible_to(self, user):
@@ -204,9 +206,7 @@ class Message(models.Model):
             fields["seq"] = seq
         finished = self._update_if(list(self.ACTIVE), **fields)
         if finished:
-            from chatapp.ops.metrics import answer_finished
-
-            answer_finished(self)
+            answer_finished.send(sender=Message, message=self)
         return finished
 
     def requeue(self):

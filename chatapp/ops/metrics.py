@@ -2,8 +2,8 @@
 
 With PROMETHEUS_MULTIPROC_DIR set (make run and docker-compose set it), each
 process writes its samples to files there and /metrics adds them up, so the
-worker's answers are counted although only daphne serves the endpoint. This
-module imports nothing from the domains: they call its functions.
+worker's answers are counted although only daphne serves the endpoint. The
+core's signals call them (chatapp.chat.signals, connected in OpsConfig).
 """
 
 from prometheus_client import Counter, Histogram
@@ -41,6 +41,15 @@ def answer_finished(message) -> None:
 
 
 def reaper_acted(action: str, count: int = 1) -> None:
-    """Count `count` answers the reaper handled with `action` (e.g. "requeued", "failed")."""
+    """Count `count` answers the reaper handled with `action` (e.g. "resent", "gave_up")."""
     if count:
         REAPER_ACTIONS.labels(action=action).inc(count)
+
+
+def on_answer_finished(sender, message, **kwargs) -> None:
+    answer_finished(message)
+
+
+def on_reaper_ran(sender, done: dict[str, int], **kwargs) -> None:
+    for action, count in done.items():
+        reaper_acted(action, count)

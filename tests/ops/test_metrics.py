@@ -1,12 +1,15 @@
 """Prometheus metrics: answers by status and error code, in-progress gauges, speed histograms."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
+from chatapp.chat import lifecycle
 from chatapp.chat.models import Conversation, Message
-from chatapp.ops.metrics import reaper_acted
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def sample(name, **labels):
@@ -60,7 +63,10 @@ def test_queued_and_streaming_answers_are_counted_when_scraped(client, alice):
     assert 'chatapp_answers_in_progress{status="streaming"} 1.0' in text
 
 
-def test_reaper_actions_are_counted_by_action():
-    before = sample("chatapp_reaper_actions_total", action="failed")
-    reaper_acted("failed", 3)
-    assert sample("chatapp_reaper_actions_total", action="failed") == before + 3
+def test_what_the_reaper_does_is_counted_by_action(alice):
+    before = sample("chatapp_reaper_actions_total", action="ended_orphans")
+    # Started two minutes ago and nobody renews its lease: its worker is gone.
+    answer(alice, status="streaming", content="partial", started_at=timezone.now() - timedelta(minutes=2))
+    lifecycle.reap()
+    assert sample("chatapp_reaper_actions_total", action="ended_orphans") == before + 1
+    assert sample("chatapp_answers_total", status="error", error_code="worker_lost") >= 1
