@@ -22,7 +22,7 @@ from pathlib import Path
 from openai import OpenAI
 from playwright.sync_api import sync_playwright
 
-from benchmarks.stack import Processes, free_port, launch_chromium
+from benchmarks.stack import NO_USER_LIMITS, Processes, free_port, launch_chromium
 
 QUESTION = "In two sentences, why do teams write code reviews? (round {round})"
 
@@ -98,6 +98,7 @@ def main():
         "INFERENCE_URL": f"http://127.0.0.1:{inference_port}/v1",
         "INFERENCE_MAX_TOKENS": "64",
         "API_RATE_LIMIT": "",
+        **NO_USER_LIMITS,
     }
     # Never the real database: a throwaway one unless BENCHMARK_DATABASE_URL names another.
     env["DATABASE_URL"] = os.environ.get("BENCHMARK_DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")

@@ -11,6 +11,16 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# A benchmark is one user asking far more, far faster, than any person does:
+# the per-user limits (chatapp.chat.quotas) would measure themselves.
+NO_USER_LIMITS = {
+    "WEBSOCKET_REQUEST_RATE": "",
+    "CHAT_SEND_RATE": "",
+    "CHAT_RETRY_RATE": "",
+    "IMAGE_UPLOAD_RATE": "",
+    "API_USER_RATE_LIMIT": "",
+    "MAX_ACTIVE_ANSWERS_PER_USER": "0",
+}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 # As in supervisord.conf: the web process caps what one websocket frame may carry.
 DAPHNE_LIMITS = ["--websocket-max-message-size", "262144", "--websocket-max-frame-size", "262144"]
@@ -47,6 +57,7 @@ def benchmark_environment(prefix, data_dir=None, **extra):
         "DATA_DIR": str(data_dir),
         "CHANNEL_PREFIX": prefix,
         "CELERY_QUEUE": prefix,
+        **NO_USER_LIMITS,
         **extra,
     }
     env["DATABASE_URL"] = os.environ.get("BENCHMARK_DATABASE_URL", f"sqlite:///{data_dir / 'bench.sqlite3'}")

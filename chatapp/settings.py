@@ -10,6 +10,9 @@ import socket
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from chatapp.secret_key import is_weak, load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,12 +21,69 @@ if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-change-me-in-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+# Without SECRET_KEY, a random key is made once and kept in DATA_DIR, so that
+# a laptop needs no setting and no key is ever public. Several hosts must
+# share one key: production sets it.
+SECRET_KEY = env.str("SECRET_KEY", default="") or load_or_create(DATA_DIR / "secret_key")
+if not DEBUG and is_weak(SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for DEBUG=false: use at least 50 random characters, "
+        "e.g. SECRET_KEY=$(openssl rand -hex 32), or leave it unset to use a key generated in DATA_DIR."
+    )
+
+# --- HTTPS, cookies and headers (see "Running in production" in the README) ---
+# Behind a TLS proxy: the header it sets and the value meaning HTTPS, e.g.
+# SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (value "https" unless given as "Header,value").
+_proxy_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _proxy_header[0].upper().replace("-", "_"),
+        _proxy_header[1] if len(_proxy_header) > 1 else "https",
+    )
+# One switch for a site served over HTTPS only; each setting can still be set on its own.
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_HTTPONLY = True
+# The chat's scripts read the CSRF token from its cookie.
+CSRF_COOKIE_HTTPONLY = False
+SESSION_COOKIE_SAMESITE = env.str("SESSION_COOKIE_SAMESITE", default="Lax")
+CSRF_COOKIE_SAMESITE = env.str("CSRF_COOKIE_SAMESITE", default="Lax")
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# HSTS preloading commits the whole domain, for years, to a browser list: the
+# domain's owner decides, with SECURE_HSTS_PRELOAD, not this app's checks.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Every HTML page: scripts, styles, images and connections from this site
+# only; nothing inline, nothing framed (django-csp 4).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 INSTALLED_APPS = [
     "daphne",
@@ -34,6 +94,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
+    "csp",
     "chatapp.chat",
     "chatapp.images",
     "chatapp.review",
@@ -53,6 +115,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chatapp.urls"
@@ -122,8 +187,39 @@ PASSWORD_HASHERS = env.list(
 )
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in protection (django-axes): both sign-in forms, /accounts/login/ and /admin/login/ ---
+# django-axes' backend first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Hours a lockout lasts; `manage.py axes_reset` (or axes_reset_username NAME) lifts it at once.
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)
+# A name and an address together: a stranger cannot lock a colleague out, and
+# one person's typos do not lock out the whole office behind one address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind a proxy, the client's address is in X-Forwarded-For: how many proxies to skip.
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+if AXES_IPWARE_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+# Password reset mails a link: offered only where mail can be sent.
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url("EMAIL_URL"))
+    DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+PASSWORD_RESET_ENABLED = bool(EMAIL_URL)
+PASSWORD_RESET_RATE = env.str("PASSWORD_RESET_RATE", default="5/hour")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:home"
@@ -146,11 +242,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
-
-SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
 
 # --- Redis: Celery broker, channel layer, live stream logs and stop signals ---
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -266,7 +357,7 @@ MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=20000)
 MAX_IMAGE_BYTES = env.int("MAX_IMAGE_BYTES", default=10 * 1024 * 1024)
 # Checked from the header before any pixel is decoded; far below Pillow's own
 # decompression-bomb limit (about 179 megapixels).
-MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
+MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=25_000_000)
 MAX_IMAGE_FRAMES = env.int("MAX_IMAGE_FRAMES", default=100)
 MAX_IMAGES_PER_MESSAGE = env.int("MAX_IMAGES_PER_MESSAGE", default=4)
 MAX_IMAGE_TOTAL_BYTES = env.int("MAX_IMAGE_TOTAL_BYTES", default=25 * 1024 * 1024)
@@ -376,3 +467,31 @@ if METRICS_DIR and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 # Seconds each dependency check of /readyz may take.
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
+
+# --- Limits per user, counted in Redis (shared by every process) ---
+# Rates in the `limits` notation ("20/minute", "5 per second", several joined
+# by ";"); empty turns one off. A refusal is an error in the chat (the typed
+# text stays) or an API 429 with Retry-After.
+WEBSOCKET_REQUEST_RATE = env.str("WEBSOCKET_REQUEST_RATE", default="300/minute")
+CHAT_SEND_RATE = env.str("CHAT_SEND_RATE", default="20/minute;300/day")
+CHAT_RETRY_RATE = env.str("CHAT_RETRY_RATE", default="20/minute")
+IMAGE_UPLOAD_RATE = env.str("IMAGE_UPLOAD_RATE", default="60/minute")
+# Per user, over all their tokens (API_RATE_LIMIT counts per token).
+API_USER_RATE_LIMIT = env.str("API_USER_RATE_LIMIT", default="120/minute")
+# Answers queued or being written at once per user; 0: no limit.
+MAX_ACTIVE_ANSWERS_PER_USER = env.int("MAX_ACTIVE_ANSWERS_PER_USER", default=3)
+# Prompt and answer tokens per user per day (midnight in TIME_ZONE); 0: none.
+# Token quotas in the admin override it per user and add shared ones per group.
+DAILY_TOKEN_QUOTA = env.int("DAILY_TOKEN_QUOTA", default=0)
+# Where the counters live in Redis (deployments sharing one Redis keep theirs apart).
+LIMITS_PREFIX = env.str("LIMITS_PREFIX", default=env.str("CHANNEL_PREFIX", default="chatapp") + ":limits")
+# Largest websocket request; bigger ones get an error and the socket stays
+# open (the web server's own frame limit, in the Procfile, is above it).
+WEBSOCKET_MAX_REQUEST_BYTES = env.int("WEBSOCKET_MAX_REQUEST_BYTES", default=200_000)
+# Images decoded at once in one process; one user's uploads take one slot at a time.
+IMAGE_PROCESSING_SLOTS = env.int("IMAGE_PROCESSING_SLOTS", default=2)
+# Pixels all the images of one API request may have together, checked before decoding.
+MAX_REQUEST_PIXELS = env.int("MAX_REQUEST_PIXELS", default=4 * 25_000_000)
+# Hosts whose links stay clickable in rendered answers (e.g. "docs.example.com,*.example.org");
+# any other link shows as text with its real host.
+ANSWER_LINK_HOSTS = env.list("ANSWER_LINK_HOSTS", default=[])

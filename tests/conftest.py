@@ -116,6 +116,13 @@ def connection_pools_closed_at_the_end(django_db_setup):
             connection.close_pool()
 
 
+@pytest.fixture(autouse=True)
+def fresh_limits(settings):
+    """Counters of their own for each test: the per-user limits stay on, at their defaults,
+    and tests never add up to one another's (user ids repeat from test to test)."""
+    settings.LIMITS_PREFIX = f"chatapp-test-{RUN_ID}:limits:{uuid.uuid4().hex[:8]}"
+
+
 # --- actors ------------------------------------------------------------------------
 
 # Real password hashing costs a second per user on this hardware; the tests are
@@ -259,6 +266,7 @@ def serve_app(port=None, **env):
         "CELERY_QUEUE": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PASSWORD_HASHERS": ",".join(FAST_HASHERS),
+        "LIMITS_PREFIX": settings.LIMITS_PREFIX,
         **env,
     }
     process = subprocess.Popen(

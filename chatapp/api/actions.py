@@ -8,7 +8,7 @@ from chatapp.api.models import ApiToken, CompletionRequest
 from chatapp.chat.actions import ChatError, send_transcript
 from chatapp.chat.models import Conversation
 from chatapp.images.actions import attacher_for, upload_image
-from chatapp.images.processing import Rejected
+from chatapp.images.processing import Rejected, check_pixel_budget
 
 
 def create_token(user, name=""):
@@ -29,6 +29,10 @@ def attach_images(user, images):
     `images` maps a turn's index to its pictures as (param, bytes). A picture
     that is refused raises BadRequest with the reason and where it was.
     """
+    try:
+        check_pixel_budget([(param, data) for pictures in images.values() for param, data in pictures])
+    except Rejected as rejected:
+        raise BadRequest(rejected.reason, param="messages", code="invalid_image") from None
     attachers = {}
     for index, pictures in images.items():
         attachments = []

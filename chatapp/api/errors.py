@@ -63,6 +63,14 @@ def rate_limited(rate, retry_after):
     )
 
 
+def limit_reached(refusal):
+    """A per-user limit or quota (chatapp.chat.quotas.LimitReached) in OpenAI's 429 shape."""
+    kind = "insufficient_quota" if refusal.code == "quota_exceeded" else "requests"
+    return ApiError(
+        429, str(refusal), type=kind, code=refusal.code, headers={"Retry-After": str(refusal.retry_after)}
+    )
+
+
 def model_unavailable(reason):
     return ApiError(503, reason, type="server_error", code="model_unavailable", headers={"Retry-After": "10"})
 

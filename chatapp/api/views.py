@@ -23,6 +23,7 @@ from chatapp.api.errors import (
     ApiError,
     BadRequest,
     answer_failed,
+    limit_reached,
     method_not_allowed,
     model_unavailable,
     not_found,
@@ -30,6 +31,7 @@ from chatapp.api.errors import (
     unknown_model,
 )
 from chatapp.api.throttle import throttle
+from chatapp.chat import quotas
 from chatapp.chat.actions import ChatError, NotFound
 from chatapp.chat.models import Bot, Message
 
@@ -48,7 +50,10 @@ def api_endpoint(*methods):
                 wait = await throttle().allow(token)
                 if wait is not None:
                     raise rate_limited(throttle().rate, wait)
+                await quotas.ahit("api", token.user_id)
                 return await view(request, token, *args, **kwargs)
+            except quotas.LimitReached as refusal:
+                return limit_reached(refusal).response()
             except ApiError as error:
                 return error.response()
 
@@ -92,6 +97,8 @@ async def chat_completions(request, token):
         reply = await database_sync_to_async(actions.start_completion)(token, completion)
     except NotFound:
         raise unknown_model(completion.model) from None
+    except quotas.LimitReached:
+        raise  # a 429, from api_endpoint
     except ChatError as error:
         raise BadRequest(str(error), param="messages") from None
     limits = [bot.max_tokens, settings.INFERENCE_MAX_TOKENS, completion.max_tokens]

@@ -10,19 +10,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp.chat import lifecycle, live
+from chatapp.chat import lifecycle, live, quotas
+from chatapp.chat.errors import ChatError, NotFound
 from chatapp.chat.events import conversation_event, user_group
 from chatapp.chat.lifecycle import notify_message
 from chatapp.chat.models import Bot, Conversation, Message
 
 
-class ChatError(Exception):
-    """A request that cannot be done, with a reason fit to show to the user."""
-
-
-class NotFound(ChatError):
-    def __init__(self, what="conversation"):
-        super().__init__(f"No such {what}.")
+__all__ = ["ChatError", "NotFound"]  # where callers have always found them
 
 
 def notify_conversation(conversation, deleted=False):
@@ -67,7 +62,9 @@ def send_message(user, text, conversation_id=None, bot_slug=None, source=Convers
     """
     # Images may speak for themselves: a screenshot alone is a question.
     text = validate_text(text, allow_empty=attach is not None)
+    quotas.check_new_answer(user, "send")
     with transaction.atomic():
+        quotas.check_active_answers(user)
         created = conversation_id is None
         if created:
             conversation = _start_conversation(user, text, bot_slug, source)
@@ -107,7 +104,9 @@ def send_transcript(user, turns, bot_slug=None, source=Conversation.Source.API, 
             checked.append((role, text))
     *earlier, (_, text) = checked
     first_question = next(text for role, text in checked if role == Message.Role.USER)
+    quotas.check_token_quota(user)
     with transaction.atomic():
+        quotas.check_active_answers(user)
         conversation = _start_conversation(user, first_question, bot_slug, source)
         for index, (role, content) in enumerate(earlier):
             message = Message.objects.create(conversation=conversation, role=role, content=content)
@@ -173,8 +172,11 @@ def stop_reply(user, message_id):
 def retry_reply(user, message_id):
     reply = owned_reply(user, message_id)
     check_bot_allowed(reply.conversation)
-    if not lifecycle.requeue(reply):
-        raise ChatError("Only a failed or stopped answer can be retried.")
+    quotas.check_new_answer(user, "retry")
+    with transaction.atomic():
+        quotas.check_active_answers(user)
+        if not lifecycle.requeue(reply):
+            raise ChatError("Only a failed or stopped answer can be retried.")
     return reply
 
 

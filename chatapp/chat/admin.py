@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chatapp.chat.models import Bot
+from chatapp.chat.models import Bot, TokenQuota
 
 
 @admin.register(Bot)
@@ -16,3 +16,18 @@ class BotAdmin(admin.ModelAdmin):
     def limited_to(self, bot):
         return ", ".join(group.name for group in bot.groups.all()) or "everyone"
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(TokenQuota)
+class TokenQuotaAdmin(admin.ModelAdmin):
+    list_display = ["owner_label", "daily_tokens", "used_today"]
+    list_select_related = ["user", "group"]
+    autocomplete_fields = ["user", "group"]
+
+    @admin.display(description="For")
+    def owner_label(self, quota):
+        return quota.owner_label
+
+    @admin.display(description="Used today")
+    def used_today(self, quota):
+        return f"{quota.used_today():,}"

@@ -5,3 +5,6 @@ class ChatConfig(AppConfig):
     name = "chatapp.chat"
     label = "chat"
     verbose_name = "Chat"
+
+    def ready(self):
+        from chatapp.chat import sessions  # noqa: F401  (signal receivers)

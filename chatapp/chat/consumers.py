@@ -8,9 +8,10 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from chatapp.chat import actions
+from chatapp.chat import actions, quotas, sessions
 from chatapp.chat.extensions import registry
 from chatapp.chat.events import conversation_group, message_payload, user_group
 from chatapp.chat.following import resume_frame
@@ -48,13 +49,29 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        # The base class would raise on bad JSON and drop the socket.
+        # The base class would raise on bad JSON and drop the socket; a deep
+        # nesting raises RecursionError, not ValueError.
+        if len(text_data or bytes_data or "") > settings.WEBSOCKET_MAX_REQUEST_BYTES:
+            await self.send_error(f"That request is too large (the limit is {settings.WEBSOCKET_MAX_REQUEST_BYTES:,} bytes).")
+            return
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             await self.send_error("That was not valid JSON.")
 
     async def receive_json(self, content, **kwargs):
+        # Checked on every request: a socket outlives logout, deactivation and
+        # password changes otherwise.
+        user = await database_sync_to_async(sessions.current_user)(self.scope.get("session"))
+        if user is None or user.pk != self.user.pk:
+            await self.close(code=sessions.CLOSE_SIGNED_OUT)
+            return
+        self.user = user
+        try:
+            await quotas.ahit("request", self.user.pk)
+        except quotas.LimitReached as error:
+            await self.send_error(str(error), **error.details)
+            return
         handlers = {
             "open": self.handle_open,
             "send": self.handle_send,
@@ -71,7 +88,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         try:
             await handler(content)
         except actions.ChatError as error:
-            await self.send_error(str(error), request=kind, ref=content.get("ref"))
+            await self.send_error(str(error), request=kind, ref=content.get("ref"), **error.details)
         except DATABASE_DOWN as error:
             logger.warning("Websocket %s request failed, database unavailable: %s", kind, error)
             await self.send_error(
@@ -159,6 +176,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_conversation(self, event):
         await self.send_json({"type": "conversation", "conversation": event["conversation"]})
+
+    async def session_check(self, event):
+        """A session of this user ended or their account changed: close if it was this socket's."""
+        session = self.scope.get("session")
+        ended = event.get("session_key")
+        if ended and session is not None and session.session_key == ended:
+            await self.close(code=sessions.CLOSE_SIGNED_OUT)
+            return
+        user = await database_sync_to_async(sessions.current_user)(session)
+        if user is None or user.pk != self.user.pk:
+            await self.close(code=sessions.CLOSE_SIGNED_OUT)
 
     # --- lookups ------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from chatapp.chat.actions import owned_reply
 from chatapp.chat.events import chunk_frame, message_payload
 from chatapp.chat.live import Backlog
 from chatapp.chat.models import Message
-from chatapp.chat.rendering import render_markdown
+from chatapp.markdown import render_markdown
 
 
 @dataclass

@@ -160,7 +160,7 @@ class Message(models.Model):
 
     @property
     def html(self):
-        from chatapp.chat.rendering import render_markdown
+        from chatapp.markdown import render_markdown
 
         return render_markdown(self.content)
 
@@ -229,3 +229,42 @@ class Message(models.Model):
             started_at=None,
             finished_at=None,
         )
+
+
+class TokenQuota(models.Model):
+    """A daily allowance of model tokens (prompts and answers) for one user, or shared by a group.
+
+    A user's own quota replaces DAILY_TOKEN_QUOTA; every group quota of theirs
+    applies too, counted over all the group's members.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="token_quota"
+    )
+    group = models.OneToOneField(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="token_quota"
+    )
+    daily_tokens = models.PositiveIntegerField(help_text="Prompt and answer tokens per day; 0 allows none.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True)
+                | models.Q(user__isnull=True, group__isnull=False),
+                name="token_quota_for_a_user_or_a_group",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user or self.group}: {self.daily_tokens:,} tokens a day"
+
+    @property
+    def owner_label(self):
+        return f"user {self.user}" if self.user_id else f"group {self.group}"
+
+    def used_today(self):
+        from chatapp.chat.quotas import tokens_used_today
+
+        if self.user_id:
+            return tokens_used_today(owner_ids=[self.user_id])
+        return tokens_used_today(group_id=self.group_id)

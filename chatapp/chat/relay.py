@@ -36,7 +36,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from chatapp.chat import lifecycle, live
 from chatapp.chat.events import chunk_event, conversation_group, waiting_event
-from chatapp.chat.rendering import IncrementalMarkdown
+from chatapp.markdown import IncrementalMarkdown
 
 log = logging.getLogger(__name__)
 

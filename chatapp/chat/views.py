@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from chatapp.chat import actions
-from chatapp.chat.rendering import highlight_css
+from chatapp.markdown import highlight_css
 from chatapp.chat.models import Bot, Conversation
 
 

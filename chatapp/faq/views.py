@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
-from chatapp.chat.rendering import render_markdown
+from chatapp.markdown import render_markdown
 from chatapp.faq.models import FAQEntry
 from chatapp.faq.search import search, visible_entry_ids
 
@@ -21,7 +21,8 @@ def entry_list(request):
 @login_required
 def entry(request, key):
     # Reviewers preview drafts; everyone else sees published entries only.
-    entries = FAQEntry.objects.all() if request.user.is_staff else FAQEntry.objects.published()
+    can_preview = request.user.has_perm("faq.view_faqentry") or request.user.has_perm("review.promote_to_faq")
+    entries = FAQEntry.objects.all() if can_preview else FAQEntry.objects.published()
     found = entries.visible_to(request.user).filter(key=key).first()
     if found is None:
         raise Http404("No such FAQ entry.")

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from chatapp.chat.actions import ChatError
-from chatapp.images import processing
+from chatapp.images import processing, slots
 from chatapp.images.models import Attachment, StoredImage
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,8 @@ def safe_name(filename):
     return name or "image"
 
 
-def _save_processed(data):
-    """Process `data` and store it; returns the row (another upload's if it won a race)."""
-    processed = processing.process(data)
+def _save_processed(processed):
+    """Store a processed upload; returns the row (another upload's if it won a race)."""
     stored = StoredImage(
         sha256=processed.sha256,
         format=processed.format,
@@ -80,9 +79,13 @@ def upload_image(user, data, filename):
     processing.check_size(len(data))
     sha256 = hashlib.sha256(data).hexdigest()
     discard_stale_uploads(owner=user)
+    # Processed even when the same bytes are stored already: an upload takes
+    # as long whether or not someone else sent that file before.
+    with slots.slot(user.pk):
+        processed = processing.process(data)
     for _attempt in range(2):
         if not StoredImage.objects.filter(sha256=sha256).exists():
-            _save_processed(data)
+            _save_processed(processed)
         with transaction.atomic():
             # Locked so that a concurrent clean-up cannot remove it under us.
             stored = StoredImage.objects.select_for_update().filter(sha256=sha256).first()

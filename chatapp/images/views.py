@@ -6,6 +6,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
+from chatapp.chat import quotas
 from chatapp.images import actions
 from chatapp.images.models import Attachment, can_view
 from chatapp.images.processing import Rejected
@@ -45,6 +46,10 @@ def _checked_upload(request):
     upload = files[0]
     if upload.size > settings.MAX_IMAGE_BYTES:
         return _too_large(upload.size)
+    try:
+        quotas.hit("upload", request.user.pk)
+    except quotas.LimitReached as refusal:
+        return JsonResponse({"error": str(refusal)}, status=429, headers={"Retry-After": str(refusal.retry_after)})
     try:
         # Runs in the request's worker thread (a sync view under daphne), never
         # on the event loop that carries the websockets.

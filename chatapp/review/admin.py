@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from chatapp.chat.models import Conversation, Message
-from chatapp.chat.rendering import highlight_css, render_markdown
+from chatapp.markdown import render_markdown
 from chatapp.review import actions, exports, metrics
 from chatapp.review.filters import ErrorFilter, ModelFilter, ReviewStatusFilter, ThumbsDownFilter
 from chatapp.review.forms import PromoteForm, ReviewForm
@@ -208,7 +208,6 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
             "review_form": ReviewForm(instance=review) if user.has_perm("review.change_conversationreview") else None,
             "can_promote": user.has_perm("review.promote_to_faq"),
             "faq_entries": list(conversation.faq_entries.all()),
-            "highlight_css": highlight_css(),
         }
 
     def viewable_conversation(self, request, object_id):

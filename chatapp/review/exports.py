@@ -182,11 +182,24 @@ def blank_if_none(value):
     return "" if value is None else value
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula
+# (OWASP's CSV injection list): "=HYPERLINK(...)" typed into a chat would be
+# live in the reviewer's spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def cell(value):
+    """A value as a CSV cell that a spreadsheet shows as text, never evaluates."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_rows(batch, conversation):
     user, review_status = conversation.owner.get_username(), review_of(conversation).status
     for message in batch.messages[conversation.pk]:
         feedback = batch.feedback[message["id"]]
-        yield [
+        yield [cell(value) for value in [
             conversation.pk,
             conversation.title,
             user,
@@ -207,7 +220,7 @@ def csv_rows(batch, conversation):
             sum(1 for item in feedback if item["vote"] == Feedback.Vote.DOWN),
             "\n".join(item["comment"] for item in feedback if item["comment"]),
             " ".join(batch.image_urls[message["id"]]),
-        ]
+        ]]
 
 
 def csv_lines(request, conversation_ids):

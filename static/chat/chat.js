@@ -39,6 +39,7 @@
   let conversationId = chat.dataset.conversationId ? Number(chat.dataset.conversationId) : null;
   let socket = null;
   let reconnectDelay = 500;
+  let signedOutCloses = 0;
   let pendingSend = null; // the request whose echo we wait for before clearing the composer
   let outbox = null; // a send typed before the socket was open
   let refCounter = 0;
@@ -207,6 +208,7 @@
     socket = new WebSocket(`${scheme}://${window.location.host}${chat.dataset.wsPath}`);
     socket.addEventListener("open", () => {
       reconnectDelay = 500;
+      signedOutCloses = 0;
       connectionState.textContent = "";
       if (conversationId) sendRequest({ type: "open", conversation_id: conversationId });
       if (outbox) {
@@ -229,13 +231,18 @@
         default: break;
       }
     });
-    socket.addEventListener("close", () => {
-      connectionState.textContent = "Connection lost, reconnecting…";
+    socket.addEventListener("close", (event) => {
+      // 4401: the session ended (signed out, account disabled, password changed).
+      // Once may be this tab's own password change: the next try has the new cookie.
+      const signedOut = event.code === 4401 && ++signedOutCloses > 1;
+      connectionState.textContent = signedOut
+        ? "You are signed out. Sign in again (in another tab, to keep what you typed here)."
+        : "Connection lost, reconnecting…";
       if (pendingSend && !outbox) { // sent but never confirmed: it stays in the composer
         pendingSend = null;
         sendButton.disabled = false;
       }
-      setTimeout(connect, reconnectDelay);
+      setTimeout(connect, signedOut ? 5000 : reconnectDelay);
       reconnectDelay = Math.min(reconnectDelay * 2, 5000);
     });
   }

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from chatapp.chat.models import Message
-from chatapp.chat.rendering import render_markdown
+from chatapp.markdown import render_markdown
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)

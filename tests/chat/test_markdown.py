@@ -6,7 +6,7 @@ import pytest
 
 from chatapp.chat.events import message_payload
 from chatapp.chat.models import Conversation, Message
-from chatapp.chat.rendering import render_markdown
+from chatapp.markdown import render_markdown
 
 ATTACKS = [
     "<script>alert(1)</script>",

@@ -2,12 +2,21 @@
 
 Raw HTML in the source is escaped by markdown-it, and nh3 (ammonia) then keeps
 only an allow-list, so a model or a user can never inject markup or script.
+
+Links are where a model's words can hurt: "[Verify your session](https://evil…)"
+reads as the team's own. Only links to hosts in ANSWER_LINK_HOSTS stay
+clickable; every link shows its real host next to its words, and any other
+link is text. A leaf module: it imports nothing from the apps.
 """
 
+from fnmatch import fnmatchcase
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import nh3
+from django.conf import settings
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -26,9 +35,54 @@ def _highlight(code, lang, _attrs):
     return highlight(code, lexer, _FORMATTER)
 
 
+def link_host(href: str) -> str:
+    """The host a link really leads to ("" for relative, mailto: and broken ones)."""
+    try:
+        parts = urlsplit(href)
+        return (parts.hostname or "") if parts.scheme in ("http", "https") else ""
+    except ValueError:
+        return ""
+
+
+def link_allowed(href: str) -> bool:
+    host = link_host(href)
+    return bool(host) and any(fnmatchcase(host, pattern.lower()) for pattern in settings.ANSWER_LINK_HOSTS)
+
+
+def _closing(tokens, index):
+    """The link_close that ends the link_open at `index` (links do not nest)."""
+    for position in range(index + 1, len(tokens)):
+        if tokens[position].type == "link_close":
+            return tokens[position]
+    return None
+
+
+def _link_open(renderer, tokens, index, options, env):
+    token = tokens[index]
+    href = token.attrGet("href") or ""
+    closing = _closing(tokens, index)
+    if closing is not None:
+        closing.meta["host"] = link_host(href) or href
+        closing.meta["live"] = link_allowed(href)
+    if not link_allowed(href):
+        return ""
+    return renderer.renderToken(tokens, index, options, env)
+
+
+def _link_close(renderer, tokens, index, options, env):
+    token = tokens[index]
+    host = escapeHtml(token.meta.get("host", ""))
+    shown = f'<span class="link-host"> ({host})</span>' if host else ""
+    if token.meta.get("live"):
+        return renderer.renderToken(tokens, index, options, env) + shown
+    return shown
+
+
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "highlight": _highlight}).enable(
     ["table", "strikethrough"]
 )
+_MARKDOWN.add_render_rule("link_open", _link_open)
+_MARKDOWN.add_render_rule("link_close", _link_close)
 
 _TAGS = {
     "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
@@ -43,13 +97,21 @@ _ATTRIBUTES = {
 }
 
 
+def _attribute_filter(tag, attribute, value):
+    # Second line of defence behind the link rules: no href leaves here unless allowed.
+    if tag == "a" and attribute == "href" and not link_allowed(value):
+        return None
+    return value
+
+
 def render_markdown(text: str) -> str:
     html = _MARKDOWN.render(text or "")
     return nh3.clean(
         html,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
+        attribute_filter=_attribute_filter,
+        url_schemes={"http", "https"},
         link_rel="noopener noreferrer nofollow",
     )
 

@@ -1,0 +1,231 @@
+"""Per-user limits, counted in Redis so that every web process shares them.
+
+- rates (the `limits` library): websocket requests, sends, retries, uploads,
+  API requests, password resets;
+- answers generating at once per user (from the database: queued or streaming);
+- daily token quotas per user and per group (TokenQuota, edited in the admin),
+  counted from the day's finished answers.
+
+Every refusal is a LimitReached: a ChatError whose words say what was
+refused and when to try again (`retry_after` seconds).
+"""
+
+import asyncio
+import math
+import time
+import weakref
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import F, Sum
+from django.db.models.functions import Coalesce
+from django.http import HttpResponse
+from django.utils import timezone
+from limits import parse_many
+from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncLimiter
+from limits.storage import storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from chatapp.chat.errors import ChatError
+from chatapp.chat.models import Message, TokenQuota
+
+# What each rate counts, the setting holding it, and the words for a refusal.
+RATES = {
+    "request": ("WEBSOCKET_REQUEST_RATE", "requests"),
+    "send": ("CHAT_SEND_RATE", "messages"),
+    "retry": ("CHAT_RETRY_RATE", "retries"),
+    "upload": ("IMAGE_UPLOAD_RATE", "image uploads"),
+    "api": ("API_USER_RATE_LIMIT", "API requests"),
+    "password_reset": ("PASSWORD_RESET_RATE", "password reset requests"),
+}
+
+
+class LimitReached(ChatError):
+    code = "rate_limited"
+
+    def __init__(self, reason: str, retry_after: int, code: str = "rate_limited"):
+        super().__init__(reason)
+        self.retry_after = max(1, int(retry_after))
+        self.code = code
+
+    @property
+    def details(self) -> dict:
+        return {"code": self.code, "retry_after": self.retry_after}
+
+
+def _prefix() -> str:
+    return settings.LIMITS_PREFIX
+
+
+def _rates(action: str):
+    setting, _words = RATES[action]
+    text = getattr(settings, setting, "")
+    return parse_many(text) if text and text.strip() else []
+
+
+def _refusal(action: str, rate, reset_time: float) -> LimitReached:
+    wait = max(1, math.ceil(reset_time - time.time()))
+    return LimitReached(f"Too many {RATES[action][1]}: the limit is {rate}. Try again in {_duration(wait)}.", wait)
+
+
+# One storage per Redis address and prefix (the tests change both at run time).
+_storages = {}
+
+
+def _limiter():
+    key = (settings.REDIS_URL, _prefix())
+    if key not in _storages:
+        _storages[key] = SlidingWindowCounterRateLimiter(storage_from_string(settings.REDIS_URL, key_prefix=key[1]))
+    return _storages[key]
+
+
+def hit(action: str, key) -> None:
+    """Count one `action` for `key` (a user id, an address); raises LimitReached when over a rate."""
+    limiter = _limiter()
+    rates = _rates(action)
+    for rate in rates:
+        if not limiter.test(rate, action, str(key)):
+            raise _refusal(action, rate, limiter.get_window_stats(rate, action, str(key)).reset_time)
+    for rate in rates:
+        limiter.hit(rate, action, str(key))
+
+
+# Async storages belong to the event loop that opened their connections.
+_async_limiters = weakref.WeakKeyDictionary()
+
+
+def _async_limiter():
+    loop = asyncio.get_running_loop()
+    key = (settings.REDIS_URL, _prefix())
+    found = _async_limiters.get(loop)
+    if found is None or found[0] != key:
+        storage = storage_from_string(f"async+{settings.REDIS_URL}", implementation="redispy", key_prefix=key[1])
+        found = _async_limiters[loop] = (key, AsyncLimiter(storage))
+    return found[1]
+
+
+async def ahit(action: str, key) -> None:
+    """`hit` for code on an event loop (the websocket consumer, the API views)."""
+    limiter = _async_limiter()
+    rates = _rates(action)
+    for rate in rates:
+        if not await limiter.test(rate, action, str(key)):
+            stats = await limiter.get_window_stats(rate, action, str(key))
+            raise _refusal(action, rate, stats.reset_time)
+    for rate in rates:
+        await limiter.hit(rate, action, str(key))
+
+
+# --- answers at once ------------------------------------------------------------------
+
+
+def check_active_answers(user) -> None:
+    """Refuse a new answer while the user already has MAX_ACTIVE_ANSWERS_PER_USER queued or writing.
+
+    Called inside the caller's transaction: the user's row is locked so that
+    two sends at the same moment count each other.
+    """
+    limit = settings.MAX_ACTIVE_ANSWERS_PER_USER
+    if not limit:
+        return
+    get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+    active = Message.objects.visible_to(user).filter(status__in=Message.ACTIVE).count()
+    if active >= limit:
+        raise LimitReached(
+            f"You already have {active} answers being written (the limit is {limit}): "
+            "wait for one to finish or stop it, then send again.",
+            retry_after=5,
+            code="too_many_answers",
+        )
+
+
+# --- daily token quotas ----------------------------------------------------------------
+
+
+def start_of_day(now: datetime | None = None) -> datetime:
+    return timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def tokens_used_today(owner_ids=None, group_id=None) -> int:
+    answers = Message.objects.filter(role=Message.Role.ASSISTANT, finished_at__gte=start_of_day())
+    if group_id is not None:
+        answers = answers.filter(conversation__owner__groups=group_id)
+    else:
+        answers = answers.filter(conversation__owner__in=owner_ids)
+    total = answers.aggregate(
+        total=Sum(Coalesce(F("prompt_tokens"), 0) + Coalesce(F("completion_tokens"), 0))
+    )["total"]
+    return total or 0
+
+
+@dataclass
+class Usage:
+    label: str  # whose quota: "your", "the group Interns'"
+    used: int
+    limit: int | None  # None: no quota
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
+
+
+def usage_of(user) -> list[Usage]:
+    """The user's own quota (or the default), then each of their groups' quotas."""
+    own = TokenQuota.objects.filter(user=user).first()
+    limit = own.daily_tokens if own else (settings.DAILY_TOKEN_QUOTA or None)
+    usages = [Usage("your", tokens_used_today(owner_ids=[user.pk]), limit)]
+    for quota in TokenQuota.objects.filter(group__user=user).select_related("group"):
+        usages.append(Usage(f"the group {quota.group.name}'s", quota.used_today(), quota.daily_tokens))
+    return usages
+
+
+def check_token_quota(user) -> None:
+    for usage in usage_of(user):
+        if usage.exhausted:
+            wait = (start_of_day() + timedelta(days=1) - timezone.localtime()).total_seconds()
+            raise LimitReached(
+                f"Today's tokens are used up: {usage.used:,} of {usage.label} {usage.limit:,}. "
+                f"The quota starts again at midnight ({settings.TIME_ZONE}), in {_duration(wait)}.",
+                retry_after=math.ceil(wait),
+                code="quota_exceeded",
+            )
+
+
+def check_new_answer(user, action: str) -> None:
+    """Everything checked before a send or retry saves anything: the rate and the day's tokens."""
+    hit(action, user.pk)
+    check_token_quota(user)
+
+
+def _duration(seconds: float) -> str:
+    seconds = math.ceil(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+# --- plain Django views ------------------------------------------------------------
+
+
+def rate_limited_view(action: str):
+    """Refuse a view's POSTs over the rate for the client's address, with 429 and Retry-After."""
+
+    def decorate(view):
+        @wraps(view)
+        def limited(request, *args, **kwargs):
+            if request.method == "POST":
+                try:
+                    hit(action, request.META.get("REMOTE_ADDR", ""))
+                except LimitReached as refusal:
+                    return HttpResponse(str(refusal), status=429, headers={"Retry-After": str(refusal.retry_after)}, content_type="text/plain; charset=utf-8")
+            return view(request, *args, **kwargs)
+
+        return limited
+
+    return decorate

@@ -1,0 +1,11 @@
+from django import template
+
+from chatapp.chat.quotas import usage_of
+
+register = template.Library()
+
+
+@register.inclusion_tag("chat/token_usage.html")
+def token_usage(user):
+    """Today's tokens, quietly, next to the account's name."""
+    return {"usages": usage_of(user) if user.is_authenticated else []}
