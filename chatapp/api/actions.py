@@ -32,7 +32,7 @@ def attach_images(user, images):
     try:
         check_pixel_budget([(param, data) for pictures in images.values() for param, data in pictures])
     except Rejected as rejected:
-        raise BadRequest(rejected.reason, param="messages", code="invalid_image") from None
+        raise BadRequest(rejected.reason, param=rejected.label, code="invalid_image") from None
     attachers = {}
     for index, pictures in images.items():
         attachments = []

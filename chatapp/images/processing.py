@@ -113,19 +113,24 @@ def has_more_frames_than(image, limit):
 def check_pixel_budget(pictures):
     """Refuse a request whose images add up to more than MAX_REQUEST_PIXELS, before decoding any.
 
-    `pictures` are (label, bytes); only headers are read. Returns the opened images.
+    `pictures` are (label, bytes); only headers are read. A refusal's `label`
+    says which picture it was about.
     """
-    opened, total = [], 0
+    total = 0
     for label, data in pictures:
-        image = open_image(data)
+        try:
+            image = open_image(data)
+        except Rejected as rejected:
+            rejected.label = label
+            raise
         total += image.width * image.height
         if total > settings.MAX_REQUEST_PIXELS:
-            raise Rejected(
+            rejected = Rejected(
                 f"The images of this request have too many pixels together (more than "
-                f"{megapixels(settings.MAX_REQUEST_PIXELS)} by {label}); send fewer or smaller images."
+                f"{megapixels(settings.MAX_REQUEST_PIXELS)} by this one); send fewer or smaller images."
             )
-        opened.append(image)
-    return opened
+            rejected.label = label
+            raise rejected
 
 
 def fitted_size(size, max_side):

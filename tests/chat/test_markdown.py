@@ -45,7 +45,8 @@ def test_code_blocks_are_highlighted_and_escaped():
     assert "&lt;b&gt;" in html and "<b>" not in html
 
 
-def test_lists_tables_and_links_render():
+def test_lists_tables_and_links_render(settings):
+    settings.ANSWER_LINK_HOSTS = ["example.com"]
     html = render_markdown("- a\n- b\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\n[docs](https://example.com)")
     assert "<li>a</li>" in html and "<table>" in html
     assert 'href="https://example.com"' in html and "noopener" in html
