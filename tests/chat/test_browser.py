@@ -63,7 +63,7 @@ def test_reloading_mid_answer_shows_the_text_so_far_and_keeps_streaming(page, li
     composer.fill("Write a long story about a lighthouse keeper.")
     page.get_by_role("button", name="Send").click()
     page.locator(f'{ANSWER}[data-status="streaming"]').wait_for()
-    page.wait_for_function("document.querySelector('article.message.assistant')?.dataset.seq >= 3")
+    page.wait_for_function("() => document.querySelector('article.message.assistant')?.dataset.seq >= 3")
 
     page.reload()
     page.locator(f'{ANSWER}[data-status="done"]').wait_for(timeout=60_000)
@@ -78,7 +78,7 @@ def test_stop_button_keeps_the_partial_answer_marked_stopped(page, live_app, ali
     composer = page.get_by_role("textbox", name="Message")
     composer.fill("Write a very long essay about rivers.")
     composer.press("Enter")
-    page.wait_for_function("document.querySelector('article.message.assistant')?.dataset.seq >= 2")
+    page.wait_for_function("() => document.querySelector('article.message.assistant')?.dataset.seq >= 2")
     page.get_by_role("button", name="Stop").click()
     page.locator(f'{ANSWER}[data-status="stopped"]').wait_for()
     assert page.get_by_role("button", name="Retry").is_visible()

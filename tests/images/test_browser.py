@@ -56,7 +56,7 @@ def test_attach_by_chooser_paste_and_drop_send_and_see_the_thumbnails_after_a_re
 
     paste(page, picture(color=(0, 160, 0)), "image.png")
     drop(page, picture(color=(0, 0, 220)), "blue.png")
-    page.wait_for_function("document.querySelectorAll('.image-preview[data-state=\"ready\"]').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('.image-preview[data-state=\"ready\"]').length === 3")
     assert page.get_by_role("img", name="Preview of red.png").is_visible()
     page.get_by_role("button", name="Dismiss the error about notes.png").click()
 
@@ -70,7 +70,7 @@ def test_attach_by_chooser_paste_and_drop_send_and_see_the_thumbnails_after_a_re
         "Attached image: image.png",
         "Attached image: blue.png",
     ]
-    page.wait_for_function(f"[...document.querySelectorAll('{USER_IMAGES}')].every((i) => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(f"() => [...document.querySelectorAll('{USER_IMAGES}')].every((i) => i.complete && i.naturalWidth > 0)")
 
     full = page.locator("article.message.user a.message-image").first.get_attribute("href")
     response = page.request.get(f"{live_app}{full}")
@@ -82,4 +82,4 @@ def test_attach_by_chooser_paste_and_drop_send_and_see_the_thumbnails_after_a_re
     page.reload()
     page.locator(USER_IMAGES).nth(2).wait_for()
     assert page.locator(USER_IMAGES).count() == 3
-    page.wait_for_function(f"[...document.querySelectorAll('{USER_IMAGES}')].every((i) => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(f"() => [...document.querySelectorAll('{USER_IMAGES}')].every((i) => i.complete && i.naturalWidth > 0)")
