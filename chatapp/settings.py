@@ -208,10 +208,8 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Behind a proxy, the client's address is in X-Forwarded-For: how many proxies to skip.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
-if AXES_IPWARE_PROXY_COUNT:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address is REMOTE_ADDR: behind a proxy, daphne's --proxy-headers
+# makes it the one in X-Forwarded-For (see "Running in production").
 
 # Password reset mails a link: offered only where mail can be sent.
 EMAIL_URL = env.str("EMAIL_URL", default="")

@@ -1,0 +1,24 @@
+"""A refused send, as a person sees it: the reason under the composer, the text still there."""
+
+import pytest
+
+from tests.conftest import serve_app, sign_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_send_over_the_rate_shows_when_to_retry_and_keeps_the_text(page, alice):
+    with serve_app(CHAT_SEND_RATE="1/minute") as url:
+        sign_in(page, url, alice)
+        composer = page.get_by_role("textbox", name="Message")
+        composer.fill("First question")
+        composer.press("Enter")
+        page.locator("article.message.user").wait_for()
+        page.goto(f"{url}/")
+        composer.fill("A long question I took minutes to type")
+        composer.press("Enter")
+        error = page.locator("#composer-error")
+        error.filter(has_text="Too many messages").wait_for()
+        assert "Try again in" in error.inner_text()
+        assert composer.input_value() == "A long question I took minutes to type"
+        assert page.get_by_role("button", name="Send").is_enabled()
