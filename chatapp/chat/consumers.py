@@ -60,18 +60,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("That was not valid JSON.")
 
     async def receive_json(self, content, **kwargs):
-        # Checked on every request: a socket outlives logout, deactivation and
-        # password changes otherwise.
-        user = await database_sync_to_async(sessions.current_user)(self.scope.get("session"))
-        if user is None or user.pk != self.user.pk:
-            await self.close(code=sessions.CLOSE_SIGNED_OUT)
-            return
-        self.user = user
-        try:
-            await quotas.ahit("request", self.user.pk)
-        except quotas.LimitReached as error:
-            await self.send_error(str(error), **error.details)
-            return
         handlers = {
             "open": self.handle_open,
             "send": self.handle_send,
@@ -80,21 +68,28 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "retry": self.handle_retry,
             "ping": self.handle_ping,
         }
-        kind = content.get("type") if isinstance(content, dict) else None
+        kind, ref = (content.get("type"), content.get("ref")) if isinstance(content, dict) else (None, None)
         handler = handlers.get(kind)
-        if handler is None:
-            await self.send_error(f"Unknown request type: {kind!r}.", request=kind)
-            return
         try:
+            # Checked on every request: a socket outlives logout, deactivation
+            # and password changes otherwise.
+            user = await database_sync_to_async(sessions.current_user)(self.scope.get("session"))
+            if user is None or user.pk != self.user.pk:
+                await self.close(code=sessions.CLOSE_SIGNED_OUT)
+                return
+            self.user = user
+            await quotas.ahit("request", self.user.pk)
+            if handler is None:
+                raise actions.ChatError(f"Unknown request type: {kind!r}.")
             await handler(content)
         except actions.ChatError as error:
-            await self.send_error(str(error), request=kind, ref=content.get("ref"), **error.details)
+            await self.send_error(str(error), request=kind, ref=ref, **error.details)
         except DATABASE_DOWN as error:
             logger.warning("Websocket %s request failed, database unavailable: %s", kind, error)
             await self.send_error(
                 "The chat cannot reach its database right now, so this was not saved. Try again in a moment.",
                 request=kind,
-                ref=content.get("ref"),
+                ref=ref,
                 code="unavailable",
             )
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.utils import timezone
 from PIL import Image
 
 from chatapp.api.actions import create_token
-from chatapp.chat import actions
-from chatapp.chat.models import Message, TokenQuota
+from chatapp.chat.models import Conversation, Message, TokenQuota
 from tests.conftest import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +43,10 @@ def test_a_users_requests_are_counted_over_all_their_tokens(alice, bots):
 
 def test_a_completion_beyond_the_answers_at_once_gets_429(alice, bots):
     key = create_token(alice, "tests")[1]
-    actions.send_message(alice, "a question still waiting for its answer")
+    # An answer still waiting for a worker (none runs here).
+    waiting = Conversation.objects.create(owner=alice, title="Waiting")
+    Message.objects.create(conversation=waiting, role="user", content="a question")
+    Message.objects.create(conversation=waiting, role="assistant", status=Message.Status.QUEUED)
     with serve_app(MAX_ACTIVE_ANSWERS_PER_USER="1") as url:
         response = call(url, key, "/v1/chat/completions", QUESTION)
     assert response.status_code == 429 and response.json()["error"]["code"] == "too_many_answers"
@@ -54,8 +57,11 @@ def test_a_completion_beyond_the_answers_at_once_gets_429(alice, bots):
 def test_a_completion_over_the_daily_quota_gets_429_insufficient_quota(alice, bots):
     key = create_token(alice, "tests")[1]
     TokenQuota.objects.create(user=alice, daily_tokens=50)
-    _, _, _, reply = actions.send_message(alice, "an earlier question")
-    reply.finish(Message.Status.DONE, content="an answer", prompt_tokens=40, completion_tokens=20)
+    earlier = Conversation.objects.create(owner=alice, title="Earlier")
+    Message.objects.create(
+        conversation=earlier, role="assistant", content="an answer", prompt_tokens=40, completion_tokens=20,
+        finished_at=timezone.now(),
+    )
     with serve_app() as url:
         response = call(url, key, "/v1/chat/completions", QUESTION)
     error = response.json()["error"]

@@ -1,18 +1,26 @@
 """One account cannot flood the costly path: sends, retries, pings and answers at once.
 
 The counters are the real ones, in the run's Redis; the sockets are the real
-consumer (channels' communicator).
+consumer (channels' communicator). These tests count answers, they do not
+write them: nothing is queued, so that a worker left running by an earlier
+test cannot finish (or fail) the answers they count as being written.
 """
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from chatapp.chat import actions
 from chatapp.chat.models import Conversation, Message, TokenQuota
 from tests.chat.conftest import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def nothing_queued(monkeypatch):
+    monkeypatch.setattr(actions, "queue_reply", lambda reply: None)
 
 
 async def burst(socket, requests):
@@ -84,8 +92,16 @@ def test_retries_count_against_their_own_rate(alice, settings):
 
 def answered(user, tokens):
     """A finished answer of today that used `tokens` (prompt and completion)."""
-    _, _, _, reply = actions.send_message(user, "a question")
-    reply.finish(Message.Status.DONE, content="an answer", prompt_tokens=tokens // 2, completion_tokens=tokens - tokens // 2)
+    conversation = Conversation.objects.create(owner=user, title="Earlier")
+    Message.objects.create(conversation=conversation, role="user", content="a question")
+    Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        content="an answer",
+        prompt_tokens=tokens // 2,
+        completion_tokens=tokens - tokens // 2,
+        finished_at=timezone.now(),
+    )
 
 
 def test_a_user_over_their_daily_token_quota_is_refused_until_midnight(alice, bob):
@@ -96,7 +112,7 @@ def test_a_user_over_their_daily_token_quota_is_refused_until_midnight(alice, bo
     assert refusal.value.code == "quota_exceeded"
     assert "1,200 of your 1,000" in str(refusal.value) and "midnight" in str(refusal.value)
     assert 0 < refusal.value.retry_after <= 24 * 3600
-    assert Conversation.objects.filter(owner=alice).count() == 1  # nothing saved by the refusal
+    assert Conversation.objects.filter(owner=alice).count() == 1  # the refusal saved nothing
     actions.send_message(bob, "bob has no quota")
 
 
@@ -136,3 +152,11 @@ async def test_a_refused_send_says_when_to_try_again_on_the_socket(alice, socket
     await socket.send_json_to({"type": "send", "ref": "again", "conversation_id": None, "text": "second"})
     [frame] = [f for f in await receive_until(socket, lambda f: f["type"] == "error") if f["type"] == "error"]
     assert frame["request"] == "send" and frame["ref"] == "again" and 1 <= frame["retry_after"] <= 60
+
+
+async def test_a_send_refused_by_the_request_rate_names_the_send(alice, socket_for, settings):
+    settings.WEBSOCKET_REQUEST_RATE = "1/minute"
+    socket = await socket_for(alice)
+    await burst(socket, [{"type": "ping"}])
+    [frame] = await burst(socket, sends(1))
+    assert frame["type"] == "error" and frame["request"] == "send" and frame["ref"] == "r0"
