@@ -39,7 +39,7 @@
   let conversationId = chat.dataset.conversationId ? Number(chat.dataset.conversationId) : null;
   let socket = null;
   let reconnectDelay = 500;
-  let signedOutCloses = 0;
+  let sessionEnded = false; // the last socket was closed for a session that ended
   let pendingSend = null; // the request whose echo we wait for before clearing the composer
   let outbox = null; // a send typed before the socket was open
   let refCounter = 0;
@@ -206,9 +206,11 @@
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${window.location.host}${chat.dataset.wsPath}`);
+    let opened = false;
     socket.addEventListener("open", () => {
+      opened = true;
+      sessionEnded = false;
       reconnectDelay = 500;
-      signedOutCloses = 0;
       connectionState.textContent = "";
       if (conversationId) sendRequest({ type: "open", conversation_id: conversationId });
       if (outbox) {
@@ -233,8 +235,10 @@
     });
     socket.addEventListener("close", (event) => {
       // 4401: the session ended (signed out, account disabled, password changed).
-      // Once may be this tab's own password change: the next try has the new cookie.
-      const signedOut = event.code === 4401 && ++signedOutCloses > 1;
+      // It may be this tab's own password change, whose new cookie opens the
+      // next socket; when the next one is refused too, the person is signed out.
+      const signedOut = sessionEnded && !opened;
+      if (event.code === 4401) sessionEnded = true;
       connectionState.textContent = signedOut
         ? "You are signed out. Sign in again (in another tab, to keep what you typed here)."
         : "Connection lost, reconnecting…";

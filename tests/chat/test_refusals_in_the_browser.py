@@ -22,3 +22,16 @@ def test_a_send_over_the_rate_shows_when_to_retry_and_keeps_the_text(page, alice
         assert "Try again in" in error.inner_text()
         assert composer.input_value() == "A long question I took minutes to type"
         assert page.get_by_role("button", name="Send").is_enabled()
+
+
+def test_signing_out_in_another_tab_tells_this_one_and_keeps_the_text(page, alice):
+    with serve_app() as url:
+        sign_in(page, url, alice)
+        composer = page.get_by_role("textbox", name="Message")
+        composer.fill("Half-written thought")
+        page.wait_for_function("() => document.querySelector('#connection-state').textContent === ''")
+        other = page.context.new_page()
+        other.goto(f"{url}/")
+        other.get_by_role("button", name="Sign out").click()
+        page.locator("#connection-state").filter(has_text="You are signed out").wait_for(timeout=15_000)
+        assert composer.input_value() == "Half-written thought"
