@@ -4,9 +4,10 @@ Raw HTML in the source is escaped by markdown-it, and nh3 (ammonia) then keeps
 only an allow-list, so a model or a user can never inject markup or script.
 
 Links are where a model's words can hurt: "[Verify your session](https://evil…)"
-reads as the team's own. Only links to hosts in ANSWER_LINK_HOSTS stay
-clickable; every link shows its real host next to its words, and any other
-link is text. A leaf module: it imports nothing from the apps.
+reads as the team's own. Only links within this site ("/faq/vpn/") and to
+hosts in ANSWER_LINK_HOSTS stay clickable; every link to another host shows
+that host next to its words, and any other link is text. A leaf module: it
+imports nothing from the apps.
 """
 
 from fnmatch import fnmatchcase
@@ -39,12 +40,23 @@ def link_host(href: str) -> str:
     """The host a link really leads to ("" for relative, mailto: and broken ones)."""
     try:
         parts = urlsplit(href)
-        return (parts.hostname or "") if parts.scheme in ("http", "https") else ""
+        return (parts.hostname or "") if parts.scheme in ("http", "https", "") else ""
     except ValueError:
         return ""
 
 
+def is_local(href: str) -> bool:
+    """A path on this site ("/faq/vpn/"), never "//host/" nor "javascript:"."""
+    try:
+        parts = urlsplit(href)
+    except ValueError:
+        return False
+    return not parts.scheme and not parts.netloc and href.startswith("/") and not href.startswith("//") and "\\" not in href
+
+
 def link_allowed(href: str) -> bool:
+    if is_local(href):
+        return True
     host = link_host(href)
     return bool(host) and any(fnmatchcase(host, pattern.lower()) for pattern in settings.ANSWER_LINK_HOSTS)
 
@@ -62,7 +74,7 @@ def _link_open(renderer, tokens, index, options, env):
     href = token.attrGet("href") or ""
     closing = _closing(tokens, index)
     if closing is not None:
-        closing.meta["host"] = link_host(href) or href
+        closing.meta["host"] = "" if is_local(href) else (link_host(href) or href)
         closing.meta["live"] = link_allowed(href)
     if not link_allowed(href):
         return ""
