@@ -6,16 +6,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatapp.settings")
 # Django must be set up before the consumers (and their models) are imported.
 django_application = get_asgi_application()
 
-from urllib.parse import urlsplit  # noqa: E402
+from urllib.parse import urlsplit
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import WebsocketDenier  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.http.request import is_same_domain, split_domain_port, validate_host  # noqa: E402
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.http.request import is_same_domain, split_domain_port, validate_host
 
-from chatapp.chat.routing import websocket_urlpatterns  # noqa: E402
-from chatapp.ops.asgi import CloseWhenUnavailable  # noqa: E402
+from chatapp.chat.routing import websocket_urlpatterns
+from chatapp.ops.asgi import CloseWhenUnavailable
 
 DEFAULT_PORTS = {"http": "80", "https": "443"}
 

@@ -16,7 +16,6 @@ from chatapp.chat.events import conversation_event, user_group
 from chatapp.chat.lifecycle import notify_message
 from chatapp.chat.models import Bot, Conversation, Message
 
-
 __all__ = ["ChatError", "NotFound"]  # where callers have always found them
 
 

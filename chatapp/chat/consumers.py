@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from chatapp.chat import actions, quotas, sessions
-from chatapp.chat.extensions import registry
 from chatapp.chat.events import conversation_group, message_payload, user_group
+from chatapp.chat.extensions import registry
 from chatapp.chat.following import resume_frame
 from chatapp.chat.models import Conversation
 

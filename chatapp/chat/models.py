@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chatapp.chat.signals import answer_finished
@@ -263,8 +264,22 @@ class TokenQuota(models.Model):
         return f"user {self.user}" if self.user_id else f"group {self.group}"
 
     def used_today(self):
-        from chatapp.chat.quotas import tokens_used_today
-
         if self.user_id:
-            return tokens_used_today(owner_ids=[self.user_id])
-        return tokens_used_today(group_id=self.group_id)
+            return self.tokens_used_today(owner_ids=[self.user_id])
+        return self.tokens_used_today(group_id=self.group_id)
+
+    @staticmethod
+    def start_of_day(now=None):
+        """Midnight in TIME_ZONE: when the day's quotas start again."""
+        return timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    @classmethod
+    def tokens_used_today(cls, owner_ids=None, group_id=None):
+        """Prompt and answer tokens of the day's finished answers, of some users or of a group's members."""
+        answers = Message.objects.filter(role=Message.Role.ASSISTANT, finished_at__gte=cls.start_of_day())
+        if group_id is not None:
+            answers = answers.filter(conversation__owner__groups=group_id)
+        else:
+            answers = answers.filter(conversation__owner__in=owner_ids)
+        tokens = Coalesce(models.F("prompt_tokens"), 0) + Coalesce(models.F("completion_tokens"), 0)
+        return answers.aggregate(total=models.Sum(tokens))["total"] or 0

@@ -15,13 +15,11 @@ import math
 import time
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import F, Sum
-from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.utils import timezone
 from limits import parse_many
@@ -145,20 +143,8 @@ def check_active_answers(user) -> None:
 # --- daily token quotas ----------------------------------------------------------------
 
 
-def start_of_day(now: datetime | None = None) -> datetime:
-    return timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def tokens_used_today(owner_ids=None, group_id=None) -> int:
-    answers = Message.objects.filter(role=Message.Role.ASSISTANT, finished_at__gte=start_of_day())
-    if group_id is not None:
-        answers = answers.filter(conversation__owner__groups=group_id)
-    else:
-        answers = answers.filter(conversation__owner__in=owner_ids)
-    total = answers.aggregate(
-        total=Sum(Coalesce(F("prompt_tokens"), 0) + Coalesce(F("completion_tokens"), 0))
-    )["total"]
-    return total or 0
+start_of_day = TokenQuota.start_of_day
+tokens_used_today = TokenQuota.tokens_used_today
 
 
 @dataclass

@@ -2,9 +2,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
-from chatapp.markdown import render_markdown
 from chatapp.faq.models import FAQEntry
 from chatapp.faq.search import search, visible_entry_ids
+from chatapp.markdown import render_markdown
 
 
 @login_required
