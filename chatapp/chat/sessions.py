@@ -7,12 +7,9 @@ and a sign-out, a deactivation or a password change tells every socket of
 that user, through the channel layer, to check again at once.
 """
 
-import logging
 from importlib import import_module
 from types import SimpleNamespace
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.signals import user_logged_out
@@ -20,9 +17,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from chatapp.chat import live
 from chatapp.chat.events import user_group
-
-log = logging.getLogger(__name__)
 
 # The websocket close code for "signed out": the page asks the person to sign in again.
 CLOSE_SIGNED_OUT = 4401
@@ -45,11 +41,8 @@ def tell_sockets(user_id, session_key=None) -> None:
     event = {"type": "session.check"}
     if session_key:
         event["session_key"] = session_key
-    try:
-        async_to_sync(get_channel_layer().group_send)(user_group(user_id), event)
-    except Exception:
-        # Sockets still check their session on their next request.
-        log.exception("could not tell the sockets of user %s to check their session", user_id)
+    # Best effort: a socket that misses it still checks on its next request.
+    live.notify(user_group(user_id), event)
 
 
 @receiver(user_logged_out, dispatch_uid="chat-sockets-end-on-logout")
