@@ -179,7 +179,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if ended and session is not None and session.session_key == ended:
             await self.close(code=sessions.CLOSE_SIGNED_OUT)
             return
-        user = await database_sync_to_async(sessions.current_user)(session)
+        try:
+            user = await database_sync_to_async(sessions.current_user)(session)
+        except DATABASE_DOWN:
+            return  # checked again on the socket's next request
         if user is None or user.pk != self.user.pk:
             await self.close(code=sessions.CLOSE_SIGNED_OUT)
 

@@ -11,6 +11,7 @@ refused and when to try again (`retry_after` seconds).
 """
 
 import asyncio
+import logging
 import math
 import time
 import weakref
@@ -23,12 +24,15 @@ from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.utils import timezone
 from limits import parse_many
+from redis.exceptions import RedisError
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncLimiter
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from chatapp.chat.errors import ChatError
 from chatapp.chat.models import Message, TokenQuota
+
+log = logging.getLogger(__name__)
 
 # What each rate counts, the setting holding it, and the words for a refusal.
 RATES = {
@@ -81,14 +85,22 @@ def _limiter():
 
 
 def hit(action: str, key) -> None:
-    """Count one `action` for `key` (a user id, an address); raises LimitReached when over a rate."""
+    """Count one `action` for `key` (a user id, an address); raises LimitReached when over a rate.
+
+    While Redis is unreachable nothing is counted and nothing refused: the
+    chat is down then anyway, and the limits must not turn a restart of Redis
+    into errors of their own.
+    """
     limiter = _limiter()
-    rates = _rates(action)
-    for rate in rates:
-        if not limiter.test(rate, action, str(key)):
-            raise _refusal(action, rate, limiter.get_window_stats(rate, action, str(key)).reset_time)
-    for rate in rates:
-        limiter.hit(rate, action, str(key))
+    try:
+        rates = _rates(action)
+        for rate in rates:
+            if not limiter.test(rate, action, str(key)):
+                raise _refusal(action, rate, limiter.get_window_stats(rate, action, str(key)).reset_time)
+        for rate in rates:
+            limiter.hit(rate, action, str(key))
+    except RedisError as error:
+        log.warning("could not count %s for %s: %s", action, key, error)
 
 
 # Async storages belong to the event loop that opened their connections.
@@ -108,13 +120,16 @@ def _async_limiter():
 async def ahit(action: str, key) -> None:
     """`hit` for code on an event loop (the websocket consumer, the API views)."""
     limiter = _async_limiter()
-    rates = _rates(action)
-    for rate in rates:
-        if not await limiter.test(rate, action, str(key)):
-            stats = await limiter.get_window_stats(rate, action, str(key))
-            raise _refusal(action, rate, stats.reset_time)
-    for rate in rates:
-        await limiter.hit(rate, action, str(key))
+    try:
+        rates = _rates(action)
+        for rate in rates:
+            if not await limiter.test(rate, action, str(key)):
+                stats = await limiter.get_window_stats(rate, action, str(key))
+                raise _refusal(action, rate, stats.reset_time)
+        for rate in rates:
+            await limiter.hit(rate, action, str(key))
+    except RedisError as error:
+        log.warning("could not count %s for %s: %s", action, key, error)
 
 
 # --- answers at once ------------------------------------------------------------------
