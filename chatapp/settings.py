@@ -183,12 +183,16 @@ def redis_host(address: str) -> dict:
 # with the process's subscriptions (nothing stale stays in Redis after a
 # crash). It is at-most-once, like every channel layer: numbered chunks and
 # the Redis log repair any message lost (chatapp/chat/live.py).
+#
+# CHANNEL_PREFIX starts every key this app writes in Redis (channel layer,
+# answer logs, rate limits): one Redis can serve several deployments.
+CHANNEL_PREFIX = env.str("CHANNEL_PREFIX", default="chatapp")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             "hosts": [redis_host(REDIS_URL)],
-            "prefix": env.str("CHANNEL_PREFIX", default="chatapp"),
+            "prefix": CHANNEL_PREFIX,
         },
     }
 }
@@ -376,3 +380,9 @@ if METRICS_DIR and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 # Seconds each dependency check of /readyz may take.
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
+
+# Images in one request (every turn together; each message also keeps to
+# MAX_IMAGES_PER_MESSAGE), and the pixels they may add up to: both checked from
+# what the images declare, before any is decoded.
+API_MAX_IMAGES = env.int("API_MAX_IMAGES", default=8)
+API_MAX_PIXELS = env.int("API_MAX_PIXELS", default=2 * MAX_IMAGE_PIXELS)

@@ -245,7 +245,13 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         if not form.is_valid():
             flash.error(request, "A FAQ entry needs both a question and an answer.")
             return redirect(f"{change_url(conversation)}#message-{answer.pk}")
-        entry = actions.promote_to_faq(request.user, answer, form.cleaned_data["question"], form.cleaned_data["answer"])
+        try:
+            entry = actions.promote_to_faq(
+                request.user, answer, form.cleaned_data["question"], form.cleaned_data["answer"]
+            )
+        except actions.ReviewError as error:
+            flash.error(request, str(error))
+            return redirect(f"{change_url(conversation)}#message-{answer.pk}")
         flash.success(request, f"Draft FAQ entry “{entry}” created.")
         if request.user.has_perm("faq.change_faqentry"):
             return redirect(change_url(entry))
