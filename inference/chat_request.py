@@ -233,9 +233,7 @@ def _bool(source: dict, name: str, default: bool, *, prefix: str = "") -> bool:
     return value
 
 
-def _number(
-    source: dict, name: str, default: float, *, low: float, high: float, low_open: bool = False
-) -> float:
+def _number(source: dict, name: str, default: float, *, low: float, high: float, low_open: bool = False) -> float:
     value = source.get(name)
     if value is None:
         return default

@@ -14,6 +14,7 @@ import io
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -126,7 +127,7 @@ class ImageReader:
     """Reads pixel size, format and text of images. Blocking: call it from a thread."""
 
     def __init__(self) -> None:
-        self._ocr = None
+        self._ocr: Any = None
         # The OCR engine is created once (its models take a moment to load) and used
         # by one thread at a time, which also keeps OCR from starving the LLM of CPU.
         self._lock = threading.Lock()

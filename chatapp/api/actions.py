@@ -2,8 +2,7 @@
 
 from collections.abc import Callable
 
-
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -18,7 +17,7 @@ from chatapp.images.processing import Rejected
 from inference.images import ImagePart
 
 
-def create_token(user: AbstractBaseUser, name: str = "", *, token: ApiToken | None = None) -> tuple[ApiToken, str]:
+def create_token(user: User, name: str = "", *, token: ApiToken | None = None) -> tuple[ApiToken, str]:
     """A new token for `user` (or `token`, unsaved, as the admin's form made it); returns (token, secret).
 
     The secret is shown once: only its hash is kept.
@@ -34,7 +33,7 @@ def revoke_tokens(tokens: QuerySet[ApiToken]) -> int:
     return tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
-def attach_images(user: AbstractBaseUser, images: dict[int, list[ImagePart]]) -> Callable[[int, Message], None]:
+def attach_images(user: User, images: dict[int, list[ImagePart]]) -> Callable[[int, Message], None]:
     """Store the request's images as uploads, checked like the browser's; returns attach(turn, message).
 
     `images` maps a turn's index to its pictures. A picture that is refused

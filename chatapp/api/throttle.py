@@ -37,10 +37,10 @@ class Throttle:
 
 
 # Redis connections belong to the event loop that opened them.
-_throttles = weakref.WeakKeyDictionary()
+_throttles: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Throttle] = weakref.WeakKeyDictionary()
 
 
-def throttle():
+def throttle() -> Throttle:
     loop = asyncio.get_running_loop()
     if loop not in _throttles:
         _throttles[loop] = Throttle()

@@ -23,7 +23,7 @@ from chatapp.chat.lifecycle import notify_message
 from chatapp.chat.models import Bot, Conversation, Message
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 class Attacher(Protocol):
@@ -106,7 +106,7 @@ class Turn:
 
 
 def send_message(
-    user: AbstractBaseUser,
+    user: User,
     text: object,
     conversation_id: int | None = None,
     bot_slug: str | None = None,
@@ -139,7 +139,7 @@ def send_message(
 
 
 def send_transcript(
-    user: AbstractBaseUser,
+    user: User,
     turns: list[Turn],
     bot: Bot | None,
     source: str = Conversation.Source.API,
@@ -178,11 +178,13 @@ def send_transcript(
             )
             if attach and turn.role == Message.Role.USER:
                 attach(index, message)
-        question, reply = _ask(
-            conversation, last.text, attach and (lambda message: attach(len(earlier), message))
-        )
+        question, reply = _ask(conversation, last.text, _attach_turn(attach, len(earlier)) if attach else None)
         _notify_turn(conversation, question, reply)
     return conversation, question, reply
+
+
+def _attach_turn(attach: Callable[[int, Message], None], index: int) -> Callable[[Message], None]:
+    return lambda message: attach(index, message)
 
 
 def _start_conversation(user, text, bot, source):
@@ -257,7 +259,7 @@ def rename_conversation(user, conversation_id, title):
     return conversation
 
 
-def delete_conversation(user: AbstractBaseUser, conversation_id: int) -> None:
+def delete_conversation(user: User, conversation_id: int) -> None:
     found = Conversation.objects.visible_to(user).filter(pk=conversation_id)
     if not delete_conversations(found):
         raise NotFound()

@@ -2,13 +2,13 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.views.decorators.cache import cache_control
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from chatapp.chat import actions
-from chatapp.chat.rendering import highlight_css
 from chatapp.chat.models import Bot, Conversation
+from chatapp.chat.rendering import highlight_css
 
 
 def _page(request, conversation=None):

@@ -178,11 +178,11 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         # Before the catch-all "<path:object_id>/" of the default URLs.
         return [
-            path("<path:object_id>/review/", wrap(self.review_view), name="%s_%s_review" % info),
+            path("<path:object_id>/review/", wrap(self.review_view), name="{}_{}_review".format(*info)),
             path(
                 "<path:object_id>/promote/<int:message_id>/",
                 wrap(self.promote_view),
-                name="%s_%s_promote" % info,
+                name="{}_{}_promote".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -331,7 +331,7 @@ class MetricsAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
-        return [path("", self.admin_site.admin_view(self.changelist_view), name="%s_%s_changelist" % info)]
+        return [path("", self.admin_site.admin_view(self.changelist_view), name="{}_{}_changelist".format(*info))]
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):

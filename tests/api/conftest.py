@@ -19,4 +19,3 @@ def api(live_app, bots, alice_key):
     """The official OpenAI client, signed in with one of alice's tokens."""
     with client_for(live_app, alice_key) as client:
         yield client
-

@@ -93,7 +93,7 @@ def test_an_image_alone_is_a_question_as_in_the_browser(api, alice, model_servic
 @functools.cache
 def huge_picture():
     """7000×7000 pixels in a few kilobytes: cheap to send, seconds of CPU to decode."""
-    return png(Image.new("RGB", (7000, 7000), (250, 250, 250)))
+    return png(Image.new("1", (7000, 7000)))
 
 
 def with_images(text, count):

@@ -1,6 +1,6 @@
 import pytest
 
-from chatapp.chat.models import Bot, Conversation, Message
+from chatapp.chat.models import Bot, Message
 from chatapp.chat.prompt import build_request
 from tests.conftest import awaited_answer, converse
 

@@ -19,4 +19,3 @@ def sample_faq(db):
 @pytest.fixture
 def team_faq_bot(db):
     return ensure_bots()["team-faq"]
-

@@ -1,7 +1,5 @@
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-# The chat tests' websocket client (connects as a signed-in user, closes after).
-from tests.chat.conftest import socket_for  # noqa: F401
 from tests.conftest import picture
 
 

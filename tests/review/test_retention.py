@@ -13,10 +13,9 @@ from chatapp.chat import live
 from chatapp.chat.models import Conversation, Message
 from chatapp.images.models import StoredImage
 from chatapp.review import tasks
-from chatapp.review.models import AuditEntry, Feedback
 from chatapp.review.actions import purge_conversations
-from tests.chat.conftest import receive_until, socket_for  # noqa: F401
-from tests.conftest import awaited_answer
+from chatapp.review.models import AuditEntry, Feedback
+from tests.conftest import awaited_answer, receive_until
 from tests.review.conftest import answer_of, attach_image, converse, question_of
 
 

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chat', '0003_message_error_code_rejected_draft'),
+        ("chat", "0003_message_error_code_rejected_draft"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='from_client',
+            model_name="message",
+            name="from_client",
             field=models.BooleanField(default=False),
         ),
     ]
