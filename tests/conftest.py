@@ -109,6 +109,7 @@ def redis_service():
     settings.CELERY_BROKER_URL = settings.REDIS_URL
     settings.CELERY_TASK_DEFAULT_QUEUE = prefix
     app.conf.update(CELERY_BROKER_URL=settings.REDIS_URL, CELERY_TASK_DEFAULT_QUEUE=prefix)
+    assert list(app.amqp.queues) == [prefix]  # this run's queue only, never a deployment's
     yield settings.REDIS_URL
     if process:
         stop_process(process)
