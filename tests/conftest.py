@@ -319,7 +319,7 @@ async def receive_until(websocket, done, timeout=60):
             raise AssertionError(f"timed out; frames so far: {json.dumps(frames)[:2000]}")
         try:
             frame = await websocket.receive_json_from(timeout=remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             # Where every thread was when the frame did not come.
             faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
             raise AssertionError(f"timed out; frames so far: {json.dumps(frames)[:3000]}") from None
