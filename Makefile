@@ -12,7 +12,7 @@ export SUPERVISOR_DIR := $(CURDIR)/var/supervisor
 export METRICS_DIR ?= $(CURDIR)/var/prometheus
 export SUPERVISE_INFERENCE := true
 
-.PHONY: run test faults setup bench check-compose clean
+.PHONY: run test check faults setup bench check-compose clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,13 @@ HAS_INITDB := $(shell command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresq
 faults: setup
 	DATABASE_URL=postgres://postgres@127.0.0.1:$(if $(HAS_INITDB),$$($(BIN)/python -m tests.faults.free_port),5432)/faults \
 		$(BIN)/python -m pytest tests/faults -p no:cacheprovider $(PYTEST_ARGS)
+
+# Lint, formatting, types and import rules (configured in pyproject.toml); CI runs it after the suite.
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python -m benchmarks

@@ -272,12 +272,16 @@ def redis_host(address: str) -> dict:
 # with the process's subscriptions (nothing stale stays in Redis after a
 # crash). It is at-most-once, like every channel layer: numbered chunks and
 # the Redis log repair any message lost (chatapp/chat/live.py).
+#
+# CHANNEL_PREFIX starts every key this app writes in Redis (channel layer,
+# answer logs, rate limits): one Redis can serve several deployments.
+CHANNEL_PREFIX = env.str("CHANNEL_PREFIX", default="chatapp")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             "hosts": [redis_host(REDIS_URL)],
-            "prefix": env.str("CHANNEL_PREFIX", default="chatapp"),
+            "prefix": CHANNEL_PREFIX,
         },
     }
 }
@@ -493,3 +497,8 @@ MAX_REQUEST_PIXELS = env.int("MAX_REQUEST_PIXELS", default=4 * 25_000_000)
 # Hosts whose links stay clickable in rendered answers (e.g. "docs.example.com,*.example.org");
 # any other link shows as text with its real host.
 ANSWER_LINK_HOSTS = env.list("ANSWER_LINK_HOSTS", default=[])
+# Images in one request (every turn together; each message also keeps to
+# MAX_IMAGES_PER_MESSAGE), and the pixels they may add up to: both checked from
+# what the images declare, before any is decoded.
+API_MAX_IMAGES = env.int("API_MAX_IMAGES", default=8)
+API_MAX_PIXELS = env.int("API_MAX_PIXELS", default=2 * MAX_IMAGE_PIXELS)

@@ -11,6 +11,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -103,7 +104,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _status_error(response: httpx.Response) -> InferenceError:
     status = response.status_code
     message, code = _error_message(response)
-    details = dict(status_code=status, code=code)
+    details: dict[str, Any] = {"status_code": status, "code": code}
     if status in (429, 503):
         return InferenceUnavailable(BUSY, retry_after=_retry_after(response), **details)
     if status in (502, 504):

@@ -18,9 +18,10 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import llama_cpp
@@ -237,7 +238,7 @@ class Engine:
         Raises ValueError when the template rejects the conversation.
         """
         try:
-            rendered = self._template(messages=messages)
+            rendered = self._template(messages=messages)  # type: ignore[arg-type]  # plain dicts are what it reads
         except jinja2.TemplateError as exc:
             raise ValueError(str(exc)) from exc
         tokens = self._llama.tokenize(
@@ -352,7 +353,7 @@ class Engine:
         stops = list(params.stop)
         if not params.ignore_eos:
             stops += self._template_stops()
-        chunks = llama.create_completion(
+        chunks: Generator[dict[str, Any]] = llama.create_completion(  # type: ignore[assignment]
             prompt=prompt.tokens,
             max_tokens=params.max_tokens,
             temperature=params.temperature,
@@ -404,7 +405,7 @@ class Engine:
         """
         llama = self._llama
         cached = 0
-        for have, want in zip(llama.input_ids[: llama.n_tokens], tokens):
+        for have, want in zip(llama.input_ids[: llama.n_tokens], tokens, strict=False):
             if have != want:
                 break
             cached += 1

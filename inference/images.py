@@ -14,6 +14,7 @@ import io
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -29,12 +30,52 @@ MAX_IMAGE_PIXELS = 40_000_000
 MIN_OCR_SCORE = 0.5
 
 
-@dataclass(frozen=True)
-class ImageInput:
-    """An image part from a request, base64 already decoded but not yet inspected."""
+# Enough base64 for the headers of a PNG, GIF or WebP and of most JPEGs (whose
+# size comes after their EXIF and colour profile): 48 KiB of image.
+HEADER_CHARS = 64 * 1024
 
-    data: bytes
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image part from a request: its base64 text, checked for shape but not decoded.
+
+    What an image would cost can be learnt from it cheaply: its size in bytes from
+    the length of the text, its pixel size from the first few KiB. A server checks
+    those for every image of a request before it decodes any of them.
+    """
+
+    payload: str  # base64, whitespace removed
     param: str  # where it was in the request, for error messages
+
+    @property
+    def declared_bytes(self) -> int:
+        return len(self.payload) * 3 // 4 - self.payload[-2:].count("=")
+
+    def decode(self) -> bytes:
+        try:
+            data = base64.b64decode(self.payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise invalid("The image data: URI is not valid base64.", param=self.param, code="invalid_image") from None
+        if not data:
+            raise invalid("The image data: URI is empty.", param=self.param, code="invalid_image")
+        return data
+
+    def declared_size(self) -> tuple[int, int] | None:
+        """(width, height) from the image's header, decoding no pixel; None when unreadable.
+
+        Raises APIError for a picture so large that Pillow refuses to open it.
+        """
+        for text in (self.payload[:HEADER_CHARS], self.payload):
+            try:
+                data = base64.b64decode(text, validate=True)
+                with Image.open(io.BytesIO(data)) as picture:
+                    return picture.size
+            except Image.DecompressionBombError:
+                raise invalid("The image has too many pixels.", param=self.param, code="invalid_image") from None
+            except (binascii.Error, UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+                if len(text) == len(self.payload):
+                    return None
+        return None
 
 
 @dataclass(frozen=True)
@@ -45,32 +86,33 @@ class ImageDescription:
     text: str
 
 
-def decode_image_url(url: object, *, param: str) -> ImageInput:
+def image_part(url: object, *, param: str) -> ImagePart:
+    """Check an ``image_url`` part's URL: an inline base64 data: URI of at most MAX_IMAGE_BYTES."""
     if not isinstance(url, str) or not url:
-        raise invalid("image_url.url must be a non-empty string.", param=param)
+        raise invalid("An `image_url` part needs a `url`.", param=param)
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    if scheme in ("http", "https"):
+    if scheme != "data":
         raise invalid(
-            "Image URLs are not fetched by this service. Send the image inline as a "
-            "data URI, for example data:image/png;base64,...",
+            "Images must be sent inline as data: URIs (data:image/png;base64,…); this server does not fetch URLs.",
             param=param,
             code="image_url_not_supported",
         )
-    if scheme != "data":
-        raise invalid("image_url.url must be a data: URI (data:image/...;base64,...).", param=param)
     header, sep, payload = url.partition(",")
     if not sep or not header.lower().endswith(";base64"):
-        raise invalid("Image data URIs must be base64-encoded (data:image/png;base64,...).", param=param)
+        raise invalid("An image data: URI must be base64-encoded (data:image/png;base64,…).", param=param)
     # A base64 payload is 4/3 the size of the bytes it carries.
     if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 4:
         raise invalid(f"Image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB.", param=param)
-    try:
-        data = base64.b64decode("".join(payload.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid("Image data is not valid base64.", param=param) from None
-    if not data:
-        raise invalid("Image data is empty.", param=param)
-    return ImageInput(data=data, param=param)
+    return ImagePart(payload="".join(payload.split()), param=param)
+
+
+def check_declared_size(image: ImagePart) -> None:
+    """Refuse an image whose header declares more than MAX_IMAGE_PIXELS, before decoding it."""
+    size = image.declared_size()
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise invalid(
+            f"Image is {size[0]}×{size[1]} px; at most {MAX_IMAGE_PIXELS:,} pixels are accepted.", param=image.param
+        )
 
 
 def image_block(number: int, image: ImageDescription) -> str:
@@ -85,14 +127,15 @@ class ImageReader:
     """Reads pixel size, format and text of images. Blocking: call it from a thread."""
 
     def __init__(self) -> None:
-        self._ocr = None
+        self._ocr: Any = None
         # The OCR engine is created once (its models take a moment to load) and used
         # by one thread at a time, which also keeps OCR from starving the LLM of CPU.
         self._lock = threading.Lock()
 
-    def describe(self, image: ImageInput) -> ImageDescription:
+    def describe(self, image: ImagePart) -> ImageDescription:
+        data = image.decode()
         try:
-            with Image.open(io.BytesIO(image.data)) as picture:
+            with Image.open(io.BytesIO(data)) as picture:
                 fmt = picture.format or "unknown"
                 width, height = picture.size
                 if width * height > MAX_IMAGE_PIXELS:
@@ -103,7 +146,7 @@ class ImageReader:
                 picture.load()
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             raise invalid("The image could not be decoded.", param=image.param) from None
-        return ImageDescription(format=fmt, width=width, height=height, text=self._read_text(image.data))
+        return ImageDescription(format=fmt, width=width, height=height, text=self._read_text(data))
 
     def _read_text(self, data: bytes) -> str:
         with self._lock:

@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .chat_request import ChatRequest, parse_chat_request
+from .chat_request import ChatRequest, parse_chat_request, read_json_body
 from .engine import (
     Engine,
     Failed,
@@ -30,7 +31,7 @@ from .engine import (
     Text,
 )
 from .errors import APIError, error_body, invalid
-from .images import ImageReader
+from .images import ImageReader, check_declared_size
 from .prompt import text_messages
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 # A reader that stops reading is noticed when the socket buffers fill and a send
 # blocks this long; a reader that closes the connection is noticed at once.
 SEND_TIMEOUT_S = 5.0
+DEFAULT_TEMPERATURE = 0.7
 
 
 def create_app(engine: Engine, *, api_key: str | None = None, image_reader: ImageReader | None = None) -> Starlette:
@@ -84,6 +86,8 @@ def create_app(engine: Engine, *, api_key: str | None = None, image_reader: Imag
         try:
             # Refuse before spending seconds of OCR on a request that could not wait anyway.
             engine.ensure_room()
+            for image in chat.images:
+                check_declared_size(image)
             descriptions = [await asyncio.to_thread(reader.describe, image) for image in chat.images]
             try:
                 # In a thread: tokenizing a many-megabyte message would stall every stream.
@@ -132,6 +136,12 @@ def create_app(engine: Engine, *, api_key: str | None = None, image_reader: Imag
         await asyncio.to_thread(engine.close)
 
     started_at = int(time.time())
+    # Starlette's type names one handler signature for every exception class.
+    handlers: dict[Any, Any] = {
+        APIError: handle_api_error,
+        HTTPException: handle_http_error,
+        Exception: handle_unexpected,
+    }
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/v1/models", models, methods=["GET"]),
@@ -141,7 +151,7 @@ def create_app(engine: Engine, *, api_key: str | None = None, image_reader: Imag
         routes.append(Route("/debug/last-prompt", last_prompt, methods=["GET"]))
     return Starlette(
         routes=routes,
-        exception_handlers={APIError: handle_api_error, HTTPException: handle_http_error, Exception: handle_unexpected},
+        exception_handlers=handlers,
         lifespan=lifespan,
         max_body_size=MAX_BODY_BYTES,
     )
@@ -149,16 +159,13 @@ def create_app(engine: Engine, *, api_key: str | None = None, image_reader: Imag
 
 async def _json_body(request: Request) -> object:
     body = await request.body()  # size capped by the app's max_body_size (413)
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise invalid(f"The request body is not valid JSON: {exc}") from None
+    return read_json_body(body)
 
 
 def _sampling(chat: ChatRequest, max_tokens: int) -> SamplingParams:
     return SamplingParams(
         max_tokens=max_tokens,
-        temperature=chat.temperature,
+        temperature=DEFAULT_TEMPERATURE if chat.temperature is None else chat.temperature,
         top_p=chat.top_p,
         stop=tuple(chat.stop),
         seed=chat.seed,

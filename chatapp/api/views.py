@@ -18,12 +18,13 @@ from django.views.decorators.csrf import csrf_exempt
 from chatapp.api import actions, shapes
 from chatapp.api.answers import AnswerFeed, NoWorker
 from chatapp.api.authentication import authenticate
-from chatapp.api.completions import read_completion, read_json
+from chatapp.api.completions import Completion, read_completion
 from chatapp.api.errors import (
-    ApiError,
-    BadRequest,
+    APIError,
     answer_failed,
     limit_reached,
+    error_response,
+    invalid,
     method_not_allowed,
     model_unavailable,
     not_found,
@@ -32,8 +33,8 @@ from chatapp.api.errors import (
 )
 from chatapp.api.throttle import throttle
 from chatapp.chat import quotas
-from chatapp.chat.actions import ChatError, NotFound
-from chatapp.chat.models import Bot, Message
+from chatapp.chat.actions import ChatError, NotFound, resolve_bot
+from chatapp.chat.models import Bot, Message, answer_token_limit
 
 
 def api_endpoint(*methods):
@@ -53,9 +54,9 @@ def api_endpoint(*methods):
                 await quotas.ahit("api", token.user_id)
                 return await view(request, token, *args, **kwargs)
             except quotas.LimitReached as refusal:
-                return limit_reached(refusal).response()
-            except ApiError as error:
-                return error.response()
+                return error_response(limit_reached(refusal))
+            except APIError as error:
+                return error_response(error)
 
         return endpoint
 
@@ -76,8 +77,8 @@ async def model(request, token, model_id):
     return JsonResponse(shapes.model_object(bot))
 
 
-def _read_request(request):
-    return read_completion(read_json(request.read(settings.API_MAX_REQUEST_BYTES + 1)))
+def _read_request(request) -> Completion:
+    return read_completion(request.read(settings.API_MAX_REQUEST_BYTES + 1))
 
 
 def _failure(feed):
@@ -90,20 +91,21 @@ async def chat_completions(request, token):
     # browser uploads (a data: URI is a third larger than its image), and off
     # the event loop: decoding megabytes of JSON and base64 takes a while.
     completion = await sync_to_async(_read_request)(request)
-    bot = await database_sync_to_async(Bot.objects.visible_to(token.user).filter(slug=completion.model).first)()
-    if bot is None:
-        raise unknown_model(completion.model)
     try:
-        reply = await database_sync_to_async(actions.start_completion)(token, completion)
+        bot = await database_sync_to_async(resolve_bot)(token.user, completion.model)
+        reply = await database_sync_to_async(actions.start_completion)(token, completion, bot)
     except NotFound:
         raise unknown_model(completion.model) from None
     except quotas.LimitReached:
         raise  # a 429, from api_endpoint
     except ChatError as error:
-        raise BadRequest(str(error), param="messages") from None
-    limits = [bot.max_tokens, settings.INFERENCE_MAX_TOKENS, completion.max_tokens]
+        raise invalid(str(error), param="messages") from None
     answer = shapes.Completion(
-        reply, completion.model, time.time(), min(limit for limit in limits if limit), request.build_absolute_uri
+        reply,
+        completion.model,
+        time.time(),
+        answer_token_limit(bot, completion.request.max_tokens),
+        request.build_absolute_uri,
     )
     feed = AnswerFeed(token.user, reply)
     streaming = False
@@ -113,7 +115,7 @@ async def chat_completions(request, token):
         # Nothing is sent before the first text: a failure before it still
         # gets its own status code, even for a stream.
         first = await anext(deltas, "")
-        if not completion.stream:
+        if not completion.request.stream:
             async for _ in deltas:
                 pass
             if feed.finished.status == Message.Status.ERROR:
@@ -123,7 +125,7 @@ async def chat_completions(request, token):
             raise _failure(feed)
         streaming = True
         response = StreamingHttpResponse(
-            server_sent_events(feed, deltas, first, answer, completion.include_usage),
+            server_sent_events(feed, deltas, first, answer, completion.request.include_usage),
             content_type="text/event-stream",
         )
         response["Cache-Control"] = "no-cache"
@@ -163,4 +165,4 @@ async def server_sent_events(feed, deltas, first, answer, include_usage):
 
 @csrf_exempt
 async def unknown_endpoint(request, path=""):
-    return not_found(request.path).response()
+    return error_response(not_found(request.path))

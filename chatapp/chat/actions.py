@@ -6,8 +6,15 @@ queued to finished, are in `lifecycle.py`). Listeners are always told once the
 write has committed.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from chatapp.chat import lifecycle, live, quotas
@@ -17,6 +24,17 @@ from chatapp.chat.lifecycle import notify_message
 from chatapp.chat.models import Bot, Conversation, Message
 
 __all__ = ["ChatError", "NotFound"]  # where callers have always found them
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+class Attacher(Protocol):
+    """Links images chosen beforehand to the message that carries them."""
+
+    count: int
+
+    def __call__(self, message: Message) -> None: ...
 
 
 def notify_conversation(conversation, deleted=False):
@@ -28,7 +46,8 @@ def notify_conversation(conversation, deleted=False):
 queue_reply = lifecycle.queue
 
 
-def resolve_bot(user, slug):
+def resolve_bot(user: User, slug: str | None) -> Bot | None:
+    """The bot named `slug` that `user` may talk to (NotFound when there is none), or their default one."""
     if slug:
         try:
             return Bot.objects.visible_to(user).get(slug=slug)
@@ -43,30 +62,65 @@ def check_bot_allowed(conversation):
         raise NotFound("bot")
 
 
-def validate_text(text, allow_empty=False):
-    if allow_empty and (text is None or (isinstance(text, str) and not text.strip())):
-        return ""
-    if not isinstance(text, str) or not text.strip():
-        raise ChatError("Type a message first.")
+def check_length(text: str) -> None:
     if len(text) > settings.MAX_MESSAGE_CHARS:
         raise ChatError(f"The message is too long ({len(text)} characters; the limit is {settings.MAX_MESSAGE_CHARS}).")
+
+
+def check_image_count(count: int) -> None:
+    limit = settings.MAX_IMAGES_PER_MESSAGE
+    if count > limit:
+        raise ChatError(
+            f"A message can carry at most {limit} images; this one has {count}. Remove {count - limit} and send again."
+        )
+
+
+def validate_question(text: object, images: int = 0) -> str:
+    """The text of a question fit to send, stripped; raises ChatError with the reason.
+
+    The one rule for the browser and the API: text, images or both (a
+    screenshot alone is a question), within the message limits.
+    """
+    if text is None:
+        text = ""
+    if not isinstance(text, str) or not (text.strip() or images):
+        raise ChatError("Type a message first.")
+    check_length(text)
+    check_image_count(images)
     return text.strip()
 
 
-def send_message(user, text, conversation_id=None, bot_slug=None, source=Conversation.Source.WEB, attach=None):
+@dataclass(frozen=True)
+class Turn:
+    """One message of a transcript a client sends whole (the API)."""
+
+    role: str
+    text: str
+    images: int = 0  # how many images the client attached to it
+
+
+def send_message(
+    user: User,
+    text: object,
+    conversation_id: int | None = None,
+    bot_slug: str | None = None,
+    source: str = Conversation.Source.WEB,
+    attach: Attacher | None = None,
+) -> tuple[Conversation, bool, Message, Message]:
     """Save the user's message and a queued answer, then queue its generation.
 
     `attach(message)` links already-uploaded images to the new user message
-    inside the same transaction. Returns (conversation, created, question, reply).
+    inside the same transaction (see chatapp.images.actions.attacher_for).
+    Listeners are told once it is committed.
+    Returns (conversation, created, question, reply).
     """
-    # Images may speak for themselves: a screenshot alone is a question.
-    text = validate_text(text, allow_empty=attach is not None)
+    text = validate_question(text, images=attach.count if attach else 0)
     quotas.check_new_answer(user, "send")
     with transaction.atomic():
         quotas.check_active_answers(user)
         created = conversation_id is None
         if created:
-            conversation = _start_conversation(user, text, bot_slug, source)
+            conversation = _start_conversation(user, text, resolve_bot(user, bot_slug), source)
         else:
             conversation = (
                 Conversation.objects.visible_to(user).select_for_update().filter(pk=conversation_id).first()
@@ -80,44 +134,58 @@ def send_message(user, text, conversation_id=None, bot_slug=None, source=Convers
     return conversation, created, question, reply
 
 
-def send_transcript(user, turns, bot_slug=None, source=Conversation.Source.API, attach=None):
-    """Start a conversation from a whole transcript and queue the answer to its last turn.
+def send_transcript(
+    user: User,
+    turns: list[Turn],
+    bot: Bot | None,
+    source: str = Conversation.Source.API,
+    attach: Callable[[int, Message], None] | None = None,
+) -> tuple[Conversation, Message, Message]:
+    """Start a conversation with `bot` from a whole transcript and queue the answer to its last turn.
 
     For stateless clients (the API) that send the history with every request.
-    `turns` is a list of (role, text) pairs, oldest first, ending with the
-    user's question; the earlier ones are saved as finished messages.
+    `turns` ends with the user's question; the earlier ones are saved as
+    finished messages, the assistant's marked as the client's words
+    (`Message.from_client`), not the bot's.
     `attach(index, message)` links images to the user message of turn `index`.
     Callers may wrap this in their own transaction to save more with it: the
     answer is queued and listeners told only once everything is committed.
     Returns (conversation, question, reply).
     """
-    if not turns or turns[-1][0] != Message.Role.USER:
+    if not turns or turns[-1].role != Message.Role.USER:
         raise ChatError("The last message must be the user's.")
     checked = []
-    for role, text in turns:
-        if role == Message.Role.USER:
-            checked.append((role, validate_text(text)))
-        elif len(text) > settings.MAX_MESSAGE_CHARS:
-            raise ChatError(f"A message is too long ({len(text)} characters; the limit is {settings.MAX_MESSAGE_CHARS}).")
+    for turn in turns:
+        if turn.role == Message.Role.USER:
+            checked.append(Turn(turn.role, validate_question(turn.text, images=turn.images), turn.images))
         else:
-            checked.append((role, text))
-    *earlier, (_, text) = checked
-    first_question = next(text for role, text in checked if role == Message.Role.USER)
+            check_length(turn.text)
+            checked.append(turn)
+    *earlier, last = checked
+    first_question = next(turn.text for turn in checked if turn.role == Message.Role.USER)
     quotas.check_token_quota(user)
     with transaction.atomic():
         quotas.check_active_answers(user)
-        conversation = _start_conversation(user, first_question, bot_slug, source)
-        for index, (role, content) in enumerate(earlier):
-            message = Message.objects.create(conversation=conversation, role=role, content=content)
-            if attach and role == Message.Role.USER:
+        conversation = _start_conversation(user, first_question, bot, source)
+        for index, turn in enumerate(earlier):
+            message = Message.objects.create(
+                conversation=conversation,
+                role=turn.role,
+                content=turn.text,
+                from_client=turn.role == Message.Role.ASSISTANT,
+            )
+            if attach and turn.role == Message.Role.USER:
                 attach(index, message)
-        question, reply = _ask(conversation, text, attach and (lambda message: attach(len(earlier), message)))
+        question, reply = _ask(conversation, last.text, _attach_turn(attach, len(earlier)) if attach else None)
         _notify_turn(conversation, question, reply)
     return conversation, question, reply
 
 
-def _start_conversation(user, text, bot_slug, source):
-    bot = resolve_bot(user, bot_slug)
+def _attach_turn(attach: Callable[[int, Message], None], index: int) -> Callable[[Message], None]:
+    return lambda message: attach(index, message)
+
+
+def _start_conversation(user, text, bot, source):
     conversation = Conversation(owner=user, bot=bot, source=source)
     conversation.title = conversation.title_from(text)
     conversation.save()
@@ -192,12 +260,33 @@ def rename_conversation(user, conversation_id, title):
     return conversation
 
 
-def delete_conversation(user, conversation_id):
-    conversation = Conversation.objects.visible_to(user).filter(pk=conversation_id).first()
-    if conversation is None:
+def delete_conversation(user: User, conversation_id: int) -> None:
+    found = Conversation.objects.visible_to(user).filter(pk=conversation_id)
+    if not delete_conversations(found):
         raise NotFound()
-    for reply in conversation.messages.filter(status__in=Message.ACTIVE):
-        live.request_stop(reply.pk)
-    conversation.delete()
-    conversation.pk = conversation_id
-    notify_conversation(conversation, deleted=True)
+
+
+def _request_stops(message_ids: list[int]) -> None:
+    for message_id in message_ids:
+        live.request_stop(message_id)
+
+
+def delete_conversations(conversations: QuerySet[Conversation]) -> int:
+    """Delete `conversations`; once committed, their generations stop and open sockets are told.
+
+    The one way conversations are deleted, by their owner or by a retention
+    purge. Returns how many were deleted.
+    """
+    with transaction.atomic():
+        doomed = list(conversations.select_for_update().only("pk", "owner_id", "title", "updated_at"))
+        if not doomed:
+            return 0
+        generating = list(
+            Message.objects.filter(conversation__in=doomed, status__in=Message.ACTIVE).values_list("pk", flat=True)
+        )
+        Conversation.objects.filter(pk__in=[conversation.pk for conversation in doomed]).delete()
+        for conversation in doomed:
+            notify_conversation(conversation, deleted=True)
+        # The flag reaches whichever worker holds a generation.
+        transaction.on_commit(lambda: _request_stops(generating))
+    return len(doomed)

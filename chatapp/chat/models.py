@@ -59,6 +59,12 @@ class Bot(models.Model):
 
 
 
+def answer_token_limit(bot: Bot | None, asked: int | None = None) -> int:
+    """The most tokens an answer may have: the bot's limit, the service's, and what an API client asked for."""
+    limits = (bot.max_tokens if bot else None, settings.INFERENCE_MAX_TOKENS, asked)
+    return min(limit for limit in limits if limit)
+
+
 class ConversationQuerySet(models.QuerySet):
     def visible_to(self, user):
         if not user.is_authenticated:
@@ -141,6 +147,9 @@ class Message(models.Model):
     # A generated answer that the groundedness check refused; the user was
     # shown the knowledge base's own answer instead, reviewers see both.
     rejected_draft = models.TextField(blank=True)
+    # An earlier assistant turn an API client sent as history: the client's
+    # words, never the bot's; reviewers see it as such and cannot promote it.
+    from_client = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     # When the current attempt was queued: the reaper re-sends or fails answers queued too long.
     queued_at = models.DateTimeField(null=True, blank=True)

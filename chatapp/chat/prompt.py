@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from chatapp.chat.extensions import Grounding, registry
-from chatapp.chat.models import Bot, Message
+from chatapp.chat.models import Bot, Message, answer_token_limit
 
 # Characters per token is about 4 for English with these tokenizers; 3 keeps
 # the estimate on the safe side for code and other languages.
@@ -124,12 +124,11 @@ def build_request(reply):
     conversation = reply.conversation
     bot = conversation.bot or Bot.objects.default_for(conversation.owner)
     system = (bot.system_prompt if bot and bot.system_prompt else settings.SYSTEM_PROMPT).strip()
-    max_tokens = min(bot.max_tokens if bot else settings.INFERENCE_MAX_TOKENS, settings.INFERENCE_MAX_TOKENS)
     temperature = bot.temperature if bot else settings.INFERENCE_TEMPERATURE
     # An API client may ask for a shorter answer or another temperature (chatapp.api).
     asked = getattr(reply, "completion_request", None)
+    max_tokens = answer_token_limit(bot, asked.max_tokens if asked is not None else None)
     if asked is not None:
-        max_tokens = min(max_tokens, asked.max_tokens or max_tokens)
         temperature = temperature if asked.temperature is None else asked.temperature
     budget = settings.INFERENCE_CONTEXT_TOKENS - max_tokens
     history = conversation_turns(reply)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -23,6 +24,7 @@ def _page(request, conversation=None):
             "conversations": Conversation.objects.visible_to(request.user)[:200],
             "bots": Bot.objects.visible_to(request.user),
             "default_bot": conversation.bot if conversation else Bot.objects.default_for(request.user),
+            "max_message_chars": settings.MAX_MESSAGE_CHARS,
         },
     )
 

@@ -25,6 +25,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.urls import reverse
 
 from chatapp.chat import extensions
 from chatapp.faq import actions, model_judge
@@ -77,7 +78,7 @@ def source(number: int, hit, use: str, cited: bool = False) -> dict:
         "id": document.id,
         "key": document.key,
         "question": document.question,
-        "url": f"/faq/{document.key}/",
+        "url": reverse("faq:entry", args=[document.key]),
         "score": hit.score,
         "cited": cited,
         "use": use,

@@ -17,9 +17,6 @@ class FAQEntryQuerySet(models.QuerySet):
     def published(self):
         return self.filter(status=FAQEntry.Status.PUBLISHED)
 
-    def drafts(self):
-        return self.filter(status=FAQEntry.Status.DRAFT)
-
     def visible_to(self, user):
         """The entries `user` may see: those tagged with no group, and those
         tagged with one of theirs. Superusers see every entry."""
@@ -29,14 +26,6 @@ class FAQEntryQuerySet(models.QuerySet):
             return self.all()
         limits = FAQEntry.groups.through.objects.filter(faqentry=models.OuterRef("pk"))
         return self.filter(~models.Exists(limits) | models.Exists(limits.filter(group__user=user)))
-
-    def search(self, text):
-        return self.filter(
-            models.Q(question__icontains=text)
-            | models.Q(phrasings__icontains=text)
-            | models.Q(answer__icontains=text)
-            | models.Q(tags__icontains=text)
-        )
 
     def fingerprint(self):
         """Changes whenever an entry is added, edited, published, withdrawn or deleted.

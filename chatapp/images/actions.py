@@ -19,7 +19,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from chatapp.chat.actions import ChatError
+from chatapp.chat.actions import ChatError, check_image_count
 from chatapp.images import processing, slots
 from chatapp.images.models import Attachment, StoredImage
 
@@ -100,14 +100,29 @@ def _image_ids(value):
     return list(dict.fromkeys(value))
 
 
-def attacher_for(user, image_ids):
-    """Check the images chosen for a message; returns `attach(message)` for send_message."""
-    ids = _image_ids(image_ids)
-    limit = settings.MAX_IMAGES_PER_MESSAGE
-    if len(ids) > limit:
-        raise ChatError(
-            f"A message can carry at most {limit} images; this one has {len(ids)}. Remove {len(ids) - limit} and send again."
+class ImageAttacher:
+    """Attaches the chosen uploads to the message that carries them (for send_message)."""
+
+    def __init__(self, user, image_ids: list[int]) -> None:
+        self.user = user
+        self.image_ids = image_ids
+        self.count = len(image_ids)
+
+    def __call__(self, message) -> None:
+        # The condition makes a second send of the same images (another tab, a
+        # double click) attach nothing and fail instead of moving them.
+        attached = sum(
+            Attachment.objects.unsent().filter(owner=self.user, pk=pk).update(message=message, position=position)
+            for position, pk in enumerate(self.image_ids)
         )
+        if attached != self.count:
+            raise ChatError("An attached image was already sent with another message.")
+
+
+def attacher_for(user, image_ids: object) -> ImageAttacher:
+    """Check the images chosen for a message; returns the `attach` for send_message."""
+    ids = _image_ids(image_ids)
+    check_image_count(len(ids))
     attachments = list(Attachment.objects.unsent().filter(owner=user, pk__in=ids))
     if len(attachments) != len(ids):
         raise ChatError("An attached image is no longer available: remove it and attach it again.")
@@ -117,18 +132,7 @@ def attacher_for(user, image_ids):
             f"The images add up to {filesizeformat(total)}; one message can carry at most "
             f"{filesizeformat(settings.MAX_IMAGE_TOTAL_BYTES)}."
         )
-
-    def attach(message):
-        # The condition makes a second send of the same images (another tab, a
-        # double click) attach nothing and fail instead of moving them.
-        attached = sum(
-            Attachment.objects.unsent().filter(owner=user, pk=pk).update(message=message, position=position)
-            for position, pk in enumerate(ids)
-        )
-        if attached != len(ids):
-            raise ChatError("An attached image was already sent with another message.")
-
-    return attach
+    return ImageAttacher(user, ids)
 
 
 def record_left_out(reply, attachment_ids):

@@ -4,6 +4,9 @@ from django.utils.html import format_html
 
 from chatapp.images.models import Attachment
 
+# Shown, and read-only: every field.
+SHOWN = ("preview", "name", "owner", "message", "format", "dimensions", "stored_bytes", "created_at")
+
 
 @admin.register(Attachment)
 class AttachmentAdmin(admin.ModelAdmin):
@@ -12,8 +15,8 @@ class AttachmentAdmin(admin.ModelAdmin):
     list_display = ["name", "owner", "message", "format", "dimensions", "stored_bytes", "created_at"]
     list_select_related = ["owner", "image"]
     search_fields = ["name", "owner__username", "image__sha256"]
-    fields = ["preview", "name", "owner", "message", "format", "dimensions", "stored_bytes", "created_at"]
-    readonly_fields = fields
+    fields = SHOWN
+    readonly_fields = SHOWN
 
     def has_add_permission(self, request):
         return False

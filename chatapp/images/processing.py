@@ -65,6 +65,16 @@ def check_size(size):
         )
 
 
+def check_pixels(width, height):
+    if width < 1 or height < 1:
+        raise Rejected("The image has no pixels.")
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        raise Rejected(
+            f"The image has too many pixels ({width}×{height}, {megapixels(width * height)}); "
+            f"the limit is {megapixels(settings.MAX_IMAGE_PIXELS)}."
+        )
+
+
 def open_image(data):
     """Identify the picture from its bytes and check it before any pixel is decoded."""
     check_size(len(data))
@@ -76,14 +86,7 @@ def open_image(data):
         raise Rejected("This is not an image this chat accepts: only JPEG, PNG, WebP and GIF pictures are.") from None
     except (OSError, SyntaxError, ValueError, EOFError):
         raise Rejected("The image is damaged or incomplete and could not be read.") from None
-    width, height = image.size
-    if width < 1 or height < 1:
-        raise Rejected("The image has no pixels.")
-    if width * height > settings.MAX_IMAGE_PIXELS:
-        raise Rejected(
-            f"The image has too many pixels ({width}×{height}, {megapixels(width * height)}); "
-            f"the limit is {megapixels(settings.MAX_IMAGE_PIXELS)}."
-        )
+    check_pixels(*image.size)
     if has_more_frames_than(image, settings.MAX_IMAGE_FRAMES):
         raise Rejected(f"The animation has too many frames; the limit is {settings.MAX_IMAGE_FRAMES}.")
     return image

@@ -6,6 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
+from chatapp.chat.actions import delete_conversations
 from chatapp.chat.models import Conversation, Message
 from chatapp.images.actions import delete_unreferenced_images
 from chatapp.review.models import AuditEntry, ConversationReview, Feedback
@@ -72,7 +73,7 @@ def give_feedback(user, message_id, vote, comment=""):
     )
     if message is None:
         raise NotFound()
-    if message.status not in (Message.Status.DONE, Message.Status.STOPPED):
+    if message.status not in (Message.Status.DONE, Message.Status.STOPPED) or message.from_client:
         raise ReviewError("Only a finished answer can be rated.")
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT_CHARS:
@@ -112,6 +113,8 @@ def promote_to_faq(user, answer_message, question, answer):
     """A draft FAQ entry from a question and its (possibly corrected) answer, linked to the conversation."""
     from chatapp.faq.actions import create_draft_entry
 
+    if answer_message.from_client:
+        raise ReviewError("This answer was written by the API client, not by the assistant: it cannot be promoted.")
     question = (question or "").strip()
     answer = (answer or "").strip()
     if not question or not answer:
@@ -130,9 +133,10 @@ def conversations_older_than(days):
 def purge_conversations(days, batch_size=500):
     """Delete conversations whose last activity is more than `days` days old.
 
-    Deleting through the ORM runs the image attachments' deletion signals, which
-    remove their files once nothing refers to them. Batches keep each
-    transaction short. Returns the number of conversations deleted.
+    Deleted the way their owners delete them (`chat.actions.delete_conversations`):
+    generations still running are stopped and open sockets told. The image
+    attachments' deletion signals remove their files once nothing refers to
+    them. Batches keep each transaction short. Returns the number of conversations deleted.
     """
     if days < 1:
         raise ReviewError("Conversations must be at least one day old to be purged.")
@@ -142,9 +146,7 @@ def purge_conversations(days, batch_size=500):
         batch = list(Conversation.objects.filter(updated_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch_size])
         if not batch:
             break
-        with transaction.atomic():
-            Conversation.objects.filter(pk__in=batch).delete()
-        deleted += len(batch)
+        deleted += delete_conversations(Conversation.objects.filter(pk__in=batch))
     if deleted:
         sweep_image_files()
         record_audit(None, AuditEntry.Action.PURGE, None, {"older_than_days": days, "conversations": deleted})

@@ -190,11 +190,11 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         # Before the catch-all "<path:object_id>/" of the default URLs.
         return [
-            path("<path:object_id>/review/", wrap(self.review_view), name="%s_%s_review" % info),
+            path("<path:object_id>/review/", wrap(self.review_view), name="{}_{}_review".format(*info)),
             path(
                 "<path:object_id>/promote/<int:message_id>/",
                 wrap(self.promote_view),
-                name="%s_%s_promote" % info,
+                name="{}_{}_promote".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -256,7 +256,13 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         if not form.is_valid():
             flash.error(request, "A FAQ entry needs both a question and an answer.")
             return redirect(f"{change_url(conversation)}#message-{answer.pk}")
-        entry = actions.promote_to_faq(request.user, answer, form.cleaned_data["question"], form.cleaned_data["answer"])
+        try:
+            entry = actions.promote_to_faq(
+                request.user, answer, form.cleaned_data["question"], form.cleaned_data["answer"]
+            )
+        except actions.ReviewError as error:
+            flash.error(request, str(error))
+            return redirect(f"{change_url(conversation)}#message-{answer.pk}")
         flash.success(request, f"Draft FAQ entry “{entry}” created.")
         if request.user.has_perm("faq.change_faqentry"):
             return redirect(change_url(entry))
@@ -336,7 +342,7 @@ class MetricsAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
-        return [path("", self.admin_site.admin_view(self.changelist_view), name="%s_%s_changelist" % info)]
+        return [path("", self.admin_site.admin_view(self.changelist_view), name="{}_{}_changelist".format(*info))]
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):

@@ -1,13 +1,16 @@
 """The conversation list's filters: each one adds a single condition, never a join that multiplies rows."""
 
+from collections.abc import Callable
+
 from django.contrib import admin
+from django.db.models import Q
 
 from chatapp.chat.models import Message
 from chatapp.review.models import ConversationReview, answered_by, has_error, has_thumbs_down, review_status_is
 
 
 class YesNoFilter(admin.SimpleListFilter):
-    condition = None
+    condition: Callable[[], Q]
 
     def lookups(self, request, model_admin):
         return [("yes", "Yes"), ("no", "No")]

@@ -212,7 +212,7 @@ class Chart:
             }
             for item in self.series
             if item.shape == "bar"
-            for index, (day, value) in enumerate(zip(self.days, item.values))
+            for index, (day, value) in enumerate(zip(self.days, item.values, strict=False))
             if value
         ]
 
@@ -224,7 +224,7 @@ class Chart:
                 continue
             dots = [
                 {"x": self.x(index), "y": self.y(value), "label": self.label(day, value)}
-                for index, (day, value) in enumerate(zip(self.days, item.values))
+                for index, (day, value) in enumerate(zip(self.days, item.values, strict=False))
                 if value is not None
             ]
             lines.append({"series": item, "points": " ".join(f"{dot['x']},{dot['y']}" for dot in dots), "dots": dots})

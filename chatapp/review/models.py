@@ -9,14 +9,6 @@ from django.utils.text import smart_split, unescape_string_literal
 from chatapp.chat.models import Conversation, Message
 
 
-class FeedbackQuerySet(models.QuerySet):
-    def up(self):
-        return self.filter(vote=Feedback.Vote.UP)
-
-    def down(self):
-        return self.filter(vote=Feedback.Vote.DOWN)
-
-
 class Feedback(models.Model):
     """A user's verdict on one answer; one per message and user, changeable."""
 
@@ -31,8 +23,6 @@ class Feedback(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
-    objects = FeedbackQuerySet.as_manager()
-
     class Meta:
         ordering = ["-updated_at", "-id"]
         verbose_name_plural = "feedback"
@@ -40,10 +30,6 @@ class Feedback(models.Model):
 
     def __str__(self):
         return f"{self.get_vote_display()} on message {self.message_id}"
-
-    @property
-    def is_up(self):
-        return self.vote == self.Vote.UP
 
 
 class ConversationReview(models.Model):

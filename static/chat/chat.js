@@ -46,7 +46,7 @@
   const messages = new Map(); // id -> {el, seq, attempt, status, lastChunkAt}
 
   // Other parts of the page (image attachments, feedback) plug in here.
-  const hooks = { beforeSend: [], afterSend: [], renderMessage: [], resetComposer: [] };
+  const hooks = { beforeSend: [], renderMessage: [], resetComposer: [] };
   window.chatPage = {
     hooks,
     request: (payload) => sendRequest(payload),

@@ -28,7 +28,7 @@
     list.className = "sources-list";
     for (const item of items) {
       const link = document.createElement("a");
-      link.href = `/faq/${encodeURIComponent(item.key)}/`;
+      link.href = item.url;
       link.textContent = `[${item.number}] ${item.question}`;
       const li = document.createElement("li");
       li.appendChild(link);

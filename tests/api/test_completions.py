@@ -5,7 +5,7 @@ import pytest
 
 from chatapp.api.models import CompletionRequest
 from chatapp.chat.models import Conversation, Message
-from tests.api.conftest import wait_until_finished
+from tests.conftest import wait_until_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,13 +70,14 @@ def test_earlier_messages_become_the_conversation_history_and_the_bot_keeps_its_
     assert conversation.source == Conversation.Source.API
     assert conversation.owner == alice
     assert conversation.title == "My name is Ada."
-    saved = [(message.role, message.content, message.status) for message in conversation.messages.all()]
+    saved = [(m.role, m.content, m.status, m.from_client) for m in conversation.messages.all()]
     assert saved[:3] == [
-        ("user", "My name is Ada.", "done"),
-        ("assistant", "Nice to meet you, Ada.", "done"),
-        ("user", "What is my name?", "done"),
+        ("user", "My name is Ada.", "done", False),
+        # The client's words, not the bot's: reviewers see it so, and it cannot be promoted.
+        ("assistant", "Nice to meet you, Ada.", "done", True),
+        ("user", "What is my name?", "done", False),
     ]
-    assert saved[3][0] == "assistant" and saved[3][2] == "done"
+    assert saved[3][0] == "assistant" and saved[3][2] == "done" and saved[3][3] is False
     prompt = httpx.get(model_service.removesuffix("/v1") + "/debug/last-prompt").text
     assert "Nice to meet you, Ada." in prompt and "What is my name?" in prompt
     assert "pirate" not in prompt

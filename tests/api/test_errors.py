@@ -103,6 +103,19 @@ def test_bad_input_gets_400_naming_what_is_wrong(live_app, bots, alice_key):
     assert not Message.objects.exists()
 
 
+def test_a_deeply_nested_body_gets_400_in_openais_shape(live_app, bots, alice_key):
+    response = httpx.post(
+        f"{live_app}/v1/chat/completions",
+        content=b"[" * 100_000,
+        headers={"Authorization": f"Bearer {alice_key}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["type"] == "invalid_request_error" and "nested too deeply" in error["message"]
+    assert not Message.objects.exists()
+
+
 def test_more_requests_than_the_rate_allows_get_429(monkeypatch, request, bots, alice_key):
     monkeypatch.setenv("API_RATE_LIMIT", "3/minute")
     live_app = request.getfixturevalue("live_app")  # started with that limit

@@ -1,6 +1,7 @@
 """Images as data: URI parts: stored and checked like the browser's uploads, read by the model."""
 
 import base64
+import functools
 import io
 
 import httpx
@@ -8,7 +9,7 @@ import openai
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from chatapp.chat.models import Message
+from chatapp.chat.models import Conversation, Message
 from chatapp.images.models import Attachment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,3 +75,49 @@ def test_more_images_than_a_message_may_carry_get_400(api):
         api.chat.completions.create(model="assistant", messages=[{"role": "user", "content": parts}])
     assert "at most 4 images" in error.value.body["message"]
     assert not Message.objects.exists()
+
+
+def test_an_image_alone_is_a_question_as_in_the_browser(api, alice, model_service):
+    only_image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_uri(screenshot_of_an_error())}}]}]
+    completion = api.chat.completions.create(model="assistant", messages=only_image)
+
+    question = Message.objects.get(role="user")
+    assert question.content == ""
+    assert Attachment.objects.filter(message=question).count() == 1
+    assert Conversation.objects.get().title == "Image"
+    assert completion.choices[0].message.content == Message.objects.get(role="assistant").content
+    prompt = httpx.get(model_service.removesuffix("/v1") + "/debug/last-prompt").json()["prompt"]
+    assert "ERROR 504: upstream timeout" in prompt
+
+
+@functools.cache
+def huge_picture():
+    """7000×7000 pixels in a few kilobytes: cheap to send, seconds of CPU to decode."""
+    return png(Image.new("1", (7000, 7000)))
+
+
+def with_images(text, count):
+    url = data_uri(huge_picture())
+    return {"role": "user", "content": [{"type": "text", "text": text}] + [{"type": "image_url", "image_url": {"url": url}}] * count}
+
+
+def test_many_huge_images_are_refused_from_their_headers_before_any_is_decoded(api):
+    thirteen = [
+        with_images("Look.", 5),
+        {"role": "assistant", "content": "I see."},
+        with_images("And these.", 4),
+        {"role": "assistant", "content": "Yes."},
+        with_images("What now?", 4),
+    ]
+    with pytest.raises(openai.BadRequestError) as error:
+        api.chat.completions.create(model="assistant", messages=thirteen)
+    assert "At most 8 images per request" in error.value.body["message"]
+
+    with pytest.raises(openai.BadRequestError) as error:
+        api.chat.completions.create(model="assistant", messages=[with_images("Compare these.", 3)])
+    assert error.value.body["code"] == "too_many_pixels"
+    assert "add up to more than 100 megapixels" in error.value.body["message"]
+    assert error.value.body["param"] == "messages[0].content[3].image_url"
+
+    assert not Message.objects.exists()
+    assert not Attachment.objects.exists()

@@ -1,11 +1,10 @@
 import io
-import time
 
 import pytest
 from django.core.management import call_command
 
-from chatapp.chat.models import Bot, Message
 from chatapp.faq.search import current_index
+from tests.conftest import ensure_bots, wait_until_finished  # noqa: F401
 
 
 @pytest.fixture
@@ -19,20 +18,4 @@ def sample_faq(db):
 
 @pytest.fixture
 def team_faq_bot(db):
-    # Transactional tests empty the tables the data migration filled: make sure both bots exist.
-    Bot.objects.get_or_create(slug="assistant", defaults={"name": "Assistant", "is_default": True})
-    bot, _ = Bot.objects.get_or_create(
-        slug="team-faq",
-        defaults={"name": "Team FAQ", "uses_knowledge_base": True, "temperature": 0.0, "position": 1},
-    )
-    return bot
-
-
-def wait_until_finished(reply, timeout=240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        reply.refresh_from_db()
-        if reply.status not in Message.ACTIVE:
-            return reply
-        time.sleep(0.2)
-    raise AssertionError(f"the answer was still {reply.status} after {timeout} s")
+    return ensure_bots()["team-faq"]

@@ -161,6 +161,15 @@ async def test_bad_json_is_400(idle_service):
     assert error["type"] == "invalid_request_error" and "JSON" in error["message"]
 
 
+async def test_deeply_nested_json_is_400(idle_service):
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            idle_service.base_url + "/chat/completions", content=b"[" * 100_000, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["error"]["message"]
+
+
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
@@ -373,7 +382,7 @@ async def test_http_image_urls_are_refused(idle_service):
             response = await http.post(idle_service.base_url + "/chat/completions", json=chat(messages=[message]))
         assert response.status_code == 400
         error = response.json()["error"]
-        assert "data URI" in error["message"] and error["param"] == "messages[0].content[0].image_url.url"
+        assert "data: URI" in error["message"] and error["param"] == "messages[0].content[0].image_url"
 
 
 async def test_undecodable_image_is_400(idle_service):
@@ -382,4 +391,4 @@ async def test_undecodable_image_is_400(idle_service):
         async with httpx.AsyncClient() as http:
             response = await http.post(idle_service.base_url + "/chat/completions", json=chat(messages=[message]))
         assert response.status_code == 400, response.text
-        assert response.json()["error"]["param"] == "messages[0].content[0].image_url.url"
+        assert response.json()["error"]["param"] == "messages[0].content[0].image_url"

@@ -73,7 +73,7 @@ def test_csv_has_one_row_per_message(reviewer_client, conversations):
     assert len(rows) == 6
     messages = Message.objects.filter(conversation__in=conversations).order_by("conversation_id", "created_at", "id")
     assert [int(row["message_id"]) for row in rows] == [m.pk for m in messages]
-    for row, message in zip(rows, messages):
+    for row, message in zip(rows, messages, strict=True):
         assert (row["role"], row["content"], row["status"], row["error"]) == (
             message.role,
             message.content,

@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 
 from chatapp.chat.models import Message
 from chatapp.review.models import AuditEntry
+from chatapp.review.roles import REVIEWER_PERMISSIONS
 from tests.review.conftest import answer_of, converse
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,7 @@ def test_the_reviewer_group_has_exactly_the_reviewing_permissions():
         ("review", "export_conversations"),
         ("review", "promote_to_faq"),
     }
+    assert codenames == set(REVIEWER_PERMISSIONS)  # what the tests' reviewer_group() rebuilds
 
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/chat/conversation/", "/admin/review/metrics/"])

@@ -5,13 +5,17 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from chatapp.chat import live
 from chatapp.chat.models import Conversation, Message
 from chatapp.images.models import StoredImage
 from chatapp.review import tasks
+from chatapp.review.actions import purge_conversations
 from chatapp.review.models import AuditEntry, Feedback
+from tests.conftest import awaited_answer, receive_until
 from tests.review.conftest import answer_of, attach_image, converse, question_of
 
 
@@ -86,3 +90,17 @@ def test_the_periodic_job_is_off_by_default_and_purges_when_set(settings, old_an
     settings.PURGE_CONVERSATIONS_AFTER_DAYS = 30
     assert tasks.purge_old_conversations() == 1
     assert list(Conversation.objects.values_list("title", flat=True)) == ["New"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_purge_closes_the_conversation_on_open_pages_and_stops_its_answer(alice, socket_for):
+    old = await sync_to_async(converse)(alice, [("Old question", None)], title="Old", age=timedelta(days=40))
+    writing = await sync_to_async(awaited_answer)(old, status=Message.Status.STREAMING)
+    socket = await socket_for(alice)
+
+    assert await sync_to_async(purge_conversations)(30) == 1
+
+    frames = await receive_until(socket, lambda frame: frame.get("type") == "conversation", timeout=10)
+    assert frames[-1]["conversation"] == {**frames[-1]["conversation"], "id": old.pk, "deleted": True}
+    # The worker holding the answer reads this flag and stops generating.
+    assert live.sync_redis().exists(live.stop_key(writing.pk))
