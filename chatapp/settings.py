@@ -492,8 +492,6 @@ LIMITS_PREFIX = env.str("LIMITS_PREFIX", default=env.str("CHANNEL_PREFIX", defau
 WEBSOCKET_MAX_REQUEST_BYTES = env.int("WEBSOCKET_MAX_REQUEST_BYTES", default=200_000)
 # Images decoded at once in one process; one user's uploads take one slot at a time.
 IMAGE_PROCESSING_SLOTS = env.int("IMAGE_PROCESSING_SLOTS", default=2)
-# Pixels all the images of one API request may have together, checked before decoding.
-MAX_REQUEST_PIXELS = env.int("MAX_REQUEST_PIXELS", default=4 * 25_000_000)
 # Hosts whose links stay clickable in rendered answers (e.g. "docs.example.com,*.example.org");
 # any other link shows as text with its real host.
 ANSWER_LINK_HOSTS = env.list("ANSWER_LINK_HOSTS", default=[])

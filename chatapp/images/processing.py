@@ -113,29 +113,6 @@ def has_more_frames_than(image, limit):
         raise Rejected("The image is damaged or incomplete and could not be read.") from None
 
 
-def check_pixel_budget(pictures):
-    """Refuse a request whose images add up to more than MAX_REQUEST_PIXELS, before decoding any.
-
-    `pictures` are (label, bytes); only headers are read. A refusal's `label`
-    says which picture it was about.
-    """
-    total = 0
-    for label, data in pictures:
-        try:
-            image = open_image(data)
-        except Rejected as rejected:
-            rejected.label = label
-            raise
-        total += image.width * image.height
-        if total > settings.MAX_REQUEST_PIXELS:
-            rejected = Rejected(
-                f"The images of this request have too many pixels together (more than "
-                f"{megapixels(settings.MAX_REQUEST_PIXELS)} by this one); send fewer or smaller images."
-            )
-            rejected.label = label
-            raise rejected
-
-
 def fitted_size(size, max_side):
     width, height = size
     scale = min(1.0, max_side / max(width, height))

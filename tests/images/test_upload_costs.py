@@ -49,15 +49,6 @@ def test_a_49_megapixel_png_of_a_few_kilobytes_is_refused_from_its_header(alice_
     assert len(buffer.getvalue()) < 10_000
 
 
-def test_images_of_one_request_share_a_pixel_budget_checked_before_decoding(settings):
-    settings.MAX_REQUEST_PIXELS = 3_000_000
-    pictures = [(f"messages[{n}]", picture("PNG", size=(1000, 1000))) for n in range(4)]
-    with mock.patch.object(processing, "decode") as decode, pytest.raises(processing.Rejected) as refused:
-        processing.check_pixel_budget(pictures)
-    assert "too many pixels together" in refused.value.reason and refused.value.label == "messages[3]"
-    assert decode.call_count == 0
-
-
 def test_a_file_someone_else_uploaded_is_processed_again_so_its_timing_tells_nothing(alice_client, bob, client):
     data = picture("PNG", size=(300, 200), color=(1, 2, 3))
     client.force_login(bob)
