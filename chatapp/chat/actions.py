@@ -174,7 +174,7 @@ def _check_idle(conversation):
 def _locked_conversation(user, message):
     """The conversation of the user's `message`, locked for a change to its branches."""
     conversation = (
-        Conversation.objects.visible_to(user).select_for_update().select_related("bot")
+        Conversation.objects.visible_to(user).select_for_update(of=("self",)).select_related("bot")
         .filter(pk=message.conversation_id).first()
     )
     if conversation is None:

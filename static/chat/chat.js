@@ -113,7 +113,7 @@
       time.title = dateTimeFormat.format(when);
     }
     if (payload && payload.role === "assistant") {
-      if (payload.model) el.querySelector(".message-model").textContent = el.querySelector(".message-model").textContent || payload.model;
+      if (payload.model) el.querySelector(".message-model").textContent = payload.model;
       el.querySelector(".message-duration").textContent = payload.duration ? `${payload.duration.toFixed(1)} s` : "";
     }
   }
@@ -122,12 +122,17 @@
   function decorateCode(el) {
     if (ACTIVE.has(el.dataset.status)) return;
     el.querySelectorAll(".message-body pre").forEach((pre) => {
-      if (pre.querySelector(".copy-code")) return;
+      if (pre.parentElement.classList.contains("code-block")) return;
+      // Outside the <pre>, which scrolls sideways, and out of the flow: no jump.
+      const block = document.createElement("div");
+      block.className = "code-block";
+      pre.before(block);
+      block.appendChild(pre);
       const button = document.createElement("button");
       button.type = "button";
       button.className = "quiet copy-code";
       button.textContent = "Copy code";
-      pre.prepend(button);
+      block.appendChild(button);
     });
   }
 
@@ -602,7 +607,8 @@
     } else if (button.classList.contains("copy-message")) {
       copyText(sources[id] !== undefined ? sources[id] : article.querySelector(".message-body").innerText, button);
     } else if (button.classList.contains("copy-code")) {
-      const code = button.closest("pre").querySelector("code") || button.closest("pre");
+      const pre = button.closest(".code-block").querySelector("pre");
+      const code = pre.querySelector("code") || pre;
       copyText(code.textContent.replace(/\n$/, ""), button);
     } else if (button.classList.contains("edit-message")) {
       openEdit(article);
