@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from chatapp.chat.models import Conversation, Message, Thread
-from chatapp.chat.rendering import highlight_css, render_markdown
+from chatapp.chat.rendering import render_markdown
 from chatapp.review import actions, exports, metrics
 from chatapp.review.filters import ErrorFilter, ModelFilter, ReviewStatusFilter, ThumbsDownFilter
 from chatapp.review.forms import PromoteForm, ReviewForm
@@ -217,7 +217,6 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
             "review_form": ReviewForm(instance=review) if user.has_perm("review.change_conversationreview") else None,
             "can_promote": user.has_perm("review.promote_to_faq"),
             "faq_entries": list(conversation.faq_entries.all()),
-            "highlight_css": highlight_css(),
         }
 
     def viewable_conversation(self, request, object_id):
