@@ -189,9 +189,12 @@ def measure(browser, served, messages):
     page.wait_for_url(f"{served.url}/")
     page.close()
 
-    # A fresh page: nothing cached in memory, the HTTP cache of the context is cold for the page.
+    # A fresh page with the HTTP cache off: every byte of the page is counted and sent.
     page = context.new_page()
     page.set_default_timeout(120_000)
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
     sizes = {"document": 0, "script": 0, "stylesheet": 0}
 
     def count(response):
@@ -212,7 +215,6 @@ def measure(browser, served, messages):
     page.wait_for_function("document.getElementById('send-button') && !document.getElementById('send-button').disabled")
     page.wait_for_timeout(500)  # the websocket opens
 
-    cdp = context.new_cdp_session(page)
     cdp.send("Performance.enable")
 
     def metrics():
@@ -222,14 +224,14 @@ def measure(browser, served, messages):
     composer = page.locator("#message-input")
     composer.fill("Stream a long answer please.")
     composer.press("Enter")
-    answer = "article.message.assistant:last-of-type"
     page.wait_for_function(
-        f"document.querySelectorAll('article.message').length > {messages} && "
-        f"['done','stopped','error'].includes(document.querySelector('{answer}').dataset.status)"
+        f"document.querySelectorAll('article.message').length > {messages + 1} && "
+        "['done','stopped','error'].includes([...document.querySelectorAll('article.message.assistant')].pop().dataset.status)"
     )
     after = metrics()
-    chunks = int(page.locator(answer).get_attribute("data-seq") or 0)
-    status = page.locator(answer).get_attribute("data-status")
+    answer = page.locator("article.message.assistant").last
+    chunks = int(answer.get_attribute("data-seq") or 0)
+    status = answer.get_attribute("data-status")
     context.close()
     busy = after["TaskDuration"] - before["TaskDuration"]
     return {

@@ -88,10 +88,21 @@
       lastChunkAt: Date.now(),
     };
     messages.set(id, entry);
-    describe(el);
-    decorateCode(el);
+    if (nearView) nearView.observe(el);
+    else { describe(el); decorateCode(el); }
     return entry;
   }
+
+  // Messages get local times and code copy buttons as they come near the
+  // screen: a long conversation becomes usable without touching them all.
+  const nearView = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+    for (const item of entries) {
+      if (!item.isIntersecting) continue;
+      nearView.unobserve(item.target);
+      describe(item.target);
+      decorateCode(item.target);
+    }
+  }, { root: transcript, rootMargin: "800px 0px" }) : null;
 
   function distanceFromBottom() {
     return transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight;
@@ -151,8 +162,10 @@
       el.querySelector(".message-next").textContent = status === "error" ? nextSteps[payload.error_code] || "" : "";
     }
     const finished = FINISHED.has(status);
-    el.querySelector(".retry").hidden = !(status === "error" || status === "stopped");
-    el.querySelector(".regenerate").hidden = !(role === "assistant" && finished);
+    const retry = el.querySelector(".retry");
+    if (retry) retry.hidden = !(status === "error" || status === "stopped");
+    const regenerate = el.querySelector(".regenerate");
+    if (regenerate) regenerate.hidden = !finished;
     if (role === "assistant" && finished && previous && ACTIVE.has(previous)) announce(el, status, error);
     updateComposer();
   }
@@ -189,7 +202,13 @@
       el.dataset.parentId = payload.parent_id || "";
       el.classList.add(payload.role);
       el.querySelector(".message-role").textContent = payload.role === "user" ? "You" : "Assistant";
-      if (payload.role === "user") el.querySelector(".edit-message").hidden = false;
+      if (payload.role === "user") {
+        el.querySelector(".edit-message").hidden = false;
+        el.querySelector(".regenerate").remove();
+        el.querySelector(".retry").remove();
+      } else {
+        el.querySelector(".edit-message").remove();
+      }
       const empty = transcript.querySelector(".empty");
       if (empty) empty.remove();
       releaseHeights();

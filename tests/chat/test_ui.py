@@ -62,7 +62,7 @@ def test_copy_an_answer_and_a_code_block_and_see_copied(browser, served, alice):
     assert "2.5 s" in answer.locator(".message-meta").inner_text()
 
     answer.get_by_role("button", name="Copy code").click()
-    assert answer.get_by_role("button", name="Copied").is_visible()
+    answer.get_by_role("button", name="Copied").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == "print('hello')"
     answer.locator(".copy-message").click()
     page.wait_for_function("document.querySelector('article.assistant .copy-message').textContent === 'Copied'")
