@@ -178,7 +178,7 @@ class Served:
         shutil.rmtree(self.data, ignore_errors=True)
 
 
-def measure(browser, served, messages):
+def measure(browser, served):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(120_000)
@@ -195,23 +195,17 @@ def measure(browser, served, messages):
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
-    sizes = {"document": 0, "script": 0, "stylesheet": 0}
-
-    def count(response):
-        kind = response.request.resource_type
-        if kind in sizes:
-            try:
-                sizes[kind] += len(response.body())
-            except Exception:  # a redirect or an aborted response has no body
-                pass
-
-    page.on("response", count)
     page.goto(f"{served.url}/c/{served.conversation_id}/", wait_until="load")
     timing = page.evaluate(
         """() => { const nav = performance.getEntriesByType('navigation')[0];
              const paint = performance.getEntriesByName('first-contentful-paint')[0];
-             return {fcp: paint ? paint.startTime : null, interactive: nav.domContentLoadedEventEnd, load: nav.loadEventEnd}; }"""
+             const bytes = (test) => performance.getEntriesByType('resource')
+               .filter((r) => test(new URL(r.name).pathname)).reduce((sum, r) => sum + r.decodedBodySize, 0);
+             return {fcp: paint ? paint.startTime : null, interactive: nav.domContentLoadedEventEnd,
+                     load: nav.loadEventEnd, html: nav.decodedBodySize,
+                     js: bytes((path) => path.endsWith('.js')), css: bytes((path) => path.endsWith('.css'))}; }"""
     )
+    shown = page.locator("article.message").count()
     page.wait_for_function("document.getElementById('send-button') && !document.getElementById('send-button').disabled")
     page.wait_for_timeout(500)  # the websocket opens
 
@@ -225,7 +219,7 @@ def measure(browser, served, messages):
     composer.fill("Stream a long answer please.")
     composer.press("Enter")
     page.wait_for_function(
-        f"document.querySelectorAll('article.message').length > {messages + 1} && "
+        f"document.querySelectorAll('article.message').length >= {shown + 2} && "
         "['done','stopped','error'].includes([...document.querySelectorAll('article.message.assistant')].pop().dataset.status)"
     )
     after = metrics()
@@ -238,9 +232,9 @@ def measure(browser, served, messages):
         "first contentful paint (ms)": timing["fcp"],
         "interactive (ms)": timing["interactive"],
         "load (ms)": timing["load"],
-        "HTML bytes": sizes["document"],
-        "JS bytes": sizes["script"],
-        "CSS bytes": sizes["stylesheet"],
+        "HTML bytes": timing["html"],
+        "JS bytes": timing["js"],
+        "CSS bytes": timing["css"],
         "chunks streamed": chunks,
         "main thread per chunk (ms)": busy * 1000 / chunks if chunks else float("nan"),
         "script per chunk (ms)": (after["ScriptDuration"] - before["ScriptDuration"]) * 1000 / chunks if chunks else float("nan"),
@@ -287,7 +281,7 @@ def main():
             browser = launch_chromium(playwright)
             for _ in range(args.runs):
                 for s in served:  # interleaved, so both see the same machine load
-                    results[s.label].append(measure(browser, s, args.messages))
+                    results[s.label].append(measure(browser, s))
             browser.close()
     finally:
         for s in served:
@@ -300,9 +294,12 @@ def main():
           f"median of {args.runs} runs; base {base[:10]}")
     names = [name for name in results["base"][0] if not name.startswith("_")]
     print(f"{'':32} {'base':>10} {'current':>10} {'ratio':>7}")
+    def median(label, name):
+        values = [run[name] for run in results[label] if run[name] is not None]
+        return statistics.median(values) if values else float("nan")
+
     for name in names:
-        old = statistics.median(run[name] for run in results["base"])
-        new = statistics.median(run[name] for run in results["current"])
+        old, new = median("base", name), median("current", name)
         ratio = f"{new / old:.2f}" if old else "-"
         print(f"{name:32} {old:10.1f} {new:10.1f} {ratio:>7}")
     statuses = {label: [run["_status"] for run in runs] for label, runs in results.items()}

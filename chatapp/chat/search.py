@@ -63,12 +63,13 @@ def _full_text(messages, query):
     # Matches the expression of the GIN index created in migration 0004.
     vector = SearchVector("content", config=CONFIG)
     found = (
-        messages.annotate(rank=SearchRank(vector, search_query))
-        .filter(rank__gt=0)
+        messages.annotate(search=vector)
+        .filter(search=search_query)
         .annotate(
+            rank=SearchRank(vector, search_query),
             passage=SearchHeadline(
                 "content", search_query, config=CONFIG, start_sel=START, stop_sel=STOP, max_words=28, min_words=8
-            )
+            ),
         )
         .order_by("-rank", "-created_at")[:MAX_MESSAGES]
     )

@@ -18,9 +18,10 @@ def link_existing_messages(apps, schema_editor):
             Conversation.objects.filter(pk=conversation.pk).update(current=previous)
 
 
-# Full-text search of message text on PostgreSQL (chatapp.chat.search); other
+# Full-text search of message text on PostgreSQL (chatapp.chat.search), the
+# expression Django writes for SearchVector("content", config="english"); other
 # databases search with LIKE and need nothing.
-SEARCH_INDEX = "CREATE INDEX IF NOT EXISTS chat_message_content_search ON chat_message USING gin (to_tsvector('english', content))"
+SEARCH_INDEX = "CREATE INDEX IF NOT EXISTS chat_message_content_search ON chat_message USING gin (to_tsvector('english'::regconfig, COALESCE(content, '')))"
 DROP_SEARCH_INDEX = "DROP INDEX IF EXISTS chat_message_content_search"
 
 
