@@ -137,7 +137,9 @@ def _ask(conversation, text, attach, follows=_LEAF):
     check_bot_allowed(conversation)
     if follows is _LEAF:
         follows = _current_leaf(conversation)
-    question = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text, parent=follows)
+    question = Message(conversation=conversation, role=Message.Role.USER, content=text, parent=follows)
+    question.starts_branch = follows is None
+    question.save()
     if attach:
         attach(question)
     return question, _queue_answer(conversation, question)

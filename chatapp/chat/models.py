@@ -245,6 +245,16 @@ class Message(models.Model):
     def __str__(self):
         return f"{self.role} message {self.pk}"
 
+    def save(self, *args, **kwargs):
+        # A message written without a place in the tree (an API transcript, an
+        # import) follows the conversation's latest one, as before branches;
+        # only an edited first question starts a branch of its own.
+        if self._state.adding and self.parent_id is None and not getattr(self, "starts_branch", False):
+            self.parent = (
+                Message.objects.filter(conversation_id=self.conversation_id).order_by("-created_at", "-id").first()
+            )
+        super().save(*args, **kwargs)
+
     @property
     def html(self):
         from chatapp.chat.rendering import render_markdown

@@ -38,7 +38,7 @@ def drop_search_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0003_message_error_code_rejected_draft'),
+        ('chat', '0004_message_queued_at'),
     ]
 
     operations = [
