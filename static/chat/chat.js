@@ -58,7 +58,9 @@
   let outbox = null; // a send typed before the socket was open
   let refCounter = 0;
   let following = true; // the view sticks to the bottom while the user is there
+  let stuckAt = 0; // scrollTop the page last set; less means the reader scrolled up
   let refreshing = null;
+  let followNextRefresh = false;
   let sources = {}; // message id -> Markdown source, for Copy
   const messages = new Map(); // id -> {el, seq, attempt, status, lastChunkAt}
 
@@ -108,9 +110,24 @@
     return transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight;
   }
 
-  function stickToBottom() {
-    if (following) transcript.scrollTop = transcript.scrollHeight;
-    jumpButton.hidden = following || distanceFromBottom() < 80;
+  // Measured before a change: the view follows only if the reader is at the
+  // bottom now (a scroll up whose event has not fired yet counts too).
+  function atBottom() {
+    if (following && transcript.scrollTop < stuckAt - 40) following = false;
+    return following;
+  }
+
+  function stickToBottom(stick) {
+    if (stick) {
+      transcript.scrollTop = transcript.scrollHeight;
+      stuckAt = transcript.scrollTop;
+    }
+    jumpButton.hidden = stick || distanceFromBottom() < 80;
+  }
+
+  function followNow() {
+    following = true;
+    stickToBottom(true);
   }
 
   // Local time and duration in the quiet line; the server writes UTC.
@@ -216,6 +233,7 @@
       entry = adopt(el);
     }
     sources[payload.id] = payload.content;
+    const stick = atBottom();
     const wasActive = ACTIVE.has(entry.status);
     entry.seq = payload.seq;
     entry.attempt = payload.attempt;
@@ -225,19 +243,19 @@
     const body = entry.el.querySelector(".message-body");
     // The final HTML may be shorter than streamed text plus tail for a
     // moment: keep the height until the next turn so nothing below jumps.
-    if (wasActive && FINISHED.has(payload.status)) body.style.minHeight = `${body.offsetHeight}px`;
+    if (wasActive && FINISHED.has(payload.status)) entry.el.style.minHeight = `${entry.el.offsetHeight}px`;
     body.innerHTML = payload.html; // sanitized on the server
     entry.el.querySelector(".message-tail").textContent = "";
     setStatus(entry, payload.status, payload);
     describe(entry.el, payload);
     decorateCode(entry.el);
     hooks.renderMessage.forEach((hook) => hook(entry.el, payload));
-    stickToBottom();
+    stickToBottom(stick);
     return entry;
   }
 
   function releaseHeights() {
-    transcript.querySelectorAll(".message-body[style]").forEach((body) => { body.style.minHeight = ""; });
+    transcript.querySelectorAll(".message[style]").forEach((el) => { el.style.minHeight = ""; });
   }
 
   function applyChunk(chunk) {
@@ -252,6 +270,7 @@
       resume(entry, chunk.message_id);
       return;
     }
+    const stick = atBottom();
     entry.seq = chunk.seq;
     entry.el.dataset.seq = chunk.seq;
     entry.lastChunkAt = Date.now();
@@ -263,7 +282,7 @@
       tail.textContent += chunk.delta; // plain text until the next rendered snapshot
     }
     if (entry.status !== "streaming") setStatus(entry, "streaming");
-    stickToBottom();
+    stickToBottom(stick);
   }
 
   function resume(entry, id) {
@@ -285,6 +304,7 @@
     refreshing = { again: false };
     try {
       const url = chat.dataset.transcriptUrl.replace("/0/", `/${conversationId}/`);
+      const scrolled = transcript.scrollTop;
       const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) throw new Error(String(response.status));
       transcript.innerHTML = await response.text(); // rendered and sanitized on the server
@@ -292,8 +312,10 @@
       readSources();
       transcript.querySelectorAll("article.message").forEach(adopt);
       updateComposer();
-      following = true;
-      stickToBottom();
+      // A new answer of one's own is followed; another version chosen keeps the place.
+      if (followNextRefresh) followNow();
+      else transcript.scrollTop = scrolled;
+      followNextRefresh = false;
       resumeActive();
     } catch (error) {
       showError("The conversation could not be refreshed. Reload the page to see the latest.");
@@ -517,7 +539,7 @@
     }
     pendingSend = { ref };
     sendButton.disabled = true;
-    following = true;
+    followNow();
   }
 
   // The box grows with its text up to a limit (CSS field-sizing where supported).
@@ -597,8 +619,8 @@
       return;
     }
     pendingSend = { ref, edit: form };
+    followNextRefresh = true;
     form.querySelector("button[type=submit]").disabled = true;
-    following = true;
   }
 
   // --- events ---------------------------------------------------------------
@@ -621,8 +643,8 @@
     if (button.classList.contains("retry")) {
       sendRequest({ type: "retry", message_id: id });
     } else if (button.classList.contains("regenerate")) {
-      if (!sendRequest({ type: "regenerate", message_id: id })) showError("Not connected: wait a moment and try again.");
-      following = true;
+      if (sendRequest({ type: "regenerate", message_id: id })) followNextRefresh = true;
+      else showError("Not connected: wait a moment and try again.");
     } else if (button.classList.contains("copy-message")) {
       copyText(sources[id] !== undefined ? sources[id] : article.querySelector(".message-body").innerText, button);
     } else if (button.classList.contains("copy-code")) {
@@ -658,11 +680,11 @@
 
   transcript.addEventListener("scroll", () => {
     following = distanceFromBottom() < 80;
+    if (following) stuckAt = transcript.scrollTop;
     jumpButton.hidden = following;
   }, { passive: true });
   jumpButton.addEventListener("click", () => {
-    following = true;
-    stickToBottom();
+    followNow();
     input.focus();
   });
 
@@ -709,7 +731,7 @@
     found.scrollIntoView({ block: "center" });
     found.focus({ preventScroll: true });
   } else {
-    transcript.scrollTop = transcript.scrollHeight;
+    followNow();
   }
   connect();
 })();
