@@ -143,7 +143,7 @@ class Served:
             "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
         }
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        self.log = open(self.data / "processes.log", "a")
+        self.log = open(self.data / "processes.log", "a")  # noqa: SIM115 (open for the processes' lifetime)
         self.processes = []
         self.run("manage.py", "migrate", "--noinput", "-v0")
         seeded = subprocess.run(
@@ -288,7 +288,9 @@ def main():
             s.stop()
         engine.terminate()
         engine.wait(10)
-        subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, capture_output=True, check=False
+        )
 
     print(f"Chat page, {args.messages} messages, answer of {args.tokens} tokens at {args.rate:g} tokens/s, "
           f"median of {args.runs} runs; base {base[:10]}")

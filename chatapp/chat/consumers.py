@@ -11,8 +11,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import InterfaceError, OperationalError
 
 from chatapp.chat import actions
-from chatapp.chat.extensions import registry
 from chatapp.chat.events import conversation_group, message_payload, user_group
+from chatapp.chat.extensions import registry
 from chatapp.chat.following import resume_frame
 from chatapp.chat.models import Conversation
 
@@ -150,7 +150,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(actions.regenerate_reply)(self.user, _int(content.get("message_id")))
 
     async def handle_edit(self, content):
-        question, reply = await database_sync_to_async(actions.edit_question)(
+        question, _reply = await database_sync_to_async(actions.edit_question)(
             self.user, _int(content.get("message_id")), content.get("text")
         )
         await self.send_json({"type": "message", "ref": content.get("ref"), "message": await self.payload(question)})

@@ -9,7 +9,12 @@ only <mark> added around the matches.
 import re
 from dataclasses import dataclass, field
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchRank,
+    SearchVector,
+)
 from django.db import connection
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe

@@ -16,5 +16,4 @@ urlpatterns = [
     path("c/<int:conversation_id>/archive/", views.archive, name="archive"),
     path("c/<int:conversation_id>/export.md", views.export_markdown, name="export_markdown"),
     path("c/<int:conversation_id>/export.json", views.export_json, name="export_json"),
-    path("c/<int:conversation_id>/versions/<int:message_id>/", views.choose, name="choose"),
 ]

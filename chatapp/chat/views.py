@@ -7,14 +7,13 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from chatapp.chat import actions, exports
 from chatapp.chat.error_help import NEXT_STEPS, next_step
-from chatapp.chat.models import Bot, Conversation, Message
+from chatapp.chat.models import Bot, Conversation
 from chatapp.chat.rendering import highlight_css
 from chatapp.chat.search import search as search_conversations
 
@@ -113,17 +112,6 @@ def transcript(request, conversation_id):
 def search(request):
     query = request.GET.get("q", "")
     return _page(request, template="chat/search.html", query=query, results=search_conversations(request.user, query))
-
-
-@login_required
-@require_POST
-def choose(request, conversation_id, message_id):
-    _owned(request, conversation_id)
-    try:
-        actions.choose_version(request.user, message_id)
-    except actions.NotFound:
-        raise Http404("No such message.") from None
-    return redirect(f"{reverse('chat:conversation', args=[conversation_id])}#message-{message_id}")
 
 
 @login_required

@@ -23,9 +23,21 @@ from django.views.decorators.http import require_POST
 from chatapp.chat.models import Conversation, Message, Thread
 from chatapp.chat.rendering import render_markdown
 from chatapp.review import actions, exports, metrics
-from chatapp.review.filters import ErrorFilter, ModelFilter, ReviewStatusFilter, ThumbsDownFilter
+from chatapp.review.filters import (
+    ErrorFilter,
+    ModelFilter,
+    ReviewStatusFilter,
+    ThumbsDownFilter,
+)
 from chatapp.review.forms import PromoteForm, ReviewForm
-from chatapp.review.models import AuditEntry, Feedback, Metrics, matching, review_of, with_review_figures
+from chatapp.review.models import (
+    AuditEntry,
+    Feedback,
+    Metrics,
+    matching,
+    review_of,
+    with_review_figures,
+)
 
 
 class LastActivityFilter(admin.DateFieldListFilter):

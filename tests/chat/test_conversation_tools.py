@@ -64,7 +64,7 @@ def test_pinned_conversations_come_first_and_archived_ones_leave_the_list(alice,
 
 
 def test_export_as_markdown_and_json(alice, alice_client, quiet_queue):
-    conversation, reply = conversation_with(alice, "What is tea?", "A **drink**.")
+    conversation, _reply = conversation_with(alice, "What is tea?", "A **drink**.")
     markdown = alice_client.get(f"/c/{conversation.pk}/export.md")
     assert markdown["Content-Disposition"] == f'attachment; filename="conversation-{conversation.pk}.md"'
     text = markdown.content.decode()

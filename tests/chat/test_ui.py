@@ -5,6 +5,7 @@ Answers streamed by the real model are in test_ui_answers.py.
 """
 
 import json
+from pathlib import Path
 from datetime import timedelta
 
 import pytest
@@ -72,7 +73,7 @@ def test_copy_an_answer_and_a_code_block_and_see_copied(browser, served, alice):
 
 def test_browse_answer_versions_with_the_keyboard(page, served, alice):
     conversation = seed(alice)
-    first, second = seed_versions(conversation)
+    first, _second = seed_versions(conversation)
     sign_in(page, served, alice)
     page.goto(f"{served}/c/{conversation.pk}/")
     answer = page.locator("article.message.assistant")
@@ -130,7 +131,7 @@ def test_sidebar_groups_pin_archive_and_export(page, served, alice):
 
     with page.expect_download() as download:
         page.get_by_role("link", name="JSON").click()
-    data = json.loads(open(download.value.path()).read())
+    data = json.loads(Path(download.value.path()).read_text())
     assert data["title"] == "This morning" and data["messages"][1]["content"] == "A drink."
 
     page.get_by_role("button", name="Archive").click()
