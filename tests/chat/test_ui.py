@@ -5,8 +5,8 @@ Answers streamed by the real model are in test_ui_answers.py.
 """
 
 import json
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
