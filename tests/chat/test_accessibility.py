@@ -3,8 +3,6 @@
 axe-core comes from npm (package.json); `make test` installs it.
 """
 
-from pathlib import Path
-
 import pytest
 
 from chatapp.faq.models import FAQEntry
@@ -17,6 +15,7 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def serious_violations(page):
+    assert AXE.exists(), "axe-core is missing: run `npm ci` (make test does)"
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate("async () => (await axe.run(document)).violations")
     return [
@@ -32,7 +31,6 @@ def served(transactional_db, redis_service):
         yield url
 
 
-@pytest.mark.skipif(not Path(AXE).exists(), reason="npm ci installs axe-core (make test does)")
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_chat_faq_sign_in_and_admin_pages_have_no_serious_violations(browser, served, alice, admin, scheme):
     context = browser.new_context(color_scheme=scheme)
