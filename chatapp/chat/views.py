@@ -1,5 +1,6 @@
 import json
 from datetime import timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.contrib import messages as flash
@@ -183,18 +184,21 @@ def delete(request, conversation_id):
 DARK_CODE_STYLE = "github-dark"
 
 
-@cache_control(public=True, max_age=86400)
-def code_style(request):
+@lru_cache(maxsize=1)
+def _code_css() -> str:
     from pygments.formatters import HtmlFormatter
 
     # The dark palette applies with the dark theme, chosen or from the system.
-    dark = HtmlFormatter(style=DARK_CODE_STYLE).get_style_defs(".markdown pre")
-    dark_chosen = HtmlFormatter(style=DARK_CODE_STYLE).get_style_defs('[data-theme="dark"] .markdown pre')
-    css = (
+    dark = HtmlFormatter(style=DARK_CODE_STYLE)
+    return (
         highlight_css()
         + "\n@media (prefers-color-scheme: dark) {\n"
-        + dark.replace(".markdown pre", ':root:not([data-theme="light"]) .markdown pre')
+        + dark.get_style_defs(':root:not([data-theme="light"]) .markdown pre')
         + "\n}\n"
-        + dark_chosen
+        + dark.get_style_defs('[data-theme="dark"] .markdown pre')
     )
-    return HttpResponse(css, content_type="text/css")
+
+
+@cache_control(public=True, max_age=86400)
+def code_style(request):
+    return HttpResponse(_code_css(), content_type="text/css")
