@@ -38,7 +38,7 @@ def drop_search_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0004_message_queued_at'),
+        ('chat', '0005_bot_groups'),
     ]
 
     operations = [
