@@ -392,6 +392,12 @@
     return true;
   }
 
+  // A click made while the socket (re)connects goes out once it is open.
+  const waitingRequests = [];
+  function requestWhenOpen(payload) {
+    if (!sendRequest(payload)) waitingRequests.push(payload);
+  }
+
   function showError(text) {
     composerError.textContent = text || "";
   }
@@ -419,6 +425,7 @@
         sendRequest(outbox);
         outbox = null;
       }
+      while (waitingRequests.length) sendRequest(waitingRequests.shift());
       resumeActive();
     });
     socket.addEventListener("message", (event) => {
@@ -641,10 +648,10 @@
     const article = button.closest(".message");
     const id = article ? Number(article.dataset.id) : null;
     if (button.classList.contains("retry")) {
-      sendRequest({ type: "retry", message_id: id });
+      requestWhenOpen({ type: "retry", message_id: id });
     } else if (button.classList.contains("regenerate")) {
-      if (sendRequest({ type: "regenerate", message_id: id })) followNextRefresh = true;
-      else showError("Not connected: wait a moment and try again.");
+      requestWhenOpen({ type: "regenerate", message_id: id });
+      followNextRefresh = true;
     } else if (button.classList.contains("copy-message")) {
       copyText(sources[id] !== undefined ? sources[id] : article.querySelector(".message-body").innerText, button);
     } else if (button.classList.contains("copy-code")) {
@@ -656,7 +663,7 @@
     } else if (button.classList.contains("edit-cancel")) {
       closeEdit(article);
     } else if (button.classList.contains("version-step") && button.dataset.version) {
-      sendRequest({ type: "choose", message_id: Number(button.dataset.version) });
+      requestWhenOpen({ type: "choose", message_id: Number(button.dataset.version) });
     }
   });
   transcript.addEventListener("submit", (event) => {
