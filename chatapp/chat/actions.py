@@ -127,8 +127,7 @@ def send_message(
             )
             if conversation is None:
                 raise NotFound()
-            if conversation.messages.filter(status__in=Message.ACTIVE).exists():
-                raise ChatError("An answer is still being written: wait for it or stop it first.")
+            _check_idle(conversation)
         question, reply = _ask(conversation, text, attach)
         _notify_turn(conversation, question, reply)
     return conversation, created, question, reply
@@ -185,6 +184,9 @@ def _attach_turn(attach: Callable[[int, Message], None], index: int) -> Callable
     return lambda message: attach(index, message)
 
 
+_LEAF = object()
+
+
 def _start_conversation(user, text, bot, source):
     conversation = Conversation(owner=user, bot=bot, source=source)
     conversation.title = conversation.title_from(text)
@@ -192,23 +194,154 @@ def _start_conversation(user, text, bot, source):
     return conversation
 
 
-def _ask(conversation, text, attach):
-    """Inside the caller's transaction: the user's message and its queued answer."""
+def _ask(conversation, text, attach, follows=_LEAF):
+    """Inside the caller's transaction: the user's message and its queued answer.
+
+    The question follows the end of the branch the user is on, or `follows`
+    (an edited question takes the place of the one it replaces).
+    """
     check_bot_allowed(conversation)
-    question = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text)
+    if follows is _LEAF:
+        follows = _current_leaf(conversation)
+    question = Message(conversation=conversation, role=Message.Role.USER, content=text, parent=follows)
+    question.starts_branch = follows is None
+    question.save()
     if attach:
         attach(question)
+    return question, _queue_answer(conversation, question)
+
+
+def _current_leaf(conversation):
+    if conversation.current_id is not None:
+        return conversation.current
+    return conversation.messages.order_by("created_at", "id").last()
+
+
+def _queue_answer(conversation, question):
+    """A queued answer to `question`, made the end of the branch the user sees."""
     reply = Message.objects.create(
         conversation=conversation,
         role=Message.Role.ASSISTANT,
         status=Message.Status.QUEUED,
         queued_at=timezone.now(),
         model=(conversation.bot.model_name if conversation.bot else settings.INFERENCE_MODEL),
+        parent=question,
     )
+    conversation.current = reply
     conversation.updated_at = timezone.now()
-    conversation.save(update_fields=["updated_at"])
+    conversation.save(update_fields=["current", "updated_at"])
     queue_reply(reply)
+    return reply
+
+
+def _check_idle(conversation):
+    if conversation.messages.filter(status__in=Message.ACTIVE).exists():
+        raise ChatError("An answer is still being written: wait for it or stop it first.")
+
+
+def _locked_conversation(user, message):
+    """The conversation of the user's `message`, locked for a change to its branches."""
+    conversation = (
+        Conversation.objects.visible_to(user).select_for_update(of=("self",)).select_related("bot")
+        .filter(pk=message.conversation_id).first()
+    )
+    if conversation is None:
+        raise NotFound()
+    return conversation
+
+
+def owned_message(user, message_id, role=None):
+    """The user's own message `message_id`, or NotFound."""
+    found = Message.objects.visible_to(user).select_related("conversation").filter(pk=message_id)
+    if role:
+        found = found.filter(role=role)
+    message = found.first()
+    if message is None:
+        raise NotFound("message")
+    return message
+
+
+def regenerate_reply(user, message_id):
+    """Answer the same question again; the earlier answer stays as another version.
+
+    Returns the new queued answer.
+    """
+    previous = owned_reply(user, message_id)
+    if not previous.is_finished:
+        raise ChatError("This answer is still being written: wait for it or stop it first.")
+    if previous.parent_id is None:
+        raise ChatError("This answer has no question to answer again.")
+    with transaction.atomic():
+        conversation = _locked_conversation(user, previous)
+        _check_idle(conversation)
+        check_bot_allowed(conversation)
+        reply = _queue_answer(conversation, previous.parent)
+    notify_message(reply)
+    notify_conversation(conversation)
+    return reply
+
+
+def edit_question(user, message_id, text):
+    """Ask an edited question in place of `message_id`, and queue its answer.
+
+    The old question and everything after it stay, browsable as another
+    branch; the edited question keeps the original's images. Returns
+    (question, reply).
+    """
+    original = owned_message(user, message_id, role=Message.Role.USER)
+    has_images = original.images.exists()
+    text = validate_text(text, allow_empty=has_images)
+    with transaction.atomic():
+        conversation = _locked_conversation(user, original)
+        _check_idle(conversation)
+
+        def keep_images(question):
+            # Copies of the attachment rows: the stored files are shared, each
+            # message keeps its own (chat does not import the images app).
+            for attachment in original.images.all():
+                attachment.pk = None
+                attachment.message = question
+                attachment.save()
+
+        question, reply = _ask(conversation, text, keep_images if has_images else None, follows=original.parent)
+    _notify_turn(conversation, question, reply)
     return question, reply
+
+
+def choose_version(user, message_id):
+    """Show the branch through version `message_id` (its newest continuation)."""
+    message = owned_message(user, message_id)
+    with transaction.atomic():
+        conversation = _locked_conversation(user, message)
+        thread = conversation.thread()
+        conversation.current = thread.latest_leaf(thread.by_id[message.pk])
+        conversation.save(update_fields=["current"])
+    notify_conversation(conversation)
+    return conversation
+
+
+def pin_conversation(user, conversation_id, pinned=True):
+    conversation = _owned_conversation(user, conversation_id)
+    conversation.pinned_at = timezone.now() if pinned else None
+    conversation.save(update_fields=["pinned_at"])
+    notify_conversation(conversation)
+    return conversation
+
+
+def archive_conversation(user, conversation_id, archived=True):
+    """Archived conversations leave the list but stay searchable and can be brought back."""
+    conversation = _owned_conversation(user, conversation_id)
+    conversation.archived_at = timezone.now() if archived else None
+    conversation.save(update_fields=["archived_at"])
+    notify_conversation(conversation)
+    return conversation
+
+
+def _owned_conversation(user, conversation_id):
+    conversation = Conversation.objects.visible_to(user).filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound()
+    return conversation
 
 
 def _notify_turn(conversation, question, reply):

@@ -66,6 +66,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "resume": self.handle_resume,
             "stop": self.handle_stop,
             "retry": self.handle_retry,
+            "regenerate": self.handle_regenerate,
+            "edit": self.handle_edit,
+            "choose": self.handle_choose,
             "ping": self.handle_ping,
         }
         kind, ref = (content.get("type"), content.get("ref")) if isinstance(content, dict) else (None, None)
@@ -154,6 +157,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def handle_retry(self, content):
         await database_sync_to_async(actions.retry_reply)(self.user, _int(content.get("message_id")))
+
+    async def handle_regenerate(self, content):
+        await database_sync_to_async(actions.regenerate_reply)(self.user, _int(content.get("message_id")))
+
+    async def handle_edit(self, content):
+        question, _reply = await database_sync_to_async(actions.edit_question)(
+            self.user, _int(content.get("message_id")), content.get("text")
+        )
+        await self.send_json({"type": "message", "ref": content.get("ref"), "message": await self.payload(question)})
+
+    async def handle_choose(self, content):
+        conversation = await database_sync_to_async(actions.choose_version)(self.user, _int(content.get("message_id")))
+        await self.send_json({"type": "chosen", "ref": content.get("ref"), "current_id": conversation.current_id})
 
     async def handle_ping(self, content):
         await self.send_json({"type": "pong"})

@@ -22,6 +22,8 @@ def message_payload(message) -> dict:
     payload = {
         "id": message.pk,
         "conversation_id": message.conversation_id,
+        # The message it follows: a new one that does not follow the last shown starts another branch.
+        "parent_id": message.parent_id,
         "role": message.role,
         "status": message.status,
         "content": message.content,
@@ -85,6 +87,9 @@ def conversation_event(conversation, deleted: bool = False) -> dict:
             "id": conversation.pk,
             "title": conversation.title,
             "updated_at": conversation.updated_at.isoformat(),
+            "pinned": conversation.pinned_at is not None,
+            "archived": conversation.archived_at is not None,
+            "current_id": conversation.current_id,
             "deleted": deleted,
         },
     }

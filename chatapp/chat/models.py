@@ -1,3 +1,5 @@
+from collections import defaultdict
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
@@ -71,6 +73,15 @@ class ConversationQuerySet(models.QuerySet):
             return self.none()
         return self.filter(owner=user)
 
+    def listed(self):
+        """What the sidebar lists: not archived, pinned first, then latest activity."""
+        return self.filter(archived_at__isnull=True).order_by(
+            models.F("pinned_at").desc(nulls_last=True), "-updated_at", "-id"
+        )
+
+    def archived(self):
+        return self.filter(archived_at__isnull=False).order_by("-archived_at", "-id")
+
 
 class Conversation(models.Model):
     class Source(models.TextChoices):
@@ -83,6 +94,13 @@ class Conversation(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    # The last message of the branch the user is looking at (answer versions
+    # and edited questions make the transcript a tree); null means the newest.
+    current = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = ConversationQuerySet.as_manager()
 
@@ -96,6 +114,71 @@ class Conversation(models.Model):
     def title_from(self, text):
         line = " ".join(text.split())
         return (line[:77] + "…") if len(line) > 80 else (line or "Image")
+
+    @property
+    def is_pinned(self):
+        return self.pinned_at is not None
+
+    @property
+    def is_archived(self):
+        return self.archived_at is not None
+
+    def thread(self) -> "Thread":
+        return Thread(self.messages.order_by("created_at", "id"))
+
+    def branch(self, through: "Message | None" = None) -> list["Message"]:
+        """The messages the user sees, oldest first: the chosen branch, or the one through `through`."""
+        thread = self.thread()
+        if through is not None and through.pk in thread.by_id:
+            leaf = thread.latest_leaf(thread.by_id[through.pk])
+        else:
+            leaf = thread.by_id.get(self.current_id) or thread.latest_leaf(None)
+        return thread.branch_to(leaf)
+
+
+class Thread:
+    """A conversation's messages as a tree.
+
+    Every message follows its `parent`; messages with the same parent and role
+    are versions of one turn (a regenerated answer, an edited question).
+    """
+
+    def __init__(self, messages):
+        self.by_id = {}
+        self.children = defaultdict(list)
+        for message in messages:
+            self.by_id[message.pk] = message
+            self.children[message.parent_id].append(message)
+
+    def latest_leaf(self, message):
+        """Follow the newest child from `message` (None: the root) down to the end."""
+        node = message
+        while self.children.get(node.pk if node else None):
+            node = self.children[node.pk if node else None][-1]
+        return node
+
+    def versions(self, message):
+        return [m for m in self.children[message.parent_id] if m.role == message.role]
+
+    def branch_to(self, leaf):
+        """Root to `leaf`, each message told its place among its versions."""
+        path = []
+        node = leaf
+        while node is not None:
+            path.append(node)
+            node = self.by_id.get(node.parent_id)
+        path.reverse()
+        for message in path:
+            versions = self.versions(message)
+            index = versions.index(message)
+            message.version_number = index + 1
+            message.version_total = len(versions)
+            message.previous_version = versions[index - 1] if index > 0 else None
+            message.next_version = versions[index + 1] if index + 1 < len(versions) else None
+        return path
+
+    def on_branch(self, leaf):
+        return {message.pk for message in self.branch_to(leaf)} if leaf else set()
 
 
 class MessageQuerySet(models.QuerySet):
@@ -129,6 +212,10 @@ class Message(models.Model):
     ACTIVE = (Status.QUEUED, Status.STREAMING)
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # The message this one follows; siblings (same parent and role) are versions.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DONE, db_index=True)
@@ -168,6 +255,16 @@ class Message(models.Model):
     def __str__(self):
         return f"{self.role} message {self.pk}"
 
+    def save(self, *args, **kwargs):
+        # A message written without a place in the tree (an API transcript, an
+        # import) follows the conversation's latest one, as before branches;
+        # only an edited first question starts a branch of its own.
+        if self._state.adding and self.parent_id is None and not getattr(self, "starts_branch", False):
+            self.parent = (
+                Message.objects.filter(conversation_id=self.conversation_id).order_by("-created_at", "-id").first()
+            )
+        super().save(*args, **kwargs)
+
     @property
     def html(self):
         from chatapp.markdown import render_markdown
@@ -177,6 +274,10 @@ class Message(models.Model):
     @property
     def is_active(self):
         return self.status in self.ACTIVE
+
+    @property
+    def is_finished(self):
+        return self.status in (self.Status.DONE, self.Status.STOPPED, self.Status.ERROR)
 
     @property
     def tokens_per_second(self):

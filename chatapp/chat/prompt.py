@@ -9,6 +9,7 @@ always stay.
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 
 from chatapp.chat.extensions import Grounding, registry
 from chatapp.chat.models import Bot, Message, answer_token_limit
@@ -57,14 +58,23 @@ class GenerationRequest:
 
 
 def conversation_turns(reply):
-    """The alternating turns that lead up to `reply`, oldest first."""
-    history = Message.objects.filter(conversation_id=reply.conversation_id, created_at__lte=reply.created_at).exclude(
+    """The alternating turns that lead up to `reply` on its own branch, oldest first."""
+    earlier = Message.objects.filter(conversation_id=reply.conversation_id, created_at__lte=reply.created_at).exclude(
         pk=reply.pk
     )
+    if reply.parent_id is None:
+        history = list(earlier.order_by("created_at", "id"))  # written before branches existed
+    else:
+        by_id = {message.pk: message for message in earlier}
+        history, node = [], by_id.get(reply.parent_id)
+        while node is not None:
+            history.append(node)
+            node = by_id.get(node.parent_id)
+        history.reverse()
     if registry.images is not None:
-        history = history.prefetch_related(*registry.images.relations)
+        prefetch_related_objects(history, *registry.images.relations)
     turns = []
-    for message in history.order_by("created_at", "id"):
+    for message in history:
         if message.role == Message.Role.ASSISTANT:
             usable = message.status in (Message.Status.DONE, Message.Status.STOPPED) and message.content.strip()
             if not usable or not turns or turns[-1].role != "user":

@@ -1,32 +1,91 @@
+import json
+from datetime import timedelta
+from functools import lru_cache
+
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
-from chatapp.chat import actions
+from chatapp.chat import actions, exports
+from chatapp.chat.error_help import NEXT_STEPS, next_step
 from chatapp.chat.models import Bot, Conversation
+from chatapp.chat.search import search as search_conversations
 from chatapp.markdown import highlight_css
 
+SIDEBAR_SIZE = 200
 
-def _page(request, conversation=None):
-    transcript = []
-    if conversation is not None:
-        transcript = list(conversation.messages.prefetch_related("images", "images_left_out", "feedback"))
+
+def _sidebar(user):
+    """The conversation list in groups: Pinned, Today, Previous 7 days, Older."""
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    week = today - timedelta(days=7)
+    groups = {"Pinned": [], "Today": [], "Previous 7 days": [], "Older": []}
+    for item in Conversation.objects.visible_to(user).listed()[:SIDEBAR_SIZE]:
+        if item.is_pinned:
+            groups["Pinned"].append(item)
+        elif item.updated_at >= today:
+            groups["Today"].append(item)
+        elif item.updated_at >= week:
+            groups["Previous 7 days"].append(item)
+        else:
+            groups["Older"].append(item)
+    return {
+        "conversation_groups": list(groups.items()),
+        "archived_conversations": list(Conversation.objects.visible_to(user).archived()[:SIDEBAR_SIZE]),
+    }
+
+
+def _transcript(conversation, through=None):
+    if conversation is None:
+        return []
+    branch = conversation.branch(through)
+    prefetch_related_objects(branch, "images", "images_left_out", "feedback")
+    for message in branch:
+        message.next_step = next_step(message)
+    return branch
+
+
+def _page(request, conversation=None, through=None, template="chat/conversation.html", **extra):
+    transcript = _transcript(conversation, through)
     return render(
         request,
-        "chat/conversation.html",
+        template,
         {
             "conversation": conversation,
             "transcript": transcript,
-            "conversations": Conversation.objects.visible_to(request.user)[:200],
+            "found": through,
+            "message_sources": {message.pk: message.content for message in transcript},
+            "error_next_steps": NEXT_STEPS,
+            "max_message_chars": settings.MAX_MESSAGE_CHARS,
             "bots": Bot.objects.visible_to(request.user),
             "default_bot": conversation.bot if conversation else Bot.objects.default_for(request.user),
             "max_message_chars": settings.MAX_MESSAGE_CHARS,
+            **_sidebar(request.user),
+            **extra,
         },
     )
+
+
+def _owned(request, conversation_id):
+    found = Conversation.objects.visible_to(request.user).select_related("bot").filter(pk=conversation_id).first()
+    if found is None:
+        raise Http404("No such conversation.")
+    return found
+
+
+def _through(request, conversation):
+    """`?m=<id>` opens the conversation at that message (a search result), on its branch."""
+    try:
+        message_id = int(request.GET.get("m", ""))
+    except ValueError:
+        return None
+    return conversation.messages.filter(pk=message_id).first()
 
 
 @login_required
@@ -36,10 +95,69 @@ def home(request):
 
 @login_required
 def conversation(request, conversation_id):
-    found = Conversation.objects.visible_to(request.user).select_related("bot").filter(pk=conversation_id).first()
-    if found is None:
-        raise Http404("No such conversation.")
-    return _page(request, found)
+    found = _owned(request, conversation_id)
+    return _page(request, found, _through(request, found))
+
+
+@login_required
+def transcript(request, conversation_id):
+    """Only the transcript, for the page to swap in after the branch changed."""
+    branch = _transcript(_owned(request, conversation_id))
+    return render(
+        request,
+        "chat/transcript.html",
+        {"transcript": branch, "message_sources": {message.pk: message.content for message in branch}},
+    )
+
+
+@login_required
+def search(request):
+    query = request.GET.get("q", "")
+    return _page(request, template="chat/search.html", query=query, results=search_conversations(request.user, query))
+
+
+@login_required
+@require_POST
+def pin(request, conversation_id):
+    try:
+        actions.pin_conversation(request.user, conversation_id, request.POST.get("pinned") != "0")
+    except actions.NotFound:
+        raise Http404("No such conversation.") from None
+    return redirect("chat:conversation", conversation_id=conversation_id)
+
+
+@login_required
+@require_POST
+def archive(request, conversation_id):
+    archived = request.POST.get("archived") != "0"
+    try:
+        actions.archive_conversation(request.user, conversation_id, archived)
+    except actions.NotFound:
+        raise Http404("No such conversation.") from None
+    if archived:
+        flash.info(request, "Conversation archived. Find it under Archived in the list, or by searching.")
+        return redirect("chat:home")
+    return redirect("chat:conversation", conversation_id=conversation_id)
+
+
+def _download(content, content_type, name):
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+def export_markdown(request, conversation_id):
+    found = _owned(request, conversation_id)
+    text = exports.as_markdown(found, request.build_absolute_uri)
+    return _download(text, "text/markdown; charset=utf-8", f"conversation-{found.pk}.md")
+
+
+@login_required
+def export_json(request, conversation_id):
+    found = _owned(request, conversation_id)
+    data = exports.as_json(found, request.build_absolute_uri)
+    return _download(json.dumps(data, indent=2, ensure_ascii=False), "application/json", f"conversation-{found.pk}.json")
 
 
 @login_required
@@ -64,6 +182,24 @@ def delete(request, conversation_id):
     return redirect("chat:home")
 
 
+DARK_CODE_STYLE = "github-dark"
+
+
+@lru_cache(maxsize=1)
+def _code_css() -> str:
+    from pygments.formatters import HtmlFormatter
+
+    # The dark palette applies with the dark theme, chosen or from the system.
+    dark = HtmlFormatter(style=DARK_CODE_STYLE)
+    return (
+        highlight_css()
+        + "\n@media (prefers-color-scheme: dark) {\n"
+        + dark.get_style_defs(':root:not([data-theme="light"]) .markdown pre')
+        + "\n}\n"
+        + dark.get_style_defs('[data-theme="dark"] .markdown pre')
+    )
+
+
 @cache_control(public=True, max_age=86400)
 def code_style(request):
-    return HttpResponse(highlight_css(), content_type="text/css")
+    return HttpResponse(_code_css(), content_type="text/css")

@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from chatapp.chat.models import Conversation, Message
+from chatapp.chat.models import Conversation, Message, Thread
 from chatapp.markdown import render_markdown
 from chatapp.review import actions, exports, metrics
 from chatapp.review.filters import (
@@ -208,11 +208,20 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         messages = conversation.messages.order_by("created_at", "id").prefetch_related(
             Prefetch("feedback", queryset=Feedback.objects.select_related("user").order_by("id")), "images"
         )
-        entries, question = [], None
+        messages = list(messages)
+        # Regenerated answers and edited questions are kept: mark the branch the user settled on.
+        thread = Thread(messages)
+        leaf = thread.by_id.get(conversation.current_id) or thread.latest_leaf(None)
+        chosen = thread.on_branch(leaf)
+        branched = any(len(thread.versions(message)) > 1 for message in messages)
+        entries = []
         for message in messages:
-            entries.append(TranscriptEntry(message, question if message.role == Message.Role.ASSISTANT else None))
-            if message.role == Message.Role.USER:
-                question = message
+            question = thread.by_id.get(message.parent_id) if message.role == Message.Role.ASSISTANT else None
+            entry = TranscriptEntry(message, question)
+            versions = thread.versions(message)
+            entry.version = (versions.index(message) + 1, len(versions)) if len(versions) > 1 else None
+            entry.on_branch = message.pk in chosen if branched else None
+            entries.append(entry)
         review, user = review_of(conversation), request.user
         return {
             "transcript": entries,
