@@ -289,8 +289,7 @@ def edit_question(user, message_id, text):
     (question, reply).
     """
     original = owned_message(user, message_id, role=Message.Role.USER)
-    has_images = original.images.exists()
-    text = validate_text(text, allow_empty=has_images)
+    text = validate_question(text, images=original.images.count())
     with transaction.atomic():
         conversation = _locked_conversation(user, original)
         _check_idle(conversation)

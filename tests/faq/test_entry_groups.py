@@ -9,8 +9,8 @@ from chatapp.chat.models import Message
 from chatapp.faq.actions import record_unanswered
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
 from chatapp.faq.search import search, visible_entry_ids
+from chatapp.review.roles import reviewer_group
 from tests.faq.conftest import wait_until_finished
-from tests.review.conftest import reviewer_group
 
 pytestmark = pytest.mark.django_db
 
