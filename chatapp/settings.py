@@ -164,7 +164,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             # How long a request waits for a connection before it fails: a 503
             # page while the database is down instead of a hung page, and a
             # websocket handshake answered within daphne's 5 s limit.
-            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
         },
     )
 # After a database restart every connection kept is dead: test each one before

@@ -289,7 +289,8 @@ def edit_question(user, message_id, text):
     (question, reply).
     """
     original = owned_message(user, message_id, role=Message.Role.USER)
-    text = validate_question(text, images=original.images.count())
+    images = original.images.count()
+    text = validate_question(text, images=images)
     with transaction.atomic():
         conversation = _locked_conversation(user, original)
         _check_idle(conversation)
@@ -302,7 +303,7 @@ def edit_question(user, message_id, text):
                 attachment.message = question
                 attachment.save()
 
-        question, reply = _ask(conversation, text, keep_images if has_images else None, follows=original.parent)
+        question, reply = _ask(conversation, text, keep_images if images else None, follows=original.parent)
     _notify_turn(conversation, question, reply)
     return question, reply
 
@@ -410,7 +411,7 @@ def delete_conversations(conversations: QuerySet[Conversation]) -> int:
     purge. Returns how many were deleted.
     """
     with transaction.atomic():
-        doomed = list(conversations.select_for_update().only("pk", "owner_id", "title", "updated_at"))
+        doomed = list(conversations.select_for_update())
         if not doomed:
             return 0
         generating = list(

@@ -33,6 +33,8 @@ APP_ENV = {
     "CELERY_CONCURRENCY": "4",
     "CHANNEL_PREFIX": "faults",
     "CELERY_QUEUE": "faults",
+    # Fail fast while the database is down: a 503 page within seconds.
+    "DATABASE_POOL_TIMEOUT": "3",
     "LOG_LEVEL": "WARNING",
 }
 
