@@ -1,4 +1,5 @@
 from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
 from django.db import models
@@ -6,6 +7,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chatapp.chat.signals import answer_finished
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 class BotQuerySet(models.QuerySet):
@@ -52,11 +56,11 @@ class Bot(models.Model):
     class Meta:
         ordering = ["position", "name"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
     @property
-    def model_name(self):
+    def model_name(self) -> str:
         return self.model or settings.INFERENCE_MODEL
 
 
@@ -67,8 +71,8 @@ def answer_token_limit(bot: Bot | None, asked: int | None = None) -> int:
     return min(limit for limit in limits if limit)
 
 
-class ConversationQuerySet(models.QuerySet):
-    def visible_to(self, user):
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def visible_to(self, user: "User | AnonymousUser") -> Self:
         if not user.is_authenticated:
             return self.none()
         return self.filter(owner=user)
@@ -108,10 +112,10 @@ class Conversation(models.Model):
         ordering = ["-updated_at", "-id"]
         indexes = [models.Index(fields=["owner", "-updated_at"])]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.title or f"Conversation {self.pk}"
 
-    def title_from(self, text):
+    def title_from(self, text: str) -> str:
         line = " ".join(text.split())
         return (line[:77] + "…") if len(line) > 80 else (line or "Image")
 
@@ -181,8 +185,8 @@ class Thread:
         return {message.pk for message in self.branch_to(leaf)} if leaf else set()
 
 
-class MessageQuerySet(models.QuerySet):
-    def visible_to(self, user):
+class MessageQuerySet(models.QuerySet["Message"]):
+    def visible_to(self, user: "User | AnonymousUser") -> Self:
         return self.filter(conversation__in=Conversation.objects.visible_to(user))
 
 
@@ -252,7 +256,7 @@ class Message(models.Model):
             models.Index(fields=["status", "queued_at"], name="chat_messag_status_queued_idx"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.role} message {self.pk}"
 
     def save(self, *args, **kwargs):
@@ -266,27 +270,27 @@ class Message(models.Model):
         super().save(*args, **kwargs)
 
     @property
-    def html(self):
+    def html(self) -> str:
         from chatapp.markdown import render_markdown
 
         return render_markdown(self.content)
 
     @property
-    def is_active(self):
+    def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
     @property
-    def is_finished(self):
+    def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.STOPPED, self.Status.ERROR)
 
     @property
-    def tokens_per_second(self):
+    def tokens_per_second(self) -> float | None:
         if self.completion_tokens and self.duration and self.time_to_first_token is not None:
             decode = self.duration - self.time_to_first_token
             return self.completion_tokens / decode if decode > 0 else None
         return None
 
-    def _update_if(self, statuses, **fields):
+    def _update_if(self, statuses: list[str], **fields: Any) -> bool:
         """Write `fields` only while the row is still in one of `statuses`.
 
         The database decides races (two workers, a stop during a save): the
@@ -298,19 +302,34 @@ class Message(models.Model):
                 setattr(self, name, value)
         return bool(updated)
 
-    def claim(self):
+    def claim(self) -> bool:
         """Take a queued answer for generation; exactly one caller wins."""
         return self._update_if([self.Status.QUEUED], status=self.Status.STREAMING, started_at=timezone.now())
 
-    def save_progress(self, content, seq):
+    def save_progress(self, content: str, seq: int) -> bool:
         return self._update_if([self.Status.STREAMING], content=content, seq=seq)
 
-    def return_to_queue(self):
+    def return_to_queue(self) -> bool:
         """Give a started answer that has no text yet back to the queue, for another worker."""
         return self._update_if([self.Status.STREAMING], status=self.Status.QUEUED, started_at=None, queued_at=timezone.now())
 
-    def finish(self, status, *, content=None, seq=None, error="", error_code="", **figures):
-        fields = {"status": status, "error": error, "error_code": error_code, "finished_at": timezone.now(), **figures}
+    def finish(
+        self,
+        status: str,
+        *,
+        content: str | None = None,
+        seq: int | None = None,
+        error: str = "",
+        error_code: str = "",
+        **figures: Any,
+    ) -> bool:
+        fields: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "error_code": error_code,
+            "finished_at": timezone.now(),
+            **figures,
+        }
         if content is not None:
             fields["content"] = content
         if seq is not None:
@@ -320,7 +339,7 @@ class Message(models.Model):
             answer_finished.send(sender=Message, message=self)
         return finished
 
-    def requeue(self):
+    def requeue(self) -> bool:
         """Start a new attempt at a failed or stopped answer; its old text is replaced."""
         return self._update_if(
             [self.Status.ERROR, self.Status.STOPPED],
