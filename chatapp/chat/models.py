@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 
-class BotQuerySet(models.QuerySet):
-    def visible_to(self, user):
+class BotQuerySet(models.QuerySet["Bot"]):
+    def visible_to(self, user: "User | AnonymousUser") -> Self:
         """The bots `user` may talk to: those limited to none of the groups, and
         those limited to one of theirs. Superusers manage every bot."""
         if not user.is_authenticated or not user.is_active:
@@ -23,7 +23,7 @@ class BotQuerySet(models.QuerySet):
         limits = Bot.groups.through.objects.filter(bot=models.OuterRef("pk"))
         return self.filter(~models.Exists(limits) | models.Exists(limits.filter(group__user=user)))
 
-    def default_for(self, user):
+    def default_for(self, user: "User | AnonymousUser") -> "Bot | None":
         return self.visible_to(user).order_by("-is_default", "position", "id").first()
 
 

@@ -1,11 +1,14 @@
 from datetime import datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def split_lines(text: str | None) -> list[str]:
@@ -20,7 +23,7 @@ class FAQEntryQuerySet(models.QuerySet["FAQEntry"]):
     def published(self) -> Self:
         return self.filter(status=FAQEntry.Status.PUBLISHED)
 
-    def visible_to(self, user):
+    def visible_to(self, user: "User | AnonymousUser") -> Self:
         """The entries `user` may see: those tagged with no group, and those
         tagged with one of theirs. Superusers see every entry."""
         if not user.is_authenticated or not user.is_active:
