@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -15,7 +15,7 @@ from chatapp.images.processing import Rejected
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def _too_large(size):
+def _too_large(size: int) -> JsonResponse:
     return JsonResponse(
         {
             "error": f"The file is too large ({filesizeformat(size)}); "
@@ -28,7 +28,7 @@ def _too_large(size):
 @login_required
 @require_POST
 @csrf_exempt  # checked below, once the request is known not to be oversized
-def upload(request):
+def upload(request: HttpRequest) -> JsonResponse:
     # Answered before the body is parsed: the CSRF check would parse it first.
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > settings.MAX_IMAGE_BYTES + MULTIPART_OVERHEAD:
@@ -37,7 +37,7 @@ def upload(request):
 
 
 @csrf_protect
-def _checked_upload(request):
+def _checked_upload(request: HttpRequest) -> JsonResponse:
     files = request.FILES.getlist("image")
     if not files:
         return JsonResponse({"error": "Choose an image file to upload."}, status=400)
@@ -59,7 +59,7 @@ def _checked_upload(request):
     return JsonResponse({"image": attachment.as_event()}, status=201)
 
 
-def _serve(request, attachment_id, field):
+def _serve(request: HttpRequest, attachment_id: int, field: str) -> HttpResponse:
     attachment = Attachment.objects.filter(pk=attachment_id).first()
     if attachment is None or not can_view(request.user, attachment):
         raise Http404("No such image.")
@@ -83,11 +83,11 @@ def _serve(request, attachment_id, field):
 
 @login_required
 @require_GET
-def image_file(request, attachment_id):
+def image_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
     return _serve(request, attachment_id, "file")
 
 
 @login_required
 @require_GET
-def thumbnail(request, attachment_id):
+def thumbnail(request: HttpRequest, attachment_id: int) -> HttpResponse:
     return _serve(request, attachment_id, "thumbnail")
