@@ -252,7 +252,9 @@ def export_response(
     request: HttpRequest, lines: Iterator[str], content_type: str, extension: str
 ) -> StreamingHttpResponse:
     filename = f"conversations-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
-    content: Iterator[str] | AsyncIterator[str] = pulled_in_batches(lines) if isinstance(request, ASGIRequest) else lines
+    content: Iterator[str] | AsyncIterator[str] = (
+        pulled_in_batches(lines) if isinstance(request, ASGIRequest) else lines
+    )
     response = StreamingHttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
