@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -45,7 +47,7 @@ def _checked_upload(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "Upload one image per request."}, status=400)
     upload = files[0]
     if upload.size > settings.MAX_IMAGE_BYTES:
-        return _too_large(upload.size)
+        return _too_large(cast(int, upload.size))  # an uploaded file always has its size
     try:
         quotas.hit("upload", request.user.pk)
     except quotas.LimitReached as refusal:
@@ -69,8 +71,12 @@ def _serve(request: HttpRequest, attachment_id: int, field: str) -> HttpResponse
         data = handle.read()
     is_thumbnail = field == "thumbnail"
     response = HttpResponse(data, content_type="image/webp" if is_thumbnail else stored.content_type)
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=False, filename=attachment.download_name if not is_thumbnail else "thumbnail.webp"
+    # Never None: a file name is given.
+    response["Content-Disposition"] = cast(
+        str,
+        content_disposition_header(
+            as_attachment=False, filename=attachment.download_name if not is_thumbnail else "thumbnail.webp"
+        ),
     )
     response["X-Content-Type-Options"] = "nosniff"
     # Opened directly, the image is a document of its own: it may run nothing.

@@ -11,6 +11,7 @@ from django.conf import settings
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
+    from chatapp.chat import extensions
     from chatapp.chat.models import Message
     from chatapp.images.models import Attachment, StoredImage
 
@@ -74,9 +75,9 @@ class PromptImage:
 class PromptImages:
     """The images side of the core's answer path (see chatapp.chat.extensions)."""
 
-    relations = ("images",)
+    relations: tuple[str, ...] = ("images",)
 
-    def for_messages(self, messages: list[Message], model: str) -> list[PromptImage]:
+    def for_messages(self, messages: list[Message], model: str) -> list[extensions.PromptImage]:
         mode = image_mode(model)
         return [PromptImage(attachment, mode) for message in messages for attachment in message.images.all()]
 
