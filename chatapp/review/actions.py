@@ -32,7 +32,10 @@ class NotFound(ReviewError):
 
 
 def record_audit(
-    user: User | AnonymousUser | None, action: str, obj: models.Model | None = None, detail: dict[str, Any] | None = None
+    user: User | AnonymousUser | None,
+    action: str,
+    obj: models.Model | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     known = user if user is not None and user.is_authenticated else None
     return AuditEntry.objects.create(
