@@ -27,9 +27,9 @@ class TokenQuotaAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "group"]
 
     @admin.display(description="For")
-    def owner_label(self, quota):
+    def owner_label(self, quota: TokenQuota) -> str:
         return quota.owner_label
 
     @admin.display(description="Used today")
-    def used_today(self, quota):
+    def used_today(self, quota: TokenQuota) -> str:
         return f"{quota.used_today():,}"

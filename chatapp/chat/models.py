@@ -9,6 +9,9 @@ from django.utils import timezone
 from chatapp.chat.signals import answer_finished
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
     from django.contrib.auth.models import AnonymousUser, User
 
 
@@ -385,30 +388,31 @@ class TokenQuota(models.Model):
             )
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user or self.group}: {self.daily_tokens:,} tokens a day"
 
     @property
-    def owner_label(self):
+    def owner_label(self) -> str:
         return f"user {self.user}" if self.user_id else f"group {self.group}"
 
-    def used_today(self):
+    def used_today(self) -> int:
         if self.user_id:
             return self.tokens_used_today(owner_ids=[self.user_id])
         return self.tokens_used_today(group_id=self.group_id)
 
     @staticmethod
-    def start_of_day(now=None):
+    def start_of_day(now: "datetime | None" = None) -> "datetime":
         """Midnight in TIME_ZONE: when the day's quotas start again."""
         return timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
 
     @classmethod
-    def tokens_used_today(cls, owner_ids=None, group_id=None):
+    def tokens_used_today(cls, owner_ids: "Iterable[int] | None" = None, group_id: int | None = None) -> int:
         """Prompt and answer tokens of the day's finished answers, of some users or of a group's members."""
         answers = Message.objects.filter(role=Message.Role.ASSISTANT, finished_at__gte=cls.start_of_day())
         if group_id is not None:
             answers = answers.filter(conversation__owner__groups=group_id)
         else:
+            assert owner_ids is not None, "some users or a group"
             answers = answers.filter(conversation__owner__in=owner_ids)
         tokens = Coalesce(models.F("prompt_tokens"), 0) + Coalesce(models.F("completion_tokens"), 0)
         return answers.aggregate(total=models.Sum(tokens))["total"] or 0
