@@ -119,7 +119,7 @@ def send_message(
     with transaction.atomic():
         quotas.check_active_answers(user)
         created = conversation_id is None
-        if created:
+        if conversation_id is None:
             conversation = _start_conversation(user, text, resolve_bot(user, bot_slug), source)
         else:
             conversation = (

@@ -66,7 +66,7 @@ def conversation_turns(reply: Message) -> list[Turn]:
     if reply.parent_id is None:
         history = list(earlier.order_by("created_at", "id"))  # written before branches existed
     else:
-        by_id = {message.pk: message for message in earlier}
+        by_id: dict[int | None, Message] = {message.pk: message for message in earlier}
         history, node = [], by_id.get(reply.parent_id)
         while node is not None:
             history.append(node)

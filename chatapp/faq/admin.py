@@ -16,7 +16,7 @@ from chatapp.faq.models import FAQEntry, UnansweredQuestion, split_tags
 from chatapp.faq.search import visible_entry_ids
 
 # Ids of the entries the reviewer on this request may see (None: all); nothing outside a change view.
-viewer_visible = ContextVar("viewer_visible", default=set())
+viewer_visible: ContextVar[set[int] | None] = ContextVar("viewer_visible", default=set())
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 

@@ -7,6 +7,7 @@ FAQ drafts, but never edit or delete; superusers may do everything.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
@@ -70,6 +71,11 @@ def change_url(obj: Model) -> str:
 
 class TranscriptEntry:
     """One message as the review page shows it."""
+
+    # Set by the transcript: (number, of how many) among its versions, and whether
+    # it is on the branch the user settled on (None where nothing branched).
+    version: tuple[int, int] | None
+    on_branch: bool | None
 
     def __init__(self, message: Message, question: Message | None = None) -> None:
         self.message = message
@@ -229,7 +235,7 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def transcript_context(self, request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
-        messages = conversation.messages.order_by("created_at", "id").prefetch_related(
+        messages: Iterable[Message] = conversation.messages.order_by("created_at", "id").prefetch_related(
             Prefetch("feedback", queryset=Feedback.objects.select_related("user").order_by("id")), "images"
         )
         messages = list(messages)
