@@ -80,13 +80,13 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
             return self.none()
         return self.filter(owner=user)
 
-    def listed(self):
+    def listed(self) -> Self:
         """What the sidebar lists: not archived, pinned first, then latest activity."""
         return self.filter(archived_at__isnull=True).order_by(
             models.F("pinned_at").desc(nulls_last=True), "-updated_at", "-id"
         )
 
-    def archived(self):
+    def archived(self) -> Self:
         return self.filter(archived_at__isnull=False).order_by("-archived_at", "-id")
 
 
@@ -123,11 +123,11 @@ class Conversation(models.Model):
         return (line[:77] + "…") if len(line) > 80 else (line or "Image")
 
     @property
-    def is_pinned(self):
+    def is_pinned(self) -> bool:
         return self.pinned_at is not None
 
     @property
-    def is_archived(self):
+    def is_archived(self) -> bool:
         return self.archived_at is not None
 
     def thread(self) -> "Thread":
@@ -150,24 +150,24 @@ class Thread:
     are versions of one turn (a regenerated answer, an edited question).
     """
 
-    def __init__(self, messages):
-        self.by_id = {}
-        self.children = defaultdict(list)
+    def __init__(self, messages: "Iterable[Message]") -> None:
+        self.by_id: dict[int | None, Message] = {}
+        self.children: defaultdict[int | None, list[Message]] = defaultdict(list)
         for message in messages:
             self.by_id[message.pk] = message
             self.children[message.parent_id].append(message)
 
-    def latest_leaf(self, message):
+    def latest_leaf(self, message: "Message | None") -> "Message | None":
         """Follow the newest child from `message` (None: the root) down to the end."""
         node = message
         while self.children.get(node.pk if node else None):
             node = self.children[node.pk if node else None][-1]
         return node
 
-    def versions(self, message):
+    def versions(self, message: "Message") -> list["Message"]:
         return [m for m in self.children[message.parent_id] if m.role == message.role]
 
-    def branch_to(self, leaf):
+    def branch_to(self, leaf: "Message | None") -> list["Message"]:
         """Root to `leaf`, each message told its place among its versions."""
         path = []
         node = leaf
@@ -184,7 +184,7 @@ class Thread:
             message.next_version = versions[index + 1] if index + 1 < len(versions) else None
         return path
 
-    def on_branch(self, leaf):
+    def on_branch(self, leaf: "Message | None") -> set[int]:
         return {message.pk for message in self.branch_to(leaf)} if leaf else set()
 
 
@@ -252,6 +252,16 @@ class Message(models.Model):
 
     objects = MessageQuerySet.as_manager()
 
+    # Set on the messages of a branch by Thread.branch_to, for the page.
+    version_number: int
+    version_total: int
+    previous_version: "Message | None"
+    next_version: "Message | None"
+    # Set on an unsaved question that starts a branch of its own: see save().
+    starts_branch: bool
+    # What to do about a failed answer, set by the chat page (chat.error_help).
+    next_step: str
+
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
@@ -262,7 +272,7 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.role} message {self.pk}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # A message written without a place in the tree (an API transcript, an
         # import) follows the conversation's latest one, as before branches;
         # only an edited first question starts a branch of its own.

@@ -112,12 +112,12 @@ def _image_ids(value: object) -> list[int]:
 class ImageAttacher:
     """Attaches the chosen uploads to the message that carries them (for send_message)."""
 
-    def __init__(self, user, image_ids: list[int]) -> None:
+    def __init__(self, user: User, image_ids: list[int]) -> None:
         self.user = user
         self.image_ids = image_ids
         self.count = len(image_ids)
 
-    def __call__(self, message) -> None:
+    def __call__(self, message: Message) -> None:
         # The condition makes a second send of the same images (another tab, a
         # double click) attach nothing and fail instead of moving them.
         attached = sum(
@@ -128,7 +128,7 @@ class ImageAttacher:
             raise ChatError("An attached image was already sent with another message.")
 
 
-def attacher_for(user, image_ids: object) -> ImageAttacher:
+def attacher_for(user: User, image_ids: object) -> ImageAttacher:
     """Check the images chosen for a message; returns the `attach` for send_message."""
     ids = _image_ids(image_ids)
     check_image_count(len(ids))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+    from django.contrib.auth.models import User
 
     from chatapp.chat import extensions
     from chatapp.chat.models import Message
@@ -81,7 +81,7 @@ class PromptImages:
         mode = image_mode(model)
         return [PromptImage(attachment, mode) for message in messages for attachment in message.images.all()]
 
-    def attacher(self, user: User | AnonymousUser, image_ids: list) -> Callable[[Message], None]:
+    def attacher(self, user: User, image_ids: list) -> Callable[[Message], None]:
         from chatapp.images.actions import attacher_for
 
         return attacher_for(user, image_ids)
