@@ -1,4 +1,6 @@
 import os
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -6,8 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatapp.settings")
 # Django must be set up before the consumers (and their models) are imported.
 django_application = get_asgi_application()
 
-from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import urlsplit
 
 from channels.auth import AuthMiddlewareStack

@@ -15,7 +15,6 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
 
 from chatapp.faq import actions, formats
 from chatapp.faq.grouping import QuestionGroup, group_similar
