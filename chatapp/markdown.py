@@ -10,6 +10,7 @@ that host next to its words, and any other link is text. A leaf module: it
 imports nothing from the apps.
 """
 
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -18,6 +19,9 @@ import nh3
 from django.conf import settings
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -26,7 +30,7 @@ from pygments.util import ClassNotFound
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 
-def _highlight(code, lang, _attrs):
+def _highlight(code: str, lang: str, _attrs: str) -> str:
     if not lang:
         return ""
     try:
@@ -61,7 +65,7 @@ def link_allowed(href: str) -> bool:
     return bool(host) and any(fnmatchcase(host, pattern.lower()) for pattern in settings.ANSWER_LINK_HOSTS)
 
 
-def _closing(tokens, index):
+def _closing(tokens: Sequence[Token], index: int) -> Token | None:
     """The link_close that ends the link_open at `index` (links do not nest)."""
     for position in range(index + 1, len(tokens)):
         if tokens[position].type == "link_close":
@@ -69,9 +73,9 @@ def _closing(tokens, index):
     return None
 
 
-def _link_open(renderer, tokens, index, options, env):
+def _link_open(renderer: RendererHTML, tokens: Sequence[Token], index: int, options: OptionsDict, env: EnvType) -> str:
     token = tokens[index]
-    href = token.attrGet("href") or ""
+    href = str(token.attrGet("href") or "")
     closing = _closing(tokens, index)
     if closing is not None:
         closing.meta["host"] = "" if is_local(href) else (link_host(href) or href)
@@ -81,7 +85,7 @@ def _link_open(renderer, tokens, index, options, env):
     return renderer.renderToken(tokens, index, options, env)
 
 
-def _link_close(renderer, tokens, index, options, env):
+def _link_close(renderer: RendererHTML, tokens: Sequence[Token], index: int, options: OptionsDict, env: EnvType) -> str:
     token = tokens[index]
     host = escapeHtml(token.meta.get("host", ""))
     shown = f'<span class="link-host"> ({host})</span>' if host else ""
@@ -109,7 +113,7 @@ _ATTRIBUTES = {
 }
 
 
-def _attribute_filter(tag, attribute, value):
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     # Second line of defence behind the link rules: no href leaves here unless allowed.
     if tag == "a" and attribute == "href" and not link_allowed(value):
         return None

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from chatapp.accounts import views as accounts
 from chatapp.chat.quotas import rate_limited_view
@@ -9,7 +9,7 @@ from chatapp.chat.quotas import rate_limited_view
 # Password reset mails a link: without mail (EMAIL_URL) its pages do not
 # exist, and with it each address may ask PASSWORD_RESET_RATE times.
 if settings.PASSWORD_RESET_ENABLED:
-    password_urls = [
+    password_urls: list[URLPattern | URLResolver] = [
         path(
             "password_reset/",
             rate_limited_view("password_reset")(auth_views.PasswordResetView.as_view()),

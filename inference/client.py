@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,7 +161,7 @@ async def stream_chat_completion(
     connect_timeout: float = 5.0,
     read_timeout: float = 60.0,
     extra_body: dict | None = None,
-) -> AsyncIterator[StreamEvent]:
+) -> AsyncGenerator[StreamEvent, None]:
     """Stream one chat completion as ``StreamEvent``s.
 
     Yields text deltas, then an event with ``finish_reason``, then (when the server
@@ -236,7 +236,7 @@ async def stream_chat_completion(
 
 
 async def _get_json(
-    client: httpx.AsyncClient, method: str, url: str, *, api_key: str, timeout: httpx.Timeout, json_body=None
+    client: httpx.AsyncClient, method: str, url: str, *, api_key: str, timeout: httpx.Timeout, json_body: object = None
 ) -> object:
     try:
         response = await client.request(method, url, headers=_headers(api_key), json=json_body, timeout=timeout)

@@ -216,7 +216,7 @@ class Engine:
         *,
         n_ctx: int = 2048,
         n_threads: int | None = None,
-        **options,
+        **options: Any,
     ) -> Engine:
         threads = n_threads or default_threads()
         llama = Llama(
@@ -345,7 +345,7 @@ class Engine:
         # by the time the final (finish_reason) chunk arrives.
         criteria_calls = 0
 
-        def stop_when_cancelled(_input_ids, _logits) -> bool:
+        def stop_when_cancelled(_input_ids: Any, _logits: Any) -> bool:
             nonlocal criteria_calls
             criteria_calls += 1
             return generation.cancelled

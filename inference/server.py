@@ -130,7 +130,7 @@ def create_app(engine: Engine, *, api_key: str | None = None, image_reader: Imag
         return JSONResponse(error_body("Internal server error.", type="server_error"), status_code=500)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         # Unblocks any request still waiting on the engine.
         await asyncio.to_thread(engine.close)
@@ -189,7 +189,7 @@ def _dump(payload: dict) -> str:
 
 
 async def _stream(generation: Generation, chat: ChatRequest, completion_id: str, created: int) -> AsyncIterator[dict]:
-    def chunk(choices: list, **extra) -> dict:
+    def chunk(choices: list, **extra: Any) -> dict:
         body = {
             "id": completion_id,
             "object": "chat.completion.chunk",

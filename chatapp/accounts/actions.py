@@ -1,6 +1,7 @@
 """Writes to accounts: a provider's claims becoming a user, and ending a user's sessions."""
 
 import re
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -10,6 +11,10 @@ from django.utils import timezone
 
 from chatapp.accounts.models import Identity, SignedInSession
 from chatapp.accounts.provider import ProviderClaims
+
+if TYPE_CHECKING:
+    # Aliased: the functions below name the configured model User.
+    from django.contrib.auth import models as auth_models
 
 # OIDC_GROUP_MAP targets that are flags on the user rather than Django groups.
 STAFF = "staff"
@@ -51,7 +56,7 @@ def _unique_username(claims: ProviderClaims) -> str:
     return username
 
 
-def _linkable_user(claims: ProviderClaims):
+def _linkable_user(claims: ProviderClaims) -> "auth_models.User | None":
     """An existing local account with the same verified address and no provider identity yet."""
     if not claims.email or claims.claims.get("email_verified") is not True:
         return None
@@ -60,7 +65,7 @@ def _linkable_user(claims: ProviderClaims):
     return matches[0] if len(matches) == 1 else None
 
 
-def apply_groups(user, provider_groups: list[str]) -> None:
+def apply_groups(user: "auth_models.User", provider_groups: list[str]) -> None:
     """Make the user's mapped groups and flags exactly what the provider says today.
 
     Groups that no OIDC_GROUP_MAP entry targets are the admin's to give and
@@ -82,7 +87,7 @@ def apply_groups(user, provider_groups: list[str]) -> None:
 
 
 @transaction.atomic
-def sign_in_from_claims(claims: ProviderClaims):
+def sign_in_from_claims(claims: ProviderClaims) -> "auth_models.User":
     """The user these verified claims belong to, created or brought up to date.
 
     Raises SignInRefused for a denied email domain or a deactivated account."""
@@ -92,6 +97,7 @@ def sign_in_from_claims(claims: ProviderClaims):
         Identity.objects.select_for_update().select_related("user").filter(issuer=claims.issuer, subject=claims.subject).first()
     )
     now = timezone.now()
+    user: auth_models.User | None
     if identity is not None:
         user = identity.user
         if not user.is_active:
@@ -124,7 +130,7 @@ def sign_in_from_claims(claims: ProviderClaims):
     return user
 
 
-def refresh_from_claims(user, claims: ProviderClaims) -> None:
+def refresh_from_claims(user: "auth_models.User", claims: ProviderClaims) -> None:
     """A periodic check came back with fresh claims: follow the provider's groups."""
     with transaction.atomic():
         apply_groups(user, claims.groups)
@@ -132,17 +138,17 @@ def refresh_from_claims(user, claims: ProviderClaims) -> None:
         Identity.objects.filter(user=user).update(provider_groups=claims.groups, checked_at=timezone.now())
 
 
-def refused_by_provider(user) -> None:
+def refused_by_provider(user: "auth_models.User") -> None:
     """The provider no longer accepts this account: deactivate it here until it signs in again."""
     Identity.objects.filter(user=user).update(refused_at=timezone.now())
     user.is_active = False
     user.save()
 
 
-def record_session(user, session_key: str | None, method: str) -> None:
+def record_session(user: "auth_models.User", session_key: str | None, method: str) -> None:
     if session_key:
         SignedInSession.objects.update_or_create(session_key=session_key, defaults={"user": user, "method": method})
 
 
-def end_sessions(user) -> int:
+def end_sessions(user: "auth_models.User") -> int:
     return SignedInSession.objects.end_for(user)

@@ -1,12 +1,22 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
-from django.db.models import F
+from django.db.models import F, QuerySet
+from django.db.models.expressions import Combinable
+from django.http import HttpRequest
 from django.utils import timezone
 
 from chatapp.accounts.models import Identity, SignedInSession, Usage
+
+if TYPE_CHECKING:
+    from django.contrib.admin.filters import _ListFilterChoices
 
 PERIODS = {"1": "Last 24 hours", "7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days", "365": "Last year"}
 DEFAULT_PERIOD = "30"
@@ -18,7 +28,7 @@ class IdentityAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "email", "subject"]
     readonly_fields = ["user", "issuer", "subject", "email", "provider_groups", "signed_in_at", "checked_at", "refused_at"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
@@ -29,7 +39,7 @@ class SignedInSessionAdmin(admin.ModelAdmin):
     search_fields = ["user__username"]
     readonly_fields = ["user", "session_key", "method", "created_at"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
@@ -37,10 +47,10 @@ class PeriodFilter(admin.SimpleListFilter):
     title = "period"
     parameter_name = "period"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return list(PERIODS.items())
 
-    def choices(self, changelist):
+    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
         chosen = self.value() or DEFAULT_PERIOD
         for value, label in self.lookup_choices:
             yield {
@@ -49,7 +59,7 @@ class PeriodFilter(admin.SimpleListFilter):
                 "display": label,
             }
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         # The period shapes the counts (UsageAdmin.get_queryset), not which users are listed.
         return queryset
 
@@ -64,33 +74,33 @@ class UsageAdmin(admin.ModelAdmin):
     list_display_links = None
     list_per_page = 100
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         period = request.GET.get("period", DEFAULT_PERIOD)
         days = int(period) if period in PERIODS else int(DEFAULT_PERIOD)
         return Usage.objects.in_period(timezone.now() - timedelta(days=days))
 
-    def get_ordering(self, request):
+    def get_ordering(self, request: HttpRequest) -> list[str | Combinable]:
         return [F("last_active").desc(nulls_last=True), "username"]
 
     @admin.display(ordering="last_active", description="last active")
-    def last_active(self, user):
+    def last_active(self, user: Any) -> Any:
         return user.last_active
 
     @admin.display(ordering="conversations_in_period", description="conversations in period")
-    def conversations_in_period(self, user):
+    def conversations_in_period(self, user: Any) -> int:
         return user.conversations_in_period
 
     @admin.display(ordering="messages_in_period", description="messages in period")
-    def messages_in_period(self, user):
+    def messages_in_period(self, user: Any) -> int:
         return user.messages_in_period
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -98,9 +108,9 @@ class IdentityInline(admin.StackedInline):
     model = Identity
     can_delete = False
     readonly_fields = IdentityAdmin.readonly_fields
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -114,7 +124,7 @@ class UserAdmin(auth_admin.UserAdmin):
     actions = ["deactivate"]
 
     @admin.action(description="Deactivate the selected users and end their sessions", permissions=["change"])
-    def deactivate(self, request, queryset):
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         count = 0
         # One save() per user, never an update(): the signals that end
         # sessions and close sockets listen for saves.

@@ -6,5 +6,5 @@ class AccountsConfig(AppConfig):
     label = "accounts"
     verbose_name = "Accounts and sign-in"
 
-    def ready(self):
+    def ready(self) -> None:
         from chatapp.accounts import signals  # noqa: F401

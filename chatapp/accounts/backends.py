@@ -1,5 +1,9 @@
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import AnonymousUser, User
+from django.http import HttpRequest
 
 
 class ProviderBackend(ModelBackend):
@@ -8,7 +12,7 @@ class ProviderBackend(ModelBackend):
     The sign-in itself is the callback view's (the provider's verified ID
     token), which logs the user in with this backend."""
 
-    def authenticate(self, request, **credentials):
+    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:  # type: ignore[override]
         return None
 
 
@@ -16,5 +20,5 @@ class LocalPasswordBackend(ModelBackend):
     """Django's username and password sign-in, limited to superusers when LOCAL_LOGIN is off
     (the break-glass account for when the provider is down)."""
 
-    def user_can_authenticate(self, user):
-        return super().user_can_authenticate(user) and (settings.LOCAL_LOGIN or user.is_superuser)
+    def user_can_authenticate(self, user: User | AnonymousUser | None) -> bool:
+        return super().user_can_authenticate(user) and (settings.LOCAL_LOGIN or user.is_superuser)  # type: ignore[union-attr]

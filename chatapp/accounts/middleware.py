@@ -1,13 +1,20 @@
 import logging
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import requests
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from chatapp.accounts import actions, provider
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +24,7 @@ REFRESH_TOKEN = "oidc_refresh_token"
 CHECKED_AT = "oidc_checked_at"
 
 
-def remember_tokens(session, token: dict) -> None:
+def remember_tokens(session: SessionBase, token: dict) -> None:
     if token.get("id_token"):
         session[ID_TOKEN] = token["id_token"]
     if token.get("refresh_token"):
@@ -33,25 +40,25 @@ class ProviderCheckMiddleware:
     is deactivated here, which ends all its sessions; one the provider cannot
     be asked about (unreachable) stays signed in until it answers again."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._due(request):
             response = self._check(request)
             if response is not None:
                 return response
         return self.get_response(request)
 
-    def _due(self, request) -> bool:
+    def _due(self, request: HttpRequest) -> bool:
         if settings.OIDC_RECHECK_SECONDS <= 0 or not provider.enabled():
             return False
         if not request.user.is_authenticated or REFRESH_TOKEN not in request.session:
             return False
         return time.time() - request.session.get(CHECKED_AT, 0) >= settings.OIDC_RECHECK_SECONDS
 
-    def _check(self, request):
-        user = request.user
+    def _check(self, request: HttpRequest) -> HttpResponse | None:
+        user = cast("User", request.user)  # signed in: see _due
         try:
             token = provider.refresh(request.session[REFRESH_TOKEN])
             claims = provider.claims_from_refresh(token, user)

@@ -1,8 +1,14 @@
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Self
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Identity(models.Model):
@@ -25,12 +31,12 @@ class Identity(models.Model):
         verbose_name_plural = "identities"
         constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="one_user_per_provider_subject")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
 
 
-class SignedInSessionQuerySet(models.QuerySet):
-    def end_for(self, user) -> int:
+class SignedInSessionQuerySet(models.QuerySet["SignedInSession"]):
+    def end_for(self, user: "User") -> int:
         """Delete every session the user signed in with; returns how many."""
         keys = list(self.filter(user=user).values_list("session_key", flat=True))
         Session.objects.filter(session_key__in=keys).delete()
@@ -53,12 +59,12 @@ class SignedInSession(models.Model):
 
     objects = SignedInSessionQuerySet.as_manager()
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user} ({self.get_method_display()})"
 
 
-class UsageQuerySet(models.QuerySet):
-    def in_period(self, since):
+class UsageQuerySet(models.QuerySet[Any]):
+    def in_period(self, since: datetime) -> Self:
         asked = models.Q(conversations__messages__role="user")
         recent = asked & models.Q(conversations__messages__created_at__gte=since)
         return self.annotate(
@@ -68,7 +74,7 @@ class UsageQuerySet(models.QuerySet):
         )
 
 
-class Usage(get_user_model()):
+class Usage(get_user_model()):  # type: ignore[misc]  # the configured user model, known at run time
     """Who used the bot when: the admin's report, one row per user."""
 
     objects = UsageQuerySet.as_manager()

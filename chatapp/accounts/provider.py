@@ -7,10 +7,14 @@ kept for the life of the process.
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.django_client import DjangoOAuth2App, OAuth
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 __all__ = ["OAuthError", "ProviderClaims", "claims_from_refresh", "claims_from_token", "client", "enabled", "end_session_url", "refresh"]
 
@@ -81,7 +85,7 @@ def refresh(refresh_token: str) -> dict:
     return client().fetch_access_token(grant_type="refresh_token", refresh_token=refresh_token)
 
 
-def claims_from_refresh(token: dict, user) -> ProviderClaims | None:
+def claims_from_refresh(token: dict, user: "User") -> ProviderClaims | None:
     """The user's claims today, from the userinfo endpoint with the refreshed access token;
     None where the provider has no userinfo endpoint."""
     provider = client()

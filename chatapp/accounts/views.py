@@ -1,4 +1,5 @@
 import logging
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -32,7 +33,7 @@ class LoginView(auth_views.LoginView):
     """Django's sign-in page, with "Sign in with <provider>" and, when local
     accounts are off, the password form kept only for the break-glass admin."""
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), **sign_in_context()}
 
 

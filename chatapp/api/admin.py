@@ -1,19 +1,29 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from chatapp.api.actions import create_token, revoke_tokens
 from chatapp.api.models import ApiToken
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups
+
 
 class RevokedFilter(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [("active", "Active"), ("revoked", "Revoked")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> QuerySet[ApiToken]:
         if self.value() == "active":
             return queryset.filter(revoked_at__isnull=True)
         if self.value() == "revoked":
@@ -30,24 +40,24 @@ class ApiTokenAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
     actions = ["revoke"]
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> _FieldGroups:
         if obj is None:
             return ["user", "name"]
         return ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
         if obj is None:
             return []
         return ["user", "prefix", "created_at", "last_used_at", "revoked_at"]
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: forms.Form, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
         # The secret is kept on the request only, to show it once on the next page.
-        _token, request.new_api_token = create_token(obj.user, obj.name, token=obj)
+        _token, request.new_api_token = create_token(obj.user, obj.name, token=obj)  # type: ignore[attr-defined]
 
-    def response_add(self, request, obj, post_url_continue=None):
+    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> HttpResponse:
         secret = getattr(request, "new_api_token", None)
         if secret is None:
             return super().response_add(request, obj, post_url_continue)
@@ -64,6 +74,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "api/token_created.html", context)
 
     @admin.action(description="Revoke the selected tokens")
-    def revoke(self, request, queryset):
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = revoke_tokens(queryset)
         self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)

@@ -8,8 +8,12 @@ messages are at-most-once) is filled from the log. When nothing arrives for a
 while the database is asked again, so a lost final event cannot hang a client.
 """
 
+from __future__ import annotations
+
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -19,6 +23,9 @@ from chatapp.chat import actions
 from chatapp.chat.events import conversation_group
 from chatapp.chat.following import catch_up
 from chatapp.chat.models import Message
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # Seconds without any event before the database is looked at again.
 QUIET_INTERVAL = 2.0
@@ -40,34 +47,34 @@ class NoWorker(Exception):
 class AnswerFeed:
     """The text of `reply` as it is written, once, in order; then `finished` holds the saved answer."""
 
-    def __init__(self, user, reply):
+    def __init__(self, user: User, reply: Message) -> None:
         self.user = user
         self.reply = reply
         self.layer = get_channel_layer()
         self.group = conversation_group(reply.conversation_id)
-        self.channel = None
-        self.receiving = None
+        self.channel: str | None = None
+        self.receiving: asyncio.Future[dict[str, Any]] | None = None
         self.text = ""
         self.seq = 0
-        self.finished = None
+        self.finished: Message | None = None
         self.queued_since = time.monotonic()
 
-    async def open(self):
+    async def open(self) -> None:
         self.channel = await self.layer.new_channel()
         await self.layer.group_add(self.group, self.channel)
 
-    async def close(self):
+    async def close(self) -> None:
         if self.receiving is not None:
             self.receiving.cancel()
         if self.channel is not None:
             await self.layer.group_discard(self.group, self.channel)
 
-    async def stop(self):
+    async def stop(self) -> None:
         """Stop the generation unless it has ended (the client went away)."""
         if self.finished is None:
             await database_sync_to_async(actions.stop_reply)(self.user, self.reply.pk)
 
-    async def deltas(self):
+    async def deltas(self) -> AsyncIterator[str]:
         delta = await self.catch_up()
         if delta:
             yield delta
@@ -77,7 +84,7 @@ class AnswerFeed:
             if delta:
                 yield delta
 
-    async def receive(self, timeout):
+    async def receive(self, timeout: float) -> dict[str, Any] | None:
         # One receive stays pending across timeouts: cancelling a channel
         # layer receive can drop a message it was handing over.
         if self.receiving is None:
@@ -88,7 +95,7 @@ class AnswerFeed:
         task, self.receiving = self.receiving, None
         return task.result()
 
-    async def apply(self, event):
+    async def apply(self, event: dict[str, Any]) -> str:
         if event.get("type") == "chat.chunk" and event.get("message_id") == self.reply.pk:
             if event["attempt"] != self.reply.attempt or event["seq"] <= self.seq:
                 return ""
@@ -103,7 +110,7 @@ class AnswerFeed:
                 return await self.catch_up()
         return ""
 
-    async def catch_up(self):
+    async def catch_up(self) -> str:
         """What the answer has beyond the text passed on so far, from the database or the log."""
         caught = await database_sync_to_async(catch_up)(self.user, self.reply.pk, self.seq, self.reply.attempt)
         reply, backlog = caught.reply, caught.backlog
@@ -124,7 +131,7 @@ class AnswerFeed:
             return self.extend_to(reply.content)
         return ""
 
-    def extend_to(self, content):
+    def extend_to(self, content: str) -> str:
         # Every saved text of one attempt starts with the text streamed before it.
         if not content.startswith(self.text):
             return ""
@@ -132,6 +139,6 @@ class AnswerFeed:
         return delta
 
     @property
-    def unavailable(self):
+    def unavailable(self) -> bool:
         """Whether the answer failed because the model service cannot answer now."""
         return self.finished is not None and self.finished.error_code in UNAVAILABLE

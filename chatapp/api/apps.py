@@ -6,5 +6,5 @@ class ApiConfig(AppConfig):
     label = "api"
     verbose_name = "API"
 
-    def ready(self):
+    def ready(self) -> None:
         from chatapp.api import checks  # noqa: F401  (registers the settings check)

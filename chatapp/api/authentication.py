@@ -1,19 +1,20 @@
 """API requests carry a token (Authorization: Bearer …), never a session: no cookies, no CSRF."""
 
 from channels.db import database_sync_to_async
+from django.http import HttpRequest
 
 from chatapp.api.errors import invalid_key, missing_key
 from chatapp.api.models import ApiToken
 
 
-def _token_for(secret):
+def _token_for(secret: str) -> ApiToken | None:
     token = ApiToken.objects.authenticate(secret)
     if token is not None:
         token.used_now()
     return token
 
 
-async def authenticate(request):
+async def authenticate(request: HttpRequest) -> ApiToken:
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:

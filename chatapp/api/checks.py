@@ -1,11 +1,15 @@
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, register
 
 from chatapp.api.throttle import parse_rate
 
 
 @register()
-def check_rate_limit(app_configs, **kwargs):
+def check_rate_limit(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
     try:
         parse_rate(settings.API_RATE_LIMIT)
     except ValueError as error:

@@ -4,9 +4,14 @@ The shape and the exception are the inference service's (`inference.errors`):
 one definition for both servers. The API's own refusals are named here.
 """
 
+from typing import TYPE_CHECKING
+
 from django.http import JsonResponse
 
 from inference.errors import APIError, invalid
+
+if TYPE_CHECKING:
+    from chatapp.chat.quotas import LimitReached
 
 __all__ = ["APIError", "invalid", "error_response"]
 
@@ -53,7 +58,7 @@ def rate_limited(rate: object, retry_after: int) -> APIError:
     )
 
 
-def limit_reached(refusal) -> APIError:
+def limit_reached(refusal: "LimitReached") -> APIError:
     """A per-user limit or quota (chatapp.chat.quotas.LimitReached) in OpenAI's 429 shape."""
     kind = "insufficient_quota" if refusal.code == "quota_exceeded" else "requests"
     return APIError(

@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 import secrets
+from typing import Self
 
 from django.conf import settings
 from django.db import models
@@ -11,11 +12,11 @@ from django.utils import timezone
 LAST_USED_PRECISION_SECONDS = 60
 
 
-class ApiTokenQuerySet(models.QuerySet):
-    def active(self):
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> Self:
         return self.filter(revoked_at__isnull=True, user__is_active=True)
 
-    def authenticate(self, secret):
+    def authenticate(self, secret: object) -> "ApiToken | None":
         """The active token whose secret this is, or None."""
         if not isinstance(secret, str) or not secret.startswith(ApiToken.SCHEME):
             return None
@@ -52,28 +53,28 @@ class ApiToken(models.Model):
         verbose_name = "API token"
         ordering = ["-created_at", "-id"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.name or 'API token'} ({self.prefix}…)"
 
     @staticmethod
-    def hash(secret):
+    def hash(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
 
-    def new_secret(self):
+    def new_secret(self) -> str:
         """Give the token a fresh secret; returns it (it cannot be recovered later)."""
         secret = self.SCHEME + secrets.token_urlsafe(32)
         self.prefix = secret[: self.PREFIX_CHARS]
         self.secret_hash = self.hash(secret)
         return secret
 
-    def matches(self, secret):
+    def matches(self, secret: str) -> bool:
         return hmac.compare_digest(self.secret_hash, self.hash(secret))
 
     @property
-    def is_revoked(self):
+    def is_revoked(self) -> bool:
         return self.revoked_at is not None
 
-    def used_now(self):
+    def used_now(self) -> bool:
         """Note a use, at most once a minute; returns whether it wrote."""
         now = timezone.now()
         if self.last_used_at and (now - self.last_used_at).total_seconds() < LAST_USED_PRECISION_SECONDS:
@@ -96,5 +97,5 @@ class CompletionRequest(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"API request for message {self.reply_id}"

@@ -1,11 +1,13 @@
 """The OpenAI shapes of what the API answers: model lists, completions and their chunks."""
 
 import json
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from chatapp.chat.models import Message
+from chatapp.chat.models import Bot, Message
 
 
-def model_object(bot):
+def model_object(bot: Bot) -> dict[str, Any]:
     return {
         "id": bot.slug,
         "object": "model",
@@ -16,16 +18,16 @@ def model_object(bot):
     }
 
 
-def model_list(bots):
+def model_list(bots: Iterable[Bot]) -> dict[str, Any]:
     return {"object": "list", "data": [model_object(bot) for bot in bots]}
 
 
-def usage(reply):
+def usage(reply: Message) -> dict[str, int]:
     prompt, completion = reply.prompt_tokens or 0, reply.completion_tokens or 0
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def finish_reason(reply, max_tokens):
+def finish_reason(reply: Message, max_tokens: int | None) -> str:
     if reply.status == Message.Status.STOPPED:
         return "abort"  # as vLLM says of a generation ended before its end
     if reply.completion_tokens and max_tokens and reply.completion_tokens >= max_tokens:
@@ -33,7 +35,7 @@ def finish_reason(reply, max_tokens):
     return "stop"
 
 
-def sources(reply, absolute):
+def sources(reply: Message, absolute: Callable[[str], str]) -> list[dict[str, Any]]:
     """The knowledge-base entries the answer drew on (its text cites them as [n])."""
     return [
         {
@@ -50,7 +52,14 @@ def sources(reply, absolute):
 class Completion:
     """One answer in OpenAI's shapes; `model` is the bot slug the client asked for."""
 
-    def __init__(self, reply, model, created, max_tokens=None, absolute=str):
+    def __init__(
+        self,
+        reply: Message,
+        model: str,
+        created: float,
+        max_tokens: int | None = None,
+        absolute: Callable[[str], str] = str,
+    ) -> None:
         self.reply = reply
         self.id = f"chatcmpl-{reply.pk}"
         self.model = model
@@ -58,13 +67,13 @@ class Completion:
         self.max_tokens = max_tokens
         self.absolute = absolute
 
-    def extras(self, reply):
-        extra = {"conversation_id": reply.conversation_id}
+    def extras(self, reply: Message) -> dict[str, Any]:
+        extra: dict[str, Any] = {"conversation_id": reply.conversation_id}
         if reply.sources:
             extra["sources"] = sources(reply, self.absolute)
         return extra
 
-    def whole(self, reply):
+    def whole(self, reply: Message) -> dict[str, Any]:
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -82,8 +91,10 @@ class Completion:
             **self.extras(reply),
         }
 
-    def chunk(self, delta, finish=None, with_usage=False, **extra):
-        chunk = {
+    def chunk(
+        self, delta: dict[str, Any], finish: str | None = None, with_usage: bool = False, **extra: Any
+    ) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
@@ -96,7 +107,7 @@ class Completion:
             chunk["usage"] = None
         return chunk
 
-    def usage_chunk(self, reply):
+    def usage_chunk(self, reply: Message) -> dict[str, Any]:
         return {
             "id": self.id,
             "object": "chat.completion.chunk",
@@ -107,7 +118,7 @@ class Completion:
         }
 
 
-def event(data):
+def event(data: object) -> str:
     """One server-sent event frame."""
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 

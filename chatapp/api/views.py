@@ -7,18 +7,21 @@ events or returning it whole.
 """
 
 import time
+from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import wraps
+from typing import Any, cast
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from chatapp.api import actions, shapes
 from chatapp.api.answers import AnswerFeed, NoWorker
 from chatapp.api.authentication import authenticate
 from chatapp.api.completions import Completion, read_completion
+from chatapp.api.models import ApiToken
 from chatapp.api.errors import (
     APIError,
     answer_failed,
@@ -37,16 +40,20 @@ from chatapp.chat.actions import ChatError, NotFound, resolve_bot
 from chatapp.chat.models import Bot, Message, answer_token_limit
 
 
-def api_endpoint(*methods):
+# An async view, as the URLconf takes it.
+AsyncView = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
+
+
+def api_endpoint(*methods: str) -> Callable[[AsyncView], AsyncView]:
     """Token authentication, the per-token rate limit, and errors in OpenAI's shape."""
 
-    def decorate(view):
+    def decorate(view: AsyncView) -> AsyncView:
         @csrf_exempt
         @wraps(view)
-        async def endpoint(request, *args, **kwargs):
+        async def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             try:
                 if request.method not in methods:
-                    raise method_not_allowed(request.method, methods)
+                    raise method_not_allowed(cast(str, request.method), methods)
                 token = await authenticate(request)
                 wait = await throttle().allow(token)
                 if wait is not None:
@@ -64,29 +71,30 @@ def api_endpoint(*methods):
 
 
 @api_endpoint("GET")
-async def models(request, token):
+async def models(request: HttpRequest, token: ApiToken) -> JsonResponse:
     bots = await database_sync_to_async(list)(Bot.objects.visible_to(token.user))
     return JsonResponse(shapes.model_list(bots))
 
 
 @api_endpoint("GET")
-async def model(request, token, model_id):
+async def model(request: HttpRequest, token: ApiToken, model_id: str) -> JsonResponse:
     bot = await database_sync_to_async(Bot.objects.visible_to(token.user).filter(slug=model_id).first)()
     if bot is None:
         raise unknown_model(model_id)
     return JsonResponse(shapes.model_object(bot))
 
 
-def _read_request(request) -> Completion:
+def _read_request(request: HttpRequest) -> Completion:
     return read_completion(request.read(settings.API_MAX_REQUEST_BYTES + 1))
 
 
-def _failure(feed):
+def _failure(feed: AnswerFeed) -> APIError:
+    assert feed.finished is not None  # called once the answer ended
     return (model_unavailable if feed.unavailable else answer_failed)(feed.finished.error)
 
 
 @api_endpoint("POST")
-async def chat_completions(request, token):
+async def chat_completions(request: HttpRequest, token: ApiToken) -> HttpResponseBase:
     # Read here rather than through request.body, whose limit is the one for
     # browser uploads (a data: URI is a third larger than its image), and off
     # the event loop: decoding megabytes of JSON and base64 takes a while.
@@ -118,6 +126,7 @@ async def chat_completions(request, token):
         if not completion.request.stream:
             async for _ in deltas:
                 pass
+            assert feed.finished is not None  # the feed ends with the saved answer
             if feed.finished.status == Message.Status.ERROR:
                 raise _failure(feed)
             return JsonResponse(answer.whole(feed.finished))
@@ -140,7 +149,9 @@ async def chat_completions(request, token):
             await feed.close()
 
 
-async def server_sent_events(feed, deltas, first, answer, include_usage):
+async def server_sent_events(
+    feed: AnswerFeed, deltas: AsyncIterator[str], first: str, answer: shapes.Completion, include_usage: bool
+) -> AsyncIterator[str]:
     try:
         yield shapes.event(answer.chunk({"role": "assistant", "content": ""}, with_usage=include_usage))
         if first:
@@ -148,6 +159,7 @@ async def server_sent_events(feed, deltas, first, answer, include_usage):
         async for delta in deltas:
             yield shapes.event(answer.chunk({"content": delta}, with_usage=include_usage))
         reply = feed.finished
+        assert reply is not None  # the feed ends with the saved answer
         if reply.status == Message.Status.ERROR:
             # As vLLM does once a stream has begun: an error event, then the end.
             yield shapes.event(_failure(feed).body())
@@ -164,5 +176,5 @@ async def server_sent_events(feed, deltas, first, answer, include_usage):
 
 
 @csrf_exempt
-async def unknown_endpoint(request, path=""):
+async def unknown_endpoint(request: HttpRequest, path: str = "") -> JsonResponse:
     return error_response(not_found(request.path))

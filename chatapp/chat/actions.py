@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -26,7 +26,7 @@ from chatapp.chat.models import Bot, Conversation, Message
 __all__ = ["ChatError", "NotFound"]  # where callers have always found them
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 class Attacher(Protocol):
@@ -37,7 +37,7 @@ class Attacher(Protocol):
     def __call__(self, message: Message) -> None: ...
 
 
-def notify_conversation(conversation, deleted=False):
+def notify_conversation(conversation: Conversation, deleted: bool = False) -> None:
     event = conversation_event(conversation, deleted=deleted)
     group = user_group(conversation.owner_id)
     transaction.on_commit(lambda: live.notify(group, event))
@@ -56,7 +56,7 @@ def resolve_bot(user: User, slug: str | None) -> Bot | None:
     return Bot.objects.default_for(user)
 
 
-def check_bot_allowed(conversation):
+def check_bot_allowed(conversation: Conversation) -> None:
     """A conversation goes on only with a bot its owner may still use (groups change)."""
     if conversation.bot_id and not Bot.objects.visible_to(conversation.owner).filter(pk=conversation.bot_id).exists():
         raise NotFound("bot")
@@ -119,7 +119,8 @@ def send_message(
     with transaction.atomic():
         quotas.check_active_answers(user)
         created = conversation_id is None
-        if created:
+        conversation: Conversation | None
+        if conversation_id is None:
             conversation = _start_conversation(user, text, resolve_bot(user, bot_slug), source)
         else:
             conversation = (
@@ -187,14 +188,19 @@ def _attach_turn(attach: Callable[[int, Message], None], index: int) -> Callable
 _LEAF = object()
 
 
-def _start_conversation(user, text, bot, source):
+def _start_conversation(user: User, text: str, bot: Bot | None, source: str) -> Conversation:
     conversation = Conversation(owner=user, bot=bot, source=source)
     conversation.title = conversation.title_from(text)
     conversation.save()
     return conversation
 
 
-def _ask(conversation, text, attach, follows=_LEAF):
+def _ask(
+    conversation: Conversation,
+    text: str,
+    attach: Callable[[Message], None] | None,
+    follows: Any = _LEAF,  # a Message, None for a first question, or _LEAF
+) -> tuple[Message, Message]:
     """Inside the caller's transaction: the user's message and its queued answer.
 
     The question follows the end of the branch the user is on, or `follows`
@@ -211,13 +217,13 @@ def _ask(conversation, text, attach, follows=_LEAF):
     return question, _queue_answer(conversation, question)
 
 
-def _current_leaf(conversation):
+def _current_leaf(conversation: Conversation) -> Message | None:
     if conversation.current_id is not None:
         return conversation.current
     return conversation.messages.order_by("created_at", "id").last()
 
 
-def _queue_answer(conversation, question):
+def _queue_answer(conversation: Conversation, question: Message) -> Message:
     """A queued answer to `question`, made the end of the branch the user sees."""
     reply = Message.objects.create(
         conversation=conversation,
@@ -234,12 +240,12 @@ def _queue_answer(conversation, question):
     return reply
 
 
-def _check_idle(conversation):
+def _check_idle(conversation: Conversation) -> None:
     if conversation.messages.filter(status__in=Message.ACTIVE).exists():
         raise ChatError("An answer is still being written: wait for it or stop it first.")
 
 
-def _locked_conversation(user, message):
+def _locked_conversation(user: User, message: Message) -> Conversation:
     """The conversation of the user's `message`, locked for a change to its branches."""
     conversation = (
         Conversation.objects.visible_to(user).select_for_update(of=("self",)).select_related("bot")
@@ -250,7 +256,7 @@ def _locked_conversation(user, message):
     return conversation
 
 
-def owned_message(user, message_id, role=None):
+def owned_message(user: User | AnonymousUser, message_id: int, role: str | None = None) -> Message:
     """The user's own message `message_id`, or NotFound."""
     found = Message.objects.visible_to(user).select_related("conversation").filter(pk=message_id)
     if role:
@@ -261,7 +267,7 @@ def owned_message(user, message_id, role=None):
     return message
 
 
-def regenerate_reply(user, message_id):
+def regenerate_reply(user: User, message_id: int) -> Message:
     """Answer the same question again; the earlier answer stays as another version.
 
     Returns the new queued answer.
@@ -275,13 +281,13 @@ def regenerate_reply(user, message_id):
         conversation = _locked_conversation(user, previous)
         _check_idle(conversation)
         check_bot_allowed(conversation)
-        reply = _queue_answer(conversation, previous.parent)
+        reply = _queue_answer(conversation, cast(Message, previous.parent))  # it has one: checked above
     notify_message(reply)
     notify_conversation(conversation)
     return reply
 
 
-def edit_question(user, message_id, text):
+def edit_question(user: User, message_id: int, text: object) -> tuple[Message, Message]:
     """Ask an edited question in place of `message_id`, and queue its answer.
 
     The old question and everything after it stay, browsable as another
@@ -295,7 +301,7 @@ def edit_question(user, message_id, text):
         conversation = _locked_conversation(user, original)
         _check_idle(conversation)
 
-        def keep_images(question):
+        def keep_images(question: Message) -> None:
             # Copies of the attachment rows: the stored files are shared, each
             # message keeps its own (chat does not import the images app).
             for attachment in original.images.all():
@@ -308,7 +314,7 @@ def edit_question(user, message_id, text):
     return question, reply
 
 
-def choose_version(user, message_id):
+def choose_version(user: User, message_id: int) -> Conversation:
     """Show the branch through version `message_id` (its newest continuation)."""
     message = owned_message(user, message_id)
     with transaction.atomic():
@@ -320,7 +326,7 @@ def choose_version(user, message_id):
     return conversation
 
 
-def pin_conversation(user, conversation_id, pinned=True):
+def pin_conversation(user: User, conversation_id: int, pinned: bool = True) -> Conversation:
     conversation = _owned_conversation(user, conversation_id)
     conversation.pinned_at = timezone.now() if pinned else None
     conversation.save(update_fields=["pinned_at"])
@@ -328,7 +334,7 @@ def pin_conversation(user, conversation_id, pinned=True):
     return conversation
 
 
-def archive_conversation(user, conversation_id, archived=True):
+def archive_conversation(user: User, conversation_id: int, archived: bool = True) -> Conversation:
     """Archived conversations leave the list but stay searchable and can be brought back."""
     conversation = _owned_conversation(user, conversation_id)
     conversation.archived_at = timezone.now() if archived else None
@@ -337,20 +343,20 @@ def archive_conversation(user, conversation_id, archived=True):
     return conversation
 
 
-def _owned_conversation(user, conversation_id):
+def _owned_conversation(user: User, conversation_id: int) -> Conversation:
     conversation = Conversation.objects.visible_to(user).filter(pk=conversation_id).first()
     if conversation is None:
         raise NotFound()
     return conversation
 
 
-def _notify_turn(conversation, question, reply):
+def _notify_turn(conversation: Conversation, question: Message, reply: Message) -> None:
     notify_message(question)
     notify_message(reply)
     notify_conversation(conversation)
 
 
-def owned_reply(user, message_id):
+def owned_reply(user: User | AnonymousUser, message_id: int) -> Message:
     """The user's own answer `message_id`, or NotFound (whoever else owns it)."""
     reply = (
         Message.objects.visible_to(user)
@@ -363,13 +369,13 @@ def owned_reply(user, message_id):
     return reply
 
 
-def stop_reply(user, message_id):
+def stop_reply(user: User | AnonymousUser, message_id: int) -> Message:
     reply = owned_reply(user, message_id)
     lifecycle.stop(reply)
     return reply
 
 
-def retry_reply(user, message_id):
+def retry_reply(user: User, message_id: int) -> Message:
     reply = owned_reply(user, message_id)
     check_bot_allowed(reply.conversation)
     quotas.check_new_answer(user, "retry")
@@ -380,7 +386,7 @@ def retry_reply(user, message_id):
     return reply
 
 
-def rename_conversation(user, conversation_id, title):
+def rename_conversation(user: User, conversation_id: int, title: str | None) -> Conversation:
     title = " ".join((title or "").split())[:200]
     if not title:
         raise ChatError("A title cannot be empty.")

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from chatapp.chat.models import Bot, TokenQuota
 
@@ -9,11 +11,11 @@ class BotAdmin(admin.ModelAdmin):
     list_filter = ["groups"]
     filter_horizontal = ["groups"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Bot]:
         return super().get_queryset(request).prefetch_related("groups")
 
     @admin.display(description="limited to")
-    def limited_to(self, bot):
+    def limited_to(self, bot: Bot) -> str:
         return ", ".join(group.name for group in bot.groups.all()) or "everyone"
     prepopulated_fields = {"slug": ["name"]}
 
@@ -25,9 +27,9 @@ class TokenQuotaAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "group"]
 
     @admin.display(description="For")
-    def owner_label(self, quota):
+    def owner_label(self, quota: TokenQuota) -> str:
         return quota.owner_label
 
     @admin.display(description="Used today")
-    def used_today(self, quota):
+    def used_today(self, quota: TokenQuota) -> str:
         return f"{quota.used_today():,}"

@@ -6,5 +6,5 @@ class ChatConfig(AppConfig):
     label = "chat"
     verbose_name = "Chat"
 
-    def ready(self):
+    def ready(self) -> None:
         from chatapp.chat import sessions  # noqa: F401  (signal receivers)

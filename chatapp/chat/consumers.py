@@ -4,7 +4,11 @@ Permissions are checked again on every request (never cached at connect): a
 conversation deleted or handed over in the meantime is simply not found.
 """
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -17,6 +21,11 @@ from chatapp.chat.extensions import registry
 from chatapp.chat.following import resume_frame
 from chatapp.chat.models import Conversation
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from chatapp.chat.models import Message
+
 logger = logging.getLogger(__name__)
 
 # The database is unreachable (restarting, partitioned): the request fails
@@ -25,30 +34,30 @@ logger = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
-def _int(value):
+def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise actions.ChatError("Expected a non-negative integer id.")
     return value
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
-    async def connect(self):
-        self.user = self.scope["user"]
+    async def connect(self) -> None:
+        self.user: User | AnonymousUser = self.scope["user"]
         if not self.user.is_authenticated:
             await self.close(code=4401)
             return
-        self.conversation_id = None
+        self.conversation_id: int | None = None
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         await self.accept()
 
-    async def disconnect(self, code):
+    async def disconnect(self, code: int) -> None:
         if not getattr(self, "user", None) or not self.user.is_authenticated:
             return
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         if self.conversation_id:
             await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
 
-    async def receive(self, text_data=None, bytes_data=None):
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # The base class would raise on bad JSON and drop the socket; a deep
         # nesting raises RecursionError, not ValueError.
         if len(text_data or bytes_data or "") > settings.WEBSOCKET_MAX_REQUEST_BYTES:
@@ -59,8 +68,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except (ValueError, RecursionError):
             await self.send_error("That was not valid JSON.")
 
-    async def receive_json(self, content, **kwargs):
-        handlers = {
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        handlers: dict[object, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "open": self.handle_open,
             "send": self.handle_send,
             "resume": self.handle_resume,
@@ -96,19 +105,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 code="unavailable",
             )
 
-    async def send_error(self, reason, **details):
+    async def send_error(self, reason: str, **details: Any) -> None:
         await self.send_json({"type": "error", "error": reason, **{k: v for k, v in details.items() if v is not None}})
 
     # --- requests -----------------------------------------------------------
 
-    async def handle_open(self, content):
+    async def handle_open(self, content: dict[str, Any]) -> None:
         conversation_id = _int(content.get("conversation_id"))
         if not await self.owns_conversation(conversation_id):
             raise actions.NotFound()
         await self.follow(conversation_id)
         await self.send_json({"type": "opened", "conversation_id": conversation_id})
 
-    async def handle_send(self, content):
+    async def handle_send(self, content: dict[str, Any]) -> None:
         conversation_id = content.get("conversation_id")
         if conversation_id is not None:
             conversation_id = _int(conversation_id)
@@ -131,13 +140,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "message", "ref": content.get("ref"), "message": await self.payload(question)})
         await self.send_json({"type": "message", "message": await self.payload(reply)})
 
-    async def attachments(self, image_ids):
+    async def attachments(self, image_ids: Any) -> Callable[[Message], None] | None:
         """Attached images, through the images extension point (see chatapp.chat.extensions)."""
         if not image_ids or registry.images is None:
             return None
         return await database_sync_to_async(registry.images.attacher)(self.user, image_ids)
 
-    async def handle_resume(self, content):
+    async def handle_resume(self, content: dict[str, Any]) -> None:
         """Send what the client missed of an answer after chunk `after`."""
         attempt = content.get("attempt")
         frame = await database_sync_to_async(resume_frame)(
@@ -152,43 +161,43 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             # Finished, or the log is gone: the saved message replaces what the client has.
             await self.send_json(frame)
 
-    async def handle_stop(self, content):
+    async def handle_stop(self, content: dict[str, Any]) -> None:
         await database_sync_to_async(actions.stop_reply)(self.user, _int(content.get("message_id")))
 
-    async def handle_retry(self, content):
+    async def handle_retry(self, content: dict[str, Any]) -> None:
         await database_sync_to_async(actions.retry_reply)(self.user, _int(content.get("message_id")))
 
-    async def handle_regenerate(self, content):
+    async def handle_regenerate(self, content: dict[str, Any]) -> None:
         await database_sync_to_async(actions.regenerate_reply)(self.user, _int(content.get("message_id")))
 
-    async def handle_edit(self, content):
+    async def handle_edit(self, content: dict[str, Any]) -> None:
         question, _reply = await database_sync_to_async(actions.edit_question)(
             self.user, _int(content.get("message_id")), content.get("text")
         )
         await self.send_json({"type": "message", "ref": content.get("ref"), "message": await self.payload(question)})
 
-    async def handle_choose(self, content):
+    async def handle_choose(self, content: dict[str, Any]) -> None:
         conversation = await database_sync_to_async(actions.choose_version)(self.user, _int(content.get("message_id")))
         await self.send_json({"type": "chosen", "ref": content.get("ref"), "current_id": conversation.current_id})
 
-    async def handle_ping(self, content):
+    async def handle_ping(self, content: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
 
     # --- group events -------------------------------------------------------
 
-    async def chat_message(self, event):
+    async def chat_message(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "message", "message": event["message"]})
 
-    async def chat_chunk(self, event):
+    async def chat_chunk(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["frame"])  # encoded once, by the worker
 
-    async def chat_waiting(self, event):
+    async def chat_waiting(self, event: dict[str, Any]) -> None:
         await self.send_json({**event, "type": "waiting"})
 
-    async def chat_conversation(self, event):
+    async def chat_conversation(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "conversation", "conversation": event["conversation"]})
 
-    async def session_check(self, event):
+    async def session_check(self, event: dict[str, Any]) -> None:
         """A session of this user ended or their account changed: close if it was this socket's."""
         session = self.scope.get("session")
         ended = event.get("session_key")
@@ -204,7 +213,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # --- lookups ------------------------------------------------------------
 
-    async def follow(self, conversation_id):
+    async def follow(self, conversation_id: int) -> None:
         if self.conversation_id == conversation_id:
             return
         if self.conversation_id:
@@ -213,9 +222,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
 
     @database_sync_to_async
-    def owns_conversation(self, conversation_id):
+    def owns_conversation(self, conversation_id: int) -> bool:
         return Conversation.objects.visible_to(self.user).filter(pk=conversation_id).exists()
 
     @database_sync_to_async
-    def payload(self, message):
+    def payload(self, message: Message) -> dict[str, Any]:
         return message_payload(message)

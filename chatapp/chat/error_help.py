@@ -4,7 +4,7 @@ from chatapp.chat.models import Message
 
 Code = Message.ErrorCode
 
-NEXT_STEPS = {
+NEXT_STEPS: dict[str, str] = {
     Code.UNAVAILABLE: "The model may be starting or busy: wait a moment, then press Retry.",
     Code.TIMEOUT: "Press Retry; if it keeps happening, ask a shorter question.",
     Code.ENGINE_ERROR: "Press Retry. If it fails again, tell an administrator.",

@@ -9,5 +9,5 @@ class ChatError(Exception):
 
 
 class NotFound(ChatError):
-    def __init__(self, what="conversation"):
+    def __init__(self, what: str = "conversation") -> None:
         super().__init__(f"No such {what}.")

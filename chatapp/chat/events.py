@@ -4,9 +4,15 @@ A chunk event carries its websocket frame already encoded: the worker encodes
 it once and every web process sends it as it is to each socket.
 """
 
+from __future__ import annotations
+
 import json
+from typing import TYPE_CHECKING, Any
 
 from chatapp.chat.extensions import registry
+
+if TYPE_CHECKING:
+    from chatapp.chat.models import Conversation, Message
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -17,9 +23,9 @@ def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
-def message_payload(message) -> dict:
+def message_payload(message: Message) -> dict[str, Any]:
     """A message as clients see it. May query (images): call it where the ORM is allowed."""
-    payload = {
+    payload: dict[str, Any] = {
         "id": message.pk,
         "conversation_id": message.conversation_id,
         # The message it follows: a new one that does not follow the last shown starts another branch.
@@ -51,13 +57,20 @@ def message_payload(message) -> dict:
     return payload
 
 
-def message_event(message) -> dict:
+def message_event(message: Message) -> dict[str, Any]:
     return {"type": "chat.message", "message": message_payload(message)}
 
 
 def chunk_frame(message_id: int, attempt: int, after: int, seq: int, delta: str, html: str | None = None) -> str:
     """The websocket frame for chunks `after`+1 … `seq` of an answer; `from` is for gap detection."""
-    frame = {"type": "chunk", "message_id": message_id, "attempt": attempt, "from": after, "seq": seq, "delta": delta}
+    frame: dict[str, Any] = {
+        "type": "chunk",
+        "message_id": message_id,
+        "attempt": attempt,
+        "from": after,
+        "seq": seq,
+        "delta": delta,
+    }
     if html is not None:
         frame["html"] = html
     return json.dumps(frame, ensure_ascii=False)
@@ -80,7 +93,7 @@ def waiting_event(message_id: int, reason: str, seconds: float) -> dict:
     return {"type": "chat.waiting", "message_id": message_id, "reason": reason, "seconds": round(seconds)}
 
 
-def conversation_event(conversation, deleted: bool = False) -> dict:
+def conversation_event(conversation: Conversation, deleted: bool = False) -> dict[str, Any]:
     return {
         "type": "chat.conversation",
         "conversation": {

@@ -1,17 +1,20 @@
 """One conversation, exported by its owner as Markdown (the branch they chose) or JSON (every version)."""
 
+from collections.abc import Callable
+from typing import Any
+
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from chatapp.chat.models import Conversation, Message
 
 
-def _images(message, absolute):
+def _images(message: Message, absolute: Callable[[str], str]) -> list[dict[str, str]]:
     # Links to the owner-only image views: they open for the user who exports.
     return [{"name": image.name, "url": absolute(image.url)} for image in message.images.all()]
 
 
-def as_markdown(conversation: Conversation, absolute) -> str:
+def as_markdown(conversation: Conversation, absolute: Callable[[str], str]) -> str:
     branch = conversation.branch()
     prefetch_related_objects(branch, "images")
     lines = [f"# {conversation}", ""]
@@ -30,7 +33,7 @@ def as_markdown(conversation: Conversation, absolute) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def as_json(conversation: Conversation, absolute) -> dict:
+def as_json(conversation: Conversation, absolute: Callable[[str], str]) -> dict[str, Any]:
     thread = conversation.thread()
     messages = list(thread.by_id.values())
     prefetch_related_objects(messages, "images")

@@ -10,6 +10,7 @@ the database once it is saved, and ends an answer whose worker died.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from chatapp.chat import lifecycle, live
 from chatapp.chat.actions import owned_reply
@@ -17,6 +18,9 @@ from chatapp.chat.events import chunk_frame, message_payload
 from chatapp.chat.live import Backlog
 from chatapp.chat.models import Message
 from chatapp.markdown import render_markdown
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 @dataclass
@@ -32,7 +36,7 @@ class CatchUp:
         return self.backlog is not None
 
 
-def catch_up(user, message_id: int, after: int = 0, attempt: int | None = None) -> CatchUp:
+def catch_up(user: User | AnonymousUser, message_id: int, after: int = 0, attempt: int | None = None) -> CatchUp:
     """What the answer `message_id` has beyond chunk `after` of `attempt` (NotFound if not the user's)."""
     reply = owned_reply(user, message_id)
     if reply.status == Message.Status.STREAMING and lifecycle.reap_if_orphaned(reply):
@@ -46,7 +50,9 @@ def catch_up(user, message_id: int, after: int = 0, attempt: int | None = None) 
     return CatchUp(reply)
 
 
-def resume_frame(user, message_id: int, after: int, attempt: int | None) -> dict | str | None:
+def resume_frame(
+    user: User | AnonymousUser, message_id: int, after: int, attempt: int | None
+) -> dict[str, Any] | str | None:
     """For the websocket: a chunk frame (str) from the log, the saved message (dict), or None."""
     caught = catch_up(user, message_id, after, attempt)
     if caught.backlog is not None:

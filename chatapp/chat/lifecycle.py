@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -87,7 +88,7 @@ def finish(
     error: str = "",
     sources: list | None = None,
     generated: bool = True,
-    **figures,
+    **figures: Any,
 ) -> Message:
     """End the answer with `text`; if someone else ended it first, their verdict stands.
 
@@ -175,7 +176,7 @@ def reap() -> dict[str, int]:
     )
     give_up_before = now - timedelta(seconds=settings.ANSWER_QUEUE_TIMEOUT)
     for reply in queued:
-        if reply.queued_at < give_up_before:
+        if reply.queued_at is not None and reply.queued_at < give_up_before:
             if reply.finish(Message.Status.ERROR, error_code=Message.ErrorCode.NOT_STARTED, error=NOT_STARTED):
                 notify_message(reply)
                 done["gave_up"] += 1

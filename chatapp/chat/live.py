@@ -17,7 +17,7 @@ import logging
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio
@@ -31,7 +31,7 @@ LOG_TTL = 3600
 
 def redis_prefix() -> str:
     """The prefix of every key this deployment keeps in Redis (CHANNEL_PREFIX)."""
-    return settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    return cast(dict[str, Any], settings.CHANNEL_LAYERS["default"]["CONFIG"])["prefix"]
 
 
 def _key(kind: str, message_id: object) -> str:
@@ -75,7 +75,7 @@ class Backlog:
     seq: int  # number of the last chunk logged
 
 
-def backlog_from(entries: list, after: int) -> Backlog | None:
+def backlog_from(entries: list | None, after: int) -> Backlog | None:
     """The log's entries as text, or None when no log exists (any more)."""
     if not entries:
         return None

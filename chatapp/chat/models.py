@@ -1,4 +1,5 @@
 from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
 from django.db import models
@@ -7,9 +8,15 @@ from django.utils import timezone
 
 from chatapp.chat.signals import answer_finished
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
 
-class BotQuerySet(models.QuerySet):
-    def visible_to(self, user):
+    from django.contrib.auth.models import AnonymousUser, User
+
+
+class BotQuerySet(models.QuerySet["Bot"]):
+    def visible_to(self, user: "User | AnonymousUser") -> Self:
         """The bots `user` may talk to: those limited to none of the groups, and
         those limited to one of theirs. Superusers manage every bot."""
         if not user.is_authenticated or not user.is_active:
@@ -19,7 +26,7 @@ class BotQuerySet(models.QuerySet):
         limits = Bot.groups.through.objects.filter(bot=models.OuterRef("pk"))
         return self.filter(~models.Exists(limits) | models.Exists(limits.filter(group__user=user)))
 
-    def default_for(self, user):
+    def default_for(self, user: "User | AnonymousUser") -> "Bot | None":
         return self.visible_to(user).order_by("-is_default", "position", "id").first()
 
 
@@ -52,11 +59,11 @@ class Bot(models.Model):
     class Meta:
         ordering = ["position", "name"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
     @property
-    def model_name(self):
+    def model_name(self) -> str:
         return self.model or settings.INFERENCE_MODEL
 
 
@@ -67,19 +74,19 @@ def answer_token_limit(bot: Bot | None, asked: int | None = None) -> int:
     return min(limit for limit in limits if limit)
 
 
-class ConversationQuerySet(models.QuerySet):
-    def visible_to(self, user):
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def visible_to(self, user: "User | AnonymousUser") -> Self:
         if not user.is_authenticated:
             return self.none()
         return self.filter(owner=user)
 
-    def listed(self):
+    def listed(self) -> Self:
         """What the sidebar lists: not archived, pinned first, then latest activity."""
         return self.filter(archived_at__isnull=True).order_by(
             models.F("pinned_at").desc(nulls_last=True), "-updated_at", "-id"
         )
 
-    def archived(self):
+    def archived(self) -> Self:
         return self.filter(archived_at__isnull=False).order_by("-archived_at", "-id")
 
 
@@ -108,19 +115,19 @@ class Conversation(models.Model):
         ordering = ["-updated_at", "-id"]
         indexes = [models.Index(fields=["owner", "-updated_at"])]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.title or f"Conversation {self.pk}"
 
-    def title_from(self, text):
+    def title_from(self, text: str) -> str:
         line = " ".join(text.split())
         return (line[:77] + "…") if len(line) > 80 else (line or "Image")
 
     @property
-    def is_pinned(self):
+    def is_pinned(self) -> bool:
         return self.pinned_at is not None
 
     @property
-    def is_archived(self):
+    def is_archived(self) -> bool:
         return self.archived_at is not None
 
     def thread(self) -> "Thread":
@@ -143,24 +150,24 @@ class Thread:
     are versions of one turn (a regenerated answer, an edited question).
     """
 
-    def __init__(self, messages):
-        self.by_id = {}
-        self.children = defaultdict(list)
+    def __init__(self, messages: "Iterable[Message]") -> None:
+        self.by_id: dict[int | None, Message] = {}
+        self.children: defaultdict[int | None, list[Message]] = defaultdict(list)
         for message in messages:
             self.by_id[message.pk] = message
             self.children[message.parent_id].append(message)
 
-    def latest_leaf(self, message):
+    def latest_leaf(self, message: "Message | None") -> "Message | None":
         """Follow the newest child from `message` (None: the root) down to the end."""
         node = message
         while self.children.get(node.pk if node else None):
             node = self.children[node.pk if node else None][-1]
         return node
 
-    def versions(self, message):
+    def versions(self, message: "Message") -> list["Message"]:
         return [m for m in self.children[message.parent_id] if m.role == message.role]
 
-    def branch_to(self, leaf):
+    def branch_to(self, leaf: "Message | None") -> list["Message"]:
         """Root to `leaf`, each message told its place among its versions."""
         path = []
         node = leaf
@@ -177,12 +184,12 @@ class Thread:
             message.next_version = versions[index + 1] if index + 1 < len(versions) else None
         return path
 
-    def on_branch(self, leaf):
+    def on_branch(self, leaf: "Message | None") -> set[int]:
         return {message.pk for message in self.branch_to(leaf)} if leaf else set()
 
 
-class MessageQuerySet(models.QuerySet):
-    def visible_to(self, user):
+class MessageQuerySet(models.QuerySet["Message"]):
+    def visible_to(self, user: "User | AnonymousUser") -> Self:
         return self.filter(conversation__in=Conversation.objects.visible_to(user))
 
 
@@ -245,6 +252,16 @@ class Message(models.Model):
 
     objects = MessageQuerySet.as_manager()
 
+    # Set on the messages of a branch by Thread.branch_to, for the page.
+    version_number: int
+    version_total: int
+    previous_version: "Message | None"
+    next_version: "Message | None"
+    # Set on an unsaved question that starts a branch of its own: see save().
+    starts_branch: bool
+    # What to do about a failed answer, set by the chat page (chat.error_help).
+    next_step: str
+
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
@@ -252,10 +269,10 @@ class Message(models.Model):
             models.Index(fields=["status", "queued_at"], name="chat_messag_status_queued_idx"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.role} message {self.pk}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # A message written without a place in the tree (an API transcript, an
         # import) follows the conversation's latest one, as before branches;
         # only an edited first question starts a branch of its own.
@@ -266,27 +283,27 @@ class Message(models.Model):
         super().save(*args, **kwargs)
 
     @property
-    def html(self):
+    def html(self) -> str:
         from chatapp.markdown import render_markdown
 
         return render_markdown(self.content)
 
     @property
-    def is_active(self):
+    def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
     @property
-    def is_finished(self):
+    def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.STOPPED, self.Status.ERROR)
 
     @property
-    def tokens_per_second(self):
+    def tokens_per_second(self) -> float | None:
         if self.completion_tokens and self.duration and self.time_to_first_token is not None:
             decode = self.duration - self.time_to_first_token
             return self.completion_tokens / decode if decode > 0 else None
         return None
 
-    def _update_if(self, statuses, **fields):
+    def _update_if(self, statuses: list[str], **fields: Any) -> bool:
         """Write `fields` only while the row is still in one of `statuses`.
 
         The database decides races (two workers, a stop during a save): the
@@ -298,19 +315,34 @@ class Message(models.Model):
                 setattr(self, name, value)
         return bool(updated)
 
-    def claim(self):
+    def claim(self) -> bool:
         """Take a queued answer for generation; exactly one caller wins."""
         return self._update_if([self.Status.QUEUED], status=self.Status.STREAMING, started_at=timezone.now())
 
-    def save_progress(self, content, seq):
+    def save_progress(self, content: str, seq: int) -> bool:
         return self._update_if([self.Status.STREAMING], content=content, seq=seq)
 
-    def return_to_queue(self):
+    def return_to_queue(self) -> bool:
         """Give a started answer that has no text yet back to the queue, for another worker."""
         return self._update_if([self.Status.STREAMING], status=self.Status.QUEUED, started_at=None, queued_at=timezone.now())
 
-    def finish(self, status, *, content=None, seq=None, error="", error_code="", **figures):
-        fields = {"status": status, "error": error, "error_code": error_code, "finished_at": timezone.now(), **figures}
+    def finish(
+        self,
+        status: str,
+        *,
+        content: str | None = None,
+        seq: int | None = None,
+        error: str = "",
+        error_code: str = "",
+        **figures: Any,
+    ) -> bool:
+        fields: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "error_code": error_code,
+            "finished_at": timezone.now(),
+            **figures,
+        }
         if content is not None:
             fields["content"] = content
         if seq is not None:
@@ -320,7 +352,7 @@ class Message(models.Model):
             answer_finished.send(sender=Message, message=self)
         return finished
 
-    def requeue(self):
+    def requeue(self) -> bool:
         """Start a new attempt at a failed or stopped answer; its old text is replaced."""
         return self._update_if(
             [self.Status.ERROR, self.Status.STOPPED],
@@ -366,30 +398,31 @@ class TokenQuota(models.Model):
             )
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.user or self.group}: {self.daily_tokens:,} tokens a day"
 
     @property
-    def owner_label(self):
+    def owner_label(self) -> str:
         return f"user {self.user}" if self.user_id else f"group {self.group}"
 
-    def used_today(self):
+    def used_today(self) -> int:
         if self.user_id:
             return self.tokens_used_today(owner_ids=[self.user_id])
         return self.tokens_used_today(group_id=self.group_id)
 
     @staticmethod
-    def start_of_day(now=None):
+    def start_of_day(now: "datetime | None" = None) -> "datetime":
         """Midnight in TIME_ZONE: when the day's quotas start again."""
         return timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
 
     @classmethod
-    def tokens_used_today(cls, owner_ids=None, group_id=None):
+    def tokens_used_today(cls, owner_ids: "Iterable[int] | None" = None, group_id: int | None = None) -> int:
         """Prompt and answer tokens of the day's finished answers, of some users or of a group's members."""
         answers = Message.objects.filter(role=Message.Role.ASSISTANT, finished_at__gte=cls.start_of_day())
         if group_id is not None:
             answers = answers.filter(conversation__owner__groups=group_id)
         else:
+            assert owner_ids is not None, "some users or a group"
             answers = answers.filter(conversation__owner__in=owner_ids)
         tokens = Coalesce(models.F("prompt_tokens"), 0) + Coalesce(models.F("completion_tokens"), 0)
         return answers.aggregate(total=models.Sum(tokens))["total"] or 0

@@ -7,11 +7,12 @@ always stay.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db.models import prefetch_related_objects
 
-from chatapp.chat.extensions import Grounding, registry
+from chatapp.chat.extensions import Grounding, PromptImage, registry
 from chatapp.chat.models import Bot, Message, answer_token_limit
 
 # Characters per token is about 4 for English with these tokenizers; 3 keeps
@@ -20,7 +21,7 @@ CHARS_PER_TOKEN = 3
 TOKENS_PER_TURN = 4
 
 
-def estimate_tokens(text):
+def estimate_tokens(text: str) -> int:
     return len(text) // CHARS_PER_TOKEN + TOKENS_PER_TURN
 
 
@@ -28,24 +29,24 @@ def estimate_tokens(text):
 class Turn:
     role: str
     text: str
-    messages: list = field(default_factory=list)
-    images: list = field(default_factory=list)  # extensions.PromptImage, oldest first
+    messages: list[Message] = field(default_factory=list)
+    images: list[PromptImage] = field(default_factory=list)  # oldest first
 
     @property
-    def tokens(self):
+    def tokens(self) -> int:
         return estimate_tokens(self.text) + sum(image.cost for image in self.images)
 
-    def as_openai(self):
+    def as_openai(self) -> dict[str, Any]:
         if not self.images:
             return {"role": self.role, "content": self.text}
-        parts = [{"type": "text", "text": self.text}] if self.text.strip() else []
+        parts: list[dict[str, Any]] = [{"type": "text", "text": self.text}] if self.text.strip() else []
         return {"role": self.role, "content": parts + [image.as_openai() for image in self.images]}
 
 
 @dataclass
 class GenerationRequest:
     model: str
-    messages: list
+    messages: list[dict[str, Any]]
     max_tokens: int
     temperature: float
     dropped_turns: int = 0
@@ -57,7 +58,7 @@ class GenerationRequest:
     dropped_images: list = field(default_factory=list)
 
 
-def conversation_turns(reply):
+def conversation_turns(reply: Message) -> list[Turn]:
     """The alternating turns that lead up to `reply` on its own branch, oldest first."""
     earlier = Message.objects.filter(conversation_id=reply.conversation_id, created_at__lte=reply.created_at).exclude(
         pk=reply.pk
@@ -65,7 +66,7 @@ def conversation_turns(reply):
     if reply.parent_id is None:
         history = list(earlier.order_by("created_at", "id"))  # written before branches existed
     else:
-        by_id = {message.pk: message for message in earlier}
+        by_id: dict[int | None, Message] = {message.pk: message for message in earlier}
         history, node = [], by_id.get(reply.parent_id)
         while node is not None:
             history.append(node)
@@ -73,7 +74,7 @@ def conversation_turns(reply):
         history.reverse()
     if registry.images is not None:
         prefetch_related_objects(history, *registry.images.relations)
-    turns = []
+    turns: list[Turn] = []
     for message in history:
         if message.role == Message.Role.ASSISTANT:
             usable = message.status in (Message.Status.DONE, Message.Status.STOPPED) and message.content.strip()
@@ -88,7 +89,7 @@ def conversation_turns(reply):
     return turns
 
 
-def trim_to_budget(system, turns, budget):
+def trim_to_budget(system: str, turns: list[Turn], budget: int) -> tuple[list[Turn], int]:
     """Keep the newest turns that fit in `budget` tokens; returns (kept, dropped count)."""
     if not turns:
         return [], 0
@@ -105,7 +106,7 @@ def trim_to_budget(system, turns, budget):
     return kept, len(turns) - len(kept)
 
 
-def add_images(turns, model):
+def add_images(turns: list[Turn], model: str) -> None:
     """Give each turn the images attached to its messages, costed for how `model` reads them."""
     if registry.images is None:
         return
@@ -113,7 +114,7 @@ def add_images(turns, model):
         turn.images = registry.images.for_messages(turn.messages, model)
 
 
-def leave_out_images(system, turns, budget, latest_too=False):
+def leave_out_images(system: str, turns: list[Turn], budget: int, latest_too: bool = False) -> None:
     """Replace the oldest images by a note until the turns fit in `budget` tokens.
 
     Images beyond what one request may carry go first. The latest turn's
@@ -130,7 +131,7 @@ def leave_out_images(system, turns, budget, latest_too=False):
         image.left_out = True
 
 
-def build_request(reply):
+def build_request(reply: Message) -> GenerationRequest:
     conversation = reply.conversation
     bot = conversation.bot or Bot.objects.default_for(conversation.owner)
     system = (bot.system_prompt if bot and bot.system_prompt else settings.SYSTEM_PROMPT).strip()
@@ -153,7 +154,7 @@ def build_request(reply):
     dropped_images = [
         image.attachment_id for turn in history for image in turn.images if image.left_out or id(turn) not in kept
     ]
-    messages = [{"role": "system", "content": system}] + [turn.as_openai() for turn in turns]
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}] + [turn.as_openai() for turn in turns]
     return GenerationRequest(
         model=bot.model_name if bot else settings.INFERENCE_MODEL,
         messages=messages,

@@ -17,13 +17,16 @@ import time
 import weakref
 from dataclasses import dataclass
 from datetime import timedelta
+from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.http import HttpResponse
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
-from limits import parse_many
+from limits import RateLimitItem, parse_many
 from redis.exceptions import RedisError
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncLimiter
 from limits.storage import storage_from_string
@@ -48,13 +51,13 @@ RATES = {
 class LimitReached(ChatError):
     code = "rate_limited"
 
-    def __init__(self, reason: str, retry_after: int, code: str = "rate_limited"):
+    def __init__(self, reason: str, retry_after: int, code: str = "rate_limited") -> None:
         super().__init__(reason)
         self.retry_after = max(1, int(retry_after))
         self.code = code
 
     @property
-    def details(self) -> dict:
+    def details(self) -> dict:  # type: ignore[override]  # read-only here
         return {"code": self.code, "retry_after": self.retry_after}
 
 
@@ -62,29 +65,29 @@ def _prefix() -> str:
     return settings.LIMITS_PREFIX
 
 
-def _rates(action: str):
+def _rates(action: str) -> list[RateLimitItem]:
     setting, _words = RATES[action]
     text = getattr(settings, setting, "")
     return parse_many(text) if text and text.strip() else []
 
 
-def _refusal(action: str, rate, reset_time: float) -> LimitReached:
+def _refusal(action: str, rate: RateLimitItem, reset_time: float) -> LimitReached:
     wait = max(1, math.ceil(reset_time - time.time()))
     return LimitReached(f"Too many {RATES[action][1]}: the limit is {rate}. Try again in {_duration(wait)}.", wait)
 
 
 # One storage per Redis address and prefix (the tests change both at run time).
-_storages = {}
+_storages: dict[tuple[str, str], SlidingWindowCounterRateLimiter] = {}
 
 
-def _limiter():
+def _limiter() -> SlidingWindowCounterRateLimiter:
     key = (settings.REDIS_URL, _prefix())
     if key not in _storages:
         _storages[key] = SlidingWindowCounterRateLimiter(storage_from_string(settings.REDIS_URL, key_prefix=key[1]))
     return _storages[key]
 
 
-def hit(action: str, key) -> None:
+def hit(action: str, key: object) -> None:
     """Count one `action` for `key` (a user id, an address); raises LimitReached when over a rate.
 
     While Redis is unreachable nothing is counted and nothing refused: the
@@ -104,10 +107,12 @@ def hit(action: str, key) -> None:
 
 
 # Async storages belong to the event loop that opened their connections.
-_async_limiters = weakref.WeakKeyDictionary()
+_async_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[tuple[str, str], AsyncLimiter]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _async_limiter():
+def _async_limiter() -> AsyncLimiter:
     loop = asyncio.get_running_loop()
     key = (settings.REDIS_URL, _prefix())
     found = _async_limiters.get(loop)
@@ -117,7 +122,7 @@ def _async_limiter():
     return found[1]
 
 
-async def ahit(action: str, key) -> None:
+async def ahit(action: str, key: object) -> None:
     """`hit` for code on an event loop (the websocket consumer, the API views)."""
     limiter = _async_limiter()
     try:
@@ -135,7 +140,7 @@ async def ahit(action: str, key) -> None:
 # --- answers at once ------------------------------------------------------------------
 
 
-def check_active_answers(user) -> None:
+def check_active_answers(user: User) -> None:
     """Refuse a new answer while the user already has MAX_ACTIVE_ANSWERS_PER_USER queued or writing.
 
     Called inside the caller's transaction: the user's row is locked so that
@@ -173,17 +178,18 @@ class Usage:
         return self.limit is not None and self.used >= self.limit
 
 
-def usage_of(user) -> list[Usage]:
+def usage_of(user: User) -> list[Usage]:
     """The user's own quota (or the default), then each of their groups' quotas."""
     own = TokenQuota.objects.filter(user=user).first()
     limit = own.daily_tokens if own else (settings.DAILY_TOKEN_QUOTA or None)
     usages = [Usage("your", tokens_used_today(owner_ids=[user.pk]), limit)]
     for quota in TokenQuota.objects.filter(group__user=user).select_related("group"):
+        assert quota.group is not None  # a group's quota: found through its group
         usages.append(Usage(f"the group {quota.group.name}'s", quota.used_today(), quota.daily_tokens))
     return usages
 
 
-def check_token_quota(user) -> None:
+def check_token_quota(user: User) -> None:
     for usage in usage_of(user):
         if usage.exhausted:
             wait = (start_of_day() + timedelta(days=1) - timezone.localtime()).total_seconds()
@@ -195,7 +201,7 @@ def check_token_quota(user) -> None:
             )
 
 
-def check_new_answer(user, action: str) -> None:
+def check_new_answer(user: User, action: str) -> None:
     """Everything checked before a send or retry saves anything: the rate and the day's tokens."""
     hit(action, user.pk)
     check_token_quota(user)
@@ -214,12 +220,12 @@ def _duration(seconds: float) -> str:
 # --- plain Django views ------------------------------------------------------------
 
 
-def rate_limited_view(action: str):
+def rate_limited_view(action: str) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Refuse a view's POSTs over the rate for the client's address, with 429 and Retry-After."""
 
-    def decorate(view):
+    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def limited(request, *args, **kwargs):
+        def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method == "POST":
                 try:
                     hit(action, request.META.get("REMOTE_ADDR", ""))

@@ -6,8 +6,11 @@ development) match substrings. Either way the passages come back escaped, with
 only <mark> added around the matches.
 """
 
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.contrib.postgres.search import (
     SearchHeadline,
@@ -16,10 +19,14 @@ from django.contrib.postgres.search import (
     SearchVector,
 )
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from chatapp.chat.models import Conversation, Message
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 CONFIG = "english"
 MAX_MESSAGES = 60
@@ -41,7 +48,7 @@ class Result:
     hits: list[Hit] = field(default_factory=list)
 
 
-def search(user, query: str) -> list[Result]:
+def search(user: User | AnonymousUser, query: str) -> list[Result]:
     query = " ".join(query.split())[:200]
     if not query:
         return []
@@ -63,7 +70,7 @@ def search(user, query: str) -> list[Result]:
     return list(results.values())
 
 
-def _full_text(messages, query):
+def _full_text(messages: QuerySet[Message], query: str) -> list[Hit]:
     search_query = SearchQuery(query, search_type="websearch", config=CONFIG)
     # Matches the expression of the GIN index created in migration 0004.
     vector = SearchVector("content", config=CONFIG)

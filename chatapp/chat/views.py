@@ -1,12 +1,15 @@
+from __future__ import annotations
+
 import json
 from datetime import timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.db.models import prefetch_related_objects
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import cache_control
@@ -14,18 +17,26 @@ from django.views.decorators.http import require_POST
 
 from chatapp.chat import actions, exports
 from chatapp.chat.error_help import NEXT_STEPS, next_step
-from chatapp.chat.models import Bot, Conversation
+from chatapp.chat.models import Bot, Conversation, Message
 from chatapp.chat.search import search as search_conversations
 from chatapp.markdown import highlight_css
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    class SignedInRequest(HttpRequest):
+        """What the views behind login_required receive."""
+
+        user: User
 
 SIDEBAR_SIZE = 200
 
 
-def _sidebar(user):
+def _sidebar(user: User) -> dict[str, Any]:
     """The conversation list in groups: Pinned, Today, Previous 7 days, Older."""
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=7)
-    groups = {"Pinned": [], "Today": [], "Previous 7 days": [], "Older": []}
+    groups: dict[str, list[Conversation]] = {"Pinned": [], "Today": [], "Previous 7 days": [], "Older": []}
     for item in Conversation.objects.visible_to(user).listed()[:SIDEBAR_SIZE]:
         if item.is_pinned:
             groups["Pinned"].append(item)
@@ -41,7 +52,7 @@ def _sidebar(user):
     }
 
 
-def _transcript(conversation, through=None):
+def _transcript(conversation: Conversation | None, through: Message | None = None) -> list[Message]:
     if conversation is None:
         return []
     branch = conversation.branch(through)
@@ -51,7 +62,13 @@ def _transcript(conversation, through=None):
     return branch
 
 
-def _page(request, conversation=None, through=None, template="chat/conversation.html", **extra):
+def _page(
+    request: SignedInRequest,
+    conversation: Conversation | None = None,
+    through: Message | None = None,
+    template: str = "chat/conversation.html",
+    **extra: Any,
+) -> HttpResponse:
     transcript = _transcript(conversation, through)
     return render(
         request,
@@ -72,14 +89,14 @@ def _page(request, conversation=None, through=None, template="chat/conversation.
     )
 
 
-def _owned(request, conversation_id):
+def _owned(request: SignedInRequest, conversation_id: int) -> Conversation:
     found = Conversation.objects.visible_to(request.user).select_related("bot").filter(pk=conversation_id).first()
     if found is None:
         raise Http404("No such conversation.")
     return found
 
 
-def _through(request, conversation):
+def _through(request: HttpRequest, conversation: Conversation) -> Message | None:
     """`?m=<id>` opens the conversation at that message (a search result), on its branch."""
     try:
         message_id = int(request.GET.get("m", ""))
@@ -89,18 +106,18 @@ def _through(request, conversation):
 
 
 @login_required
-def home(request):
+def home(request: SignedInRequest) -> HttpResponse:
     return _page(request)
 
 
 @login_required
-def conversation(request, conversation_id):
+def conversation(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     found = _owned(request, conversation_id)
     return _page(request, found, _through(request, found))
 
 
 @login_required
-def transcript(request, conversation_id):
+def transcript(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     """Only the transcript, for the page to swap in after the branch changed."""
     branch = _transcript(_owned(request, conversation_id))
     return render(
@@ -111,14 +128,14 @@ def transcript(request, conversation_id):
 
 
 @login_required
-def search(request):
+def search(request: SignedInRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     return _page(request, template="chat/search.html", query=query, results=search_conversations(request.user, query))
 
 
 @login_required
 @require_POST
-def pin(request, conversation_id):
+def pin(request: SignedInRequest, conversation_id: int) -> HttpResponseRedirect:
     try:
         actions.pin_conversation(request.user, conversation_id, request.POST.get("pinned") != "0")
     except actions.NotFound:
@@ -128,7 +145,7 @@ def pin(request, conversation_id):
 
 @login_required
 @require_POST
-def archive(request, conversation_id):
+def archive(request: SignedInRequest, conversation_id: int) -> HttpResponseRedirect:
     archived = request.POST.get("archived") != "0"
     try:
         actions.archive_conversation(request.user, conversation_id, archived)
@@ -140,21 +157,21 @@ def archive(request, conversation_id):
     return redirect("chat:conversation", conversation_id=conversation_id)
 
 
-def _download(content, content_type, name):
+def _download(content: str, content_type: str, name: str) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
 @login_required
-def export_markdown(request, conversation_id):
+def export_markdown(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     found = _owned(request, conversation_id)
     text = exports.as_markdown(found, request.build_absolute_uri)
     return _download(text, "text/markdown; charset=utf-8", f"conversation-{found.pk}.md")
 
 
 @login_required
-def export_json(request, conversation_id):
+def export_json(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     found = _owned(request, conversation_id)
     data = exports.as_json(found, request.build_absolute_uri)
     return _download(json.dumps(data, indent=2, ensure_ascii=False), "application/json", f"conversation-{found.pk}.json")
@@ -162,7 +179,7 @@ def export_json(request, conversation_id):
 
 @login_required
 @require_POST
-def rename(request, conversation_id):
+def rename(request: SignedInRequest, conversation_id: int) -> HttpResponseRedirect:
     try:
         actions.rename_conversation(request.user, conversation_id, request.POST.get("title", ""))
     except actions.NotFound:
@@ -174,7 +191,7 @@ def rename(request, conversation_id):
 
 @login_required
 @require_POST
-def delete(request, conversation_id):
+def delete(request: SignedInRequest, conversation_id: int) -> HttpResponseRedirect:
     try:
         actions.delete_conversation(request.user, conversation_id)
     except actions.NotFound:
@@ -201,5 +218,5 @@ def _code_css() -> str:
 
 
 @cache_control(public=True, max_age=86400)
-def code_style(request):
+def code_style(request: HttpRequest) -> HttpResponse:
     return HttpResponse(_code_css(), content_type="text/css")

@@ -1,6 +1,10 @@
 """Every write to the knowledge base: drafts, publishing, imports and unanswered questions."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -9,8 +13,22 @@ from django.utils.text import slugify
 from chatapp.faq import formats
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
-def create_draft_entry(question, answer, conversation=None, message=None, user=None, phrasings="", tags=""):
+    from chatapp.chat.models import Conversation, Message
+    from chatapp.faq.decision import Decision
+
+
+def create_draft_entry(
+    question: str,
+    answer: str,
+    conversation: Conversation | None = None,
+    message: Message | None = None,
+    user: User | AnonymousUser | None = None,
+    phrasings: str = "",
+    tags: str = "",
+) -> FAQEntry:
     """A new draft entry, e.g. promoted from a reviewed conversation; a reviewer publishes it."""
     question = " ".join((question or "").split())[:300]
     entry = FAQEntry(
@@ -27,7 +45,9 @@ def create_draft_entry(question, answer, conversation=None, message=None, user=N
     return entry
 
 
-def draft_from_unanswered(questions, user=None):
+def draft_from_unanswered(
+    questions: Iterable[UnansweredQuestion], user: User | AnonymousUser | None = None
+) -> FAQEntry:
     """A draft entry for a group of unanswered questions, which it then answers."""
     questions = list(questions)
     first, *others = questions
@@ -38,7 +58,14 @@ def draft_from_unanswered(questions, user=None):
     return entry
 
 
-def record_unanswered(question, conversation=None, message=None, best_score=None, outcome=None, candidates=()):
+def record_unanswered(
+    question: str,
+    conversation: Conversation | None = None,
+    message: Message | None = None,
+    best_score: float | None = None,
+    outcome: str | None = None,
+    candidates: Iterable[dict[str, Any]] = (),
+) -> UnansweredQuestion:
     """Note a question the knowledge base did not answer; whoever asked is the conversation's owner."""
     return UnansweredQuestion.objects.create(
         question=question,
@@ -51,7 +78,7 @@ def record_unanswered(question, conversation=None, message=None, best_score=None
     )
 
 
-def note_question(question, decision, message):
+def note_question(question: str, decision: Decision, message: Message) -> UnansweredQuestion | None:
     """Record for the reviewers a question answered "not sure" or "not covered", with the entries listed.
 
     A retry of the same answer asks again: the question is on the list once.
@@ -73,7 +100,9 @@ def note_question(question, decision, message):
     )
 
 
-def add_phrasing(questions, entry, user=None):
+def add_phrasing(
+    questions: Iterable[UnansweredQuestion], entry: FAQEntry, user: User | AnonymousUser | None = None
+) -> list[str]:
     """The questions become "also asked" phrasings of `entry`, which answers them from now on.
 
     The entry's save rebuilds the index and recalibrates the decision, so the
@@ -91,7 +120,7 @@ def add_phrasing(questions, entry, user=None):
     return added
 
 
-def set_status(entries, status, user=None):
+def set_status(entries: Iterable[FAQEntry], status: str, user: User | None = None) -> int:
     """Publish or withdraw entries; saves one by one so each gets its new updated_at."""
     changed = 0
     for entry in entries:
@@ -110,14 +139,14 @@ class ImportReport:
     unchanged: int = 0
     errors: list = field(default_factory=list)  # (where, message)
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
         if self.errors:
             text += f", {len(self.errors)} row(s) with errors"
         return text
 
 
-def entry_fields(row, entry):
+def entry_fields(row: dict[str, Any], entry: FAQEntry) -> dict[str, Any]:
     """The model fields a row sets on `entry` (a new or existing one); raises ValidationError."""
     question = " ".join(row.get("question", "").split())
     if not question:
@@ -141,13 +170,13 @@ def entry_fields(row, entry):
     return fields
 
 
-def describe(error):
+def describe(error: ValidationError) -> str:
     if hasattr(error, "error_dict"):
         return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in error.message_dict.items())
     return "; ".join(error.messages)
 
 
-def import_rows(rows, user=None):
+def import_rows(rows: formats.Rows, user: User | None = None) -> ImportReport:
     """Create or update entries from `(where, row)` pairs, matched by key.
 
     A row without a key is matched by the key its question would get, so
@@ -155,7 +184,7 @@ def import_rows(rows, user=None):
     skipped; the others are saved.
     """
     report = ImportReport()
-    seen = {}
+    seen: dict[str, str] = {}
     for where, row in rows:
         if isinstance(row, Exception):
             report.errors.append((where, str(row)))
@@ -170,7 +199,7 @@ def import_rows(rows, user=None):
         seen[key] = where
         entry = FAQEntry.objects.filter(key=key).first()
         is_new = entry is None
-        if is_new:
+        if entry is None:
             # Imported entries are the team's curated answers: published unless the file says otherwise.
             entry = FAQEntry(key=key, status="")
         before = {name: getattr(entry, name) for name in ("question", "answer", "status", "phrasings", "tags")}
@@ -192,5 +221,5 @@ def import_rows(rows, user=None):
     return report
 
 
-def import_text(text, file_format, user=None):
+def import_text(text: str, file_format: str, user: User | None = None) -> ImportReport:
     return import_rows(formats.read(text, file_format), user=user)

@@ -1,22 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin
 from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from chatapp.faq import actions, formats
-from chatapp.faq.grouping import group_similar
-from chatapp.faq.models import FAQEntry, UnansweredQuestion, split_tags
+from chatapp.faq.grouping import QuestionGroup, group_similar
+from chatapp.faq.models import FAQEntry, FAQEntryQuerySet, UnansweredQuestion, split_tags
 from chatapp.faq.search import visible_entry_ids
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    class StaffRequest(HttpRequest):
+        """What the admin's own views and actions receive: a signed-in staff member's request."""
+
+        user: User
+
 # Ids of the entries the reviewer on this request may see (None: all); nothing outside a change view.
-viewer_visible = ContextVar("viewer_visible", default=set())
+viewer_visible: ContextVar[set[int] | None] = ContextVar("viewer_visible", default=set())
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
@@ -25,22 +39,26 @@ class TagFilter(admin.SimpleListFilter):
     title = "tag"
     parameter_name = "tag"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         tags = sorted({tag for value in FAQEntry.objects.values_list("tags", flat=True) for tag in split_tags(value)})
         return [(tag, tag) for tag in tags]
 
-    def queryset(self, request, queryset):
-        if not self.value():
+    def queryset(self, request: HttpRequest, queryset: QuerySet[FAQEntry]) -> QuerySet[FAQEntry]:
+        tag = self.value()
+        if not tag:
             return queryset
         # Tags are stored comma-separated: narrow in SQL, then keep exact matches only.
-        keys = [entry.key for entry in queryset.filter(tags__icontains=self.value()) if self.value() in entry.tag_list]
+        keys = [entry.key for entry in queryset.filter(tags__icontains=tag) if tag in entry.tag_list]
         return queryset.filter(key__in=keys)
 
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="CSV, JSON or Markdown (.csv, .json, .md). Entries are matched by key.")
+    # Set by clean_file: what the upload holds.
+    file_format: str
+    text: str
 
-    def clean_file(self):
+    def clean_file(self) -> UploadedFile:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_IMPORT_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB.")
@@ -55,8 +73,8 @@ class ImportForm(forms.Form):
         return upload
 
 
-def export_action(file_format):
-    def export(modeladmin, request, queryset):
+def export_action(file_format: str) -> Callable[..., HttpResponse]:
+    def export(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[FAQEntry]) -> HttpResponse:
         response = HttpResponse(
             formats.write(queryset.order_by("key"), file_format),
             content_type=f"{formats.CONTENT_TYPES[file_format]}; charset=utf-8",
@@ -65,7 +83,10 @@ def export_action(file_format):
         return response
 
     export.__name__ = f"export_{file_format}"
-    export.short_description = f"Export selected entries as {file_format.upper() if file_format != 'md' else 'Markdown'}"
+    # The admin reads the action's label from the function.
+    export.short_description = (  # type: ignore[attr-defined]
+        f"Export selected entries as {file_format.upper() if file_format != 'md' else 'Markdown'}"
+    )
     return export
 
 
@@ -81,42 +102,42 @@ class FAQEntryAdmin(admin.ModelAdmin):
     change_list_template = "admin/faq/faqentry/change_list.html"
     list_per_page = 100
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FAQEntry]:
         # Reviewers work on the entries they may see; another group's are not found.
-        return super().get_queryset(request).visible_to(request.user)
+        return cast(FAQEntryQuerySet, super().get_queryset(request)).visible_to(request.user)
 
-    def get_changeform_initial_data(self, request):
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
         initial.setdefault("status", FAQEntry.Status.DRAFT)
         return initial
 
     @admin.display(description="From conversation")
-    def source(self, entry):
+    def source(self, entry: FAQEntry) -> str:
         if not entry.source_conversation_id:
             return "—"
         url = reverse("admin:chat_conversation_change", args=[entry.source_conversation_id])
         return format_html('<a href="{}">Conversation {}</a>', url, entry.source_conversation_id)
 
-    def save_model(self, request, entry, form, change):
-        entry.updated_by = request.user
+    def save_model(self, request: HttpRequest, entry: FAQEntry, form: forms.Form, change: bool) -> None:
+        entry.updated_by = cast("User", request.user)  # the admin is for signed-in staff
         super().save_model(request, entry, form, change)
 
     @admin.action(description="Publish selected entries", permissions=["change"])
-    def publish(self, request, queryset):
+    def publish(self, request: StaffRequest, queryset: QuerySet[FAQEntry]) -> None:
         changed = actions.set_status(queryset, FAQEntry.Status.PUBLISHED, user=request.user)
         self.message_user(request, f"{changed} entries published.")
 
     @admin.action(description="Withdraw selected entries (back to draft)", permissions=["change"])
-    def withdraw(self, request, queryset):
+    def withdraw(self, request: StaffRequest, queryset: QuerySet[FAQEntry]) -> None:
         changed = actions.set_status(queryset, FAQEntry.Status.DRAFT, user=request.user)
         self.message_user(request, f"{changed} entries withdrawn.")
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             path("import/", self.admin_site.admin_view(self.import_view), name="faq_faqentry_import"),
         ] + super().get_urls()
 
-    def import_view(self, request):
+    def import_view(self, request: StaffRequest) -> HttpResponseBase:
         if not (self.has_add_permission(request) and self.has_change_permission(request)):
             raise PermissionDenied
         form = ImportForm(request.POST or None, request.FILES or None)
@@ -151,10 +172,12 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
     # The grouped view is the list; "?list" shows the plain one (with search and filters).
     LIST_PARAMETER = "list"
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         # "Entries listed" shows only what this reviewer may see: rendered here, while it is known.
         token = viewer_visible.set(visible_entry_ids(request.user))
         try:
@@ -166,7 +189,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
             viewer_visible.reset(token)
 
     @admin.display(description="Entries listed")
-    def listed(self, question):
+    def listed(self, question: UnansweredQuestion) -> str:
         visible = viewer_visible.get()
         items = [item for item in question.candidates or [] if isinstance(item, dict) and item.get("key")]
         items = [item for item in items if visible is None or item.get("id") in visible]
@@ -174,15 +197,15 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
             return "—"
         return format_html_join(", ", '<a href="{}">{}</a>', ((reverse("faq:entry", args=[item["key"]]), item["question"]) for item in items))
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         return [
             path("act/", self.admin_site.admin_view(self.group_action), name="faq_unansweredquestion_act"),
         ] + super().get_urls()
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if self.LIST_PARAMETER in request.GET:
-            request.GET = request.GET.copy()
-            del request.GET[self.LIST_PARAMETER]
+            request.GET = request.GET.copy()  # type: ignore[assignment]  # a mutable copy, on purpose
+            del request.GET[self.LIST_PARAMETER]  # type: ignore[misc]
             return super().changelist_view(request, {**(extra_context or {}), "plain_list": True})
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -197,14 +220,14 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/faq/unansweredquestion/grouped.html", context)
 
-    def _visible_groups(self, request, questions):
+    def _visible_groups(self, request: HttpRequest, questions: QuerySet[UnansweredQuestion]) -> list[QuestionGroup]:
         groups = group_similar(questions)
         visible = visible_entry_ids(request.user)
         for group in groups:
             group.visible = visible
         return groups
 
-    def group_action(self, request):
+    def group_action(self, request: StaffRequest) -> HttpResponseBase:
         if request.method != "POST":
             return redirect("admin:faq_unansweredquestion_changelist")
         if not (self.has_change_permission(request) and request.user.has_perm("faq.add_faqentry")):

@@ -10,9 +10,11 @@ typos. Three steps make those meet, each measured with `faq_eval`:
 """
 
 import json
+import os
 import re
 import threading
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,7 +43,7 @@ _STEMMING = threading.Lock()
 
 
 @lru_cache(maxsize=50_000)
-def foreign_forms(word):
+def foreign_forms(word: str) -> frozenset[str]:
     """The word and its French and German stems: "beantrage" → {"beantrage", "beantrag"}.
 
     Cached because Snowball in pure Python is the slow part of a search; locked
@@ -51,20 +53,20 @@ def foreign_forms(word):
         return frozenset({word} | {stemmer.stemWord(word) for stemmer in _STEMMERS})
 
 
-def fold(text):
+def fold(text: str) -> str:
     """Lower case without accents, so "Déploiement" and "deploiement" are one word."""
     text = unicodedata.normalize("NFKD", text.casefold().replace("ß", "ss"))
     return "".join(char for char in text if not unicodedata.combining(char))
 
 
-def words(text):
+def words(text: str) -> list[str]:
     return WORD.findall(fold(text))
 
 
 class Analyzer:
-    def __init__(self, synonym_groups=None, use_synonyms=True):
+    def __init__(self, synonym_groups: list[list[str]] | None = None, use_synonyms: bool = True) -> None:
         self.use_synonyms = use_synonyms
-        self.synonyms = {}
+        self.synonyms: dict[tuple[str, ...], list[str]] = {}
         for group in synonym_groups if synonym_groups is not None else load_synonym_groups():
             canonical = words(group[0])
             for variant in group[1:]:
@@ -77,12 +79,12 @@ class Analyzer:
         self.longest_phrase = max((len(key) for key in self.synonyms), default=1)
 
     @staticmethod
-    def _variants(word):
+    def _variants(word: str) -> frozenset[str]:
         return foreign_forms(word)
 
-    def expansion_map(self, tokens):
+    def expansion_map(self, tokens: list[str]) -> dict[int, list[str]]:
         """For each position in `tokens`, the English words its synonyms stand for."""
-        found = {}
+        found: dict[int, list[str]] = {}
         if not self.use_synonyms:
             return found
         for start in range(len(tokens)):
@@ -100,14 +102,14 @@ class Analyzer:
                         found.setdefault(position, []).extend(canonical)
         return found
 
-    def expand(self, tokens):
+    def expand(self, tokens: list[str]) -> list[str]:
         """The question's words plus the English words its synonyms stand for."""
         found = self.expansion_map(tokens)
         added = [word for position in sorted(found) for word in found[position]]
         present = set(tokens)
         return tokens + [word for word in dict.fromkeys(added) if word not in present]
 
-    def asked_terms(self, text):
+    def asked_terms(self, text: str) -> list[tuple[str, frozenset[str]]]:
         """The question's content words, each with the English words its synonyms stand for.
 
         A word that is only part of a synonym phrase ("mot de passe") is a
@@ -115,7 +117,7 @@ class Analyzer:
         """
         tokens = words(text)
         expansions = self.expansion_map(tokens)
-        asked = []
+        asked: list[tuple[str, frozenset[str]]] = []
         for position, token in enumerate(tokens):
             synonyms = expansions.get(position, ())
             canonical = [word for word in synonyms if word not in STOPWORDS]
@@ -125,7 +127,7 @@ class Analyzer:
             asked.append((token, frozenset(canonical)))
         return asked
 
-    def terms(self, text, expand=False):
+    def terms(self, text: str, expand: bool = False) -> list[str]:
         """Content words: the terms of the word index.
 
         Not stemmed: the trigram index already matches word forms, and English
@@ -137,9 +139,9 @@ class Analyzer:
         return [token for token in tokens if token not in STOPWORDS]
 
     @staticmethod
-    def ngrams(terms):
+    def ngrams(terms: Iterable[str]) -> list[str]:
         """Character trigrams of each term, with its edges marked: "vpn" → "<vp", "vpn", "pn>"."""
-        grams = []
+        grams: list[str] = []
         for term in terms:
             padded = f"<{term}>"
             if len(padded) <= NGRAM:
@@ -162,7 +164,7 @@ FOLLOW_UP_POINTERS = {
 }
 
 
-def is_follow_up(text):
+def is_follow_up(text: str) -> bool:
     """Whether a question seems to need the one before it: "And for staging?", "How long does it take?"."""
     tokens = words(text)
     if not tokens:
@@ -173,11 +175,11 @@ def is_follow_up(text):
     return any(token in FOLLOW_UP_POINTERS for token in tokens)
 
 
-def load_synonym_groups(path=SYNONYMS_FILE):
+def load_synonym_groups(path: str | os.PathLike[str] = SYNONYMS_FILE) -> list[list[str]]:
     return json.loads(Path(path).read_text(encoding="utf-8"))["groups"]
 
 
 @lru_cache(maxsize=1)
-def default_analyzer():
+def default_analyzer() -> Analyzer:
     """One per process: reading and stemming the synonym list takes a moment."""
     return Analyzer()

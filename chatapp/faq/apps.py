@@ -1,22 +1,30 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
+
+if TYPE_CHECKING:
+    from chatapp.chat.extensions import FinalAnswer, Grounding
+    from chatapp.chat.models import Bot, Message
 
 
 class KnowledgeBase:
     """The knowledge base's side of the core's answer path (see chatapp.chat.extensions)."""
 
-    def ground(self, bot, turns, system, reply):
+    def ground(self, bot: Bot | None, turns: list, system: str, reply: Message) -> Grounding:
         from chatapp.faq.grounding import ground
 
         return ground(bot, turns, system, reply)
 
-    def finalize(self, reply, text, sources):
+    def finalize(self, reply: Message, text: str, sources: list) -> FinalAnswer:
         from chatapp.faq.grounding import finalize
 
         return finalize(reply, text, sources)
 
 
-def forget_index(sender, **kwargs):
+def forget_index(sender: type, **kwargs: Any) -> None:
     # Other processes notice the change by the entries' fingerprint; this one need not wait for it.
     from chatapp.faq.search import current_index
 
@@ -27,7 +35,7 @@ class FaqConfig(AppConfig):
     name = "chatapp.faq"
     label = "faq"
 
-    def ready(self):
+    def ready(self) -> None:
         from chatapp.chat import extensions
 
         extensions.register_knowledge_base(KnowledgeBase())

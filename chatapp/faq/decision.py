@@ -23,12 +23,13 @@ published entries change.
 
 import logging
 import time
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from chatapp.faq.analysis import is_follow_up
-from chatapp.faq.index import Document, Retrieval, SearchIndex, title_similarity
+from chatapp.faq.index import Document, Hit, Retrieval, SearchIndex, title_similarity
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +100,11 @@ class Model:
         z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights[:-1] + self.weights[-1]
         return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
 
-    def as_lists(self):
+    def as_lists(self) -> list[list[float]]:
         return [self.mean.round(4).tolist(), self.scale.round(4).tolist(), self.weights.round(4).tolist()]
 
     @classmethod
-    def from_lists(cls, values):
+    def from_lists(cls, values: Iterable[Sequence[float]]) -> "Model":
         return cls(*(np.asarray(value, dtype=float) for value in values))
 
 
@@ -149,7 +150,7 @@ class Calibration:
         )
 
 
-def features(index: SearchIndex, retrieval: Retrieval, excluded=()) -> np.ndarray | None:
+def features(index: SearchIndex, retrieval: Retrieval, excluded: Iterable[int] = ()) -> np.ndarray | None:
     """The figures of a search that the decision reads, for its first entry; None without any.
 
     `excluded`: positions of entries the search left out, whose words then count as unknown.
@@ -168,7 +169,7 @@ def features(index: SearchIndex, retrieval: Retrieval, excluded=()) -> np.ndarra
     total = covered = in_title = unknown = 0.0
     left_out = [index.term_sets[position] for position in excluded]
 
-    def known(form):
+    def known(form: str) -> bool:
         return vocabulary.get(form, 0) > sum(form in other for other in left_out)
 
     for term, synonyms, share in retrieval.query.asked:
@@ -193,7 +194,7 @@ def features(index: SearchIndex, retrieval: Retrieval, excluded=()) -> np.ndarra
     )
 
 
-def _labelled_questions(index: SearchIndex):
+def _labelled_questions(index: SearchIndex) -> list[tuple[int, int, str]]:
     """(position of the entry, line number, text) for each entry's question and phrasing."""
     questions = [
         (position, number, line)
@@ -211,7 +212,7 @@ def _without_lines(document: Document, lines: set) -> Document:
     return Document(document.id, document.key, kept[0] if kept else "", document.answer, kept[1:], document.tags)
 
 
-def calibration_samples(index: SearchIndex, k: int = 3):
+def calibration_samples(index: SearchIndex, k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Features and labels of the knowledge base's own questions (see the module's docstring)."""
     questions = _labelled_questions(index)
     rows, answer_labels, cover_labels, answerable = [], [], [], []
@@ -219,7 +220,7 @@ def calibration_samples(index: SearchIndex, k: int = 3):
         held = [(position, number, line) for position, number, line in questions if (position + number) % FOLDS == fold]
         if not held:
             continue
-        lines = {}
+        lines: dict[int, set[int]] = {}
         for position, number, _ in held:
             lines.setdefault(position, set()).add(number)
         documents = [_without_lines(document, lines.get(position, set())) for position, document in enumerate(index.documents)]
@@ -243,7 +244,13 @@ def calibration_samples(index: SearchIndex, k: int = 3):
     return np.array(rows), np.array(answer_labels), np.array(cover_labels), np.array(answerable)
 
 
-def thresholds(p_answer, p_cover, answer_labels, cover_labels, answerable):
+def thresholds(
+    p_answer: np.ndarray,
+    p_cover: np.ndarray,
+    answer_labels: np.ndarray,
+    cover_labels: np.ndarray,
+    answerable: np.ndarray,
+) -> tuple[float, float]:
     """The lowest answer threshold that keeps wrong answers rare, the list threshold that keeps declines rare."""
     uncovered = ~answerable
     answer_at = 0.99
@@ -261,7 +268,9 @@ def thresholds(p_answer, p_cover, answer_labels, cover_labels, answerable):
 
 def calibrate(index: SearchIndex) -> Calibration:
     started = time.perf_counter()
-    rows, answer_labels, cover_labels, answerable = calibration_samples(index) if len(index) >= 2 else ([], [], [], [])
+    rows, answer_labels, cover_labels, answerable = (
+        calibration_samples(index) if len(index) >= 2 else (np.array([]),) * 4
+    )
     if len(rows) < MIN_CALIBRATION_QUESTIONS or answer_labels.sum() < 5 or cover_labels.sum() < 5:
         return built_in_calibration()
     answer = fit(rows, answer_labels)
@@ -304,7 +313,7 @@ class Decision:
         return self.retrieval.hits
 
     @property
-    def best(self):
+    def best(self) -> Hit | None:
         return self.retrieval.best
 
     @property
@@ -348,7 +357,12 @@ def judge(index: SearchIndex, retrieval: Retrieval, calibration: Calibration, ne
 
 
 def decide(
-    index: SearchIndex, question: str, context=(), visible=None, k: int = 3, near_exact: float = NEAR_EXACT
+    index: SearchIndex,
+    question: str,
+    context: Iterable[str] = (),
+    visible: Collection[int] | None = None,
+    k: int = 3,
+    near_exact: float = NEAR_EXACT,
 ) -> Decision:
     """Search and decide. `context`: the conversation's earlier questions, latest last."""
     calibration = index.calibration

@@ -15,9 +15,11 @@ or declined.
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from chatapp.faq.decision import ANSWER, NOT_COVERED, UNSURE, calibrate, decide
+from chatapp.faq.index import SearchIndex
 
 
 class EvaluationFileError(Exception):
@@ -76,38 +78,38 @@ class Report:
         return [outcome for outcome in self.outcomes if not outcome.case.expected]
 
     @staticmethod
-    def _share(outcomes, test):
+    def _share(outcomes: list[Outcome], test: Callable[[Outcome], bool]) -> float | None:
         return sum(1 for outcome in outcomes if test(outcome)) / len(outcomes) if outcomes else None
 
-    def recall_at(self, k, outcomes=None):
+    def recall_at(self, k: int, outcomes: list[Outcome] | None = None) -> float | None:
         return self._share(self.answerable if outcomes is None else outcomes, lambda o: (o.rank() or k + 1) <= k)
 
-    def mrr(self, outcomes=None):
+    def mrr(self, outcomes: list[Outcome] | None = None) -> float | None:
         outcomes = self.answerable if outcomes is None else outcomes
-        return sum(1 / o.rank() for o in outcomes if o.rank()) / len(outcomes) if outcomes else None
+        return sum(1 / rank for o in outcomes if (rank := o.rank())) / len(outcomes) if outcomes else None
 
-    def share(self, verdict, outcomes=None):
+    def share(self, verdict: str, outcomes: list[Outcome] | None = None) -> float | None:
         """Share of the answerable (or unanswerable) questions that got `verdict`."""
         if outcomes is None:
             outcomes = self.answerable if verdict in ANSWERABLE_VERDICTS else self.unanswerable
         return self._share(outcomes, lambda o: o.verdict == verdict)
 
-    def found(self, outcomes=None):
+    def found(self, outcomes: list[Outcome] | None = None) -> float | None:
         """Answerable questions whose right entry was the answer or among those listed."""
         outcomes = self.answerable if outcomes is None else outcomes
         return self._share(outcomes, lambda o: o.verdict in ("answered right", "unsure, listed"))
 
-    def by_kind(self):
-        kinds = defaultdict(list)
+    def by_kind(self) -> dict[str, list[Outcome]]:
+        kinds: defaultdict[str, list[Outcome]] = defaultdict(list)
         for outcome in self.outcomes:
             kinds[outcome.case.kind or ("-" if outcome.case.expected else "unanswerable")].append(outcome)
         return dict(sorted(kinds.items()))
 
-    def latencies(self):
+    def latencies(self) -> list[float]:
         return sorted(outcome.seconds for outcome in self.outcomes)
 
 
-def read_cases(lines) -> list:
+def read_cases(lines: Iterable[str]) -> list:
     cases = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -127,7 +129,7 @@ def read_cases(lines) -> list:
     return cases
 
 
-def evaluate(cases, index, listed=3, ranked=10) -> Report:
+def evaluate(cases: Iterable[Case], index: SearchIndex, listed: int = 3, ranked: int = 10) -> Report:
     """Decide every case on `index`; `listed`: entries shown when unsure (FAQ_TOP_K)."""
     if index.calibration is None:
         index.calibration = calibrate(index)

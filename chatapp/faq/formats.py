@@ -18,13 +18,22 @@ heading give the entry's fields, the answer follows the first blank line:
     Open a ticket in the IT Help board...
 """
 
+from __future__ import annotations
+
 import csv
 import io
 import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from markdown_it import MarkdownIt
 
+if TYPE_CHECKING:
+    from chatapp.faq.models import FAQEntry
+
 FORMATS = ("csv", "json", "md")
+# A row as read, with where it is in the file; a row that could not be read is its error.
+Rows = Iterator[tuple[str, "dict[str, Any] | RowError"]]
 FIELDS = ("key", "question", "answer", "phrasings", "tags", "status")
 PHRASING_SEPARATOR = " | "
 MARKDOWN_FIELDS = {"key": "key", "tags": "tags", "also asked": "phrasings", "status": "status"}
@@ -34,7 +43,7 @@ class RowError(Exception):
     pass
 
 
-def format_of(filename):
+def format_of(filename: str) -> str:
     suffix = filename.rsplit(".", 1)[-1].lower()
     if suffix in ("md", "markdown"):
         return "md"
@@ -43,7 +52,7 @@ def format_of(filename):
     raise ValueError(f"Unknown file type {suffix!r}: use .csv, .json or .md.")
 
 
-def as_list(value, separator):
+def as_list(value: object, separator: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -53,12 +62,12 @@ def as_list(value, separator):
     return [item.strip() for item in value if item.strip()]
 
 
-def normalise(row):
+def normalise(row: dict[str, Any]) -> dict[str, Any]:
     """A row from any format with lists where lists belong; raises RowError."""
     unknown = set(row) - set(FIELDS)
     if unknown:
         raise RowError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    clean = {}
+    clean: dict[str, Any] = {}
     for name in ("key", "question", "answer", "status"):
         value = row.get(name)
         if value is not None and not isinstance(value, str):
@@ -78,7 +87,7 @@ def normalise(row):
 # --- reading -----------------------------------------------------------------
 
 
-def read_csv(text):
+def read_csv(text: str) -> Rows:
     reader = csv.DictReader(io.StringIO(text))
     missing = {"question"} - set(reader.fieldnames or [])
     if missing:
@@ -99,7 +108,7 @@ def read_csv(text):
             yield where, error
 
 
-def read_json(text):
+def read_json(text: str) -> Rows:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -121,7 +130,7 @@ def read_json(text):
             yield where, error
 
 
-def markdown_sections(text):
+def markdown_sections(text: str) -> Iterator[tuple[int, str, list[str]]]:
     """(line number, heading, body lines) for each top-level `##` heading."""
     lines = text.splitlines()
     tokens = MarkdownIt("commonmark").parse(text)
@@ -129,13 +138,14 @@ def markdown_sections(text):
     for index, token in enumerate(tokens):
         # Level 0 leaves out headings quoted or inside lists; fenced code never yields headings.
         if token.type == "heading_open" and token.tag == "h2" and token.level == 0:
+            assert token.map is not None  # block tokens always carry their lines
             headings.append((token.map[0], token.map[1], tokens[index + 1].content.strip()))
     for position, (start, end, heading) in enumerate(headings):
         stop = headings[position + 1][0] if position + 1 < len(headings) else len(lines)
         yield start + 1, heading, lines[end:stop]
 
 
-def read_markdown(text):
+def read_markdown(text: str) -> Rows:
     for line_number, heading, body in markdown_sections(text):
         where = f"line {line_number}"
         row = {"question": heading}
@@ -156,17 +166,17 @@ def read_markdown(text):
             yield where, error
 
 
-READERS = {"csv": read_csv, "json": read_json, "md": read_markdown}
+READERS: dict[str, Callable[[str], Rows]] = {"csv": read_csv, "json": read_json, "md": read_markdown}
 
 
-def read(text, file_format):
+def read(text: str, file_format: str) -> Rows:
     return READERS[file_format](text)
 
 
 # --- writing -----------------------------------------------------------------
 
 
-def entry_row(entry):
+def entry_row(entry: FAQEntry) -> dict[str, Any]:
     return {
         "key": entry.key,
         "question": entry.question,
@@ -177,7 +187,7 @@ def entry_row(entry):
     }
 
 
-def write_csv(entries):
+def write_csv(entries: Iterable[FAQEntry]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FIELDS)
     writer.writeheader()
@@ -189,11 +199,11 @@ def write_csv(entries):
     return buffer.getvalue()
 
 
-def write_json(entries):
+def write_json(entries: Iterable[FAQEntry]) -> str:
     return json.dumps([entry_row(entry) for entry in entries], ensure_ascii=False, indent=2) + "\n"
 
 
-def write_markdown(entries):
+def write_markdown(entries: Iterable[FAQEntry]) -> str:
     parts = ["# Team FAQ\n"]
     for entry in entries:
         row = entry_row(entry)
@@ -208,9 +218,9 @@ def write_markdown(entries):
     return "\n".join(parts)
 
 
-WRITERS = {"csv": write_csv, "json": write_json, "md": write_markdown}
+WRITERS: dict[str, Callable[[Iterable[FAQEntry]], str]] = {"csv": write_csv, "json": write_json, "md": write_markdown}
 CONTENT_TYPES = {"csv": "text/csv", "json": "application/json", "md": "text/markdown"}
 
 
-def write(entries, file_format):
+def write(entries: Iterable[FAQEntry], file_format: str) -> str:
     return WRITERS[file_format](entries)

@@ -75,7 +75,7 @@ def check(answer: str, entries: dict, support: bool = True) -> Verdict:
         own = cited_numbers(sentence) & set(entries)
         sources = own or cited
         plain = CITATION.sub(" ", sentence)
-        support = set().union(*(entry_stems[number] for number in sources))
+        supporting: set[str] = set().union(*(entry_stems[number] for number in sources))
         reference = " ".join(entry_text[number] for number in sources)
         missing = [literal for literal in literals(plain) if literal not in reference]
         if missing:
@@ -83,6 +83,6 @@ def check(answer: str, entries: dict, support: bool = True) -> Verdict:
         sentence_stems = stems(plain)
         if len(sentence_stems) < MIN_CHECKED_WORDS:
             continue
-        if len(sentence_stems & support) / len(sentence_stems) < MIN_SUPPORT:
+        if len(sentence_stems & supporting) / len(sentence_stems) < MIN_SUPPORT:
             return Verdict(False, f"the cited entries do not support: {plain.strip()[:120]}")
     return Verdict(True)

@@ -21,8 +21,11 @@ Each source records its `use`: "quoted" (its text is the answer), "related"
 and "closest" (linked), or "answer" (given to the model to write from).
 """
 
+from __future__ import annotations
+
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.urls import reverse
@@ -31,8 +34,12 @@ from chatapp.chat import extensions
 from chatapp.faq import actions, model_judge
 from chatapp.faq.decision import ANSWER, UNSURE, Decision
 from chatapp.faq.groundedness import Verdict, check, cited_numbers
-from chatapp.faq.index import near_exact
+from chatapp.faq.index import Hit, near_exact
 from chatapp.faq.search import search, visible_entry_ids
+
+if TYPE_CHECKING:
+    from chatapp.chat.models import Bot, Message
+    from chatapp.chat.prompt import Turn
 
 QUOTE = "quote"
 GENERATE = "generate"
@@ -71,7 +78,7 @@ def answer_mode(model_name: str) -> str:
     return mode if mode in ANSWER_MODES else QUOTE
 
 
-def source(number: int, hit, use: str, cited: bool = False) -> dict:
+def source(number: int, hit: Hit, use: str, cited: bool = False) -> dict:
     document = hit.document
     return {
         "number": number,
@@ -135,7 +142,7 @@ def with_model_judgement(decision: Decision, model: str) -> Decision:
     return dataclasses.replace(decision, outcome=ANSWER, retrieval=retrieval, judged_by_model=True)
 
 
-def ground(bot, turns, system: str, reply) -> Grounding:
+def ground(bot: Bot | None, turns: list[Turn], system: str, reply: Message) -> Grounding:
     """The system prompt, sources and maybe a ready answer for `reply`'s latest question."""
     if not (bot and bot.uses_knowledge_base) or not turns or turns[-1].role != "user":
         return Grounding(system)
@@ -173,7 +180,7 @@ def mark_cited(sources: list, text: str) -> list:
     ]
 
 
-def finalize(reply, text: str, sources: list) -> FinalAnswer:
+def finalize(reply: Message, text: str, sources: list) -> FinalAnswer:
     """The answer to save once the model's stream has ended.
 
     A generated answer that cites nothing, cites an entry it was not given, or
@@ -211,6 +218,6 @@ def finalize(reply, text: str, sources: list) -> FinalAnswer:
     return FinalAnswer(quote_answer(found[first["id"]].answer, renumbered), renumbered, rejected_draft=text)
 
 
-def reply_model(reply) -> str:
+def reply_model(reply: Message) -> str:
     bot = reply.conversation.bot
     return bot.model_name if bot else settings.INFERENCE_MODEL

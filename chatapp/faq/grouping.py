@@ -7,13 +7,20 @@ cosine similarity to its centroid reaches GROUP_SIMILARITY, else start a new
 one: a single pass, fine for the few hundred open questions a team has.
 """
 
+from __future__ import annotations
+
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chatapp.faq.analysis import default_analyzer
+from chatapp.faq.analysis import Analyzer, default_analyzer
+
+if TYPE_CHECKING:
+    from chatapp.faq.models import UnansweredQuestion
 
 GROUP_SIMILARITY = 0.3
 TOPIC_WORDS = 3
@@ -21,29 +28,30 @@ TOPIC_WORDS = 3
 
 @dataclass
 class QuestionGroup:
-    questions: list = field(default_factory=list)
+    questions: list[UnansweredQuestion] = field(default_factory=list)
     topic: str = ""
     # Ids of the entries the reviewer may see (None: all): others are never listed.
     visible: set | None = None
 
     @property
-    def count(self):
+    def count(self) -> int:
         return len(self.questions)
 
     @property
-    def people(self):
+    def people(self) -> int:
         askers = {question.asked_by_id for question in self.questions if question.asked_by_id}
         anonymous = sum(1 for question in self.questions if not question.asked_by_id)
         return len(askers) + anonymous
 
     @property
-    def ids(self):
+    def ids(self) -> list[int]:
         return [question.pk for question in self.questions]
 
     @property
-    def candidates(self):
+    def candidates(self) -> list[dict[str, Any]]:
         """The entries the bot listed for these questions ("not sure"), most often listed first: {id, key, question}."""
-        counts, found = Counter(), {}
+        counts: Counter[int] = Counter()
+        found: dict[int, dict[str, Any]] = {}
         for question in self.questions:
             for rank, item in enumerate(question.candidates or []):
                 if isinstance(item, dict) and "id" in item and (self.visible is None or item["id"] in self.visible):
@@ -52,12 +60,14 @@ class QuestionGroup:
         return [found[pk] for pk, _ in counts.most_common()]
 
     @property
-    def summary(self):
+    def summary(self) -> str:
         people = self.people
         return f"{people} {'person' if people == 1 else 'people'} asked about {self.topic}"
 
 
-def group_similar(questions, analyzer=None, threshold=GROUP_SIMILARITY):
+def group_similar(
+    questions: Iterable[UnansweredQuestion], analyzer: Analyzer | None = None, threshold: float = GROUP_SIMILARITY
+) -> list[QuestionGroup]:
     """Groups of `questions` (objects with `.question`), largest first."""
     questions = list(questions)
     if not questions:
@@ -76,7 +86,8 @@ def group_similar(questions, analyzer=None, threshold=GROUP_SIMILARITY):
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors /= np.where(norms > 0, norms, 1)
 
-    members, centroids = [], []
+    members: list[list[int]] = []
+    centroids: list[np.ndarray] = []
     for row in range(len(questions)):
         if centroids:
             matrix = np.array(centroids)

@@ -13,16 +13,23 @@ from `Document`s, so the evaluation and the calibration can index any set of
 entries (another knowledge base, an entry left out) the same way.
 """
 
+from __future__ import annotations
+
 import difflib
 import logging
 import math
 from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import bm25s
 import numpy as np
 
-from chatapp.faq.analysis import default_analyzer, words
+from chatapp.faq.analysis import Analyzer, default_analyzer, words
+
+if TYPE_CHECKING:
+    from chatapp.faq.models import FAQEntry
 
 # bm25s sets its own logger to DEBUG on import: one line per index build otherwise.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -56,7 +63,7 @@ class Document:
     tags: list = field(default_factory=list)
 
     @classmethod
-    def from_entry(cls, entry) -> "Document":
+    def from_entry(cls, entry: FAQEntry) -> Document:
         return cls(entry.pk, entry.key, entry.question, entry.answer, entry.phrasing_list, entry.tag_list)
 
     @property
@@ -146,7 +153,8 @@ def near_exact(question: str, document: Document, threshold: float) -> bool:
 
 
 class SearchIndex:
-    def __init__(self, documents, analyzer=None, embedder=None):
+    # `embedder`: an embeddings.Embedder (which reads Documents: named here it would make a cycle).
+    def __init__(self, documents: Iterable[Document], analyzer: Analyzer | None = None, embedder: Any = None) -> None:
         self.documents = list(documents)
         self.analyzer = analyzer or default_analyzer()
         self.embedder = embedder
@@ -160,7 +168,7 @@ class SearchIndex:
         self.term_sets = [frozenset(terms) for terms in word_docs]
         self.title_sets = [frozenset(terms) for terms in title_terms]
         # Indexed words by trigram: typo candidates are the words sharing pieces with the typo.
-        self.words_by_ngram = defaultdict(set)
+        self.words_by_ngram: defaultdict[str, set[str]] = defaultdict(set)
         for term in {term for terms in word_docs for term in terms if len(term) >= MIN_TYPO_LENGTH - 1}:
             for gram in self.analyzer.ngrams([term]):
                 self.words_by_ngram[gram].add(term)
@@ -171,10 +179,10 @@ class SearchIndex:
         self.ids = np.array([document.id for document in self.documents], dtype=np.int64)
         self.vectors = embedder.embed_documents(self.documents) if embedder and self.documents else None
         # Filled by `decision.calibrate` the first time a decision is needed.
-        self.calibration = None
+        self.calibration: Any = None  # a decision.Calibration
 
     @staticmethod
-    def _bm25(corpus):
+    def _bm25(corpus: list[list[str]]) -> bm25s.BM25:
         model = bm25s.BM25()
         if corpus:
             model.index(corpus, show_progress=False)
@@ -189,7 +197,7 @@ class SearchIndex:
         frequency = self.document_frequency.get(term, 0)
         return math.log(1 + (count - frequency + 0.5) / (frequency + 0.5))
 
-    def _scores(self, model, terms):
+    def _scores(self, model: bm25s.BM25, terms: list[str]) -> np.ndarray:
         known = [term for term in terms if term in model.vocab_dict]
         if not known:
             return np.zeros(len(self.documents), dtype="float32")
@@ -214,12 +222,19 @@ class SearchIndex:
         fixed = self.correct([term for term, _ in asked])
         return Query(text, terms, [(term, synonyms, 1.0) for term, (_, synonyms) in zip(fixed, asked)])
 
-    def _raw_scores(self, query: Query):
+    def _raw_scores(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
         word_scores = self._scores(self.words, query.terms) / self.unit
         ngram_scores = self._scores(self.ngrams, self.analyzer.ngrams(query.terms))
         return word_scores, ngram_scores
 
-    def search(self, question: str, k: int = 3, visible=None, context: str = "", exclude=()) -> Retrieval:
+    def search(
+        self,
+        question: str,
+        k: int = 3,
+        visible: Collection[int] | None = None,
+        context: str = "",
+        exclude: Collection[int] = (),
+    ) -> Retrieval:
         """The `k` best entries for `question`.
 
         `visible`: ids of the only entries that may be found (None: all).

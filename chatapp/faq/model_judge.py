@@ -12,6 +12,7 @@ its lexical decision: the model can only refine the answer, never block it.
 
 import logging
 import re
+from collections.abc import Iterable
 
 import httpx
 from django.conf import settings
@@ -32,7 +33,7 @@ NUMBER = re.compile(r"\b(\d+)\b")
 YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 
 
-def entries_block(entries) -> str:
+def entries_block(entries: Iterable[tuple[int, str, str]]) -> str:
     """`entries`: (number, question, answer) triples."""
     return "\n\n".join(f"[{number}] {question}\n{answer.strip()}" for number, question, answer in entries)
 
@@ -61,7 +62,7 @@ def ask(model: str, instructions: str, content: str, max_tokens: int = 4) -> str
         return None
 
 
-def which_entry(model: str, question: str, entries) -> int | None:
+def which_entry(model: str, question: str, entries: list[tuple[int, str, str]]) -> int | None:
     """The number of the entry that answers `question`, 0 for none, None when the model cannot tell us."""
     reply = ask(model, COVERAGE_INSTRUCTIONS, f"Question: {question}\n\nEntries:\n\n{entries_block(entries)}")
     if reply is None:
@@ -75,7 +76,7 @@ def which_entry(model: str, question: str, entries) -> int | None:
     return int(found.group(1))
 
 
-def supported(model: str, answer: str, entries) -> bool | None:
+def supported(model: str, answer: str, entries: list[tuple[int, str, str]]) -> bool | None:
     """Whether the model finds `answer` supported by `entries`; None when it cannot tell us."""
     reply = ask(model, VERIFY_INSTRUCTIONS, f"Entries:\n\n{entries_block(entries)}\n\nAnswer:\n{answer}")
     found = YES_NO.search(reply or "")

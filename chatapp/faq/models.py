@@ -1,23 +1,29 @@
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Self
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
-def split_lines(text):
+
+def split_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def split_tags(text):
+def split_tags(text: str | None) -> list[str]:
     return [tag.strip() for tag in (text or "").split(",") if tag.strip()]
 
 
-class FAQEntryQuerySet(models.QuerySet):
-    def published(self):
+class FAQEntryQuerySet(models.QuerySet["FAQEntry"]):
+    def published(self) -> Self:
         return self.filter(status=FAQEntry.Status.PUBLISHED)
 
-    def visible_to(self, user):
+    def visible_to(self, user: "User | AnonymousUser") -> Self:
         """The entries `user` may see: those tagged with no group, and those
         tagged with one of theirs. Superusers see every entry."""
         if not user.is_authenticated or not user.is_active:
@@ -27,7 +33,7 @@ class FAQEntryQuerySet(models.QuerySet):
         limits = FAQEntry.groups.through.objects.filter(faqentry=models.OuterRef("pk"))
         return self.filter(~models.Exists(limits) | models.Exists(limits.filter(group__user=user)))
 
-    def fingerprint(self):
+    def fingerprint(self) -> tuple[int, datetime | None, int | None]:
         """Changes whenever an entry is added, edited, published, withdrawn or deleted.
 
         Every process compares it with the one its search index was built from,
@@ -81,10 +87,10 @@ class FAQEntry(models.Model):
         verbose_name = "FAQ entry"
         verbose_name_plural = "FAQ entries"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.question
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.key:
             self.key = self.unique_key_for(self.question)
         self.updated_at = timezone.now()
@@ -92,23 +98,23 @@ class FAQEntry(models.Model):
             kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}
         super().save(*args, **kwargs)
 
-    def get_absolute_url(self):
+    def get_absolute_url(self) -> str:
         return reverse("faq:entry", args=[self.key])
 
     @property
-    def is_published(self):
+    def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
 
     @property
-    def phrasing_list(self):
+    def phrasing_list(self) -> list[str]:
         return split_lines(self.phrasings)
 
     @property
-    def tag_list(self):
+    def tag_list(self) -> list[str]:
         return split_tags(self.tags)
 
     @classmethod
-    def unique_key_for(cls, question):
+    def unique_key_for(cls, question: str) -> str:
         base = slugify(question)[:90].strip("-") or "entry"
         key, number = base, 2
         while cls.objects.filter(key=key).exists():
@@ -116,8 +122,8 @@ class FAQEntry(models.Model):
         return key
 
 
-class UnansweredQuestionQuerySet(models.QuerySet):
-    def open(self):
+class UnansweredQuestionQuerySet(models.QuerySet["UnansweredQuestion"]):
+    def open(self) -> Self:
         return self.filter(entry__isnull=True, dismissed=False)
 
 
@@ -155,10 +161,10 @@ class UnansweredQuestion(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.question[:80]
 
-    def candidate_entries(self):
+    def candidate_entries(self) -> list[FAQEntry]:
         """The listed entries that still exist, closest first."""
         ids = [item["id"] for item in self.candidates or [] if isinstance(item, dict) and "id" in item]
         found = FAQEntry.objects.in_bulk(ids)

@@ -12,7 +12,11 @@ is seen by every worker on its next question; a save or delete in this process
 drops them at once (`apps.py`).
 """
 
+from __future__ import annotations
+
 import threading
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -20,14 +24,17 @@ from chatapp.faq.decision import Decision, calibrate, decide
 from chatapp.faq.index import Document, Hit, SearchIndex, near_exact  # noqa: F401 (the package's search API)
 from chatapp.faq.models import FAQEntry
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 
 class CurrentIndex:
     """The index of the published entries, rebuilt (and recalibrated) when they change."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._fingerprint = None
-        self._index = None
+        self._fingerprint: Any = None
+        self._index: SearchIndex | None = None
 
     def get(self) -> SearchIndex:
         fingerprint = (FAQEntry.objects.published().fingerprint(), embeddings_configuration())
@@ -47,14 +54,16 @@ class CurrentIndex:
             self._index = self._fingerprint = None
 
 
-def embeddings_configuration():
+def embeddings_configuration() -> tuple[str, str]:
     return (settings.FAQ_EMBEDDINGS_URL, settings.FAQ_EMBEDDINGS_MODEL)
 
 
 current_index = CurrentIndex()
 
 
-def search(question: str, k: int | None = None, context=(), visible=None) -> Decision:
+def search(
+    question: str, k: int | None = None, context: Iterable[str] = (), visible: Collection[int] | None = None
+) -> Decision:
     """The published entries for `question` and whether they answer it.
 
     `context`: the conversation's earlier questions, oldest first (a follow-up
@@ -71,7 +80,7 @@ def search(question: str, k: int | None = None, context=(), visible=None) -> Dec
     )
 
 
-def visible_entry_ids(user) -> set | None:
+def visible_entry_ids(user: User | AnonymousUser) -> set | None:
     """Ids of the published entries `user` may see; None: all of them.
 
     Where entries are scoped to groups, this is the one place that says which

@@ -1,5 +1,7 @@
+from collections.abc import Iterable
+
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from chatapp.faq.models import FAQEntry
@@ -8,18 +10,18 @@ from chatapp.markdown import render_markdown
 
 
 @login_required
-def entry_list(request):
+def entry_list(request: HttpRequest) -> HttpResponse:
     query = " ".join(request.GET.get("q", "").split())[:300]
     if query:
         result = search(query, k=10, visible=visible_entry_ids(request.user))
-        entries = [hit.document for hit in result.hits] if result.covered else []
+        entries: Iterable[object] = [hit.document for hit in result.hits] if result.covered else []
     else:
         entries = FAQEntry.objects.published().visible_to(request.user).order_by("question")
     return render(request, "faq/entry_list.html", {"entries": entries, "query": query})
 
 
 @login_required
-def entry(request, key):
+def entry(request: HttpRequest, key: str) -> HttpResponse:
     # Reviewers preview drafts; everyone else sees published entries only.
     can_preview = request.user.has_perm("faq.view_faqentry") or request.user.has_perm("review.promote_to_faq")
     entries = FAQEntry.objects.all() if can_preview else FAQEntry.objects.published()

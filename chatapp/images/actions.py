@@ -6,10 +6,14 @@ whose last attachment is deleted is removed, with its files, by
 `delete_unreferenced_images`.
 """
 
+from __future__ import annotations
+
 import hashlib
 import logging
 import os
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -23,6 +27,11 @@ from chatapp.chat.actions import ChatError, check_image_count
 from chatapp.images import processing, slots
 from chatapp.images.models import Attachment, StoredImage
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from chatapp.chat.models import Message
+
 log = logging.getLogger(__name__)
 
 # An image uploaded but never sent is discarded after this long.
@@ -30,7 +39,7 @@ UNSENT_LIFETIME = timedelta(days=1)
 MAX_NAME_CHARS = 120
 
 
-def safe_name(filename):
+def safe_name(filename: object) -> str:
     """The last path component, reduced to characters safe anywhere; only ever displayed."""
     base = os.path.basename(str(filename or "").replace("\\", "/")).strip()
     try:
@@ -45,7 +54,7 @@ def safe_name(filename):
     return name or "image"
 
 
-def _save_processed(processed):
+def _save_processed(processed: processing.Processed) -> StoredImage:
     """Store a processed upload; returns the row (another upload's if it won a race)."""
     stored = StoredImage(
         sha256=processed.sha256,
@@ -74,7 +83,7 @@ def _save_processed(processed):
     return stored
 
 
-def upload_image(user, data, filename):
+def upload_image(user: User, data: bytes, filename: str | None) -> Attachment:
     """Validate, process and store an upload for `user`; raises processing.Rejected."""
     processing.check_size(len(data))
     sha256 = hashlib.sha256(data).hexdigest()
@@ -94,7 +103,7 @@ def upload_image(user, data, filename):
     raise processing.Rejected("The image could not be stored; try again.")
 
 
-def _image_ids(value):
+def _image_ids(value: object) -> list[int]:
     if not isinstance(value, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
         raise ChatError("Images must be given as a list of image ids.")
     return list(dict.fromkeys(value))
@@ -103,12 +112,12 @@ def _image_ids(value):
 class ImageAttacher:
     """Attaches the chosen uploads to the message that carries them (for send_message)."""
 
-    def __init__(self, user, image_ids: list[int]) -> None:
+    def __init__(self, user: User, image_ids: list[int]) -> None:
         self.user = user
         self.image_ids = image_ids
         self.count = len(image_ids)
 
-    def __call__(self, message) -> None:
+    def __call__(self, message: Message) -> None:
         # The condition makes a second send of the same images (another tab, a
         # double click) attach nothing and fail instead of moving them.
         attached = sum(
@@ -119,7 +128,7 @@ class ImageAttacher:
             raise ChatError("An attached image was already sent with another message.")
 
 
-def attacher_for(user, image_ids: object) -> ImageAttacher:
+def attacher_for(user: User, image_ids: object) -> ImageAttacher:
     """Check the images chosen for a message; returns the `attach` for send_message."""
     ids = _image_ids(image_ids)
     check_image_count(len(ids))
@@ -135,7 +144,7 @@ def attacher_for(user, image_ids: object) -> ImageAttacher:
     return ImageAttacher(user, ids)
 
 
-def record_left_out(reply, attachment_ids):
+def record_left_out(reply: Message, attachment_ids: list[int]) -> None:
     """Remember which images the prompt of `reply` had to leave out, for the UI."""
     reply.images_left_out.set(attachment_ids)
     # set() empties the prefetched list; the reply is serialised later where
@@ -143,7 +152,7 @@ def record_left_out(reply, attachment_ids):
     prefetch_related_objects([reply], "images_left_out")
 
 
-def discard_stale_uploads(owner=None, older_than=UNSENT_LIFETIME):
+def discard_stale_uploads(owner: User | None = None, older_than: timedelta = UNSENT_LIFETIME) -> int:
     """Delete images uploaded but never sent; their files go when unreferenced."""
     stale = Attachment.objects.unsent().filter(created_at__lt=timezone.now() - older_than)
     if owner is not None:
@@ -151,7 +160,7 @@ def discard_stale_uploads(owner=None, older_than=UNSENT_LIFETIME):
     return stale.delete()[0]
 
 
-def delete_unreferenced_images(image_ids=None):
+def delete_unreferenced_images(image_ids: Iterable[int] | None = None) -> int:
     """Remove stored images (rows and files) that no attachment uses any more.
 
     Called after attachments are deleted (see signals); with no ids it sweeps
@@ -160,7 +169,7 @@ def delete_unreferenced_images(image_ids=None):
     unreferenced = StoredImage.objects.filter(~Exists(Attachment.objects.filter(image=OuterRef("pk"))))
     if image_ids is not None:
         unreferenced = unreferenced.filter(pk__in=list(image_ids))
-    removed = []
+    removed: list[StoredImage] = []
     with transaction.atomic():
         # Lock, then look again: an upload of the same bytes may have attached
         # to one of them since the first look (it locks the row to do so).
@@ -173,7 +182,7 @@ def delete_unreferenced_images(image_ids=None):
     return len(removed)
 
 
-def _delete_files(stored_images):
+def _delete_files(stored_images: Iterable[StoredImage]) -> None:
     for stored in stored_images:
         try:
             stored.delete_files()

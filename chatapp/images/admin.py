@@ -1,6 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from chatapp.images.models import Attachment
 
@@ -18,24 +22,24 @@ class AttachmentAdmin(admin.ModelAdmin):
     fields = SHOWN
     readonly_fields = SHOWN
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     @admin.display(description="Format")
-    def format(self, obj):
+    def format(self, obj: Attachment) -> str:
         return f"{obj.image.format} (uploaded as {obj.image.source_format})"
 
     @admin.display(description="Size in pixels")
-    def dimensions(self, obj):
+    def dimensions(self, obj: Attachment) -> str:
         return f"{obj.image.width}×{obj.image.height}"
 
     @admin.display(description="Stored")
-    def stored_bytes(self, obj):
+    def stored_bytes(self, obj: Attachment) -> str:
         return f"{filesizeformat(obj.image.size + obj.image.thumbnail_size)} (uploaded {filesizeformat(obj.image.original_size)})"
 
     @admin.display(description="Image")
-    def preview(self, obj):
+    def preview(self, obj: Attachment) -> SafeString:
         return format_html('<a href="{}"><img src="{}" alt="{}"></a>', obj.url, obj.thumbnail_url, obj.name)

@@ -5,7 +5,7 @@ class ImagesConfig(AppConfig):
     name = "chatapp.images"
     label = "images"
 
-    def ready(self):
+    def ready(self) -> None:
         from chatapp.chat import extensions
         from chatapp.images import signals  # noqa: F401
         from chatapp.images.vision import PromptImages, message_images

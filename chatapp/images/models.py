@@ -1,13 +1,17 @@
 import base64
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
-def stored_path(instance, filename):
+
+def stored_path(instance: "StoredImage", filename: str) -> str:
     # Spread files over 256 folders; the storage adds a suffix if a name is
     # taken, so two rows never share (and never delete) the same file.
     return f"images/{instance.sha256[:2]}/{filename}"
@@ -31,30 +35,30 @@ class StoredImage(models.Model):
     original_size = models.PositiveIntegerField(help_text="Bytes as uploaded.")
     created_at = models.DateTimeField(default=timezone.now)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.format} {self.width}×{self.height} {self.sha256[:12]}"
 
-    def read(self):
+    def read(self) -> bytes:
         with self.file.open("rb") as handle:
             return handle.read()
 
-    def data_uri(self):
+    def data_uri(self) -> str:
         return f"data:{self.content_type};base64,{base64.b64encode(self.read()).decode('ascii')}"
 
-    def delete_files(self):
+    def delete_files(self) -> None:
         for field in (self.file, self.thumbnail):
             if field.name:
                 field.storage.delete(field.name)
 
 
-class AttachmentManager(models.Manager):
-    def get_queryset(self):
+class AttachmentManager(models.Manager["Attachment"]):
+    def get_queryset(self) -> models.QuerySet["Attachment"]:
         # Every use of an attachment needs its stored image (URLs, sizes, bytes).
         return super().get_queryset().select_related("image")
 
 
-class AttachmentQuerySet(models.QuerySet):
-    def unsent(self):
+class AttachmentQuerySet(models.QuerySet["Attachment"]):
+    def unsent(self) -> "AttachmentQuerySet":
         return self.filter(message__isnull=True)
 
 
@@ -79,28 +83,28 @@ class Attachment(models.Model):
         ordering = ["position", "id"]
         indexes = [models.Index(fields=["owner", "created_at"])]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
     @property
-    def url(self):
+    def url(self) -> str:
         return reverse("images:file", args=[self.pk])
 
     @property
-    def thumbnail_url(self):
+    def thumbnail_url(self) -> str:
         return reverse("images:thumbnail", args=[self.pk])
 
     @property
-    def download_name(self):
+    def download_name(self) -> str:
         """The name with the extension of what is actually served."""
         stem = PurePosixPath(self.name).stem or "image"
-        return f"{stem}.{self.image.file.name.rsplit('.', 1)[-1]}"
+        return f"{stem}.{cast(str, self.image.file.name).rsplit('.', 1)[-1]}"
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self.image.original_size
 
-    def as_event(self):
+    def as_event(self) -> dict[str, Any]:
         return {
             "id": self.pk,
             "url": self.url,
@@ -114,7 +118,7 @@ class Attachment(models.Model):
         }
 
 
-def can_view(user, attachment):
+def can_view(user: "User | AnonymousUser", attachment: Attachment) -> bool:
     """The owner, and staff who may review conversations (for images sent in one)."""
     if not user.is_authenticated:
         return False

@@ -10,6 +10,7 @@ import hashlib
 import io
 import math
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
@@ -29,7 +30,7 @@ SRGB = ImageCms.createProfile("sRGB")
 class Rejected(ValueError):
     """A file that is not accepted, with the reason in words for the user."""
 
-    def __init__(self, reason, status=400):
+    def __init__(self, reason: str, status: int = 400) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
@@ -51,11 +52,11 @@ class Processed:
     thumbnail_height: int
 
 
-def megapixels(pixels):
+def megapixels(pixels: int) -> str:
     return f"{pixels / 1_000_000:.0f} megapixels" if pixels >= 1_000_000 else f"{pixels:,} pixels"
 
 
-def check_size(size):
+def check_size(size: int) -> None:
     if size == 0:
         raise Rejected("The file is empty.")
     if size > settings.MAX_IMAGE_BYTES:
@@ -65,7 +66,7 @@ def check_size(size):
         )
 
 
-def check_pixels(width, height):
+def check_pixels(width: int, height: int) -> None:
     if width < 1 or height < 1:
         raise Rejected("The image has no pixels.")
     if width * height > settings.MAX_IMAGE_PIXELS:
@@ -75,7 +76,7 @@ def check_pixels(width, height):
         )
 
 
-def open_image(data):
+def open_image(data: bytes) -> Image.Image:
     """Identify the picture from its bytes and check it before any pixel is decoded."""
     check_size(len(data))
     try:
@@ -92,7 +93,7 @@ def open_image(data):
     return image
 
 
-def has_more_frames_than(image, limit):
+def has_more_frames_than(image: Image.Image, limit: int) -> bool:
     """Whether the animation has more than `limit` frames, reading at most that many.
 
     PNG and WebP state their frame count in a header. A GIF does not, and
@@ -113,13 +114,13 @@ def has_more_frames_than(image, limit):
         raise Rejected("The image is damaged or incomplete and could not be read.") from None
 
 
-def fitted_size(size, max_side):
+def fitted_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     width, height = size
     scale = min(1.0, max_side / max(width, height))
     return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
 
 
-def decode(image, max_side):
+def decode(image: Image.Image, max_side: int) -> Image.Image:
     """The first frame's pixels, upright, in sRGB, at most `max_side` on its longest side."""
     if image.format == "JPEG":
         # libjpeg scales by 1/2, 1/4 or 1/8 while decoding (the smallest scale
@@ -141,13 +142,13 @@ def decode(image, max_side):
     return to_srgb(image)
 
 
-def has_alpha(image):
+def has_alpha(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         image.mode == "P" and "transparency" in image.info
     )
 
 
-def to_rgb(image):
+def to_rgb(image: Image.Image) -> Image.Image:
     """RGB or RGBA pixels: what every resampler and encoder handles well."""
     target = "RGBA" if has_alpha(image) else "RGB"
     if image.mode == "CMYK" and image.info.get("icc_profile"):
@@ -163,19 +164,20 @@ def to_rgb(image):
     return image
 
 
-def to_srgb(image, output_mode=None):
+def to_srgb(image: Image.Image, output_mode: str | None = None) -> Image.Image:
     """The pixels in sRGB when an ICC profile says they are in another colour space."""
     profile = image.info.get("icc_profile")
     if not profile:
         return image
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-        return ImageCms.profileToProfile(image, source, SRGB, outputMode=output_mode or image.mode)
+        # Not in place: always a new image.
+        return cast(Image.Image, ImageCms.profileToProfile(image, source, SRGB, outputMode=output_mode or image.mode))
     except (ImageCms.PyCMSError, OSError, ValueError):
         return image  # a broken or mismatched profile: the pixels are usable as they are
 
 
-def encode(image, fmt, **options):
+def encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
     # A re-encoded copy carries only what is passed here: no EXIF, GPS, ICC,
     # comments or text chunks from the source.
     image.info = {}
@@ -184,10 +186,10 @@ def encode(image, fmt, **options):
     return buffer.getvalue()
 
 
-def process(data):
+def process(data: bytes) -> Processed:
     """Validate and normalise an upload; raises Rejected with the reason."""
     image = open_image(data)
-    source_format = image.format
+    source_format = cast(str, image.format)  # an opened file has its format
     picture = decode(image, settings.IMAGE_MAX_SIDE)
     if source_format == "JPEG" or (source_format == "WEBP" and picture.mode == "RGB"):
         stored_format = "JPEG"

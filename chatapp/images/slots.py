@@ -7,6 +7,7 @@ every slot from the others.
 """
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -21,8 +22,8 @@ _busy_users: set = set()
 
 
 @contextmanager
-def slot(user_id):
-    def free():
+def slot(user_id: int) -> Iterator[None]:
+    def free() -> bool:
         return len(_busy_users) < max(1, settings.IMAGE_PROCESSING_SLOTS) and user_id not in _busy_users
 
     with _condition:

@@ -1,6 +1,8 @@
+from typing import TYPE_CHECKING, cast
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -11,11 +13,14 @@ from chatapp.images import actions
 from chatapp.images.models import Attachment, can_view
 from chatapp.images.processing import Rejected
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 # Room for the multipart boundaries and headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def _too_large(size):
+def _too_large(size: int) -> JsonResponse:
     return JsonResponse(
         {
             "error": f"The file is too large ({filesizeformat(size)}); "
@@ -28,7 +33,7 @@ def _too_large(size):
 @login_required
 @require_POST
 @csrf_exempt  # checked below, once the request is known not to be oversized
-def upload(request):
+def upload(request: HttpRequest) -> JsonResponse:
     # Answered before the body is parsed: the CSRF check would parse it first.
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > settings.MAX_IMAGE_BYTES + MULTIPART_OVERHEAD:
@@ -37,7 +42,7 @@ def upload(request):
 
 
 @csrf_protect
-def _checked_upload(request):
+def _checked_upload(request: HttpRequest) -> JsonResponse:
     files = request.FILES.getlist("image")
     if not files:
         return JsonResponse({"error": "Choose an image file to upload."}, status=400)
@@ -45,7 +50,7 @@ def _checked_upload(request):
         return JsonResponse({"error": "Upload one image per request."}, status=400)
     upload = files[0]
     if upload.size > settings.MAX_IMAGE_BYTES:
-        return _too_large(upload.size)
+        return _too_large(cast(int, upload.size))  # an uploaded file always has its size
     try:
         quotas.hit("upload", request.user.pk)
     except quotas.LimitReached as refusal:
@@ -53,13 +58,14 @@ def _checked_upload(request):
     try:
         # Runs in the request's worker thread (a sync view under daphne), never
         # on the event loop that carries the websockets.
-        attachment = actions.upload_image(request.user, upload.read(), upload.name)
+        # Signed in: `upload` requires it.
+        attachment = actions.upload_image(cast("User", request.user), upload.read(), upload.name)
     except Rejected as rejected:
         return JsonResponse({"error": rejected.reason}, status=rejected.status)
     return JsonResponse({"image": attachment.as_event()}, status=201)
 
 
-def _serve(request, attachment_id, field):
+def _serve(request: HttpRequest, attachment_id: int, field: str) -> HttpResponse:
     attachment = Attachment.objects.filter(pk=attachment_id).first()
     if attachment is None or not can_view(request.user, attachment):
         raise Http404("No such image.")
@@ -69,8 +75,12 @@ def _serve(request, attachment_id, field):
         data = handle.read()
     is_thumbnail = field == "thumbnail"
     response = HttpResponse(data, content_type="image/webp" if is_thumbnail else stored.content_type)
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=False, filename=attachment.download_name if not is_thumbnail else "thumbnail.webp"
+    # Never None: a file name is given.
+    response["Content-Disposition"] = cast(
+        str,
+        content_disposition_header(
+            as_attachment=False, filename=attachment.download_name if not is_thumbnail else "thumbnail.webp"
+        ),
     )
     response["X-Content-Type-Options"] = "nosniff"
     # Opened directly, the image is a document of its own: it may run nothing.
@@ -83,11 +93,11 @@ def _serve(request, attachment_id, field):
 
 @login_required
 @require_GET
-def image_file(request, attachment_id):
+def image_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
     return _serve(request, attachment_id, "file")
 
 
 @login_required
 @require_GET
-def thumbnail(request, attachment_id):
+def thumbnail(request: HttpRequest, attachment_id: int) -> HttpResponse:
     return _serve(request, attachment_id, "thumbnail")

@@ -1,8 +1,19 @@
 """How a model reads the images in a prompt, and what they cost in its context."""
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from chatapp.chat import extensions
+    from chatapp.chat.models import Message
+    from chatapp.images.models import Attachment, StoredImage
 
 VISION = "vision"
 OCR = "ocr"
@@ -12,13 +23,13 @@ LEFT_OUT_NOTE = "[image omitted: context limit]"
 PATCH_SIDE = 28
 
 
-def image_mode(model_name):
+def image_mode(model_name: str) -> str:
     """VISION if the model sees pixels, OCR if the inference service reads them out as text."""
     mode = settings.INFERENCE_IMAGE_MODES.get(model_name, settings.INFERENCE_IMAGE_MODE)
     return VISION if mode == VISION else OCR
 
 
-def vision_tokens(width, height, max_side=None):
+def vision_tokens(width: int, height: int, max_side: int | None = None) -> int:
     """Tokens a Pixtral-style encoder spends on an image: one per patch, plus one per row."""
     max_side = max_side or settings.IMAGE_MAX_SIDE
     scale = min(1.0, max_side / max(width, height))
@@ -27,7 +38,7 @@ def vision_tokens(width, height, max_side=None):
     return columns * rows + rows
 
 
-def image_tokens(stored_image, mode):
+def image_tokens(stored_image: StoredImage, mode: str) -> int:
     if mode == VISION:
         return vision_tokens(stored_image.width, stored_image.height)
     return settings.INFERENCE_OCR_IMAGE_TOKENS
@@ -40,20 +51,20 @@ LEFT_OUT_NOTE_TOKENS = len(LEFT_OUT_NOTE) // 3 + 1
 class PromptImage:
     """An attached image on its way into a prompt, or left out of it."""
 
-    def __init__(self, attachment, mode):
+    def __init__(self, attachment: Attachment, mode: str) -> None:
         self.attachment = attachment
         self.tokens = image_tokens(attachment.image, mode)
         self.left_out = False
 
     @property
-    def attachment_id(self):
+    def attachment_id(self) -> int:
         return self.attachment.pk
 
     @property
-    def cost(self):
+    def cost(self) -> int:
         return LEFT_OUT_NOTE_TOKENS if self.left_out else self.tokens
 
-    def as_openai(self):
+    def as_openai(self) -> dict[str, Any]:
         if self.left_out:
             return {"type": "text", "text": LEFT_OUT_NOTE}
         # Inline, never a URL: the model server must not fetch anything (SSRF),
@@ -64,24 +75,24 @@ class PromptImage:
 class PromptImages:
     """The images side of the core's answer path (see chatapp.chat.extensions)."""
 
-    relations = ("images",)
+    relations: tuple[str, ...] = ("images",)
 
-    def for_messages(self, messages, model):
+    def for_messages(self, messages: list[Message], model: str) -> list[extensions.PromptImage]:
         mode = image_mode(model)
         return [PromptImage(attachment, mode) for message in messages for attachment in message.images.all()]
 
-    def attacher(self, user, image_ids):
+    def attacher(self, user: User, image_ids: list) -> Callable[[Message], None]:
         from chatapp.images.actions import attacher_for
 
         return attacher_for(user, image_ids)
 
-    def left_out(self, reply, attachment_ids):
+    def left_out(self, reply: Message, attachment_ids: list[int]) -> None:
         from chatapp.images.actions import record_left_out
 
         record_left_out(reply, attachment_ids)
 
 
-def message_images(message):
+def message_images(message: Message) -> dict[str, Any]:
     """What a message's event says of its images."""
     if message.role == "user":
         return {"images": [image.as_event() for image in message.images.all()]}

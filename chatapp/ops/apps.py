@@ -6,7 +6,7 @@ class OpsConfig(AppConfig):
     label = "ops"
     verbose_name = "Operations"
 
-    def ready(self):
+    def ready(self) -> None:
         from chatapp.chat import signals
         from chatapp.ops import metrics
 

@@ -1,6 +1,8 @@
 """Websockets while the database or Redis is unreachable: a close the page retries, never an HTTP 500."""
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,13 +22,18 @@ class CloseWhenUnavailable:
     channel layer's subscribe or any request failing because a service is down
     ends the socket with CLOSE_TRY_AGAIN instead of daphne's HTTP 500 / 1011."""
 
-    def __init__(self, app):
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(
+        self,
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
         accepted = False
 
-        async def tracking_send(message):
+        async def tracking_send(message: dict[str, Any]) -> None:
             nonlocal accepted
             if message["type"] == "websocket.accept":
                 accepted = True

@@ -1,6 +1,7 @@
 """Whether the services a web process needs answer, and how fast."""
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ class CheckResult:
     error: str = ""
 
     def as_json(self) -> dict:
-        result = {"ok": self.ok, "ms": round(self.ms, 1)}
+        result: dict[str, bool | float | str] = {"ok": self.ok, "ms": round(self.ms, 1)}
         if self.error:
             result["error"] = self.error
         return result
@@ -53,7 +54,7 @@ def check_model_service() -> None:
 CHECKS = {"database": check_database, "redis": check_redis, "model": check_model_service}
 
 
-def _timed(check) -> CheckResult:
+def _timed(check: Callable[[], None]) -> CheckResult:
     started = time.perf_counter()
     try:
         check()

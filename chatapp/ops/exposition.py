@@ -4,11 +4,12 @@ import glob
 import hmac
 import ipaddress
 import os
+from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.http import HttpRequest
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 
@@ -30,7 +31,7 @@ class AnswersInProgress:
     count survives restarts that per-process gauges would lose.
     """
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         from django.db import DatabaseError
         from django.db.models import Count, Min
         from django.utils import timezone
@@ -81,6 +82,6 @@ class SamplesBelow(MultiProcessCollector):
     may have the same pid, which names their files.
     """
 
-    def collect(self):
+    def collect(self) -> Iterable[Metric]:
         files = glob.glob(os.path.join(self._path, "**", "*.db"), recursive=True)
         return self.merge(files, accumulate=True)

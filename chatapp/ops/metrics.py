@@ -6,7 +6,12 @@ worker's answers are counted although only daphne serves the endpoint. The
 core's signals call them (chatapp.chat.signals, connected in OpsConfig).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from prometheus_client import Counter, Histogram
+
+if TYPE_CHECKING:
+    from chatapp.chat.models import Message
 
 ANSWERS = Counter(
     "chatapp_answers_total",
@@ -30,7 +35,7 @@ REAPER_ACTIONS = Counter(
 )
 
 
-def answer_finished(message) -> None:
+def answer_finished(message: "Message") -> None:
     """Count an answer that reached its final status; call once per ending."""
     ANSWERS.labels(status=message.status, error_code=message.error_code or "").inc()
     if message.time_to_first_token is not None:
@@ -46,10 +51,10 @@ def reaper_acted(action: str, count: int = 1) -> None:
         REAPER_ACTIONS.labels(action=action).inc(count)
 
 
-def on_answer_finished(sender, message, **kwargs) -> None:
+def on_answer_finished(sender: type, message: "Message", **kwargs: Any) -> None:
     answer_finished(message)
 
 
-def on_reaper_ran(sender, done: dict[str, int], **kwargs) -> None:
+def on_reaper_ran(sender: object, done: dict[str, int], **kwargs: Any) -> None:
     for action, count in done.items():
         reaper_acted(action, count)

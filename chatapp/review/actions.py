@@ -1,15 +1,23 @@
 """Every write of the review domain: users' feedback, verdicts, audit entries, FAQ drafts, purges."""
 
+from __future__ import annotations
+
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from chatapp.chat.actions import delete_conversations
 from chatapp.chat.models import Conversation, Message
 from chatapp.images.actions import delete_unreferenced_images
 from chatapp.review.models import AuditEntry, ConversationReview, Feedback
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from chatapp.faq.models import FAQEntry
 
 MAX_COMMENT_CHARS = 2000
 
@@ -19,15 +27,20 @@ class ReviewError(Exception):
 
 
 class NotFound(ReviewError):
-    def __init__(self, what="message"):
+    def __init__(self, what: str = "message") -> None:
         super().__init__(f"No such {what}.")
 
 
-def record_audit(user, action, obj=None, detail=None):
-    authenticated = user is not None and user.is_authenticated
+def record_audit(
+    user: User | AnonymousUser | None,
+    action: str,
+    obj: models.Model | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    known = user if user is not None and user.is_authenticated else None
     return AuditEntry.objects.create(
-        user=user if authenticated else None,
-        username=user.get_username() if authenticated else "",
+        user=known,
+        username=known.get_username() if known else "",
         action=action,
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True) if obj is not None else None,
         object_id=str(obj.pk) if obj is not None else "",
@@ -36,7 +49,7 @@ def record_audit(user, action, obj=None, detail=None):
     )
 
 
-def record_export(user, conversations, export_format):
+def record_export(user: User, conversations: models.QuerySet[Conversation], export_format: str) -> list[int]:
     """One audit entry per exported conversation, written before the first byte goes out.
 
     Returns the conversations' ids, in export order.
@@ -61,16 +74,14 @@ def record_export(user, conversations, export_format):
     return [pk for pk, _title in rows]
 
 
-def give_feedback(user, message_id, vote, comment=""):
+def give_feedback(user: User | AnonymousUser, message_id: int, vote: str, comment: str = "") -> Feedback | None:
     """Save, change or (with an empty vote) withdraw `user`'s verdict on their own answer.
 
     Returns the Feedback, or None once withdrawn.
     """
-    message = (
-        Message.objects.visible_to(user).filter(pk=message_id, role=Message.Role.ASSISTANT).first()
-        if user.is_authenticated
-        else None
-    )
+    if not user.is_authenticated:
+        raise NotFound()
+    message = Message.objects.visible_to(user).filter(pk=message_id, role=Message.Role.ASSISTANT).first()
     if message is None:
         raise NotFound()
     if message.status not in (Message.Status.DONE, Message.Status.STOPPED) or message.from_client:
@@ -91,7 +102,7 @@ def give_feedback(user, message_id, vote, comment=""):
     return feedback
 
 
-def set_review(user, conversation, status, notes=""):
+def set_review(user: User, conversation: Conversation, status: str, notes: str = "") -> ConversationReview:
     """Record a reviewer's verdict on a conversation (and who gave it, when)."""
     if status not in ConversationReview.Status.values:
         raise ReviewError("Unknown review status.")
@@ -109,7 +120,7 @@ def set_review(user, conversation, status, notes=""):
     return review
 
 
-def promote_to_faq(user, answer_message, question, answer):
+def promote_to_faq(user: User, answer_message: Message, question: str, answer: str) -> FAQEntry:
     """A draft FAQ entry from a question and its (possibly corrected) answer, linked to the conversation."""
     from chatapp.faq.actions import create_draft_entry
 
@@ -126,11 +137,11 @@ def promote_to_faq(user, answer_message, question, answer):
     return entry
 
 
-def conversations_older_than(days):
+def conversations_older_than(days: int) -> models.QuerySet[Conversation]:
     return Conversation.objects.filter(updated_at__lt=timezone.now() - timedelta(days=days))
 
 
-def purge_conversations(days, batch_size=500):
+def purge_conversations(days: int, batch_size: int = 500) -> int:
     """Delete conversations whose last activity is more than `days` days old.
 
     Deleted the way their owners delete them (`chat.actions.delete_conversations`):
@@ -153,7 +164,7 @@ def purge_conversations(days, batch_size=500):
     return deleted
 
 
-def sweep_image_files():
+def sweep_image_files() -> int:
     # Each deleted attachment already removes its files once committed; the
     # sweep also catches files left behind by a failure in between.
     return delete_unreferenced_images()

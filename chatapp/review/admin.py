@@ -5,19 +5,24 @@ messages, feedback and metrics, record verdicts, export and promote answers to
 FAQ drafts, but never edit or delete; superusers may do everything.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
 from django.contrib import messages as flash
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
-from django.http import Http404
+from django.db.models import Model, Prefetch, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import dateformat, timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from chatapp.chat.models import Conversation, Message, Thread
@@ -39,27 +44,40 @@ from chatapp.review.models import (
     with_review_figures,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    class StaffRequest(HttpRequest):
+        """What the admin's own views and actions receive: a signed-in staff member's request."""
+
+        user: User
+
 
 class LastActivityFilter(admin.DateFieldListFilter):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.title = "last activity"
 
 
 class OwnerFilter(admin.RelatedOnlyFieldListFilter):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.title = "user"
 
 
-def change_url(obj):
+def change_url(obj: Model) -> str:
     return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
 
 
 class TranscriptEntry:
     """One message as the review page shows it."""
 
-    def __init__(self, message, question=None):
+    # Set by the transcript: (number, of how many) among its versions, and whether
+    # it is on the branch the user settled on (None where nothing branched).
+    version: tuple[int, int] | None
+    on_branch: bool | None
+
+    def __init__(self, message: Message, question: Message | None = None) -> None:
         self.message = message
         self.question = question
         self.html = mark_safe(render_markdown(message.content))  # sanitized by render_markdown
@@ -70,8 +88,10 @@ class TranscriptEntry:
 class AuditedChangeView:
     """Opening an object's page leaves an audit entry: who read which user data, when."""
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]  # mixed into ModelAdmin
         opened = (getattr(response, "context_data", None) or {}).get("original")
         if request.method == "GET" and opened is not None:
             actions.record_audit(request.user, AuditEntry.Action.VIEW, opened)
@@ -119,10 +139,12 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
     class Media:
         css = {"all": ["review/admin.css"]}
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         return with_review_figures(super().get_queryset(request))
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Conversation], bool]:
         # The default joins messages and then needs DISTINCT over every row and
         # figure; EXISTS finds the same conversations without duplicates.
         return queryset.filter(matching(search_term)), False
@@ -130,11 +152,11 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
     # --- list columns ---------------------------------------------------------
 
     @admin.display(description="Messages", ordering="message_count")
-    def message_count(self, conversation):
+    def message_count(self, conversation: Any) -> int:
         return conversation.message_count
 
     @admin.display(description="Last activity", ordering="updated_at")
-    def last_activity(self, conversation):
+    def last_activity(self, conversation: Conversation) -> SafeString:
         return format_html(
             '<time datetime="{}">{}</time>',
             conversation.updated_at.isoformat(),
@@ -142,11 +164,11 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         )
 
     @admin.display(description="Model", ordering="answer_model")
-    def answer_model(self, conversation):
+    def answer_model(self, conversation: Any) -> str:
         return conversation.answer_model or "—"
 
     @admin.display(description="Feedback")
-    def feedback_summary(self, conversation):
+    def feedback_summary(self, conversation: Any) -> str:
         if not conversation.up_count and not conversation.down_count:
             return "—"
         return format_html(
@@ -158,13 +180,13 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         )
 
     @admin.display(description="Errors", ordering="error_count")
-    def error_count(self, conversation):
+    def error_count(self, conversation: Any) -> str:
         if not conversation.error_count:
             return "0"
         return format_html('<span class="review-errors">{}</span>', conversation.error_count)
 
     @admin.display(description="Review", ordering="review__status")
-    def review_status(self, conversation):
+    def review_status(self, conversation: Conversation) -> SafeString:
         review = review_of(conversation)
         return format_html(
             '<span class="review-status status-{}">{}</span>', review.status, review.get_status_display()
@@ -172,20 +194,20 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
 
     # --- exports --------------------------------------------------------------
 
-    def has_export_permission(self, request):
+    def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("review.export_conversations")
 
     @admin.action(description="Export selected conversations as JSONL", permissions=["export"])
-    def export_jsonl(self, request, queryset):
+    def export_jsonl(self, request: StaffRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         return exports.jsonl_response(request, actions.record_export(request.user, queryset, "jsonl"))
 
     @admin.action(description="Export messages of selected conversations as CSV", permissions=["export"])
-    def export_csv(self, request, queryset):
+    def export_csv(self, request: StaffRequest, queryset: QuerySet[Conversation]) -> StreamingHttpResponse:
         return exports.csv_response(request, actions.record_export(request.user, queryset, "csv"))
 
     # --- the conversation page --------------------------------------------------
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         # Before the catch-all "<path:object_id>/" of the default URLs.
@@ -199,13 +221,21 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Conversation | None = None,
+    ) -> HttpResponse:
         if obj is not None:
             context.update(self.transcript_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def transcript_context(self, request, conversation):
-        messages = conversation.messages.order_by("created_at", "id").prefetch_related(
+    def transcript_context(self, request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
+        messages: Iterable[Message] = conversation.messages.order_by("created_at", "id").prefetch_related(
             Prefetch("feedback", queryset=Feedback.objects.select_related("user").order_by("id")), "images"
         )
         messages = list(messages)
@@ -214,7 +244,7 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         leaf = thread.by_id.get(conversation.current_id) or thread.latest_leaf(None)
         chosen = thread.on_branch(leaf)
         branched = any(len(thread.versions(message)) > 1 for message in messages)
-        entries = []
+        entries: list[TranscriptEntry] = []
         for message in messages:
             question = thread.by_id.get(message.parent_id) if message.role == Message.Role.ASSISTANT else None
             entry = TranscriptEntry(message, question)
@@ -231,19 +261,19 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
             "faq_entries": list(conversation.faq_entries.all()),
         }
 
-    def viewable_conversation(self, request, object_id):
+    def viewable_conversation(self, request: HttpRequest, object_id: str) -> Conversation:
         conversation = self.get_object(request, unquote(object_id))
         if conversation is None or not self.has_view_permission(request, conversation):
             raise Http404("No such conversation.")
         return conversation
 
     @staticmethod
-    def require(request, permission):
+    def require(request: HttpRequest, permission: str) -> None:
         if not request.user.has_perm(permission):
             raise PermissionDenied
 
     @method_decorator(require_POST)
-    def review_view(self, request, object_id):
+    def review_view(self, request: StaffRequest, object_id: str) -> HttpResponse:
         self.require(request, "review.change_conversationreview")
         conversation = self.viewable_conversation(request, object_id)
         form = ReviewForm(request.POST, instance=review_of(conversation))
@@ -255,7 +285,7 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         return redirect(f"{change_url(conversation)}#verdict")
 
     @method_decorator(require_POST)
-    def promote_view(self, request, object_id, message_id):
+    def promote_view(self, request: StaffRequest, object_id: str, message_id: int) -> HttpResponse:
         self.require(request, "review.promote_to_faq")
         conversation = self.viewable_conversation(request, object_id)
         answer = conversation.messages.filter(pk=message_id, role=Message.Role.ASSISTANT).first()
@@ -299,7 +329,7 @@ class FeedbackAdmin(AuditedChangeView, admin.ModelAdmin):
     show_full_result_count = False
 
     @admin.display(description="Conversation")
-    def conversation_link(self, feedback):
+    def conversation_link(self, feedback: Feedback) -> SafeString:
         conversation = feedback.message.conversation
         return format_html('<a href="{}#message-{}">{}</a>', change_url(conversation), feedback.message_id, conversation)
 
@@ -314,7 +344,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     @admin.display(description="Object")
-    def object_link(self, entry):
+    def object_link(self, entry: AuditEntry) -> str:
         if entry.content_type is None or not entry.object_id:
             return entry.object_repr or "—"
         try:
@@ -326,13 +356,13 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, entry.object_repr)
 
     # The log is evidence: nobody edits or removes it from the admin.
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -340,20 +370,20 @@ class AuditEntryAdmin(admin.ModelAdmin):
 class MetricsAdmin(admin.ModelAdmin):
     RANGES = [7, 30, 90, 365]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         return [path("", self.admin_site.admin_view(self.changelist_view), name="{}_{}_changelist".format(*info))]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:

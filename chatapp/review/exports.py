@@ -9,11 +9,14 @@ import csv
 import itertools
 import json
 from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.handlers.asgi import ASGIRequest
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
 from chatapp.chat.models import Conversation, Message
@@ -21,6 +24,7 @@ from chatapp.images.models import Attachment
 from chatapp.review.models import Feedback, review_of
 
 CHUNK_SIZE = 200
+T = TypeVar("T")
 MESSAGE_FIELDS = [
     "id",
     "conversation_id",
@@ -37,7 +41,7 @@ MESSAGE_FIELDS = [
 ]
 
 
-def batches(iterable, size):
+def batches(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(iterable)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
@@ -50,10 +54,10 @@ class ExportBatch:
     message, which costs more than everything else in an export.
     """
 
-    def __init__(self, request, conversations):
+    def __init__(self, request: HttpRequest, conversations: list[Conversation]) -> None:
         self.conversations = conversations
         ids = [conversation.pk for conversation in conversations]
-        self.messages = defaultdict(list)
+        self.messages: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
         for row in (
             Message.objects.filter(conversation_id__in=ids)
             .order_by("conversation_id", "created_at", "id")
@@ -61,7 +65,7 @@ class ExportBatch:
         ):
             self.messages[row["conversation_id"]].append(row)
         username = f"user__{get_user_model().USERNAME_FIELD}"
-        self.feedback = defaultdict(list)
+        self.feedback: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
         for row in (
             Feedback.objects.filter(message__conversation_id__in=ids)
             .order_by("id")
@@ -70,12 +74,12 @@ class ExportBatch:
             self.feedback[row["message_id"]].append(
                 {"user": row[username], "vote": row["vote"], "comment": row["comment"], "at": iso(row["updated_at"])}
             )
-        self.image_urls = defaultdict(list)
+        self.image_urls: defaultdict[int | None, list[str]] = defaultdict(list)
         for attachment in Attachment.objects.filter(message__conversation_id__in=ids).order_by("id"):
             self.image_urls[attachment.message_id].append(request.build_absolute_uri(attachment.as_event()["url"]))
 
 
-def export_batches(request, conversation_ids):
+def export_batches(request: HttpRequest, conversation_ids: Iterable[int]) -> Iterator[ExportBatch]:
     conversations = (
         Conversation.objects.filter(pk__in=conversation_ids)
         .select_related("owner", "bot", "review__reviewed_by")
@@ -85,11 +89,11 @@ def export_batches(request, conversation_ids):
         yield ExportBatch(request, chunk)
 
 
-def iso(moment):
+def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def review_fields(conversation):
+def review_fields(conversation: Conversation) -> dict[str, Any]:
     review = review_of(conversation)
     return {
         "status": review.status,
@@ -99,16 +103,16 @@ def review_fields(conversation):
     }
 
 
-def openai_message(message, image_urls):
+def openai_message(message: dict[str, Any], image_urls: list[str]) -> dict[str, Any]:
     """One message as the OpenAI chat format has it; images as URLs to the authorised image view."""
     if not image_urls:
         return {"role": message["role"], "content": message["content"]}
-    parts = [{"type": "text", "text": message["content"]}] if message["content"] else []
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message["content"]}] if message["content"] else []
     parts += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
     return {"role": message["role"], "content": parts}
 
 
-def conversation_record(batch, conversation):
+def conversation_record(batch: ExportBatch, conversation: Conversation) -> dict[str, Any]:
     messages = batch.messages[conversation.pk]
     return {
         "messages": [openai_message(message, batch.image_urls[message["id"]]) for message in messages],
@@ -141,7 +145,7 @@ def conversation_record(batch, conversation):
     }
 
 
-def jsonl_lines(request, conversation_ids):
+def jsonl_lines(request: HttpRequest, conversation_ids: Iterable[int]) -> Iterator[str]:
     for batch in export_batches(request, conversation_ids):
         for conversation in batch.conversations:
             yield json.dumps(conversation_record(batch, conversation), ensure_ascii=False) + "\n"
@@ -174,11 +178,11 @@ CSV_COLUMNS = [
 class LineBuffer:
     """What csv.writer writes to: it hands each formatted row back instead of storing it."""
 
-    def write(self, value):
+    def write(self, value: str) -> str:
         return value
 
 
-def blank_if_none(value):
+def blank_if_none(value: object) -> object:
     return "" if value is None else value
 
 
@@ -188,14 +192,14 @@ def blank_if_none(value):
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
-def cell(value):
+def cell(value: object) -> object:
     """A value as a CSV cell that a spreadsheet shows as text, never evaluates."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
 
-def csv_rows(batch, conversation):
+def csv_rows(batch: ExportBatch, conversation: Conversation) -> Iterator[list[object]]:
     user, review_status = conversation.owner.get_username(), review_of(conversation).status
     for message in batch.messages[conversation.pk]:
         feedback = batch.feedback[message["id"]]
@@ -223,7 +227,7 @@ def csv_rows(batch, conversation):
         ]]
 
 
-def csv_lines(request, conversation_ids):
+def csv_lines(request: HttpRequest, conversation_ids: Iterable[int]) -> Iterator[str]:
     writer = csv.writer(LineBuffer())
     yield writer.writerow(CSV_COLUMNS)
     for batch in export_batches(request, conversation_ids):
@@ -231,7 +235,7 @@ def csv_lines(request, conversation_ids):
             yield "".join(writer.writerow(row) for row in csv_rows(batch, conversation))
 
 
-async def pulled_in_batches(lines, batch=50):
+async def pulled_in_batches(lines: Iterable[str], batch: int = 50) -> AsyncIterator[str]:
     """Serve a database-reading generator under ASGI without buffering all of it.
 
     Django consumes a plain generator whole before sending it to an ASGI
@@ -244,17 +248,21 @@ async def pulled_in_batches(lines, batch=50):
             yield line
 
 
-def export_response(request, lines, content_type, extension):
+def export_response(
+    request: HttpRequest, lines: Iterator[str], content_type: str, extension: str
+) -> StreamingHttpResponse:
     filename = f"conversations-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
-    content = pulled_in_batches(lines) if isinstance(request, ASGIRequest) else lines
+    content: Iterator[str] | AsyncIterator[str] = (
+        pulled_in_batches(lines) if isinstance(request, ASGIRequest) else lines
+    )
     response = StreamingHttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
-def jsonl_response(request, conversation_ids):
+def jsonl_response(request: HttpRequest, conversation_ids: Iterable[int]) -> StreamingHttpResponse:
     return export_response(request, jsonl_lines(request, conversation_ids), "application/jsonl; charset=utf-8", "jsonl")
 
 
-def csv_response(request, conversation_ids):
+def csv_response(request: HttpRequest, conversation_ids: Iterable[int]) -> StreamingHttpResponse:
     return export_response(request, csv_lines(request, conversation_ids), "text/csv; charset=utf-8", "csv")

@@ -1,21 +1,25 @@
 """The conversation list's filters: each one adds a single condition, never a join that multiplies rows."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import admin
-from django.db.models import Q
+from django.db.models import Exists, Q, QuerySet
+from django.http import HttpRequest
 
-from chatapp.chat.models import Message
+from chatapp.chat.models import Conversation, Message
 from chatapp.review.models import ConversationReview, answered_by, has_error, has_thumbs_down, review_status_is
 
 
 class YesNoFilter(admin.SimpleListFilter):
-    condition: Callable[[], Q]
+    condition: Callable[[], Q | Exists]
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return [("yes", "Yes"), ("no", "No")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
         if self.value() == "yes":
             return queryset.filter(self.condition())
         if self.value() == "no":
@@ -39,12 +43,13 @@ class ReviewStatusFilter(admin.SimpleListFilter):
     title = "review status"
     parameter_name = "review"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         return ConversationReview.Status.choices
 
-    def queryset(self, request, queryset):
-        if self.value() in ConversationReview.Status.values:
-            return queryset.filter(review_status_is(self.value()))
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+        status = self.value()
+        if status in ConversationReview.Status.values:
+            return queryset.filter(review_status_is(status))
         return queryset
 
 
@@ -52,7 +57,7 @@ class ModelFilter(admin.SimpleListFilter):
     title = "model"
     parameter_name = "model"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         models = (
             Message.objects.filter(role=Message.Role.ASSISTANT)
             .exclude(model="")
@@ -62,7 +67,8 @@ class ModelFilter(admin.SimpleListFilter):
         )
         return [(name, name) for name in models]
 
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(answered_by(self.value()))
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+        model = self.value()
+        if model:
+            return queryset.filter(answered_by(model))
         return queryset

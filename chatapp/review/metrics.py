@@ -9,6 +9,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -22,7 +23,7 @@ MAX_DAYS = 366
 FINISHED = [Message.Status.DONE, Message.Status.STOPPED, Message.Status.ERROR]
 
 
-def percentile(values, fraction):
+def percentile(values: list[float], fraction: float) -> float | None:
     """Linear interpolation between the two nearest ranks (NumPy's default, PostgreSQL's percentile_cont)."""
     ordered = sorted(values)
     if not ordered:
@@ -43,39 +44,39 @@ class Day:
     errors: int = 0
     thumbs_up: int = 0
     thumbs_down: int = 0
-    first_token_times: list = field(default_factory=list, repr=False)
+    first_token_times: list[float] = field(default_factory=list, repr=False)
     completion_tokens: int = 0
     decode_seconds: float = 0.0
 
     @property
-    def ttft_median(self):
+    def ttft_median(self) -> float | None:
         return statistics.median(self.first_token_times) if self.first_token_times else None
 
     @property
-    def ttft_p95(self):
+    def ttft_p95(self) -> float | None:
         return percentile(self.first_token_times, 0.95)
 
     @property
-    def tokens_per_second(self):
+    def tokens_per_second(self) -> float | None:
         return self.completion_tokens / self.decode_seconds if self.decode_seconds > 0 else None
 
     @property
-    def error_rate(self):
+    def error_rate(self) -> float | None:
         return self.errors / self.answers if self.answers else None
 
     @property
-    def thumbs_up_ratio(self):
+    def thumbs_up_ratio(self) -> float | None:
         votes = self.thumbs_up + self.thumbs_down
         return self.thumbs_up / votes if votes else None
 
 
-def day_range(days, today=None):
+def day_range(days: int, today: date | None = None) -> tuple[date, date]:
     today = today or timezone.localdate()
     days = max(1, min(days, MAX_DAYS))
     return today - timedelta(days=days - 1), today
 
 
-def daily_figures(start, end):
+def daily_figures(start: date, end: date) -> list[Day]:
     """One Day per calendar day from `start` to `end` inclusive, in the current time zone."""
     figures = {start + timedelta(days=n): Day(start + timedelta(days=n)) for n in range((end - start).days + 1)}
 
@@ -84,9 +85,10 @@ def daily_figures(start, end):
     since = timezone.make_aware(datetime.combine(start, time.min))
     until = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min))
 
-    def within(field_name):
+    def within(field_name: str) -> dict[str, datetime]:
         return {f"{field_name}__gte": since, f"{field_name}__lt": until}
 
+    row: Any  # each query below has rows of its own shape
     for row in (
         Conversation.objects.filter(**within("created_at"))
         .annotate(day=TruncDate("created_at"))
@@ -143,10 +145,10 @@ def daily_figures(start, end):
 class Series:
     label: str
     shape: str  # "bar" or "line"
-    values: list
+    values: list[float | None]
 
     @property
-    def css_class(self):
+    def css_class(self) -> str:
         return f"series-{slugify(self.label)}"
 
 
@@ -160,7 +162,7 @@ class Chart:
     top = 12
     bottom = 28
 
-    def __init__(self, title, days, series, unit=""):
+    def __init__(self, title: str, days: list[Day], series: list[Series], unit: str = "") -> None:
         self.title = title
         self.days = days
         self.series = series
@@ -169,37 +171,37 @@ class Chart:
         self.scale_top = nice_ceiling(max(present) if present else 0)
 
     @property
-    def plot_width(self):
+    def plot_width(self) -> int:
         return self.width - self.left - self.right
 
     @property
-    def plot_height(self):
+    def plot_height(self) -> int:
         return self.height - self.top - self.bottom
 
     @property
-    def baseline(self):
+    def baseline(self) -> int:
         return self.top + self.plot_height
 
     @property
-    def slot(self):
+    def slot(self) -> float:
         return self.plot_width / max(len(self.days), 1)
 
-    def x(self, index):
+    def x(self, index: int) -> float:
         return round(self.left + self.slot * (index + 0.5), 1)
 
-    def y(self, value):
+    def y(self, value: float) -> float:
         return round(self.top + self.plot_height * (1 - value / self.scale_top), 1)
 
-    def label(self, day, value):
+    def label(self, day: Day, value: float) -> str:
         return f"{day.day:%b %d}: {self.formatted(value)}"
 
-    def formatted(self, value):
+    def formatted(self, value: float) -> str:
         if float(value).is_integer() or value >= 100:
             return f"{value:.0f}{self.unit}"
         return f"{value:.3g}{self.unit}"
 
     @property
-    def bars(self):
+    def bars(self) -> list[dict[str, Any]]:
         width = round(max(self.slot * 0.7, 1), 1)
         return [
             {
@@ -217,7 +219,7 @@ class Chart:
         ]
 
     @property
-    def lines(self):
+    def lines(self) -> list[dict[str, Any]]:
         lines = []
         for item in self.series:
             if item.shape != "line":
@@ -231,14 +233,14 @@ class Chart:
         return lines
 
     @property
-    def grid(self):
+    def grid(self) -> list[dict[str, Any]]:
         return [
             {"y": self.y(self.scale_top * step / 4), "label": self.formatted(self.scale_top * step / 4)}
             for step in range(5)
         ]
 
     @property
-    def ticks(self):
+    def ticks(self) -> list[dict[str, Any]]:
         every = max(1, -(-len(self.days) // 10))
         return [
             {"x": self.x(index), "label": f"{day.day:%b %d}"}
@@ -247,7 +249,7 @@ class Chart:
         ]
 
 
-def nice_ceiling(value):
+def nice_ceiling(value: float) -> float:
     """The smallest of 1, 2, 4, 8 or 10 times a power of ten that is at least `value`.
 
     Each of those splits into four round quarters, one per grid line.
@@ -258,7 +260,7 @@ def nice_ceiling(value):
     return next(step * magnitude for step in (1, 2, 4, 8, 10) if value <= step * magnitude * (1 + 1e-9))
 
 
-def charts(days):
+def charts(days: list[Day]) -> list[Chart]:
     return [
         Chart(
             "Conversations and messages per day",

@@ -1,7 +1,10 @@
+from typing import Any
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import smart_split, unescape_string_literal
@@ -28,7 +31,7 @@ class Feedback(models.Model):
         verbose_name_plural = "feedback"
         constraints = [models.UniqueConstraint(fields=["message", "user"], name="one_feedback_per_message_and_user")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_vote_display()} on message {self.message_id}"
 
 
@@ -54,7 +57,7 @@ class ConversationReview(models.Model):
             ("promote_to_faq", "Can promote an answer to a draft FAQ entry"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_status_display()}: {self.conversation_id}"
 
 
@@ -94,11 +97,11 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit entries"
         indexes = [models.Index(fields=["content_type", "object_id"])]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.username or 'system'} {self.get_action_display().lower()} {self.object_repr}"
 
 
-def with_review_figures(conversations):
+def with_review_figures(conversations: QuerySet[Conversation]) -> QuerySet[Conversation, Any]:
     """Annotate conversations with what the review list shows, one subquery per figure.
 
     Correlated subqueries rather than joins and GROUP BY: the database evaluates
@@ -124,24 +127,24 @@ def with_review_figures(conversations):
     )
 
 
-def has_thumbs_down():
+def has_thumbs_down() -> Exists:
     return Exists(Feedback.objects.filter(message__conversation=OuterRef("pk"), vote=Feedback.Vote.DOWN))
 
 
-def has_error():
+def has_error() -> Exists:
     return Exists(Message.objects.filter(conversation=OuterRef("pk"), status=Message.Status.ERROR))
 
 
-def answered_by(model):
+def answered_by(model: str) -> Exists:
     return Exists(Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.ASSISTANT, model=model))
 
 
-def matching(search_term):
+def matching(search_term: str) -> Q | Combinable:
     """Conversations whose title, owner's user name or any message contains every word of `search_term`.
 
     Words are split as the admin's own search splits them ("quoted phrases" stay whole).
     """
-    condition = Q()
+    condition: Q | Combinable = Q()
     for word in smart_split(search_term):
         if word.startswith(('"', "'")) and word[0] == word[-1]:
             word = unescape_string_literal(word)
@@ -153,13 +156,13 @@ def matching(search_term):
     return condition
 
 
-def review_status_is(status):
+def review_status_is(status: str) -> Q:
     if status == ConversationReview.Status.UNREVIEWED:
         return Q(review__isnull=True) | Q(review__status=status)
     return Q(review__status=status)
 
 
-def review_of(conversation):
+def review_of(conversation: Conversation) -> ConversationReview:
     """The conversation's review, or an unsaved unreviewed one (select_related caches a missing row as absent)."""
     review = getattr(conversation, "review", None)
     return review if review is not None else ConversationReview(conversation_id=conversation.pk)

@@ -1,5 +1,5 @@
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 
 from chatapp.review import actions
@@ -8,7 +8,7 @@ from chatapp.review.forms import FeedbackForm
 
 @login_required
 @require_POST
-def feedback(request, message_id):
+def feedback(request: HttpRequest, message_id: int) -> JsonResponse:
     """The user's thumbs up or down, and optional comment, on one of their answers."""
     form = FeedbackForm(request.POST)
     if not form.is_valid():

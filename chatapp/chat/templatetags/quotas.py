@@ -1,4 +1,7 @@
+from typing import Any
+
 from django import template
+from django.contrib.auth.models import AnonymousUser, User
 
 from chatapp.chat.quotas import usage_of
 
@@ -6,6 +9,6 @@ register = template.Library()
 
 
 @register.inclusion_tag("chat/token_usage.html")
-def token_usage(user):
+def token_usage(user: User | AnonymousUser) -> dict[str, Any]:
     """Today's tokens, quietly, next to the account's name."""
     return {"usages": usage_of(user) if user.is_authenticated else []}

@@ -1,4 +1,11 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from django import template
+
+if TYPE_CHECKING:
+    from chatapp.chat.models import Message
 
 register = template.Library()
 
@@ -8,7 +15,7 @@ REPLACED_NOTE = "Replaced by the knowledge base's own answer: the generated one 
 LINKED_IN_TEXT = {"related", "closest"}
 
 
-def shown_sources(sources):
+def shown_sources(sources: list | None) -> tuple[str, list[dict[str, Any]]]:
     """The entries to link under an answer: those it cited, else all it was given."""
     sources = [item for item in sources or [] if isinstance(item, dict) and item.get("key")]
     sources = [item for item in sources if item.get("use") not in LINKED_IN_TEXT]
@@ -17,18 +24,18 @@ def shown_sources(sources):
 
 
 @register.inclusion_tag("faq/sources.html")
-def message_sources(message):
+def message_sources(message: Message) -> dict[str, Any]:
     label, items = shown_sources(message.sources)
     return {"label": label, "items": items, "replaced": bool(getattr(message, "rejected_draft", ""))}
 
 
 @register.inclusion_tag("faq/retrieved_sources.html")
-def retrieved_sources(message):
+def retrieved_sources(message: Message) -> dict[str, Any]:
     """For reviewers: every entry retrieved for an answer, its score and whether the answer cited it."""
     return {"items": [item for item in message.sources or [] if isinstance(item, dict) and item.get("key")]}
 
 
 @register.inclusion_tag("faq/rejected_draft.html")
-def rejected_draft(message):
+def rejected_draft(message: Message) -> dict[str, Any]:
     """For reviewers: the generated answer the check refused, marked as such."""
     return {"draft": getattr(message, "rejected_draft", "")}

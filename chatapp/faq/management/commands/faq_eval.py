@@ -1,6 +1,7 @@
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatapp.faq import formats
 from chatapp.faq.analysis import Analyzer
@@ -18,11 +19,11 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 SHIPPED = DATA / "sample_eval.jsonl"
 
 
-def figure(value):
+def figure(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def file_index(path):
+def file_index(path: Path) -> SearchIndex:
     """An index of the entries in a knowledge-base file, in memory: the database is not touched."""
     try:
         rows = formats.read(path.read_text(encoding="utf-8"), formats.format_of(path.name))
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         "with expected entry keys; fails below the thresholds given."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", nargs="?", default=str(SHIPPED), help="JSONL file (default: the shipped one).")
         parser.add_argument(
             "--knowledge-base",
@@ -62,7 +63,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-synonyms", action="store_true", help="Measure without the synonym list.")
         parser.add_argument("--details", action="store_true", help="Print each question that was not answered right.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
         try:
             cases = read_cases(path.read_text(encoding="utf-8").splitlines())

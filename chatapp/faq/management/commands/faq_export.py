@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from chatapp.faq import formats
 from chatapp.faq.models import FAQEntry
@@ -7,12 +9,12 @@ from chatapp.faq.models import FAQEntry
 class Command(BaseCommand):
     help = "Write the FAQ entries as CSV, JSON or Markdown (to standard output unless --output is given)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", choices=formats.FORMATS, default="md")
         parser.add_argument("--status", choices=[*FAQEntry.Status.values, "all"], default="all")
         parser.add_argument("--output", help="File to write.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         entries = FAQEntry.objects.order_by("key")
         if options["status"] != "all":
             entries = entries.filter(status=options["status"])

@@ -1,6 +1,7 @@
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatapp.faq import formats
 from chatapp.faq.actions import import_text
@@ -9,11 +10,11 @@ from chatapp.faq.actions import import_text
 class Command(BaseCommand):
     help = "Create or update FAQ entries from a CSV, JSON or Markdown file (matched by key; safe to re-run)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
         parser.add_argument("--format", choices=formats.FORMATS, help="Default: from the file name's extension.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
         try:
             file_format = options["format"] or formats.format_of(path.name)

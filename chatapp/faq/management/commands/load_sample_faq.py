@@ -1,6 +1,7 @@
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from chatapp.faq.actions import import_text
 from chatapp.faq.models import FAQEntry
@@ -11,10 +12,10 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_faq.md"
 class Command(BaseCommand):
     help = "Load the sample knowledge base (a small software team's FAQ)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when any entry exists.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         if options["if_empty"] and FAQEntry.objects.exists():
             self.stdout.write("The knowledge base has entries already; the sample was not loaded.")
             return

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatapp.chat.models import Message
 from chatapp.review import actions
@@ -12,11 +14,11 @@ class Command(BaseCommand):
         "is older than --older-than days. Only prints what it would delete unless --yes is given."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than", type=int, required=True, metavar="DAYS")
         parser.add_argument("--yes", action="store_true", help="Really delete.")
 
-    def handle(self, *args, older_than, yes, **options):
+    def handle(self, *args: Any, older_than: int, yes: bool, **options: Any) -> None:
         if older_than < 1:
             raise CommandError("--older-than must be at least 1 day.")
         if yes:
