@@ -91,13 +91,13 @@ def test_an_image_alone_is_a_question_as_in_the_browser(api, alice, model_servic
 
 
 @functools.cache
-def huge_picture():
-    """7000×7000 pixels in a few kilobytes: cheap to send, seconds of CPU to decode."""
-    return png(Image.new("1", (7000, 7000)))
+def huge_picture(side=7000):
+    """side×side pixels in a few kilobytes: cheap to send, seconds of CPU to decode."""
+    return png(Image.new("1", (side, side)))
 
 
-def with_images(text, count):
-    url = data_uri(huge_picture())
+def with_images(text, count, side=7000):
+    url = data_uri(huge_picture(side))
     return {"role": "user", "content": [{"type": "text", "text": text}] + [{"type": "image_url", "image_url": {"url": url}}] * count}
 
 
@@ -114,9 +114,10 @@ def test_many_huge_images_are_refused_from_their_headers_before_any_is_decoded(a
     assert "At most 8 images per request" in error.value.body["message"]
 
     with pytest.raises(openai.BadRequestError) as error:
-        api.chat.completions.create(model="assistant", messages=[with_images("Compare these.", 3)])
+        # Each within MAX_IMAGE_PIXELS, together over API_MAX_PIXELS.
+        api.chat.completions.create(model="assistant", messages=[with_images("Compare these.", 3, side=4500)])
     assert error.value.body["code"] == "too_many_pixels"
-    assert "add up to more than 100 megapixels" in error.value.body["message"]
+    assert "add up to more than 50 megapixels" in error.value.body["message"]
     assert error.value.body["param"] == "messages[0].content[3].image_url"
 
     assert not Message.objects.exists()
