@@ -51,7 +51,9 @@ def prepare(env):
 def api_first_token(client, question):
     started = time.monotonic()
     first = None
-    stream = client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": question}], stream=True)
+    stream = client.chat.completions.create(
+        model="assistant", messages=[{"role": "user", "content": question}], stream=True
+    )
     for chunk in stream:
         if first is None and chunk.choices and chunk.choices[0].delta.content:
             first = time.monotonic() - started
@@ -109,7 +111,10 @@ def main():
     results = {"api": [], "websocket": []}
     try:
         base_url = processes.start_app(prefix, inference_port, web_port, concurrency=4)
-        with OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=120) as client, sync_playwright() as playwright:
+        with (
+            OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0, timeout=120) as client,
+            sync_playwright() as playwright,
+        ):
             browser = launch_chromium(playwright)
             context = browser.new_context()
             context.add_cookies([{"name": "sessionid", "value": session, "url": base_url}])

@@ -113,13 +113,19 @@ class Engine:
         # Templates: per token only the token itself is JSON-encoded.
         identifier = f"chatcmpl-{asked['seed']}"
         head = (
-            '{"id":"%s","object":"chat.completion.chunk","created":0,"model":"%s","choices":[{"index":0,"delta":{"content":'
-            % (identifier, MODEL)
+            f'{{"id":"{identifier}","object":"chat.completion.chunk","created":0,"model":"{MODEL}","choices":[{{"index":0,"delta":{{"content":'
         ).encode()
         tail = b'},"finish_reason":null}]}'
         rate = max(asked["rate"], 0.001)
-        yield event({"id": identifier, "object": "chat.completion.chunk", "created": 0, "model": MODEL,
-                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+        yield event(
+            {
+                "id": identifier,
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": MODEL,
+                "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+            }
+        )
         start = time.monotonic() + asked["delay"]
         sent = 0
         try:
@@ -139,12 +145,27 @@ class Engine:
                     now = entry["last"]
                 wake = max(start + sent / rate, now + TICK)
                 await asyncio.sleep(wake - time.monotonic())
-            yield event({"id": identifier, "object": "chat.completion.chunk", "created": 0, "model": MODEL,
-                         "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+            yield event(
+                {
+                    "id": identifier,
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": MODEL,
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
+                }
+            )
             if include_usage:
                 usage = {"prompt_tokens": 10, "completion_tokens": len(tokens), "total_tokens": len(tokens) + 10}
-                yield event({"id": identifier, "object": "chat.completion.chunk", "created": 0, "model": MODEL,
-                             "choices": [], "usage": usage})
+                yield event(
+                    {
+                        "id": identifier,
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": MODEL,
+                        "choices": [],
+                        "usage": usage,
+                    }
+                )
             yield b"data: [DONE]\n\n"
         finally:
             entry["closed_early"] = sent < len(tokens)
@@ -161,11 +182,22 @@ class Engine:
         if not body.get("stream"):
             entry["first"] = entry["last"] = time.monotonic()
             entry["tokens"] = len(tokens)
-            return JSONResponse({
-                "id": f"chatcmpl-{asked['seed']}", "object": "chat.completion", "created": 0, "model": MODEL,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(tokens)}, "finish_reason": finish}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": len(tokens), "total_tokens": len(tokens) + 10},
-            })
+            return JSONResponse(
+                {
+                    "id": f"chatcmpl-{asked['seed']}",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": MODEL,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(tokens)},
+                            "finish_reason": finish,
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": len(tokens), "total_tokens": len(tokens) + 10},
+                }
+            )
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(
             self.stream(tokens, asked, entry, include_usage, finish),

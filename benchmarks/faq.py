@@ -154,7 +154,10 @@ def generation_figures(documents, count):
                     f"{url}/chat/completions",
                     json={
                         "model": settings.INFERENCE_MODEL,
-                        "messages": [{"role": "system", "content": system}, {"role": "user", "content": document.question}],
+                        "messages": [
+                            {"role": "system", "content": system},
+                            {"role": "user", "content": document.question},
+                        ],
                         "max_tokens": 256,
                         "temperature": 0.0,
                     },
@@ -163,7 +166,10 @@ def generation_figures(documents, count):
                 answer = response.json()["choices"][0]["message"]["content"]
                 row = (seconds, 1 in cited_numbers(answer), overlap(answer, document.answer), document.question)
                 rows.append(row)
-                print(f"  {row[0]:6.2f} s  cites [1]: {'yes' if row[1] else 'no ':<3}  keeps {row[2]:4.0%} of the entry's words  {row[3]}", flush=True)
+                print(
+                    f"  {row[0]:6.2f} s  cites [1]: {'yes' if row[1] else 'no ':<3}  keeps {row[2]:4.0%} of the entry's words  {row[3]}",
+                    flush=True,
+                )
     finally:
         process.terminate()
         process.wait(10)
@@ -177,12 +183,16 @@ def generation_figures(documents, count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1000, help="Size of the grown knowledge base.")
-    parser.add_argument("--generation", nargs="?", const=10, type=int, metavar="N", help="Also ask the CPU model N questions.")
+    parser.add_argument(
+        "--generation", nargs="?", const=10, type=int, metavar="N", help="Also ask the CPU model N questions."
+    )
     options = parser.parse_args()
 
     documents = sample_documents()
     cases = read_cases((DATA / "sample_eval.jsonl").read_text(encoding="utf-8").splitlines())
-    print(f"{len(cases)} questions of the shipped evaluation file, {sum(bool(c.context) for c in cases)} of them follow-ups")
+    print(
+        f"{len(cases)} questions of the shipped evaluation file, {sum(bool(c.context) for c in cases)} of them follow-ups"
+    )
     small = measure("the shipped sample", documents, cases)
     large = measure("grown", grown(documents, options.entries), cases)
     print(f"\n{options.entries} entries against {len(documents)}: {large / small:.2f}× the time per question (median)")

@@ -78,9 +78,15 @@ def main(runs=7):
     result = processing.process(data)
     stored = len(result.data) + len(result.thumbnail)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"12 MP JPEG (4000×3000, {len(data) / 1e6:.2f} MB as uploaded), median of {runs} runs, {os.cpu_count()} CPUs, load {load:.1f}")
-    print(f"  processing (validate, rotate, strip, resize, thumbnail): {ours_wall * 1000:4.0f} ms wall, {ours_cpu * 1000:4.0f} ms CPU")
-    print(f"  baseline (full decode, Lanczos, default WebP effort):   {base_wall * 1000:4.0f} ms wall, {base_cpu * 1000:4.0f} ms CPU")
+    print(
+        f"12 MP JPEG (4000×3000, {len(data) / 1e6:.2f} MB as uploaded), median of {runs} runs, {os.cpu_count()} CPUs, load {load:.1f}"
+    )
+    print(
+        f"  processing (validate, rotate, strip, resize, thumbnail): {ours_wall * 1000:4.0f} ms wall, {ours_cpu * 1000:4.0f} ms CPU"
+    )
+    print(
+        f"  baseline (full decode, Lanczos, default WebP effort):   {base_wall * 1000:4.0f} ms wall, {base_cpu * 1000:4.0f} ms CPU"
+    )
     print(f"  speed-up over the baseline: {base_cpu / ours_cpu:.2f}× (CPU time)")
     print(
         f"  stored: {result.width}×{result.height} {result.format} {len(result.data) / 1e3:.0f} kB"

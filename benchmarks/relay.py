@@ -118,7 +118,7 @@ class Reading:
     def append(self, delta: str, now: float) -> None:
         expected = self.stream.expected
         start = len(self.text)
-        if expected[start:start + len(delta)] != delta:
+        if expected[start : start + len(delta)] != delta:
             self.streamed_bad += len(delta)
         self.text += delta
         self.grew(now)
@@ -156,8 +156,12 @@ class Reader:
                 async with gate:
                     # Like a browser: no keepalive pings of its own, compression offered.
                     socket = await connect(
-                        self.url, origin=origin, additional_headers={"Cookie": self.cookie},
-                        ping_interval=None, max_size=2**22, open_timeout=60,
+                        self.url,
+                        origin=origin,
+                        additional_headers={"Cookie": self.cookie},
+                        ping_interval=None,
+                        max_size=2**22,
+                        open_timeout=60,
                     )
                     self.socket = socket
                     await self.request({"type": "open", "conversation_id": self.stream.conversation_id})
@@ -166,7 +170,7 @@ class Reader:
                 async with socket:
                     async for raw in socket:
                         self.receive(json.loads(raw), time.monotonic())
-            except (OSError, WebSocketException, asyncio.TimeoutError):
+            except (TimeoutError, OSError, WebSocketException):
                 pass
             if not self.closing:
                 self.reading.reconnects += 1
@@ -185,12 +189,20 @@ class Reader:
 
     async def send_question(self) -> None:
         self.stream.sent_at = time.monotonic()
-        await self.request({"type": "send", "ref": f"r{self.stream.seed}", "conversation_id": self.stream.conversation_id,
-                            "text": self.stream.question})
+        await self.request(
+            {
+                "type": "send",
+                "ref": f"r{self.stream.seed}",
+                "conversation_id": self.stream.conversation_id,
+                "text": self.stream.question,
+            }
+        )
 
     async def resume(self) -> None:
         self.last_chunk_at = time.monotonic()
-        await self.request({"type": "resume", "message_id": self.message_id, "after": self.seq, "attempt": self.attempt})
+        await self.request(
+            {"type": "resume", "message_id": self.message_id, "after": self.seq, "attempt": self.attempt}
+        )
 
     async def stop(self) -> None:
         if self.message_id is not None:
@@ -263,8 +275,10 @@ class Monitor:
     """CPU and peak RSS of this run's processes, by role, and the machine's other load."""
 
     def __init__(self, roles: dict[str, list]) -> None:
-        self.roles = {role: [psutil.Process(p.pid if hasattr(p, "pid") else p) for p in processes]
-                      for role, processes in roles.items()}
+        self.roles = {
+            role: [psutil.Process(p.pid if hasattr(p, "pid") else p) for p in processes]
+            for role, processes in roles.items()
+        }
         for role, processes in self.roles.items():
             if role != "clients":  # the clients' process is the parent of all the others
                 for process in list(processes):
@@ -400,12 +414,19 @@ async def read_directly(streams: list[Stream], engine_url: str, monitor: Monitor
     async def read(client, reading, index):
         await sleep_until(start + index * RAMP_SECONDS / len(readings))
         stream = reading.stream
-        payload = {"model": MODEL, "messages": [{"role": "user", "content": stream.question}],
-                   "max_tokens": stream.tokens, "stream": True, "stream_options": {"include_usage": True}}
+        payload = {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": stream.question}],
+            "max_tokens": stream.tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
         received = []
         stream.sent_at = time.monotonic()
         try:
-            async with client.stream("POST", f"{engine_url}/chat/completions", json=payload, timeout=deadline_s) as response:
+            async with client.stream(
+                "POST", f"{engine_url}/chat/completions", json=payload, timeout=deadline_s
+            ) as response:
                 async for data in response.aiter_raw():
                     now = time.monotonic()
                     received.append(data)
@@ -466,13 +487,22 @@ def mismatch(final: str, expected: str, finished: bool) -> int:
     if not finished:
         common = len(os.path.commonprefix([final, expected]))
         return len(final) - common
-    matched = sum(block.size for block in difflib.SequenceMatcher(None, final, expected, autojunk=False).get_matching_blocks())
+    matched = sum(
+        block.size for block in difflib.SequenceMatcher(None, final, expected, autojunk=False).get_matching_blocks()
+    )
     return len(final) + len(expected) - 2 * matched
 
 
 def figures(
-    label: str, readings: list[Reading], cpu: dict, peaks: dict, started: float, cut_at: float,
-    engine_log: dict, rate: float, count: int,
+    label: str,
+    readings: list[Reading],
+    cpu: dict,
+    peaks: dict,
+    started: float,
+    cut_at: float,
+    engine_log: dict,
+    rate: float,
+    count: int,
 ) -> dict:
     """One row of the table from what the readers saw and what the engine logged."""
     ratios, added, queue_waits, chunks, engine_rates = [], [], [], [], []
@@ -513,8 +543,9 @@ def figures(
     added += [float("inf")] * no_first_token
     wall = cut_at - started
     ours = sum(value for role, value in cpu.items() if role not in ("machine", "at"))
-    per_1k = {role: (cpu[role] / (relayed / 1000) if relayed else None)
-              for role in cpu if role not in ("machine", "at")}
+    per_1k = {
+        role: (cpu[role] / (relayed / 1000) if relayed else None) for role in cpu if role not in ("machine", "at")
+    }
     return {
         "path": label,
         "streams": count,
@@ -623,9 +654,23 @@ def targets(rows: list[dict]) -> list[str]:
         lines.append(f"- {name}: {shown} ({'≥' if higher_is_better else '≤'} {bound}: {'met' if met else 'not met'})")
 
     hundred, two_hundred = found.get((100, 50.0)), found.get((200, 50.0))
-    check("100 streams at 50 tok/s, delivered/engine p50", hundred, hundred and hundred["delivered_ratio_median"], 0.95, True)
-    check("100 streams at 50 tok/s, delivered/engine p10", hundred, hundred and hundred["delivered_ratio_p10"], 0.9, True)
-    check("200 streams at 50 tok/s, delivered/engine p50", two_hundred, two_hundred and two_hundred["delivered_ratio_median"], 0.9, True)
+    check(
+        "100 streams at 50 tok/s, delivered/engine p50",
+        hundred,
+        hundred and hundred["delivered_ratio_median"],
+        0.95,
+        True,
+    )
+    check(
+        "100 streams at 50 tok/s, delivered/engine p10", hundred, hundred and hundred["delivered_ratio_p10"], 0.9, True
+    )
+    check(
+        "200 streams at 50 tok/s, delivered/engine p50",
+        two_hundred,
+        two_hundred and two_hundred["delivered_ratio_median"],
+        0.9,
+        True,
+    )
     # CPU per token at the most streams the relay carried whole (an overloaded
     # row spends CPU on tokens it has not delivered yet).
     fast_rows = [row for (count, rate), row in found.items() if rate == 200.0]
@@ -689,15 +734,28 @@ class Bench:
         django.setup()
         engine_env = {**self.env, "FAKE_ENGINE_TICK": str(args.engine_tick)}
         self.engine = self.processes.start(
-            "-m", "uvicorn", "benchmarks.fake_engine:app", "--host", "127.0.0.1", "--port", str(self.engine_port),
-            "--no-access-log", "--log-level", "warning", "--backlog", "4096", env=engine_env,
+            "-m",
+            "uvicorn",
+            "benchmarks.fake_engine:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.engine_port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
+            env=engine_env,
         )
         wait_for(f"http://127.0.0.1:{self.engine_port}/health", process=self.engine)
         if args.direct_only:
             return
         concurrency = max(200, max(args.streams))
         names = [f"relay{index}-{os.getpid()}@bench" for index in range(args.workers)]
-        self.workers = [self.processes.start_worker(self.prefix, concurrency, name=name, loglevel="INFO") for name in names]
+        self.workers = [
+            self.processes.start_worker(self.prefix, concurrency, name=name, loglevel="INFO") for name in names
+        ]
         for server in args.server:
             for _ in range(args.webs):
                 port = free_port()
@@ -713,7 +771,9 @@ class Bench:
         while time.monotonic() < deadline:
             for worker in self.workers:
                 if worker.poll() is not None:
-                    raise RuntimeError(f"a worker exited with {worker.returncode}; see {self.env['DATA_DIR']}/processes.log")
+                    raise RuntimeError(
+                        f"a worker exited with {worker.returncode}; see {self.env['DATA_DIR']}/processes.log"
+                    )
             replies = app.control.ping(destination=names, timeout=1.0) or []
             if len(replies) >= len(names):
                 return
@@ -739,7 +799,7 @@ class Bench:
 
     def streams(self, count: int, rate: float, tokens: int, conversations: bool) -> list[Stream]:
         streams = []
-        for index in range(count):
+        for _ in range(count):
             self.seed += 1
             streams.append(Stream(seed=self.seed, tokens=tokens, rate=rate))
         if conversations:
@@ -748,7 +808,7 @@ class Bench:
             made = Conversation.objects.bulk_create(
                 [Conversation(owner=self.users[index], title="Relay benchmark") for index in range(count)]
             )
-            for stream, conversation in zip(streams, made):
+            for stream, conversation in zip(streams, made, strict=False):
                 stream.conversation_id = conversation.pk
         return streams
 
@@ -853,25 +913,51 @@ def numbers(text: str, kind: type) -> list:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--streams", type=lambda text: numbers(text, int), default=[1, 10, 50, 100, 200],
-                        help="streams at once, comma-separated (default 1,10,50,100,200)")
-    parser.add_argument("--rates", type=lambda text: numbers(text, float), default=[50.0, 200.0],
-                        help="engine tokens/s per stream, comma-separated (default 50,200)")
+    parser.add_argument(
+        "--streams",
+        type=lambda text: numbers(text, int),
+        default=[1, 10, 50, 100, 200],
+        help="streams at once, comma-separated (default 1,10,50,100,200)",
+    )
+    parser.add_argument(
+        "--rates",
+        type=lambda text: numbers(text, float),
+        default=[50.0, 200.0],
+        help="engine tokens/s per stream, comma-separated (default 50,200)",
+    )
     parser.add_argument("--answer-tokens", type=int, default=200, help="tokens per answer (default 200)")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (default 1)")
-    parser.add_argument("--webs", type=int, default=1, help="web processes; a conversation's readers are spread over them")
-    parser.add_argument("--watchers", type=int, default=0,
-                        help="readers per conversation besides the sender, each on the next web process (default 0)")
-    parser.add_argument("--server", type=lambda text: text.split(","), default=["daphne"],
-                        help="ASGI server: daphne, uvicorn or both (daphne,uvicorn: a row for each, same run)")
-    parser.add_argument("--engine-tick", type=float, default=0.02, help="the engine's shortest pause between writes (s)")
-    parser.add_argument("--max-seconds", type=float, default=0, help="cut each row after this long (default 2x the answer + 10 s)")
+    parser.add_argument(
+        "--webs", type=int, default=1, help="web processes; a conversation's readers are spread over them"
+    )
+    parser.add_argument(
+        "--watchers",
+        type=int,
+        default=0,
+        help="readers per conversation besides the sender, each on the next web process (default 0)",
+    )
+    parser.add_argument(
+        "--server",
+        type=lambda text: text.split(","),
+        default=["daphne"],
+        help="ASGI server: daphne, uvicorn or both (daphne,uvicorn: a row for each, same run)",
+    )
+    parser.add_argument(
+        "--engine-tick", type=float, default=0.02, help="the engine's shortest pause between writes (s)"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=0, help="cut each row after this long (default 2x the answer + 10 s)"
+    )
     parser.add_argument("--quick", action="store_true", help="1 and 10 streams at 50 tokens/s, 100-token answers")
     parser.add_argument("--no-direct", action="store_true", help="skip the engine-direct baseline rows")
     parser.add_argument("--direct-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
-    parser.add_argument("--ramp", type=float, default=0.0,
-                        help="send the questions spread over this many seconds, as users arrive (default 0: all at once)")
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=0.0,
+        help="send the questions spread over this many seconds, as users arrive (default 0: all at once)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.streams, args.rates, args.answer_tokens = [1, 10], [50.0], 100
@@ -899,14 +985,20 @@ def main(argv: list[str] | None = None) -> int:
                 for server in kinds:
                     row = bench.row(count, rate, server)
                     rows.append(row)
-                    print(f"{row['path']}: {count} streams at {rate:g} tok/s: delivered/engine "
-                          f"{cell(row, 'delivered_ratio_median')}, finished {cell(row, 'finished')}, "
-                          f"lost/doubled {row['lost_or_doubled_chars']}", file=sys.stderr, flush=True)
+                    print(
+                        f"{row['path']}: {count} streams at {rate:g} tok/s: delivered/engine "
+                        f"{cell(row, 'delivered_ratio_median')}, finished {cell(row, 'finished')}, "
+                        f"lost/doubled {row['lost_or_doubled_chars']}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     finally:
         bench.stop()
     print(f"Relay benchmark, {args.answer_tokens}-token answers; {described}.")
     arrival = f"questions sent over {args.ramp:g} s" if args.ramp else "all questions sent at once"
-    print(f"{args.watchers} extra reader(s) per conversation; {arrival}; rows cut after twice the answer's time plus 10 s.\n")
+    print(
+        f"{args.watchers} extra reader(s) per conversation; {arrival}; rows cut after twice the answer's time plus 10 s.\n"
+    )
     print(table(rows))
     checked = targets(rows)
     if checked:

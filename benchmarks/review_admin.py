@@ -76,8 +76,10 @@ def main():
     try:
         started = time.perf_counter()
         seed_conversations(options.conversations, options.messages_per_conversation)
-        print(f"database: {connection.vendor}; seeded {Conversation.objects.count():,} conversations and "
-              f"{Message.objects.count():,} messages in {time.perf_counter() - started:.1f} s")
+        print(
+            f"database: {connection.vendor}; seeded {Conversation.objects.count():,} conversations and "
+            f"{Message.objects.count():,} messages in {time.perf_counter() - started:.1f} s"
+        )
 
         reviewer = User.objects.create_user("reviewer", is_staff=True)
         reviewer.groups.add(Group.objects.get(name="Reviewer"))

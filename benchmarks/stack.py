@@ -102,8 +102,21 @@ class Processes:
 
     def start_worker(self, queue, concurrency, name=None, loglevel="WARNING"):
         """A Celery worker as supervisord.conf runs it (threads pool)."""
-        args = ["-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", str(concurrency),
-                "--queues", queue, "--loglevel", loglevel]
+        args = [
+            "-m",
+            "celery",
+            "-A",
+            "chatapp",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            queue,
+            "--loglevel",
+            loglevel,
+        ]
         if name:
             args += ["--hostname", name]
         return self.start(*args)
@@ -111,12 +124,27 @@ class Processes:
     def start_web(self, port, server="daphne"):
         """The ASGI app on `port`: daphne as supervisord.conf runs it, or uvicorn for comparison."""
         if server == "daphne":
-            process = self.start("-m", "daphne", "--bind", "127.0.0.1", "--port", str(port), *DAPHNE_LIMITS,
-                                 "chatapp.asgi:application")
+            process = self.start(
+                "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port), *DAPHNE_LIMITS, "chatapp.asgi:application"
+            )
         elif server == "uvicorn":
-            process = self.start("-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets",
-                                 "--ws-max-size", "262144", "--lifespan", "off", "--log-level", "warning",
-                                 "chatapp.asgi:application")
+            process = self.start(
+                "-m",
+                "uvicorn",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--ws",
+                "websockets",
+                "--ws-max-size",
+                "262144",
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+                "chatapp.asgi:application",
+            )
         else:
             raise ValueError(f"unknown server {server!r}")
         wait_for(f"http://127.0.0.1:{port}/accounts/login/", process=process)

@@ -147,8 +147,21 @@ def concurrency_check(env, streams, tokens=40, interval=0.1):
     worker_env = {**env, "INFERENCE_URL": f"http://127.0.0.1:{port}/v1"}
     processes = Processes(worker_env)
     processes.start(
-        "-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", str(max(200, streams)),
-        "--queues", env["CELERY_QUEUE"], "--loglevel", "WARNING", "--without-mingle", "--without-gossip",
+        "-m",
+        "celery",
+        "-A",
+        "chatapp",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(max(200, streams)),
+        "--queues",
+        env["CELERY_QUEUE"],
+        "--loglevel",
+        "WARNING",
+        "--without-mingle",
+        "--without-gossip",
     )
     try:
         time.sleep(4)
@@ -204,8 +217,10 @@ def browser_against_engine(env, prefix):
     browser_tps = (reply.completion_tokens - 1) / seen_seconds if seen_seconds > 0 else float("nan")
     updates = len({round(t) for t in visible})
     print(f"engine decode rate:         {engine_tps:7.1f} tokens/s (first token after {engine_ttft:.2f} s)")
-    print(f"rate seen in the browser:   {browser_tps:7.1f} tokens/s ({reply.completion_tokens} tokens, "
-          f"{updates} screen updates over {seen_seconds:.2f} s; first token {reply.time_to_first_token:.2f} s after queueing)")
+    print(
+        f"rate seen in the browser:   {browser_tps:7.1f} tokens/s ({reply.completion_tokens} tokens, "
+        f"{updates} screen updates over {seen_seconds:.2f} s; first token {reply.time_to_first_token:.2f} s after queueing)"
+    )
     print(f"browser / engine:           {browser_tps / engine_tps:7.2f}")
 
 
@@ -221,17 +236,26 @@ def main():
     env = benchmark_environment(prefix)
     migrate(env)
     subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c",
-         "from django.contrib.auth import get_user_model as g; U=g(); U.objects.filter(username='bench').delete(); "
-         f"U.objects.create_user('bench', password='{PASSWORD}')"],
-        cwd=ROOT, env=env, check=True,
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model as g; U=g(); U.objects.filter(username='bench').delete(); "
+            f"U.objects.create_user('bench', password='{PASSWORD}')",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
 
     if not args.skip_browser:
         browser_against_engine(env, prefix)
 
     one, many, done, peak = concurrency_check(env, args.streams, args.tokens, args.interval)
-    print(f"one worker process, {args.streams} answers at once ({args.tokens} tokens at {1 / args.interval:g} tokens/s each):")
+    print(
+        f"one worker process, {args.streams} answers at once ({args.tokens} tokens at {1 / args.interval:g} tokens/s each):"
+    )
     print(f"  most answers streaming at the same moment: {peak}")
     print(f"  answers finished: {done}/{args.streams}")
     print(f"  wall time: one answer alone {one:.1f} s, {args.streams} together {many:.1f} s (ratio {many / one:.2f})")

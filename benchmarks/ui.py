@@ -147,20 +147,46 @@ class Served:
         self.processes = []
         self.run("manage.py", "migrate", "--noinput", "-v0")
         seeded = subprocess.run(
-            [sys.executable, "-c", "import django; django.setup(); import sys; exec(sys.stdin.read())",
-             str(messages), PASSWORD, str(tokens)],
-            input=SEED, cwd=self.tree, env=self.env, capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup(); import sys; exec(sys.stdin.read())",
+                str(messages),
+                PASSWORD,
+                str(tokens),
+            ],
+            input=SEED,
+            cwd=self.tree,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         self.conversation_id = int(seeded.stdout.strip().splitlines()[-1])
         port = free_port()
-        self.start("-m", "celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", "4",
-                   "--queues", prefix, "--loglevel", "WARNING")
+        self.start(
+            "-m",
+            "celery",
+            "-A",
+            "chatapp",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--queues",
+            prefix,
+            "--loglevel",
+            "WARNING",
+        )
         self.start("-m", "daphne", "--port", str(port), "chatapp.asgi:application")
         self.url = f"http://127.0.0.1:{port}"
         wait_for(f"{self.url}/accounts/login/")
 
     def run(self, *args):
-        subprocess.run([sys.executable, *args], cwd=self.tree, env=self.env, check=True, stdout=self.log, stderr=self.log)
+        subprocess.run(
+            [sys.executable, *args], cwd=self.tree, env=self.env, check=True, stdout=self.log, stderr=self.log
+        )
 
     def start(self, *args):
         self.processes.append(
@@ -237,17 +263,26 @@ def measure(browser, served):
         "CSS bytes": timing["css"],
         "chunks streamed": chunks,
         "main thread per chunk (ms)": busy * 1000 / chunks if chunks else float("nan"),
-        "script per chunk (ms)": (after["ScriptDuration"] - before["ScriptDuration"]) * 1000 / chunks if chunks else float("nan"),
+        "script per chunk (ms)": (after["ScriptDuration"] - before["ScriptDuration"]) * 1000 / chunks
+        if chunks
+        else float("nan"),
         "layout+style per chunk (ms)": (
-            (after["LayoutDuration"] - before["LayoutDuration"]) + (after["RecalcStyleDuration"] - before["RecalcStyleDuration"])
-        ) * 1000 / chunks if chunks else float("nan"),
+            (after["LayoutDuration"] - before["LayoutDuration"])
+            + (after["RecalcStyleDuration"] - before["RecalcStyleDuration"])
+        )
+        * 1000
+        / chunks
+        if chunks
+        else float("nan"),
         "_status": status,
     }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", default="main", help="git revision to compare with (default: the merge base with main)")
+    parser.add_argument(
+        "--base", default="main", help="git revision to compare with (default: the merge base with main)"
+    )
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rate", type=float, default=200.0, help="tokens/s the fake engine streams")
@@ -258,14 +293,17 @@ def main():
         serve_engine(args.serve_engine, args.rate)
         return
 
-    base = subprocess.run(["git", "merge-base", "HEAD", args.base], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    base = subprocess.run(
+        ["git", "merge-base", "HEAD", args.base], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     base_tree = Path(tempfile.mkdtemp(prefix="ui-bench-base-"))
-    subprocess.run(["git", "worktree", "add", "--detach", "-f", str(base_tree), base], cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "-f", str(base_tree), base], cwd=ROOT, check=True, capture_output=True
+    )
     engine_port = free_port()
-    engine = subprocess.Popen([sys.executable, "-m", "benchmarks.ui", "--serve-engine", str(engine_port),
-                               "--rate", str(args.rate)], cwd=ROOT)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.ui", "--serve-engine", str(engine_port), "--rate", str(args.rate)], cwd=ROOT
+    )
     served = []
     try:
         wait_for(f"http://127.0.0.1:{engine_port}/health")
@@ -292,10 +330,13 @@ def main():
             ["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, capture_output=True, check=False
         )
 
-    print(f"Chat page, {args.messages} messages, answer of {args.tokens} tokens at {args.rate:g} tokens/s, "
-          f"median of {args.runs} runs; base {base[:10]}")
+    print(
+        f"Chat page, {args.messages} messages, answer of {args.tokens} tokens at {args.rate:g} tokens/s, "
+        f"median of {args.runs} runs; base {base[:10]}"
+    )
     names = [name for name in results["base"][0] if not name.startswith("_")]
     print(f"{'':32} {'base':>10} {'current':>10} {'ratio':>7}")
+
     def median(label, name):
         values = [run[name] for run in results[label] if run[name] is not None]
         return statistics.median(values) if values else float("nan")

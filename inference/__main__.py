@@ -34,23 +34,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="model id clients must send (INFERENCE_MODEL_NAME)",
     )
     parser.add_argument(
-        "--context", type=int, default=int(env("INFERENCE_CONTEXT", "2048")),
+        "--context",
+        type=int,
+        default=int(env("INFERENCE_CONTEXT", "2048")),
         help="context window in tokens, prompt + answer (INFERENCE_CONTEXT)",
     )
     parser.add_argument(
-        "--queue-size", type=int, default=int(env("INFERENCE_QUEUE_SIZE", "32")),
+        "--queue-size",
+        type=int,
+        default=int(env("INFERENCE_QUEUE_SIZE", "32")),
         help="requests allowed to wait behind the running one; more get 503 (INFERENCE_QUEUE_SIZE)",
     )
     parser.add_argument(
-        "--threads", type=int, default=int(env("INFERENCE_THREADS", "0")),
+        "--threads",
+        type=int,
+        default=int(env("INFERENCE_THREADS", "0")),
         help="CPU threads for llama.cpp; 0 = half the cores, at most 4 (INFERENCE_THREADS)",
     )
     parser.add_argument(
-        "--api-key", default=env("INFERENCE_API_KEY", ""),
+        "--api-key",
+        default=env("INFERENCE_API_KEY", ""),
         help="require 'Authorization: Bearer KEY' on /v1 routes; empty = open (INFERENCE_API_KEY)",
     )
     parser.add_argument(
-        "--record-prompts", action="store_true", default=_env_flag("INFERENCE_RECORD_PROMPTS"),
+        "--record-prompts",
+        action="store_true",
+        default=_env_flag("INFERENCE_RECORD_PROMPTS"),
         help="keep the last rendered prompt and serve it at GET /debug/last-prompt; for tests "
         "and debugging only (INFERENCE_RECORD_PROMPTS=1)",
     )
@@ -83,7 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(engine, api_key=args.api_key or None)
     logging.getLogger(__name__).info(
         "serving %s (%s, context %d) on http://%s:%d/v1",
-        args.model_name, args.model_path, args.context, args.host, args.port,
+        args.model_name,
+        args.model_path,
+        args.context,
+        args.host,
+        args.port,
     )
     uvicorn.run(
         app,

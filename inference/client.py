@@ -254,9 +254,7 @@ async def _get_json(
         raise InferenceError("The model service sent an unreadable reply.") from None
 
 
-async def list_models(
-    client: httpx.AsyncClient, *, base_url: str, api_key: str, timeout: float = 10.0
-) -> list[dict]:
+async def list_models(client: httpx.AsyncClient, *, base_url: str, api_key: str, timeout: float = 10.0) -> list[dict]:
     """``GET {base_url}/models`` → the ``data`` list (each has at least ``id``)."""
     body = await _get_json(
         client, "GET", _endpoint(base_url, "/models"), api_key=api_key, timeout=_timeout(timeout, timeout)

@@ -241,9 +241,7 @@ class Engine:
             rendered = self._template(messages=messages)  # type: ignore[arg-type]  # plain dicts are what it reads
         except jinja2.TemplateError as exc:
             raise ValueError(str(exc)) from exc
-        tokens = self._llama.tokenize(
-            rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
-        )
+        tokens = self._llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
         return Prompt(text=rendered.prompt, tokens=tokens)
 
     def check_fits(self, prompt: Prompt, max_tokens: int | None) -> int:
@@ -389,9 +387,7 @@ class Engine:
                         completion_tokens / elapsed if elapsed > 0 else 0.0,
                         (first_text_at or time.monotonic()) - t0,
                     )
-                    generation._emit(
-                        Finished(choice["finish_reason"], len(prompt.tokens), completion_tokens)
-                    )
+                    generation._emit(Finished(choice["finish_reason"], len(prompt.tokens), completion_tokens))
                     return "completed"
         finally:
             chunks.close()

@@ -222,7 +222,9 @@ async def _stream(generation: Generation, chat: ChatRequest, completion_id: str,
         generation.cancel()
 
 
-async def _complete(request: Request, generation: Generation, chat: ChatRequest, completion_id: str, created: int) -> Response:
+async def _complete(
+    request: Request, generation: Generation, chat: ChatRequest, completion_id: str, created: int
+) -> Response:
     async def collect() -> Response:
         parts: list[str] = []
         async for event in generation.events():

@@ -96,7 +96,11 @@ def redis_service():
     settings.CHANNEL_LAYERS = {
         "default": {
             **settings.CHANNEL_LAYERS["default"],
-            "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "hosts": [redis_host(settings.REDIS_URL)], "prefix": prefix},
+            "CONFIG": {
+                **settings.CHANNEL_LAYERS["default"]["CONFIG"],
+                "hosts": [redis_host(settings.REDIS_URL)],
+                "prefix": prefix,
+            },
         }
     }
     from channels.layers import channel_layers

@@ -12,7 +12,14 @@ def test_a_link_to_another_host_is_text_with_its_real_host():
 
 
 @pytest.mark.parametrize(
-    "href", ["//evil.example/a", "javascript:alert(1)", "mailto:boss@example.com", "data:text/html,hi", "https://evil.example@docs.example.com.evil.example/"]
+    "href",
+    [
+        "//evil.example/a",
+        "javascript:alert(1)",
+        "mailto:boss@example.com",
+        "data:text/html,hi",
+        "https://evil.example@docs.example.com.evil.example/",
+    ],
 )
 def test_tricky_links_are_never_clickable(href):
     assert "<a" not in render_markdown(f"[click]({href})")

@@ -63,7 +63,9 @@ def test_the_admin_pages_work_under_the_policy(page, admin, alice):
         assert page.locator("select").count() > 0
         assert violations == []
         # The watch itself works: an inline script is blocked and reported.
-        page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1'; document.body.append(s); }")
+        page.evaluate(
+            "() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1'; document.body.append(s); }"
+        )
         page.wait_for_timeout(200)
         assert violations and page.evaluate("() => window.ran") is None
 

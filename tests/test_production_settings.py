@@ -71,7 +71,18 @@ def test_check_deploy_names_what_is_missing_without_https(tmp_path):
 def test_the_readme_documents_every_production_setting():
     readme = (ROOT / "README.md").read_text()
     assert "## Running in production" in readme
-    for name in [*PRODUCTION, "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT",
-                 "SECURE_HSTS_SECONDS", "SECURE_HSTS_PRELOAD", "AXES_FAILURE_LIMIT", "ANSWER_LINK_HOSTS",
-                 "CHAT_SEND_RATE", "MAX_ACTIVE_ANSWERS_PER_USER", "DAILY_TOKEN_QUOTA", "EMAIL_URL"]:
+    for name in [
+        *PRODUCTION,
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_PRELOAD",
+        "AXES_FAILURE_LIMIT",
+        "ANSWER_LINK_HOSTS",
+        "CHAT_SEND_RATE",
+        "MAX_ACTIVE_ANSWERS_PER_USER",
+        "DAILY_TOKEN_QUOTA",
+        "EMAIL_URL",
+    ]:
         assert f"`{name}`" in readme, name

@@ -94,7 +94,10 @@ def sign_in_from_claims(claims: ProviderClaims) -> "auth_models.User":
     check_email_domain(claims)
     User = get_user_model()
     identity = (
-        Identity.objects.select_for_update().select_related("user").filter(issuer=claims.issuer, subject=claims.subject).first()
+        Identity.objects.select_for_update()
+        .select_related("user")
+        .filter(issuer=claims.issuer, subject=claims.subject)
+        .first()
     )
     now = timezone.now()
     user: auth_models.User | None

@@ -26,7 +26,16 @@ DEFAULT_PERIOD = "30"
 class IdentityAdmin(admin.ModelAdmin):
     list_display = ["user", "email", "issuer", "signed_in_at", "refused_at"]
     search_fields = ["user__username", "email", "subject"]
-    readonly_fields = ["user", "issuer", "subject", "email", "provider_groups", "signed_in_at", "checked_at", "refused_at"]
+    readonly_fields = [
+        "user",
+        "issuer",
+        "subject",
+        "email",
+        "provider_groups",
+        "signed_in_at",
+        "checked_at",
+        "refused_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -68,7 +77,15 @@ class PeriodFilter(admin.SimpleListFilter):
 class UsageAdmin(admin.ModelAdmin):
     """Who used the bot when: last activity, and conversations and messages in a period."""
 
-    list_display = ["username", "email", "is_active", "last_active", "conversations_in_period", "messages_in_period", "last_login"]
+    list_display = [
+        "username",
+        "email",
+        "is_active",
+        "last_active",
+        "conversations_in_period",
+        "messages_in_period",
+        "last_login",
+    ]
     list_filter = [PeriodFilter, "is_active", "groups"]
     search_fields = ["username", "email", "first_name", "last_name"]
     list_display_links = None

@@ -16,7 +16,16 @@ from django.conf import settings
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-__all__ = ["OAuthError", "ProviderClaims", "claims_from_refresh", "claims_from_token", "client", "enabled", "end_session_url", "refresh"]
+__all__ = [
+    "OAuthError",
+    "ProviderClaims",
+    "claims_from_refresh",
+    "claims_from_token",
+    "client",
+    "enabled",
+    "end_session_url",
+    "refresh",
+]
 
 
 def enabled() -> bool:

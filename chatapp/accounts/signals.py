@@ -15,7 +15,11 @@ PROVIDER_BACKEND = "chatapp.accounts.backends.ProviderBackend"
 
 @receiver(user_logged_in, dispatch_uid="accounts.record_session")
 def record_session(sender: type, request: HttpRequest, user: User, **kwargs: Any) -> None:
-    method = SignedInSession.Method.PROVIDER if getattr(user, "backend", "") == PROVIDER_BACKEND else SignedInSession.Method.PASSWORD
+    method = (
+        SignedInSession.Method.PROVIDER
+        if getattr(user, "backend", "") == PROVIDER_BACKEND
+        else SignedInSession.Method.PASSWORD
+    )
     actions.record_session(user, request.session.session_key, method)
 
 

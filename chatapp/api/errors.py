@@ -61,9 +61,7 @@ def rate_limited(rate: object, retry_after: int) -> APIError:
 def limit_reached(refusal: "LimitReached") -> APIError:
     """A per-user limit or quota (chatapp.chat.quotas.LimitReached) in OpenAI's 429 shape."""
     kind = "insufficient_quota" if refusal.code == "quota_exceeded" else "requests"
-    return APIError(
-        429, str(refusal), type=kind, code=refusal.code, headers={"Retry-After": str(refusal.retry_after)}
-    )
+    return APIError(429, str(refusal), type=kind, code=refusal.code, headers={"Retry-After": str(refusal.retry_after)})
 
 
 def model_unavailable(reason: str) -> APIError:

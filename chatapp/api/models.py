@@ -36,7 +36,9 @@ class ApiToken(models.Model):
     PREFIX_CHARS = 12
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100, blank=True, help_text="What the token is for, e.g. the integration using it.")
+    name = models.CharField(
+        max_length=100, blank=True, help_text="What the token is for, e.g. the integration using it."
+    )
     prefix = models.CharField(
         max_length=PREFIX_CHARS, db_index=True, editable=False, help_text="The start of the token, to recognise it."
     )

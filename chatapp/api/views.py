@@ -21,24 +21,23 @@ from chatapp.api import actions, shapes
 from chatapp.api.answers import AnswerFeed, NoWorker
 from chatapp.api.authentication import authenticate
 from chatapp.api.completions import Completion, read_completion
-from chatapp.api.models import ApiToken
 from chatapp.api.errors import (
     APIError,
     answer_failed,
-    limit_reached,
     error_response,
     invalid,
+    limit_reached,
     method_not_allowed,
     model_unavailable,
     not_found,
     rate_limited,
     unknown_model,
 )
+from chatapp.api.models import ApiToken
 from chatapp.api.throttle import throttle
 from chatapp.chat import quotas
 from chatapp.chat.actions import ChatError, NotFound, resolve_bot
 from chatapp.chat.models import Bot, Message, answer_token_limit
-
 
 # An async view, as the URLconf takes it.
 AsyncView = Callable[..., Coroutine[Any, Any, HttpResponseBase]]

@@ -123,9 +123,7 @@ def send_message(
         if conversation_id is None:
             conversation = _start_conversation(user, text, resolve_bot(user, bot_slug), source)
         else:
-            conversation = (
-                Conversation.objects.visible_to(user).select_for_update().filter(pk=conversation_id).first()
-            )
+            conversation = Conversation.objects.visible_to(user).select_for_update().filter(pk=conversation_id).first()
             if conversation is None:
                 raise NotFound()
             _check_idle(conversation)
@@ -248,8 +246,11 @@ def _check_idle(conversation: Conversation) -> None:
 def _locked_conversation(user: User, message: Message) -> Conversation:
     """The conversation of the user's `message`, locked for a change to its branches."""
     conversation = (
-        Conversation.objects.visible_to(user).select_for_update(of=("self",)).select_related("bot")
-        .filter(pk=message.conversation_id).first()
+        Conversation.objects.visible_to(user)
+        .select_for_update(of=("self",))
+        .select_related("bot")
+        .filter(pk=message.conversation_id)
+        .first()
     )
     if conversation is None:
         raise NotFound()

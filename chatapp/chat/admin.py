@@ -7,7 +7,16 @@ from chatapp.chat.models import Bot, TokenQuota
 
 @admin.register(Bot)
 class BotAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "model", "temperature", "max_tokens", "uses_knowledge_base", "is_default", "limited_to"]
+    list_display = [
+        "name",
+        "slug",
+        "model",
+        "temperature",
+        "max_tokens",
+        "uses_knowledge_base",
+        "is_default",
+        "limited_to",
+    ]
     list_filter = ["groups"]
     filter_horizontal = ["groups"]
 
@@ -17,6 +26,7 @@ class BotAdmin(admin.ModelAdmin):
     @admin.display(description="limited to")
     def limited_to(self, bot: Bot) -> str:
         return ", ".join(group.name for group in bot.groups.all()) or "everyone"
+
     prepopulated_fields = {"slug": ["name"]}
 
 

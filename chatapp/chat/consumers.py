@@ -61,7 +61,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # The base class would raise on bad JSON and drop the socket; a deep
         # nesting raises RecursionError, not ValueError.
         if len(text_data or bytes_data or "") > settings.WEBSOCKET_MAX_REQUEST_BYTES:
-            await self.send_error(f"That request is too large (the limit is {settings.WEBSOCKET_MAX_REQUEST_BYTES:,} bytes).")
+            await self.send_error(
+                f"That request is too large (the limit is {settings.WEBSOCKET_MAX_REQUEST_BYTES:,} bytes)."
+            )
             return
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data)
@@ -123,7 +125,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             conversation_id = _int(conversation_id)
         # Off the shared ORM thread: a burst of sends from many sockets is not
         # written one after another.
-        conversation, created, question, reply = await database_sync_to_async(actions.send_message, thread_sensitive=False)(
+        conversation, created, question, reply = await database_sync_to_async(
+            actions.send_message, thread_sensitive=False
+        )(
             self.user,
             content.get("text"),
             conversation_id=conversation_id,
@@ -133,7 +137,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if created:
             await self.follow(conversation.pk)
             await self.send_json(
-                {"type": "created", "ref": content.get("ref"), "conversation": {"id": conversation.pk, "title": conversation.title}}
+                {
+                    "type": "created",
+                    "ref": content.get("ref"),
+                    "conversation": {"id": conversation.pk, "title": conversation.title},
+                }
             )
         # The group may already have delivered these; sending them to this
         # socket too covers the moment before it joined a new conversation.

@@ -57,7 +57,9 @@ def resume_frame(
     caught = catch_up(user, message_id, after, attempt)
     if caught.backlog is not None:
         backlog = caught.backlog
-        return chunk_frame(caught.reply.pk, caught.reply.attempt, after, backlog.seq, backlog.missing, render_markdown(backlog.text))
+        return chunk_frame(
+            caught.reply.pk, caught.reply.attempt, after, backlog.seq, backlog.missing, render_markdown(backlog.text)
+        )
     if caught.nothing_yet:
         return None
     return {"type": "message", "message": message_payload(caught.reply)}

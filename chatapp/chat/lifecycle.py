@@ -113,7 +113,9 @@ def hand_back(reply: Message, text: str, seq: int) -> Message:
         queue(reply)
         notify_message(reply)
         return reply
-    return finish(reply, Message.Status.ERROR, text=text, seq=seq, error_code=Message.ErrorCode.WORKER_LOST, error=SHUT_DOWN)
+    return finish(
+        reply, Message.Status.ERROR, text=text, seq=seq, error_code=Message.ErrorCode.WORKER_LOST, error=SHUT_DOWN
+    )
 
 
 def requeue(reply: Message) -> bool:
@@ -145,7 +147,9 @@ def end_orphan(reply: Message) -> bool:
     if backlog is not None and backlog.seq > seq:
         # The log holds up to the last chunk sent, the database only to the last save.
         text, seq = backlog.text, backlog.seq
-    if reply.finish(Message.Status.ERROR, content=text, seq=seq, error_code=Message.ErrorCode.WORKER_LOST, error=WORKER_LOST):
+    if reply.finish(
+        Message.Status.ERROR, content=text, seq=seq, error_code=Message.ErrorCode.WORKER_LOST, error=WORKER_LOST
+    ):
         notify_message(reply)
         return True
     return False

@@ -152,7 +152,9 @@ def leases_held(message_ids: list[int]) -> set[int]:
 
 # --- the asynchronous side: one client per event loop ------------------------------
 
-_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]" = weakref.WeakKeyDictionary()
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def async_redis() -> redis.asyncio.Redis:

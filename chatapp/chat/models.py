@@ -37,9 +37,7 @@ class Bot(models.Model):
     slug = models.SlugField(max_length=80, unique=True, help_text="Model id in the API (/v1/models).")
     description = models.CharField(max_length=200, blank=True)
     system_prompt = models.TextField(blank=True)
-    model = models.CharField(
-        max_length=200, blank=True, help_text="Inference model name; empty uses INFERENCE_MODEL."
-    )
+    model = models.CharField(max_length=200, blank=True, help_text="Inference model name; empty uses INFERENCE_MODEL.")
     temperature = models.FloatField(default=0.2)
     max_tokens = models.PositiveIntegerField(default=512)
     uses_knowledge_base = models.BooleanField(
@@ -65,7 +63,6 @@ class Bot(models.Model):
     @property
     def model_name(self) -> str:
         return self.model or settings.INFERENCE_MODEL
-
 
 
 def answer_token_limit(bot: Bot | None, asked: int | None = None) -> int:
@@ -105,9 +102,7 @@ class Conversation(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
     # The last message of the branch the user is looking at (answer versions
     # and edited questions make the transcript a tree); null means the newest.
-    current = models.ForeignKey(
-        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    current = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     objects = ConversationQuerySet.as_manager()
 
@@ -220,9 +215,7 @@ class Message(models.Model):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     # The message this one follows; siblings (same parent and role) are versions.
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
-    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DONE, db_index=True)
@@ -324,7 +317,9 @@ class Message(models.Model):
 
     def return_to_queue(self) -> bool:
         """Give a started answer that has no text yet back to the queue, for another worker."""
-        return self._update_if([self.Status.STREAMING], status=self.Status.QUEUED, started_at=None, queued_at=timezone.now())
+        return self._update_if(
+            [self.Status.STREAMING], status=self.Status.QUEUED, started_at=None, queued_at=timezone.now()
+        )
 
     def finish(
         self,

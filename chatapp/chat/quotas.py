@@ -15,9 +15,9 @@ import logging
 import math
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -27,10 +27,10 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from limits import RateLimitItem, parse_many
-from redis.exceptions import RedisError
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncLimiter
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
+from redis.exceptions import RedisError
 
 from chatapp.chat.errors import ChatError
 from chatapp.chat.models import Message, TokenQuota
@@ -230,7 +230,12 @@ def rate_limited_view(action: str) -> Callable[[Callable[..., HttpResponseBase]]
                 try:
                     hit(action, request.META.get("REMOTE_ADDR", ""))
                 except LimitReached as refusal:
-                    return HttpResponse(str(refusal), status=429, headers={"Retry-After": str(refusal.retry_after)}, content_type="text/plain; charset=utf-8")
+                    return HttpResponse(
+                        str(refusal),
+                        status=429,
+                        headers={"Retry-After": str(refusal.retry_after)},
+                        content_type="text/plain; charset=utf-8",
+                    )
             return view(request, *args, **kwargs)
 
         return limited

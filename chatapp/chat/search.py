@@ -57,8 +57,10 @@ def search(user: User | AnonymousUser, query: str) -> list[Result]:
     if connection.vendor == "postgresql":
         hits = _full_text(messages, query)
     else:
-        hits = [Hit(message, _mark_substring(message.content, query)) for message in messages.filter(
-            content__icontains=query).order_by("-created_at")[:MAX_MESSAGES]]
+        hits = [
+            Hit(message, _mark_substring(message.content, query))
+            for message in messages.filter(content__icontains=query).order_by("-created_at")[:MAX_MESSAGES]
+        ]
     results: dict[int, Result] = {}
     for conversation in conversations.filter(title__icontains=query).order_by("-updated_at")[:MAX_MESSAGES]:
         results[conversation.pk] = Result(conversation, _mark_substring(conversation.title, query, whole=True))

@@ -16,10 +16,10 @@ import time
 from django.conf import settings
 
 from chatapp.chat import lifecycle
+from chatapp.chat.extensions import registry
 from chatapp.chat.models import Message
 from chatapp.chat.prompt import GenerationRequest, build_request
 from chatapp.chat.relay import Relay
-from chatapp.chat.extensions import registry
 from inference.client import InferenceError, InferenceUnavailable, stream_chat_completion
 
 log = logging.getLogger(__name__)

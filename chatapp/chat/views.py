@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
         user: User
 
+
 SIDEBAR_SIZE = 200
 
 
@@ -82,7 +83,6 @@ def _page(
             "max_message_chars": settings.MAX_MESSAGE_CHARS,
             "bots": Bot.objects.visible_to(request.user),
             "default_bot": conversation.bot if conversation else Bot.objects.default_for(request.user),
-            "max_message_chars": settings.MAX_MESSAGE_CHARS,
             **_sidebar(request.user),
             **extra,
         },
@@ -174,7 +174,9 @@ def export_markdown(request: SignedInRequest, conversation_id: int) -> HttpRespo
 def export_json(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     found = _owned(request, conversation_id)
     data = exports.as_json(found, request.build_absolute_uri)
-    return _download(json.dumps(data, indent=2, ensure_ascii=False), "application/json", f"conversation-{found.pk}.json")
+    return _download(
+        json.dumps(data, indent=2, ensure_ascii=False), "application/json", f"conversation-{found.pk}.json"
+    )
 
 
 @login_required

@@ -110,7 +110,11 @@ def add_phrasing(
     """
     questions = list(questions)
     known = {line.casefold() for line in [entry.question, *entry.phrasing_list]}
-    added = [text for text in dict.fromkeys(" ".join(q.question.split())[:300] for q in questions) if text.casefold() not in known]
+    added = [
+        text
+        for text in dict.fromkeys(" ".join(q.question.split())[:300] for q in questions)
+        if text.casefold() not in known
+    ]
     with transaction.atomic():
         if added:
             entry.phrasings = "\n".join([*entry.phrasing_list, *added])

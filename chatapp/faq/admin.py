@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
         user: User
 
+
 # Ids of the entries the reviewer on this request may see (None: all); nothing outside a change view.
-viewer_visible: ContextVar[set[int] | None] = ContextVar("viewer_visible", default=set())
+viewer_visible: ContextVar[frozenset[int] | set[int] | None] = ContextVar("viewer_visible", default=frozenset())
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
@@ -96,7 +97,19 @@ class FAQEntryAdmin(admin.ModelAdmin):
     list_filter = ("status", TagFilter, "groups", "updated_at")
     search_fields = ("question", "key", "phrasings", "answer", "tags")
     readonly_fields = ("created_at", "updated_at", "updated_by", "source")
-    fields = ("question", "key", "status", "answer", "phrasings", "tags", "groups", "source", "created_at", "updated_at", "updated_by")
+    fields = (
+        "question",
+        "key",
+        "status",
+        "answer",
+        "phrasings",
+        "tags",
+        "groups",
+        "source",
+        "created_at",
+        "updated_at",
+        "updated_by",
+    )
     filter_horizontal = ("groups",)
     actions = ["publish", "withdraw", export_action("csv"), export_action("json"), export_action("md")]
     change_list_template = "admin/faq/faqentry/change_list.html"
@@ -163,9 +176,27 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
     list_display = ("question", "outcome", "asked_by", "created_at", "best_score", "entry", "dismissed")
     list_filter = ("outcome", "dismissed", "created_at")
     search_fields = ("question",)
-    readonly_fields = ("question", "outcome", "listed", "asked_by", "conversation", "message", "best_score", "created_at")
+    readonly_fields = (
+        "question",
+        "outcome",
+        "listed",
+        "asked_by",
+        "conversation",
+        "message",
+        "best_score",
+        "created_at",
+    )
     fields = (
-        "question", "outcome", "listed", "asked_by", "conversation", "message", "best_score", "created_at", "entry", "dismissed",
+        "question",
+        "outcome",
+        "listed",
+        "asked_by",
+        "conversation",
+        "message",
+        "best_score",
+        "created_at",
+        "entry",
+        "dismissed",
     )
     raw_id_fields = ("entry",)
     change_list_template = "admin/faq/unansweredquestion/change_list.html"
@@ -195,7 +226,11 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         items = [item for item in items if visible is None or item.get("id") in visible]
         if not items:
             return "—"
-        return format_html_join(", ", '<a href="{}">{}</a>', ((reverse("faq:entry", args=[item["key"]]), item["question"]) for item in items))
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((reverse("faq:entry", args=[item["key"]]), item["question"]) for item in items),
+        )
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -242,7 +277,11 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
             if not request.user.has_perm("faq.change_faqentry"):
                 raise PermissionDenied
             entry_id = request.POST.get("entry", "")
-            entry = FAQEntry.objects.visible_to(request.user).filter(pk=int(entry_id)).first() if entry_id.isdigit() else None
+            entry = (
+                FAQEntry.objects.visible_to(request.user).filter(pk=int(entry_id)).first()
+                if entry_id.isdigit()
+                else None
+            )
             if entry is None:
                 self.message_user(request, "That entry no longer exists.", flash.WARNING)
                 return redirect("admin:faq_unansweredquestion_changelist")

@@ -223,7 +223,9 @@ def calibration_samples(index: SearchIndex, k: int = 3) -> tuple[np.ndarray, np.
         lines: dict[int, set[int]] = {}
         for position, number, _ in held:
             lines.setdefault(position, set()).add(number)
-        documents = [_without_lines(document, lines.get(position, set())) for position, document in enumerate(index.documents)]
+        documents = [
+            _without_lines(document, lines.get(position, set())) for position, document in enumerate(index.documents)
+        ]
         fold_index = SearchIndex(documents, analyzer=index.analyzer)
         for position, _, line in held:
             found = fold_index.search(line, k=k)
@@ -337,7 +339,9 @@ class Decision:
         return bool(self.retrieval.context)
 
 
-def judge(index: SearchIndex, retrieval: Retrieval, calibration: Calibration, near_exact: float = NEAR_EXACT) -> Decision:
+def judge(
+    index: SearchIndex, retrieval: Retrieval, calibration: Calibration, near_exact: float = NEAR_EXACT
+) -> Decision:
     x = features(index, retrieval)
     if x is None:
         return Decision(NOT_COVERED, retrieval)
@@ -353,7 +357,9 @@ def judge(index: SearchIndex, retrieval: Retrieval, calibration: Calibration, ne
         outcome = UNSURE
     else:
         outcome = NOT_COVERED
-    return Decision(outcome, retrieval, round(confidence, 4), round(coverage, 4), dict(zip(FEATURES, x.round(4))))
+    return Decision(
+        outcome, retrieval, round(confidence, 4), round(coverage, 4), dict(zip(FEATURES, x.round(4), strict=False))
+    )
 
 
 def decide(

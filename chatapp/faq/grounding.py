@@ -117,7 +117,9 @@ def quote_sources(hits: list) -> list:
 
 
 def entries_prompt(system: str, hits: list) -> str:
-    blocks = [f"[{number}] {hit.document.question}\n{hit.document.answer.strip()}" for number, hit in enumerate(hits, 1)]
+    blocks = [
+        f"[{number}] {hit.document.question}\n{hit.document.answer.strip()}" for number, hit in enumerate(hits, 1)
+    ]
     return f"{system}\n\n{INSTRUCTIONS}\n\nKnowledge base entries:\n\n" + "\n\n".join(blocks)
 
 
@@ -164,7 +166,11 @@ def ground(bot: Bot | None, turns: list[Turn], system: str, reply: Message) -> G
     if mode == QUOTE or near_exact(question, best.document, settings.FAQ_NEAR_EXACT):
         sources = quote_sources(hits)
         return Grounding(
-            system, sources=sources, canned_answer=quote_answer(best.document.answer, sources), decision=decision, mode=mode
+            system,
+            sources=sources,
+            canned_answer=quote_answer(best.document.answer, sources),
+            decision=decision,
+            mode=mode,
         )
     sources = [source(number, hit, "answer") for number, hit in enumerate(hits, 1)]
     return Grounding(entries_prompt(system, hits), sources=sources, decision=decision, mode=mode)

@@ -161,7 +161,7 @@ class SearchIndex:
         title_terms = [self.analyzer.terms(document.title_text) for document in self.documents]
         word_docs = [
             terms * TITLE_WEIGHT + self.analyzer.terms(document.answer)
-            for terms, document in zip(title_terms, self.documents)
+            for terms, document in zip(title_terms, self.documents, strict=False)
         ]
         self.words = self._bm25(word_docs)
         self.ngrams = self._bm25([self.analyzer.ngrams(terms) for terms in word_docs])
@@ -209,7 +209,9 @@ class SearchIndex:
         corrected = []
         for term in terms:
             if term not in known and len(term) >= MIN_TYPO_LENGTH:
-                shared = Counter(word for gram in self.analyzer.ngrams([term]) for word in self.words_by_ngram.get(gram, ()))
+                shared = Counter(
+                    word for gram in self.analyzer.ngrams([term]) for word in self.words_by_ngram.get(gram, ())
+                )
                 candidates = [word for word, count in shared.items() if count >= 2]
                 match = difflib.get_close_matches(term, candidates, n=1, cutoff=TYPO_SIMILARITY)
                 term = match[0] if match else term
@@ -220,7 +222,7 @@ class SearchIndex:
         terms = self.correct(self.analyzer.terms(text, expand=True))
         asked = self.analyzer.asked_terms(text)
         fixed = self.correct([term for term, _ in asked])
-        return Query(text, terms, [(term, synonyms, 1.0) for term, (_, synonyms) in zip(fixed, asked)])
+        return Query(text, terms, [(term, synonyms, 1.0) for term, (_, synonyms) in zip(fixed, asked, strict=False)])
 
     def _raw_scores(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
         word_scores = self._scores(self.words, query.terms) / self.unit
@@ -252,13 +254,18 @@ class SearchIndex:
             context_query = self.query(context)
             context_words, context_ngrams = self._raw_scores(context_query)
             # Divided back so that an entry matching both keeps the scale of its own score.
-            word_scores = (word_scores * (1 + CONTEXT_BOOST * relative(context_words)) + CONTEXT_ALONE * context_words) / (1 + CONTEXT_BOOST)
-            ngram_scores = (ngram_scores * (1 + CONTEXT_BOOST * relative(context_ngrams)) + CONTEXT_ALONE * context_ngrams) / (1 + CONTEXT_BOOST)
+            word_scores = (
+                word_scores * (1 + CONTEXT_BOOST * relative(context_words)) + CONTEXT_ALONE * context_words
+            ) / (1 + CONTEXT_BOOST)
+            ngram_scores = (
+                ngram_scores * (1 + CONTEXT_BOOST * relative(context_ngrams)) + CONTEXT_ALONE * context_ngrams
+            ) / (1 + CONTEXT_BOOST)
             own = {term for term, _, _ in query.asked}
             query = Query(
                 question,
                 query.terms + [term for term in context_query.terms if term not in query.terms],
-                query.asked + [(term, synonyms, CONTEXT_WEIGHT) for term, synonyms, _ in context_query.asked if term not in own],
+                query.asked
+                + [(term, synonyms, CONTEXT_WEIGHT) for term, synonyms, _ in context_query.asked if term not in own],
             )
         if visible is not None or exclude:
             allowed = np.ones(count, dtype=bool) if visible is None else np.isin(self.ids, list(visible))

@@ -68,9 +68,7 @@ class Attachment(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="image_attachments")
     image = models.ForeignKey(StoredImage, on_delete=models.PROTECT, related_name="attachments")
     name = models.CharField(max_length=120, help_text="The uploaded file's name, made safe.")
-    message = models.ForeignKey(
-        "chat.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="images"
-    )
+    message = models.ForeignKey("chat.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="images")
     # Answers whose prompt had to leave this image out to fit the model's context.
     left_out_of = models.ManyToManyField("chat.Message", blank=True, related_name="images_left_out")
     # Place in the message, as the user arranged them (uploads finish in any order).

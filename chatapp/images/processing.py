@@ -82,7 +82,9 @@ def open_image(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError:
-        raise Rejected(f"The image has too many pixels; the limit is {megapixels(settings.MAX_IMAGE_PIXELS)}.") from None
+        raise Rejected(
+            f"The image has too many pixels; the limit is {megapixels(settings.MAX_IMAGE_PIXELS)}."
+        ) from None
     except UnidentifiedImageError:
         raise Rejected("This is not an image this chat accepts: only JPEG, PNG, WebP and GIF pictures are.") from None
     except (OSError, SyntaxError, ValueError, EOFError):
@@ -136,16 +138,16 @@ def decode(image: Image.Image, max_side: int) -> Image.Image:
         image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=3.0)
         ImageOps.exif_transpose(image, in_place=True)
     except Image.DecompressionBombError:
-        raise Rejected(f"The image has too many pixels; the limit is {megapixels(settings.MAX_IMAGE_PIXELS)}.") from None
+        raise Rejected(
+            f"The image has too many pixels; the limit is {megapixels(settings.MAX_IMAGE_PIXELS)}."
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError, TypeError):
         raise Rejected("The image is damaged or incomplete and could not be read.") from None
     return to_srgb(image)
 
 
 def has_alpha(image: Image.Image) -> bool:
-    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        image.mode == "P" and "transparency" in image.info
-    )
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

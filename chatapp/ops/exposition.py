@@ -48,7 +48,9 @@ class AnswersInProgress:
         except DatabaseError:
             # The database is down: the counters above still get scraped.
             return
-        answers = GaugeMetricFamily("chatapp_answers_in_progress", "Answers queued or streaming now.", labels=["status"])
+        answers = GaugeMetricFamily(
+            "chatapp_answers_in_progress", "Answers queued or streaming now.", labels=["status"]
+        )
         oldest = GaugeMetricFamily(
             "chatapp_answer_oldest_in_progress_seconds",
             "Age of the oldest answer in each status (0 when none).",

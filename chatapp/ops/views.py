@@ -58,4 +58,3 @@ def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpR
         logger.warning("Database unavailable while serving %s: %s", request.path, error)
         return database_unavailable_page()
     return django_server_error(request, template_name)
-

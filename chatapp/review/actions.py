@@ -133,7 +133,9 @@ def promote_to_faq(user: User, answer_message: Message, question: str, answer: s
     conversation = answer_message.conversation
     with transaction.atomic():
         entry = create_draft_entry(question, answer, conversation=conversation, message=answer_message, user=user)
-        record_audit(user, AuditEntry.Action.PROMOTE, conversation, {"message": answer_message.pk, "faq_entry": entry.pk})
+        record_audit(
+            user, AuditEntry.Action.PROMOTE, conversation, {"message": answer_message.pk, "faq_entry": entry.pk}
+        )
     return entry
 
 
@@ -154,7 +156,9 @@ def purge_conversations(days: int, batch_size: int = 500) -> int:
     cutoff = timezone.now() - timedelta(days=days)
     deleted = 0
     while True:
-        batch = list(Conversation.objects.filter(updated_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch_size])
+        batch = list(
+            Conversation.objects.filter(updated_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch_size]
+        )
         if not batch:
             break
         deleted += delete_conversations(Conversation.objects.filter(pk__in=batch))

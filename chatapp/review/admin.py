@@ -278,7 +278,9 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         conversation = self.viewable_conversation(request, object_id)
         form = ReviewForm(request.POST, instance=review_of(conversation))
         if form.is_valid():
-            review = actions.set_review(request.user, conversation, form.cleaned_data["status"], form.cleaned_data["notes"])
+            review = actions.set_review(
+                request.user, conversation, form.cleaned_data["status"], form.cleaned_data["notes"]
+            )
             flash.success(request, f"Marked as “{review.get_status_display()}”.")
         else:
             flash.error(request, "The verdict was not saved: choose a status.")
@@ -331,7 +333,9 @@ class FeedbackAdmin(AuditedChangeView, admin.ModelAdmin):
     @admin.display(description="Conversation")
     def conversation_link(self, feedback: Feedback) -> SafeString:
         conversation = feedback.message.conversation
-        return format_html('<a href="{}#message-{}">{}</a>', change_url(conversation), feedback.message_id, conversation)
+        return format_html(
+            '<a href="{}#message-{}">{}</a>', change_url(conversation), feedback.message_id, conversation
+        )
 
 
 @admin.register(AuditEntry)

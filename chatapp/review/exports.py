@@ -203,28 +203,31 @@ def csv_rows(batch: ExportBatch, conversation: Conversation) -> Iterator[list[ob
     user, review_status = conversation.owner.get_username(), review_of(conversation).status
     for message in batch.messages[conversation.pk]:
         feedback = batch.feedback[message["id"]]
-        yield [cell(value) for value in [
-            conversation.pk,
-            conversation.title,
-            user,
-            conversation.source,
-            review_status,
-            message["id"],
-            message["role"],
-            iso(message["created_at"]),
-            message["status"],
-            message["model"],
-            message["content"],
-            message["error"],
-            blank_if_none(message["prompt_tokens"]),
-            blank_if_none(message["completion_tokens"]),
-            blank_if_none(message["time_to_first_token"]),
-            blank_if_none(message["duration"]),
-            sum(1 for item in feedback if item["vote"] == Feedback.Vote.UP),
-            sum(1 for item in feedback if item["vote"] == Feedback.Vote.DOWN),
-            "\n".join(item["comment"] for item in feedback if item["comment"]),
-            " ".join(batch.image_urls[message["id"]]),
-        ]]
+        yield [
+            cell(value)
+            for value in [
+                conversation.pk,
+                conversation.title,
+                user,
+                conversation.source,
+                review_status,
+                message["id"],
+                message["role"],
+                iso(message["created_at"]),
+                message["status"],
+                message["model"],
+                message["content"],
+                message["error"],
+                blank_if_none(message["prompt_tokens"]),
+                blank_if_none(message["completion_tokens"]),
+                blank_if_none(message["time_to_first_token"]),
+                blank_if_none(message["duration"]),
+                sum(1 for item in feedback if item["vote"] == Feedback.Vote.UP),
+                sum(1 for item in feedback if item["vote"] == Feedback.Vote.DOWN),
+                "\n".join(item["comment"] for item in feedback if item["comment"]),
+                " ".join(batch.image_urls[message["id"]]),
+            ]
+        ]
 
 
 def csv_lines(request: HttpRequest, conversation_ids: Iterable[int]) -> Iterator[str]:

@@ -113,9 +113,7 @@ def with_review_figures(conversations: QuerySet[Conversation]) -> QuerySet[Conve
     count = Count("pk")
     return conversations.annotate(
         message_count=Coalesce(Subquery(messages.annotate(n=count).values("n")), 0),
-        error_count=Coalesce(
-            Subquery(messages.filter(status=Message.Status.ERROR).annotate(n=count).values("n")), 0
-        ),
+        error_count=Coalesce(Subquery(messages.filter(status=Message.Status.ERROR).annotate(n=count).values("n")), 0),
         up_count=Coalesce(Subquery(feedback.filter(vote=Feedback.Vote.UP).annotate(n=count).values("n")), 0),
         down_count=Coalesce(Subquery(feedback.filter(vote=Feedback.Vote.DOWN).annotate(n=count).values("n")), 0),
         answer_model=Subquery(

@@ -13,7 +13,9 @@ def feedback(request: HttpRequest, message_id: int) -> JsonResponse:
     form = FeedbackForm(request.POST)
     if not form.is_valid():
         return JsonResponse(
-            {"error": f"A vote is up, down or empty, with a comment of at most {actions.MAX_COMMENT_CHARS} characters."},
+            {
+                "error": f"A vote is up, down or empty, with a comment of at most {actions.MAX_COMMENT_CHARS} characters."
+            },
             status=400,
         )
     try:

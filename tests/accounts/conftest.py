@@ -16,10 +16,26 @@ CLIENT_ID = "chatapp"
 CLIENT_SECRET = "chatapp-test-secret"
 
 USERS = {
-    "carol": {"password": "carol-password", "email": "carol@example.com", "name": "Carol Reviewer", "groups": ["chat-reviewers", "engineering"]},
+    "carol": {
+        "password": "carol-password",
+        "email": "carol@example.com",
+        "name": "Carol Reviewer",
+        "groups": ["chat-reviewers", "engineering"],
+    },
     "dave": {"password": "dave-password", "email": "dave@example.com", "name": "Dave Admin", "groups": ["it-admins"]},
-    "erin": {"password": "erin-password", "email": "erin@elsewhere.test", "name": "Erin Outsider", "groups": ["engineering"]},
-    "mallory": {"password": "mallory-password", "email": "mallory@example.com", "email_verified": False, "name": "Mallory Unverified", "groups": []},
+    "erin": {
+        "password": "erin-password",
+        "email": "erin@elsewhere.test",
+        "name": "Erin Outsider",
+        "groups": ["engineering"],
+    },
+    "mallory": {
+        "password": "mallory-password",
+        "email": "mallory@example.com",
+        "email_verified": False,
+        "name": "Mallory Unverified",
+        "groups": [],
+    },
 }
 
 GROUP_MAP = "chat-reviewers=Reviewer,engineering=Engineering,it-admins=staff"

@@ -13,12 +13,27 @@ ISSUER = "https://id.example.com/realms/team"
 
 @pytest.fixture(autouse=True)
 def group_map(settings):
-    settings.OIDC_GROUP_MAP = ["chat-reviewers=Reviewer", "chat-reviewers=staff", "it-admins=superuser", "engineering=Engineering"]
+    settings.OIDC_GROUP_MAP = [
+        "chat-reviewers=Reviewer",
+        "chat-reviewers=staff",
+        "it-admins=superuser",
+        "engineering=Engineering",
+    ]
     settings.OIDC_ALLOWED_EMAIL_DOMAINS = []
 
 
 def claims(subject="u-1", groups=(), **extra):
-    return ProviderClaims(ISSUER, subject, {"sub": subject, "preferred_username": "carol", "email": "carol@example.com", "groups": groups if isinstance(groups, str) else list(groups), **extra})
+    return ProviderClaims(
+        ISSUER,
+        subject,
+        {
+            "sub": subject,
+            "preferred_username": "carol",
+            "email": "carol@example.com",
+            "groups": groups if isinstance(groups, str) else list(groups),
+            **extra,
+        },
+    )
 
 
 def names(user):

@@ -35,7 +35,9 @@ def test_an_unreachable_provider_gets_a_clear_message(client, unreachable_provid
     assert b"Keycloak does not answer. Try again in a moment." in response.content
 
 
-def test_a_callback_without_the_state_this_browser_started_with_is_refused(client, unreachable_provider, django_user_model):
+def test_a_callback_without_the_state_this_browser_started_with_is_refused(
+    client, unreachable_provider, django_user_model
+):
     response = client.get("/accounts/oidc/callback/?code=stolen&state=forged")
     assert response.status_code == 400
     assert b"The sign-in did not complete." in response.content

@@ -120,7 +120,9 @@ def test_a_user_deactivated_by_an_admin_cannot_sign_in_through_the_provider(page
     assert page.get_by_role("alert").inner_text() == "This account has been deactivated. Ask an administrator."
 
 
-def test_with_local_accounts_off_only_the_break_glass_superuser_signs_in_with_a_password(page, sso_app, provider, alice, admin):
+def test_with_local_accounts_off_only_the_break_glass_superuser_signs_in_with_a_password(
+    page, sso_app, provider, alice, admin
+):
     page.goto(f"{sso_app}/accounts/login/")
     page.get_by_text("Administrator sign-in").click()
     page.get_by_label("Username").fill("alice")
@@ -139,9 +141,14 @@ def test_a_user_signed_in_through_the_provider_sees_only_their_groups_bots_and_e
     Bot.objects.get_or_create(slug="assistant", defaults={"name": "Assistant", "is_default": True})
     Bot.objects.create(name="On-call runbook", slug="runbook", position=5).groups.add(engineering)
     FAQEntry.objects.create(
-        key="restart-db", question="How do I restart the database?", answer="Page the on-call.", status=FAQEntry.Status.PUBLISHED
+        key="restart-db",
+        question="How do I restart the database?",
+        answer="Page the on-call.",
+        status=FAQEntry.Status.PUBLISHED,
     ).groups.add(engineering)
-    FAQEntry.objects.create(key="lunch", question="Where is lunch?", answer="Upstairs.", status=FAQEntry.Status.PUBLISHED)
+    FAQEntry.objects.create(
+        key="lunch", question="Where is lunch?", answer="Upstairs.", status=FAQEntry.Status.PUBLISHED
+    )
 
     provider_sign_in(page, sso_app, "carol")
     page.wait_for_url(f"{sso_app}/")

@@ -16,12 +16,17 @@ def ask(user, days_ago, questions=1):
     conversation = Conversation.objects.create(owner=user, title="Q", created_at=when, updated_at=when)
     for _ in range(questions):
         Message.objects.create(conversation=conversation, role=Message.Role.USER, content="Hi?", created_at=when)
-        Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content="Hello.", created_at=when)
+        Message.objects.create(
+            conversation=conversation, role=Message.Role.ASSISTANT, content="Hello.", created_at=when
+        )
 
 
 def rows(response):
     report = response.context["cl"].result_list
-    return {user.username: (user.conversations_in_period, user.messages_in_period, user.last_active is not None) for user in report}
+    return {
+        user.username: (user.conversations_in_period, user.messages_in_period, user.last_active is not None)
+        for user in report
+    }
 
 
 def test_the_report_counts_each_users_conversations_and_questions_in_the_period(alice, bob, admin):

@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from chatapp.api.answers import AnswerFeed
-from chatapp.chat.events import chunk_event, conversation_group, message_event
 from chatapp.chat import live
+from chatapp.chat.events import chunk_event, conversation_group, message_event
 from chatapp.chat.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)

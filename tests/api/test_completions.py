@@ -41,7 +41,9 @@ def test_a_streamed_answer_arrives_in_pieces_that_add_up_to_the_saved_answer(api
     assert len(pieces) > 1
     assert "".join(pieces) == reply.content
     assert {chunk.id for chunk in chunks} == {f"chatcmpl-{reply.pk}"}
-    finish_reasons = [chunk.choices[0].finish_reason for chunk in chunks if chunk.choices and chunk.choices[0].finish_reason]
+    finish_reasons = [
+        chunk.choices[0].finish_reason for chunk in chunks if chunk.choices and chunk.choices[0].finish_reason
+    ]
     assert finish_reasons in (["stop"], ["length"])
     # With include_usage the last chunk has no choices and the figures.
     assert chunks[-1].choices == []
@@ -112,7 +114,9 @@ def test_the_conversation_is_visible_to_its_owner_only(api, client, alice, bob):
 def test_hanging_up_mid_stream_stops_the_answer(api, settings):
     settings.INFERENCE_MAX_TOKENS = 512  # long enough to hang up in the middle
     stream = api.chat.completions.create(
-        model="assistant", messages=[{"role": "user", "content": "Write a very long story about a dragon."}], stream=True
+        model="assistant",
+        messages=[{"role": "user", "content": "Write a very long story about a dragon."}],
+        stream=True,
     )
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:

@@ -67,7 +67,11 @@ def test_an_unknown_model_gets_404(api):
 BAD_REQUESTS = [
     # (what is sent, the param blamed, words of the message)
     ({"model": "assistant"}, "messages", "non-empty array"),
-    ({"model": "assistant", "messages": [{"role": "system", "content": "Be brief."}]}, "messages", "must be the user's"),
+    (
+        {"model": "assistant", "messages": [{"role": "system", "content": "Be brief."}]},
+        "messages",
+        "must be the user's",
+    ),
     (
         {"model": "assistant", "messages": QUESTION + [{"role": "assistant", "content": "Hi!"}]},
         "messages",

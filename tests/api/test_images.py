@@ -23,12 +23,16 @@ def png(image):
 
 def screenshot_of_an_error():
     image = Image.new("RGB", (900, 200), (30, 30, 30))
-    ImageDraw.Draw(image).text((30, 70), "ERROR 504: upstream timeout", fill=(255, 90, 90), font=ImageFont.load_default(size=44))
+    ImageDraw.Draw(image).text(
+        (30, 70), "ERROR 504: upstream timeout", fill=(255, 90, 90), font=ImageFont.load_default(size=44)
+    )
     return png(image)
 
 
 def question_with(url, text="What went wrong here?"):
-    return [{"role": "user", "content": [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": url}}]}]
+    return [
+        {"role": "user", "content": [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": url}}]}
+    ]
 
 
 def data_uri(data, media_type="image/png"):
@@ -36,7 +40,9 @@ def data_uri(data, media_type="image/png"):
 
 
 def test_an_image_part_is_attached_to_the_question_and_read_by_the_model(api, alice, model_service):
-    completion = api.chat.completions.create(model="assistant", messages=question_with(data_uri(screenshot_of_an_error())))
+    completion = api.chat.completions.create(
+        model="assistant", messages=question_with(data_uri(screenshot_of_an_error()))
+    )
 
     question = Message.objects.get(role="user")
     [attachment] = Attachment.objects.filter(message=question)
@@ -78,7 +84,9 @@ def test_more_images_than_a_message_may_carry_get_400(api):
 
 
 def test_an_image_alone_is_a_question_as_in_the_browser(api, alice, model_service):
-    only_image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_uri(screenshot_of_an_error())}}]}]
+    only_image = [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_uri(screenshot_of_an_error())}}]}
+    ]
     completion = api.chat.completions.create(model="assistant", messages=only_image)
 
     question = Message.objects.get(role="user")
@@ -98,7 +106,10 @@ def huge_picture(side=7000):
 
 def with_images(text, count, side=7000):
     url = data_uri(huge_picture(side))
-    return {"role": "user", "content": [{"type": "text", "text": text}] + [{"type": "image_url", "image_url": {"url": url}}] * count}
+    return {
+        "role": "user",
+        "content": [{"type": "text", "text": text}] + [{"type": "image_url", "image_url": {"url": url}}] * count,
+    }
 
 
 def test_many_huge_images_are_refused_from_their_headers_before_any_is_decoded(api):

@@ -22,7 +22,9 @@ def sample_faq(bots):
 
 
 def ask(api, *messages):
-    turns = [{"role": "user" if number % 2 == 0 else "assistant", "content": text} for number, text in enumerate(messages)]
+    turns = [
+        {"role": "user" if number % 2 == 0 else "assistant", "content": text} for number, text in enumerate(messages)
+    ]
     completion = api.chat.completions.create(model="team-faq", messages=turns)
     return completion.choices[0].message.content, completion.model_extra.get("sources", [])
 

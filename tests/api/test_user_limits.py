@@ -59,7 +59,11 @@ def test_a_completion_over_the_daily_quota_gets_429_insufficient_quota(alice, bo
     TokenQuota.objects.create(user=alice, daily_tokens=50)
     earlier = Conversation.objects.create(owner=alice, title="Earlier")
     Message.objects.create(
-        conversation=earlier, role="assistant", content="an answer", prompt_tokens=40, completion_tokens=20,
+        conversation=earlier,
+        role="assistant",
+        content="an answer",
+        prompt_tokens=40,
+        completion_tokens=20,
         finished_at=timezone.now(),
     )
     with serve_app() as url:
@@ -102,8 +106,10 @@ def test_thirteen_huge_images_are_refused_before_any_is_decoded(alice, bots):
         response = call(url, key, "/v1/chat/completions", {"model": "assistant", "messages": turns})
         cpu, wall = daphne_cpu_seconds() - cpu, time.monotonic() - wall
     body = len(str(turns))
-    print(f"\n13 images of 7000×7000 in a {body / 1000:.0f} kB request: {response.status_code} after "
-          f"{cpu * 1000:.0f} ms of server CPU ({wall * 1000:.0f} ms)")
+    print(
+        f"\n13 images of 7000×7000 in a {body / 1000:.0f} kB request: {response.status_code} after "
+        f"{cpu * 1000:.0f} ms of server CPU ({wall * 1000:.0f} ms)"
+    )
     assert response.status_code == 400
     message = response.json()["error"]["message"].lower()
     assert "pixels" in message or "at most" in message

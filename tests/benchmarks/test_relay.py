@@ -17,9 +17,28 @@ def test_relay_benchmark_readers_on_both_web_processes_get_every_character(tmp_p
     env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONPATH": str(ROOT)}
     env.pop("BENCHMARK_DATABASE_URL", None)
     finished = subprocess.run(
-        [sys.executable, "-m", "benchmarks.relay", "--streams", "1", "--rates", "200", "--answer-tokens", "40",
-         "--webs", "2", "--watchers", "1", "--json", str(report)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.relay",
+            "--streams",
+            "1",
+            "--rates",
+            "200",
+            "--answer-tokens",
+            "40",
+            "--webs",
+            "2",
+            "--watchers",
+            "1",
+            "--json",
+            str(report),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     rows = json.loads(report.read_text())["rows"]

@@ -38,7 +38,9 @@ def test_chat_faq_sign_in_and_admin_pages_have_no_serious_violations(browser, se
     page = context.new_page()
     conversation = seed(alice, turns=[("How do I print?", CODE_ANSWER), ("Thanks", "You are welcome.")])
     seed_versions(conversation)
-    FAQEntry.objects.create(key="vpn", question="What is the VPN address?", answer="`vpn.example.com`", status="published")
+    FAQEntry.objects.create(
+        key="vpn", question="What is the VPN address?", answer="`vpn.example.com`", status="published"
+    )
     found = {}
 
     page.goto(f"{served}/accounts/login/")

@@ -55,7 +55,9 @@ def test_the_latest_turn_stays_even_when_it_alone_is_over_budget(alice, settings
 
 
 def test_the_bots_prompt_model_and_sampling_are_used(alice):
-    bot = Bot.objects.create(name="Pirate", slug="pirate", system_prompt="Talk like a pirate.", model="m-1", temperature=0.7, max_tokens=64)
+    bot = Bot.objects.create(
+        name="Pirate", slug="pirate", system_prompt="Talk like a pirate.", model="m-1", temperature=0.7, max_tokens=64
+    )
     conversation, reply = asking(alice, ("Ahoy", None))
     conversation.bot = bot
     conversation.save()

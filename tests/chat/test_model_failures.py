@@ -18,11 +18,15 @@ async def ask(socket, text="Tell me a story."):
 async def retry_against_the_real_service(socket, reply, settings, model_service):
     settings.INFERENCE_URL = model_service
     await socket.send_json_to({"type": "retry", "message_id": reply.pk})
-    await receive_until(socket, lambda f: f["type"] == "message" and f["message"]["id"] == reply.pk and f["message"]["status"] == "done")
+    await receive_until(
+        socket, lambda f: f["type"] == "message" and f["message"]["id"] == reply.pk and f["message"]["status"] == "done"
+    )
     return await reload(reply.pk)
 
 
-async def test_unreachable_service_gives_a_clear_error_and_retry_works_once_it_is_back(alice, socket_for, settings, inference_service):
+async def test_unreachable_service_gives_a_clear_error_and_retry_works_once_it_is_back(
+    alice, socket_for, settings, inference_service
+):
     settings.INFERENCE_URL = "http://127.0.0.1:9/v1"
     socket = await socket_for(alice)
     frames, reply = await ask(socket)

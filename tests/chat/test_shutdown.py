@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 async def test_an_answer_with_text_ends_with_retry_and_keeps_its_text(alice, socket_for, model_service):
     socket = await socket_for(alice)
-    await socket.send_json_to({"type": "send", "conversation_id": None, "text": "Write a very long story about a lighthouse."})
+    await socket.send_json_to(
+        {"type": "send", "conversation_id": None, "text": "Write a very long story about a lighthouse."}
+    )
     frames = await receive_until(socket, lambda f: f["type"] == "chunk")
     running_relay().hand_back_after(0)
     frames += await receive_until(socket, finished())

@@ -20,7 +20,9 @@ async def engine_busy(model_service):
 
 async def test_stop_mid_stream_keeps_the_partial_answer_and_frees_the_engine(alice, socket_for, model_service):
     socket = await socket_for(alice)
-    await socket.send_json_to({"type": "send", "conversation_id": None, "text": "Write a very long story about a dragon."})
+    await socket.send_json_to(
+        {"type": "send", "conversation_id": None, "text": "Write a very long story about a dragon."}
+    )
     frames = await receive_until(socket, lambda f: f["type"] == "chunk" and f["seq"] >= 2)
     reply_id = reply_in(frames)
 
@@ -40,7 +42,9 @@ async def test_stop_mid_stream_keeps_the_partial_answer_and_frees_the_engine(ali
 
 async def test_stop_from_another_tab_works(alice, socket_for, model_service):
     tab_one = await socket_for(alice)
-    await tab_one.send_json_to({"type": "send", "conversation_id": None, "text": "Write a very long story about a cat."})
+    await tab_one.send_json_to(
+        {"type": "send", "conversation_id": None, "text": "Write a very long story about a cat."}
+    )
     frames = await receive_until(tab_one, lambda f: f["type"] == "chunk")
     reply_id = reply_in(frames)
 

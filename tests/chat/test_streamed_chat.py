@@ -8,7 +8,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 async def test_answer_streams_in_several_chunks_and_is_saved_with_usage(alice, socket_for):
     socket = await socket_for(alice)
-    await socket.send_json_to({"type": "send", "ref": "r1", "conversation_id": None, "text": "Write three short sentences about the sea."})
+    await socket.send_json_to(
+        {"type": "send", "ref": "r1", "conversation_id": None, "text": "Write three short sentences about the sea."}
+    )
 
     frames = await receive_until(socket, finished())
 

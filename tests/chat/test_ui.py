@@ -178,7 +178,9 @@ def test_shortcuts_help_theme_toggle_remembered_and_dark_mode(browser, served, a
 def test_a_phone_sized_window_has_a_drawer_and_nothing_overflows(browser, served, alice):
     context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
-    conversation = seed(alice, title="On the phone", turns=[("Show a table", "| a | b |\n|---|---|\n| 1 | 2 |\n\n" + CODE_ANSWER)])
+    conversation = seed(
+        alice, title="On the phone", turns=[("Show a table", "| a | b |\n|---|---|\n| 1 | 2 |\n\n" + CODE_ANSWER)]
+    )
     sign_in(page, served, alice)
     page.goto(f"{served}/c/{conversation.pk}/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
@@ -222,6 +224,8 @@ def test_connection_lost_and_back_is_shown_quietly(page, alice, transactional_db
     state = page.locator("#connection-state")
     page.wait_for_function("document.getElementById('connection-state').textContent.includes('reconnecting')")
     with serve_app():
-        page.wait_for_function("document.getElementById('connection-state').textContent === 'Reconnected.'", timeout=20_000)
+        page.wait_for_function(
+            "document.getElementById('connection-state').textContent === 'Reconnected.'", timeout=20_000
+        )
         page.wait_for_function("document.getElementById('connection-state').textContent === ''")
     assert state.get_attribute("role") == "status"

@@ -73,7 +73,9 @@ def test_the_view_follows_the_answer_only_at_the_bottom_and_the_final_html_does_
     composer = page.get_by_role("textbox", name="Message")
     composer.fill("Write a long story about a lighthouse keeper.")
     composer.press("Enter")
-    page.wait_for_function("document.querySelector('article.message.assistant[data-status=streaming]')?.dataset.seq >= 3")
+    page.wait_for_function(
+        "document.querySelector('article.message.assistant[data-status=streaming]')?.dataset.seq >= 3"
+    )
     at_bottom = "(() => { const t = document.getElementById('transcript'); return t.scrollHeight - t.scrollTop - t.clientHeight < 80; })()"
     assert page.evaluate(at_bottom)
 

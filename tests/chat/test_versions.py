@@ -46,7 +46,9 @@ def test_a_regenerated_answer_is_asked_the_same_history_without_the_old_answer(a
     new = actions.regenerate_reply(alice, old.pk)
     turns = conversation_turns(new)
     assert [(turn.role, turn.text) for turn in turns] == [
-        ("user", "What is tea?"), ("assistant", "A drink."), ("user", "And coffee?"),
+        ("user", "What is tea?"),
+        ("assistant", "A drink."),
+        ("user", "And coffee?"),
     ]
 
 

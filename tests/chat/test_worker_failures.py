@@ -46,7 +46,10 @@ def test_an_answer_whose_worker_died_ends_in_error_with_retry(alice):
 def test_a_live_worker_is_left_alone(alice):
     conversation = Conversation.objects.create(owner=alice)
     reply = Message.objects.create(
-        conversation=conversation, role="assistant", status="streaming", started_at=timezone.now() - timedelta(minutes=2)
+        conversation=conversation,
+        role="assistant",
+        status="streaming",
+        started_at=timezone.now() - timedelta(minutes=2),
     )
     live.sync_redis().set(live.lease_key(reply.pk), 1, ex=10)
     assert not lifecycle.reap_if_orphaned(reply)
@@ -61,7 +64,9 @@ def answer(conversation, **fields):
 def test_the_reaper_ends_an_orphan_with_the_text_its_log_holds(alice):
     conversation = Conversation.objects.create(owner=alice)
     Message.objects.create(conversation=conversation, role="user", content="hi")
-    reply = answer(conversation, status="streaming", content="Hel", seq=1, started_at=timezone.now() - timedelta(minutes=1))
+    reply = answer(
+        conversation, status="streaming", content="Hel", seq=1, started_at=timezone.now() - timedelta(minutes=1)
+    )
     pipe = live.sync_redis().pipeline()
     live.append_chunk(pipe, reply.pk, reply.attempt, 1, "Hel", first=True)
     live.append_chunk(pipe, reply.pk, reply.attempt, 2, "lo there", first=False)
@@ -74,7 +79,9 @@ def test_the_reaper_ends_an_orphan_with_the_text_its_log_holds(alice):
     assert lifecycle.reap()["ended_orphans"] == 0  # a second reaper finds nothing
 
 
-def test_the_reaper_resends_an_answer_whose_task_was_lost_and_a_worker_writes_it(alice, worker, model_service, monkeypatch):
+def test_the_reaper_resends_an_answer_whose_task_was_lost_and_a_worker_writes_it(
+    alice, worker, model_service, monkeypatch
+):
     monkeypatch.setattr(actions, "queue_reply", lambda reply: None)  # the task is lost
     _, _, _, reply = actions.send_message(alice, "Say hello.")
     Message.objects.filter(pk=reply.pk).update(queued_at=timezone.now() - timedelta(minutes=1))

@@ -50,7 +50,9 @@ class ScriptedModelService:
                     {
                         "id": "scripted",
                         "object": "chat.completion",
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+                        ],
                         "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
                     }
                 ).encode()
@@ -73,7 +75,10 @@ class ScriptedModelService:
                     {"content": word if i == 0 else " " + word} for i, word in enumerate(words)
                 ]
                 for delta in deltas:
-                    chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                    chunk = {
+                        "object": "chat.completion.chunk",
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+                    }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 final = {
                     "object": "chat.completion.chunk",

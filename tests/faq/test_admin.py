@@ -52,7 +52,9 @@ def test_create_faq_entry_prefills_a_draft_from_the_group(admin_client, alice, b
 def test_a_dismissed_group_leaves_the_list(admin_client, alice):
     ask(alice, "Who won the hackathon?")
 
-    admin_client.post(reverse("admin:faq_unansweredquestion_act"), {"ids": [UnansweredQuestion.objects.get().pk], "action": "dismiss"})
+    admin_client.post(
+        reverse("admin:faq_unansweredquestion_act"), {"ids": [UnansweredQuestion.objects.get().pk], "action": "dismiss"}
+    )
 
     assert UnansweredQuestion.objects.get().dismissed
     assert not FAQEntry.objects.exists()
@@ -92,7 +94,14 @@ def test_entries_can_be_searched_filtered_by_tag_and_published(admin_client, sam
 def test_an_entry_added_in_the_admin_gets_a_key_and_who_wrote_it(admin_client, admin):
     admin_client.post(
         "/admin/faq/faqentry/add/",
-        {"question": "Where can I park?", "key": "", "status": "draft", "answer": "In the garage.", "phrasings": "", "tags": ""},
+        {
+            "question": "Where can I park?",
+            "key": "",
+            "status": "draft",
+            "answer": "In the garage.",
+            "phrasings": "",
+            "tags": "",
+        },
     )
 
     entry = FAQEntry.objects.get()
@@ -135,7 +144,9 @@ def test_a_not_sure_question_becomes_a_phrasing_of_a_listed_entry_in_one_click(a
         question=question,
         asked_by=alice,
         outcome=UnansweredQuestion.Outcome.UNSURE,
-        candidates=[{"id": hit.document.id, "key": hit.key, "question": hit.document.question} for hit in decision.hits],
+        candidates=[
+            {"id": hit.document.id, "key": hit.key, "question": hit.document.question} for hit in decision.hits
+        ],
     )
 
     page = admin_client.get(GROUPED).content.decode()

@@ -208,7 +208,9 @@ def test_a_supported_answer_is_kept_with_its_citations(alice, faq_bot, capable):
         "Roll back with `/deploy rollback production` [7].",  # cites an entry it was not given
     ],
 )
-def test_answers_with_missing_or_unknown_citations_are_replaced_without_asking_the_model(alice, faq_bot, capable, draft):
+def test_answers_with_missing_or_unknown_citations_are_replaced_without_asking_the_model(
+    alice, faq_bot, capable, draft
+):
     _reply, _request, final = generated(alice, faq_bot, draft)
 
     assert final.rejected_draft == draft

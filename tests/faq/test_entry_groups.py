@@ -35,7 +35,13 @@ def faq_editor(django_user_model):
     """A reviewer who also edits the knowledge base, outside the Engineering group."""
     rita = django_user_model.objects.create_user(username="rita", is_staff=True)
     rita.groups.add(reviewer_group())
-    codenames = ["view_faqentry", "change_faqentry", "add_faqentry", "view_unansweredquestion", "change_unansweredquestion"]
+    codenames = [
+        "view_faqentry",
+        "change_faqentry",
+        "add_faqentry",
+        "view_unansweredquestion",
+        "change_unansweredquestion",
+    ]
     rita.user_permissions.add(*Permission.objects.filter(content_type__app_label="faq", codename__in=codenames))
     return rita
 
@@ -82,7 +88,9 @@ def test_reviewers_see_in_the_admin_only_the_entries_they_may_see(django_user_mo
     assert signed_in(rita).get(f"/admin/faq/faqentry/{vpn_for_engineering.pk}/change/").status_code == 302
 
 
-def test_the_unanswered_list_offers_only_entries_the_reviewer_may_see(alice, admin, django_user_model, vpn_for_engineering):
+def test_the_unanswered_list_offers_only_entries_the_reviewer_may_see(
+    alice, admin, django_user_model, vpn_for_engineering
+):
     candidates = [{"id": vpn_for_engineering.pk, "key": "vpn-access", "question": VPN, "score": 0.5}]
     question = record_unanswered("vpn from my phone?", outcome=UnansweredQuestion.Outcome.UNSURE, candidates=candidates)
     rita = faq_editor(django_user_model)

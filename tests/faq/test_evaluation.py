@@ -16,7 +16,15 @@ def test_the_shipped_evaluation_meets_its_targets():
 
     report = out.getvalue()
     assert "145 questions (123 answerable, 22 not)" in report
-    for figure in ("recall@1", "MRR", "answered right", "answered wrong", "unsure, listed", "wrongly declined", "answered anyway"):
+    for figure in (
+        "recall@1",
+        "MRR",
+        "answered right",
+        "answered wrong",
+        "unsure, listed",
+        "wrongly declined",
+        "answered anyway",
+    ):
         assert figure in report
     assert "calibrated on the knowledge base" in report
     assert "All thresholds met." in report
@@ -25,9 +33,7 @@ def test_the_shipped_evaluation_meets_its_targets():
 def test_another_knowledge_base_is_evaluated_from_its_file_without_touching_the_database(db):
     out = io.StringIO()
 
-    call_command(
-        "faq_eval", str(DATA / "lab_eval.jsonl"), "--knowledge-base", str(DATA / "lab_faq.md"), stdout=out
-    )
+    call_command("faq_eval", str(DATA / "lab_eval.jsonl"), "--knowledge-base", str(DATA / "lab_faq.md"), stdout=out)
 
     assert "158 questions (128 answerable, 30 not), 46 entries" in out.getvalue()
     from chatapp.faq.models import FAQEntry
@@ -44,7 +50,10 @@ def test_a_result_below_a_threshold_fails_the_command():
 @pytest.mark.usefixtures("sample_faq")
 def test_questions_about_unknown_keys_are_pointed_out(tmp_path):
     path = tmp_path / "eval.jsonl"
-    lines = [{"question": "How do I get VPN access?", "expected": ["vpn-access"]}, {"question": "Tea?", "expected": ["no-such-entry"]}]
+    lines = [
+        {"question": "How do I get VPN access?", "expected": ["vpn-access"]},
+        {"question": "Tea?", "expected": ["no-such-entry"]},
+    ]
     path.write_text("\n".join(json.dumps(line) for line in lines))
     out = io.StringIO()
 

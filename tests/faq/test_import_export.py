@@ -12,9 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def snapshot():
-    return sorted(
-        (e.key, e.question, e.answer, e.phrasings, e.tags, e.status) for e in FAQEntry.objects.all()
-    )
+    return sorted((e.key, e.question, e.answer, e.phrasings, e.tags, e.status) for e in FAQEntry.objects.all())
 
 
 @pytest.mark.parametrize("file_format", formats.FORMATS)

@@ -41,10 +41,28 @@ def test_the_faq_list_searches_published_entries(alice_client, sample_faq):
 def test_a_saved_answer_links_the_entries_it_cited(alice):
     conversation = Conversation.objects.create(owner=alice)
     sources = [
-        {"number": 1, "id": 1, "key": "vpn-access", "question": "How do I get VPN access?", "url": "/faq/vpn-access/", "score": 2.0, "cited": False},
-        {"number": 2, "id": 2, "key": "staging-access", "question": "How do I get access to staging?", "url": "/faq/staging-access/", "score": 1.0, "cited": True},
+        {
+            "number": 1,
+            "id": 1,
+            "key": "vpn-access",
+            "question": "How do I get VPN access?",
+            "url": "/faq/vpn-access/",
+            "score": 2.0,
+            "cited": False,
+        },
+        {
+            "number": 2,
+            "id": 2,
+            "key": "staging-access",
+            "question": "How do I get access to staging?",
+            "url": "/faq/staging-access/",
+            "score": 1.0,
+            "cited": True,
+        },
     ]
-    reply = Message.objects.create(conversation=conversation, role="assistant", content="Use the VPN [2].", sources=sources)
+    reply = Message.objects.create(
+        conversation=conversation, role="assistant", content="Use the VPN [2].", sources=sources
+    )
 
     html = render_to_string("chat/message.html", {"message": reply})
 
@@ -57,7 +75,9 @@ def test_promoting_a_reviewed_answer_creates_a_draft_linked_to_it(alice, admin):
     conversation = Conversation.objects.create(owner=alice)
     answer = Message.objects.create(conversation=conversation, role="assistant", content="Ask reception.")
 
-    entry = create_draft_entry("  How do I get   a badge? ", "Ask reception.", conversation=conversation, message=answer, user=admin)
+    entry = create_draft_entry(
+        "  How do I get   a badge? ", "Ask reception.", conversation=conversation, message=answer, user=admin
+    )
 
     assert entry.status == FAQEntry.Status.DRAFT
     assert entry.question == "How do I get a badge?"
@@ -69,14 +89,37 @@ def test_promoting_a_reviewed_answer_creates_a_draft_linked_to_it(alice, admin):
 def test_reviewers_see_every_retrieved_entry_and_whether_it_was_cited(alice):
     conversation = Conversation.objects.create(owner=alice)
     sources = [
-        {"number": 1, "id": 1, "key": "vpn-access", "question": "How do I get VPN access?", "url": "/faq/vpn-access/", "score": 2.0, "cited": True},
-        {"number": 2, "id": 2, "key": "staging-access", "question": "How do I get access to staging?", "url": "/faq/staging-access/", "score": 1.0, "cited": False},
+        {
+            "number": 1,
+            "id": 1,
+            "key": "vpn-access",
+            "question": "How do I get VPN access?",
+            "url": "/faq/vpn-access/",
+            "score": 2.0,
+            "cited": True,
+        },
+        {
+            "number": 2,
+            "id": 2,
+            "key": "staging-access",
+            "question": "How do I get access to staging?",
+            "url": "/faq/staging-access/",
+            "score": 1.0,
+            "cited": False,
+        },
     ]
-    reply = Message.objects.create(conversation=conversation, role="assistant", content="Use the VPN [1].", sources=sources)
+    reply = Message.objects.create(
+        conversation=conversation, role="assistant", content="Use the VPN [1].", sources=sources
+    )
 
     html = render_to_string("faq/retrieved_sources.html", {"items": reply.sources})
     tag = Template("{% load faq %}{% retrieved_sources message %}").render(Context({"message": reply}))
 
     assert tag == html
-    assert '<td>[1]</td><td><a href="/faq/vpn-access/">How do I get VPN access?</a></td><td>2.0</td><td>yes</td>' in html
-    assert '<td>[2]</td><td><a href="/faq/staging-access/">How do I get access to staging?</a></td><td>1.0</td><td>no</td>' in html
+    assert (
+        '<td>[1]</td><td><a href="/faq/vpn-access/">How do I get VPN access?</a></td><td>2.0</td><td>yes</td>' in html
+    )
+    assert (
+        '<td>[2]</td><td><a href="/faq/staging-access/">How do I get access to staging?</a></td><td>1.0</td><td>no</td>'
+        in html
+    )

@@ -62,9 +62,16 @@ class Browser:
         ref = uuid.uuid4().hex[:8]
         known = set(self.answers)
         self.request(type="send", ref=ref, text=text, conversation_id=conversation_id)
-        frame = self.receive_until(lambda f: f.get("type") == "error" and f.get("ref") == ref
-                                   or f.get("type") == "message" and f["message"]["role"] == "assistant"
-                                   and f["message"]["id"] not in known, timeout=15)
+        frame = self.receive_until(
+            lambda f: (
+                f.get("type") == "error"
+                and f.get("ref") == ref
+                or f.get("type") == "message"
+                and f["message"]["role"] == "assistant"
+                and f["message"]["id"] not in known
+            ),
+            timeout=15,
+        )
         if frame.get("type") == "error":
             return ref, frame
         return ref, frame["message"]["id"]
@@ -90,11 +97,15 @@ class Browser:
         if frame.get("type") == "message" and frame["message"]["role"] == "assistant":
             message = frame["message"]
             self.answers[message["id"]] = {
-                "seq": message.get("seq", 0), "text": message["content"], "status": message["status"],
+                "seq": message.get("seq", 0),
+                "text": message["content"],
+                "status": message["status"],
                 "attempt": message.get("attempt"),
             }
         elif frame.get("type") == "chunk":
-            answer = self.answers.setdefault(frame["message_id"], {"seq": 0, "text": "", "status": "streaming", "attempt": frame["attempt"]})
+            answer = self.answers.setdefault(
+                frame["message_id"], {"seq": 0, "text": "", "status": "streaming", "attempt": frame["attempt"]}
+            )
             if frame["attempt"] != answer["attempt"]:
                 answer.update(seq=0, text="", attempt=frame["attempt"])
             if frame["from"] == answer["seq"]:
@@ -112,7 +123,10 @@ class Browser:
 
     def follow_to_the_end(self, message_id, timeout):
         return self.receive_until(
-            lambda f: f.get("type") == "message" and f["message"]["id"] == message_id
-            and f["message"]["status"] in ("done", "stopped", "error"),
+            lambda f: (
+                f.get("type") == "message"
+                and f["message"]["id"] == message_id
+                and f["message"]["status"] in ("done", "stopped", "error")
+            ),
             timeout,
         )["message"]

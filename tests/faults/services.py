@@ -53,8 +53,23 @@ class RedisServer:
 
     def start(self):
         self.process = subprocess.Popen(
-            [redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--logfile", str(self.dir / "redis.log")],
+            [
+                redis_server(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
             stdout=subprocess.DEVNULL,
         )
         import redis
@@ -115,14 +130,32 @@ class PostgresCluster:
         subprocess.run([*self.as_user, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def create(self):
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--locale=C")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
         self.start()
 
     def start(self):
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "postgres.log"),
-                  "-o", options, "-w", "start")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "postgres.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
 
     def stop(self, mode="fast"):
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
@@ -155,8 +188,14 @@ class SharedServerOutage:
         import psycopg
 
         db = self.settings_dict
-        with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db.get("PASSWORD") or None,
-                             dbname="postgres", autocommit=True) as connection:
+        with psycopg.connect(
+            host=db["HOST"],
+            port=db["PORT"],
+            user=db["USER"],
+            password=db.get("PASSWORD") or None,
+            dbname="postgres",
+            autocommit=True,
+        ) as connection:
             for statement in statements:
                 connection.execute(statement)
 
@@ -181,8 +220,19 @@ class FakeEngine:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "benchmarks.fake_engine:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "benchmarks.fake_engine:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
             cwd=ROOT,
         )
         wait_until(lambda: _http_ok(f"http://127.0.0.1:{self.port}/health"), 30, "fake engine started")
@@ -223,7 +273,10 @@ class SupervisedApp:
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [str(BIN / "supervisord"), "-c", str(ROOT / "supervisord.conf")],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         wait_until(lambda: _http_ok(f"{self.url}/healthz"), 60, "daphne under supervisor answered /healthz")
         wait_until(lambda: self.pid("worker"), 30, "the worker started")
@@ -231,7 +284,10 @@ class SupervisedApp:
     def ctl(self, *args):
         return subprocess.run(
             [str(BIN / "supervisorctl"), "-c", str(ROOT / "supervisord.conf"), *args],
-            check=False, env=self.env, capture_output=True, text=True,
+            check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
         )
 
     def pid(self, program):
@@ -245,8 +301,11 @@ class SupervisedApp:
         return pid
 
     def wait_restarted(self, program, old_pid, timeout=30):
-        return wait_until(lambda: (self.pid(program) or old_pid) != old_pid and self.pid(program), timeout,
-                          f"supervisor restarted {program}")
+        return wait_until(
+            lambda: (self.pid(program) or old_pid) != old_pid and self.pid(program),
+            timeout,
+            f"supervisor restarted {program}",
+        )
 
     def log_text(self):
         self.log.flush()

@@ -23,8 +23,10 @@ def test_a_client_reconnects_to_a_restarted_daphne_and_gets_the_whole_answer(sta
         while True:
             browser.receive(timeout=10)
     seconds = browser.reconnect(timeout=60)
-    print(f"\n[faults] daphne kill -9: the client reconnected after {time.monotonic() - started:.1f} s "
-          f"(restarted by supervisor, {seconds:.1f} s of retries)")
+    print(
+        f"\n[faults] daphne kill -9: the client reconnected after {time.monotonic() - started:.1f} s "
+        f"(restarted by supervisor, {seconds:.1f} s of retries)"
+    )
     assert stack.pid("web") != killed
 
     conversation_id = Message.objects.get(pk=reply_id).conversation_id

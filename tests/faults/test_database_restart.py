@@ -14,7 +14,9 @@ from tests.faults.outcomes import RECOVERY_BOUND, report, wait_for_content, wait
 pytestmark = pytest.mark.timeout(240)
 
 
-def test_answers_end_and_nothing_is_silently_lost_across_a_database_restart(stack, postgres_cluster, browser_for, alice):
+def test_answers_end_and_nothing_is_silently_lost_across_a_database_restart(
+    stack, postgres_cluster, browser_for, alice
+):
     browser = browser_for(alice)
     page = Client()
     page.force_login(alice)

@@ -16,7 +16,9 @@ def test_a_silent_engine_is_announced_then_ends_in_a_timeout(stack, browser_for,
     started = time.monotonic()
     _, reply_id = browser.ask("seed=60 tokens=20 rate=10 delay=60")
 
-    waiting = browser.receive_until(lambda f: f.get("type") == "waiting" and f.get("message_id") == reply_id, timeout=READ_TIMEOUT)
+    waiting = browser.receive_until(
+        lambda f: f.get("type") == "waiting" and f.get("message_id") == reply_id, timeout=READ_TIMEOUT
+    )
     told = time.monotonic() - started
     print(f"\n[faults] engine stall: the page was told '{waiting.get('reason')}' after {told:.1f} s")
     assert waiting["reason"] == "engine_silent"

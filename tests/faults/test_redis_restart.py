@@ -42,7 +42,9 @@ def test_the_worker_survives_a_redis_restart_and_every_answer_ends(stack, redis_
     assert reply.status == "done"
 
 
-def test_while_redis_is_down_a_handshake_is_closed_cleanly_and_the_next_succeeds_soon_after(stack, redis_server, browser_for, alice):
+def test_while_redis_is_down_a_handshake_is_closed_cleanly_and_the_next_succeeds_soon_after(
+    stack, redis_server, browser_for, alice
+):
     browser = browser_for(alice)
     redis_server.stop()
     try:

@@ -24,8 +24,15 @@ class RecordingModelService:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for choice in ({"delta": {"role": "assistant", "content": ""}}, {"delta": {"content": ANSWER}}, {"delta": {}, "finish_reason": "stop"}):
-                    chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "finish_reason": None, **choice}]}
+                for choice in (
+                    {"delta": {"role": "assistant", "content": ""}},
+                    {"delta": {"content": ANSWER}},
+                    {"delta": {}, "finish_reason": "stop"},
+                ):
+                    chunk = {
+                        "object": "chat.completion.chunk",
+                        "choices": [{"index": 0, "finish_reason": None, **choice}],
+                    }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
 

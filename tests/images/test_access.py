@@ -19,7 +19,9 @@ def alices_image(alice_client):
 
 
 def sent(attachment):
-    actions.send_message(attachment.owner, "What is in this picture?", attach=attacher_for(attachment.owner, [attachment.pk]))
+    actions.send_message(
+        attachment.owner, "What is in this picture?", attach=attacher_for(attachment.owner, [attachment.pk])
+    )
     attachment.refresh_from_db()
     return attachment
 

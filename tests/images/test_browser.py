@@ -70,7 +70,9 @@ def test_attach_by_chooser_paste_and_drop_send_and_see_the_thumbnails_after_a_re
         "Attached image: image.png",
         "Attached image: blue.png",
     ]
-    page.wait_for_function(f"() => [...document.querySelectorAll('{USER_IMAGES}')].every((i) => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{USER_IMAGES}')].every((i) => i.complete && i.naturalWidth > 0)"
+    )
 
     full = page.locator("article.message.user a.message-image").first.get_attribute("href")
     response = page.request.get(f"{live_app}{full}")
@@ -82,4 +84,6 @@ def test_attach_by_chooser_paste_and_drop_send_and_see_the_thumbnails_after_a_re
     page.reload()
     page.locator(USER_IMAGES).nth(2).wait_for()
     assert page.locator(USER_IMAGES).count() == 3
-    page.wait_for_function(f"() => [...document.querySelectorAll('{USER_IMAGES}')].every((i) => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{USER_IMAGES}')].every((i) => i.complete && i.naturalWidth > 0)"
+    )

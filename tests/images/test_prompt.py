@@ -149,7 +149,9 @@ def test_the_answer_and_the_page_say_when_images_were_left_out(alice, alice_clie
 
 def screenshot_of_an_error():
     image = Image.new("RGB", (900, 200), (30, 30, 30))
-    ImageDraw.Draw(image).text((30, 70), "ERROR 504: upstream timeout", fill=(255, 90, 90), font=ImageFont.load_default(size=44))
+    ImageDraw.Draw(image).text(
+        (30, 70), "ERROR 504: upstream timeout", fill=(255, 90, 90), font=ImageFont.load_default(size=44)
+    )
     return picture_bytes(image)
 
 

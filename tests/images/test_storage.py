@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 
 
 def send_with_images(user, *attachment_ids, text="Look at this."):
-    conversation, _created, question, _reply = actions.send_message(user, text, attach=attacher_for(user, list(attachment_ids)))
+    conversation, _created, question, _reply = actions.send_message(
+        user, text, attach=attacher_for(user, list(attachment_ids))
+    )
     return conversation, question
 
 
@@ -29,7 +31,9 @@ def test_the_same_bytes_uploaded_twice_are_stored_once(alice_client, client, bob
     assert len(stored_files(media_root)) == 2  # one image, one thumbnail
 
 
-def test_deleting_a_conversation_removes_its_images_files(alice, alice_client, media_root, django_capture_on_commit_callbacks):
+def test_deleting_a_conversation_removes_its_images_files(
+    alice, alice_client, media_root, django_capture_on_commit_callbacks
+):
     image = uploaded_id(alice_client, picture(color=(9, 9, 9)))
     conversation, _question = send_with_images(alice, image)
     assert len(stored_files(media_root)) == 2
@@ -40,7 +44,9 @@ def test_deleting_a_conversation_removes_its_images_files(alice, alice_client, m
     assert stored_files(media_root) == []
 
 
-def test_a_file_shared_with_another_conversation_stays(alice, alice_client, media_root, django_capture_on_commit_callbacks):
+def test_a_file_shared_with_another_conversation_stays(
+    alice, alice_client, media_root, django_capture_on_commit_callbacks
+):
     data = picture(color=(7, 7, 7))
     kept, _question = send_with_images(alice, uploaded_id(alice_client, data))
     deleted, _question = send_with_images(alice, uploaded_id(alice_client, data))
@@ -51,7 +57,9 @@ def test_a_file_shared_with_another_conversation_stays(alice, alice_client, medi
     assert alice_client.get(Attachment.objects.get().url).status_code == 200
 
 
-def test_images_uploaded_but_never_sent_are_discarded_a_day_later(alice, alice_client, media_root, django_capture_on_commit_callbacks):
+def test_images_uploaded_but_never_sent_are_discarded_a_day_later(
+    alice, alice_client, media_root, django_capture_on_commit_callbacks
+):
     stale = uploaded_id(alice_client, picture(color=(3, 3, 3)))
     Attachment.objects.filter(pk=stale).update(created_at=timezone.now() - timedelta(days=2))
     with django_capture_on_commit_callbacks(execute=True):

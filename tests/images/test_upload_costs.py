@@ -34,8 +34,10 @@ def test_a_gif_of_100000_frames_is_refused_after_reading_a_hundred(alice_client)
         walked = time.process_time()
         assert image.n_frames == 100_000
         walked = time.process_time() - walked
-    print(f"\n{len(data):,}-byte GIF of 100,000 frames: refused after {spent * 1000:.0f} ms CPU "
-          f"(counting every frame: {walked * 1000:.0f} ms)")
+    print(
+        f"\n{len(data):,}-byte GIF of 100,000 frames: refused after {spent * 1000:.0f} ms CPU "
+        f"(counting every frame: {walked * 1000:.0f} ms)"
+    )
     assert response.status_code == 400 and "too many frames" in response.json()["error"]
 
 

@@ -85,8 +85,14 @@ async def test_closing_the_stream_early_stops_generation_on_the_server(idle_serv
     before = await idle_service.health()
     async with httpx.AsyncClient() as http:
         events = stream_chat_completion(
-            http, base_url=idle_service.base_url, api_key="", model=MODEL, messages=HELLO,
-            max_tokens=1500, temperature=0.2, extra_body={"ignore_eos": True},
+            http,
+            base_url=idle_service.base_url,
+            api_key="",
+            model=MODEL,
+            messages=HELLO,
+            max_tokens=1500,
+            temperature=0.2,
+            extra_body={"ignore_eos": True},
         )
         async for event in events:
             if event.delta:
@@ -161,8 +167,13 @@ async def test_connection_dropped_mid_stream_is_an_error_after_the_partial_text(
     with pytest.raises(InferenceError) as caught:
         async with httpx.AsyncClient() as http:
             async for event in stream_chat_completion(
-                http, base_url=await fault_server(two_chunks_then_drop), api_key="", model=MODEL,
-                messages=HELLO, max_tokens=16, temperature=0.2,
+                http,
+                base_url=await fault_server(two_chunks_then_drop),
+                api_key="",
+                model=MODEL,
+                messages=HELLO,
+                max_tokens=16,
+                temperature=0.2,
             ):
                 received.append(event.delta)
     assert "".join(received) == "Hel"
@@ -193,7 +204,9 @@ async def test_done_without_finish_reason_is_an_unfinished_answer(fault_server):
 
 async def test_error_chunk_mid_stream_is_an_error_with_its_message(fault_server):
     async def error_chunk(request: bytes, writer: asyncio.StreamWriter) -> None:
-        error = json.dumps({"error": {"message": "The engine died", "type": "InternalServerError", "param": None, "code": 500}})
+        error = json.dumps(
+            {"error": {"message": "The engine died", "type": "InternalServerError", "param": None, "code": 500}}
+        )
         body = ROLE + sse_chunk({"content": "Hel"}) + f"data: {error}\n\n".encode() + b"data: [DONE]\n\n"
         writer.write(STREAM_HEAD + http_chunk(body) + b"0\r\n\r\n")
         await writer.drain()

@@ -66,7 +66,11 @@ def test_plain_and_null_content_are_kept():
 def test_defaults_and_aliases():
     request = parse(messages=[{"role": "user", "content": "hi"}], max_completion_tokens=5, repetition_penalty=1.3)
     assert request.max_tokens == 5 and request.repeat_penalty == 1.3
-    assert request.stream is False and request.stop == [] and 1.1 <= parse(messages=[{"role": "user", "content": "x"}]).repeat_penalty <= 1.2
+    assert (
+        request.stream is False
+        and request.stop == []
+        and 1.1 <= parse(messages=[{"role": "user", "content": "x"}]).repeat_penalty <= 1.2
+    )
     assert parse_chat_request({"messages": [{"role": "user", "content": "x"}]}, served_model=MODEL).model == MODEL
     assert parse(messages=[{"role": "user", "content": "x"}], stop="END").stop == ["END"]
 
@@ -76,9 +80,26 @@ def test_defaults_and_aliases():
     [
         ({"messages": "hi"}, "messages"),
         ({"messages": [{"role": "user", "content": 3}]}, "messages[0].content"),
-        ({"messages": [{"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": PNG}}]}]}, "messages[0].content[0]"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}]}, "messages[0].content[0].image_url"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png,raw"}}]}]}, "messages[0].content[0].image_url"),
+        (
+            {"messages": [{"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": PNG}}]}]},
+            "messages[0].content[0]",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}
+                ]
+            },
+            "messages[0].content[0].image_url",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png,raw"}}]}
+                ]
+            },
+            "messages[0].content[0].image_url",
+        ),
         ({"messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": True}}, "stream_options"),
         ({"messages": [{"role": "user", "content": "x"}], "top_p": 0}, "top_p"),
         ({"messages": [{"role": "user", "content": "x"}], "seed": "7"}, "seed"),

@@ -88,7 +88,9 @@ async def test_usage_arrives_in_final_chunk_when_requested(idle_service):
 
 async def test_non_stream_returns_message_and_usage(idle_service):
     async with httpx.AsyncClient(timeout=30) as http:
-        response = await http.post(idle_service.base_url + "/chat/completions", json=chat(max_tokens=7, ignore_eos=True))
+        response = await http.post(
+            idle_service.base_url + "/chat/completions", json=chat(max_tokens=7, ignore_eos=True)
+        )
     assert response.status_code == 200
     body = response.json()
     assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-") and body["model"] == MODEL
@@ -164,7 +166,9 @@ async def test_bad_json_is_400(idle_service):
 async def test_deeply_nested_json_is_400(idle_service):
     async with httpx.AsyncClient() as http:
         response = await http.post(
-            idle_service.base_url + "/chat/completions", content=b"[" * 100_000, headers={"content-type": "application/json"}
+            idle_service.base_url + "/chat/completions",
+            content=b"[" * 100_000,
+            headers={"content-type": "application/json"},
         )
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["error"]["message"]
@@ -369,10 +373,16 @@ async def test_plain_string_content_reaches_the_prompt_unchanged(idle_service):
     async with httpx.AsyncClient(timeout=30) as http:
         await http.post(
             idle_service.base_url + "/chat/completions",
-            json=chat(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}], max_tokens=2),
+            json=chat(
+                messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}],
+                max_tokens=2,
+            ),
         )
         prompt = (await http.get(idle_service.url + "/debug/last-prompt")).json()["prompt"]
-    assert prompt == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"
+    assert (
+        prompt
+        == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 async def test_http_image_urls_are_refused(idle_service):

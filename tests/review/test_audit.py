@@ -19,7 +19,11 @@ def test_opening_a_conversation_records_who_what_and_when(reviewer_client, revie
     reviewer_client.get(f"/admin/chat/conversation/{conversation.pk}/change/")
     entry = AuditEntry.objects.get()
     assert (entry.user, entry.username, entry.action) == (reviewer, "rita", "view")
-    assert (entry.content_type.model, entry.object_id, entry.object_repr) == ("conversation", str(conversation.pk), "Alice says hi")
+    assert (entry.content_type.model, entry.object_id, entry.object_repr) == (
+        "conversation",
+        str(conversation.pk),
+        "Alice says hi",
+    )
     assert entry.created_at is not None
 
 

@@ -23,7 +23,11 @@ def signed_in_page(browser, live, user):
 
 
 def test_a_thumbs_down_with_a_comment_reaches_the_reviewer(browser, review_app, alice, bob, reviewer):
-    flagged = converse(alice, [("Why does the VPN refuse me? See the screenshot.", "Turn it off and on again.")], title="VPN refuses me")
+    flagged = converse(
+        alice,
+        [("Why does the VPN refuse me? See the screenshot.", "Turn it off and on again.")],
+        title="VPN refuses me",
+    )
     attachment = attach_image(question_of(flagged), "red")
     converse(bob, [("Lunch ideas?", "Soup.")], title="Lunch")
 
@@ -36,7 +40,11 @@ def test_a_thumbs_down_with_a_comment_reaches_the_reviewer(browser, review_app, 
     answer.get_by_role("status").filter(has_text="Thanks!").wait_for()
     assert answer.get_by_role("button", name="Bad answer").get_attribute("aria-pressed") == "true"
     feedback = Feedback.objects.get()
-    assert (feedback.message, feedback.vote, feedback.comment) == (answer_of(flagged), "down", "It ignored my screenshot")
+    assert (feedback.message, feedback.vote, feedback.comment) == (
+        answer_of(flagged),
+        "down",
+        "It ignored my screenshot",
+    )
 
     page = signed_in_page(browser, review_app, reviewer)
     page.goto(f"{review_app}/admin/chat/conversation/")
@@ -62,7 +70,11 @@ def test_a_thumbs_down_with_a_comment_reaches_the_reviewer(browser, review_app, 
     page.get_by_role("button", name="Create FAQ draft").click()
     page.get_by_text("Draft FAQ entry").wait_for()
     entry = FAQEntry.objects.get()
-    assert (entry.source_conversation, entry.answer, entry.status) == (flagged, "Open the VPN app and choose **Reset**.", "draft")
+    assert (entry.source_conversation, entry.answer, entry.status) == (
+        flagged,
+        "Open the VPN app and choose **Reset**.",
+        "draft",
+    )
 
 
 def test_a_live_answer_gets_the_buttons_once_it_is_finished(browser, live_app, alice):

@@ -21,7 +21,9 @@ def titles(response):
 
 @pytest.fixture
 def conversations(alice, bob):
-    ok = converse(alice, [("Capital of France?", "Paris."), ("And Italy?", "Rome.")], title="Capitals", age=timedelta(hours=1))
+    ok = converse(
+        alice, [("Capital of France?", "Paris."), ("And Italy?", "Rome.")], title="Capitals", age=timedelta(hours=1)
+    )
     bad = converse(bob, [("Explain kubectl apply", "It bakes a cake.")], title="Kubernetes", model="big-model")
     broken = converse(
         alice,

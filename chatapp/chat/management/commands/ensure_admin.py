@@ -18,7 +18,9 @@ class Command(BaseCommand):
         remembered = settings.DATA_DIR / "admin-password.txt"
         if User.objects.filter(is_superuser=True).exists():
             if remembered.exists() and not password:
-                self.stdout.write(f"Sign in as {username} with the password in {remembered.relative_to(settings.BASE_DIR) if remembered.is_relative_to(settings.BASE_DIR) else remembered}.")
+                self.stdout.write(
+                    f"Sign in as {username} with the password in {remembered.relative_to(settings.BASE_DIR) if remembered.is_relative_to(settings.BASE_DIR) else remembered}."
+                )
             else:
                 self.stdout.write("Sign in with your admin account.")
             return
@@ -28,4 +30,6 @@ class Command(BaseCommand):
             remembered.write_text(password + "\n")
             remembered.chmod(0o600)
         User.objects.create_superuser(username=username, email="", password=password)
-        self.stdout.write(self.style.SUCCESS(f"Created the admin account: username {username!r}, password {password!r}"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created the admin account: username {username!r}, password {password!r}")
+        )

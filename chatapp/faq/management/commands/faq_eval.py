@@ -54,9 +54,14 @@ class Command(BaseCommand):
         parser.add_argument("--min-recall-at-3", type=float, default=0.0)
         parser.add_argument("--min-mrr", type=float, default=0.0)
         parser.add_argument(
-            "--min-found", type=float, default=0.0, help="Answerable questions answered right or with the right entry listed."
+            "--min-found",
+            type=float,
+            default=0.0,
+            help="Answerable questions answered right or with the right entry listed.",
         )
-        parser.add_argument("--max-wrong", type=float, default=1.0, help="Answerable questions answered with a wrong entry.")
+        parser.add_argument(
+            "--max-wrong", type=float, default=1.0, help="Answerable questions answered with a wrong entry."
+        )
         parser.add_argument(
             "--max-answered-anyway", type=float, default=1.0, help="Unanswerable questions answered as if covered."
         )
@@ -84,8 +89,10 @@ class Command(BaseCommand):
         if unknown:
             write(self.style.WARNING(f"Expected keys not among the entries: {', '.join(unknown)}"))
         mode = "hybrid (lexical + embeddings)" if index.vectors is not None else "lexical"
-        write(f"{len(cases)} questions ({len(report.answerable)} answerable, {len(report.unanswerable)} not), "
-              f"{len(index.documents)} entries, {mode} ranking")
+        write(
+            f"{len(cases)} questions ({len(report.answerable)} answerable, {len(report.unanswerable)} not), "
+            f"{len(index.documents)} entries, {mode} ranking"
+        )
         write(f"decision: {index.calibration.describe()}")
         recall_1, recall_3, mrr = report.recall_at(1), report.recall_at(3), report.mrr()
         write(f"recall@1 {figure(recall_1)}   recall@3 {figure(recall_3)}   MRR {figure(mrr)}")
@@ -98,22 +105,30 @@ class Command(BaseCommand):
         for verdict in UNANSWERABLE_VERDICTS:
             write(f"  {verdict:<20} {figure(report.share(verdict))}")
         latencies = report.latencies()
-        write(f"latency: median {latencies[len(latencies) // 2] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms per question")
+        write(
+            f"latency: median {latencies[len(latencies) // 2] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms per question"
+        )
         write("by kind (questions: recall@1 / answered right / right answered or listed / answered wrongly or anyway):")
         for kind, outcomes in report.by_kind().items():
             wrong = sum(o.verdict in ("answered wrong", "answered anyway") for o in outcomes) / len(outcomes)
             if outcomes[0].case.expected:
-                write(f"  {kind:<13} {len(outcomes):>3}: {figure(report.recall_at(1, outcomes))} / "
-                      f"{figure(report.share('answered right', outcomes))} / {figure(report.found(outcomes))} / {figure(wrong)}")
+                write(
+                    f"  {kind:<13} {len(outcomes):>3}: {figure(report.recall_at(1, outcomes))} / "
+                    f"{figure(report.share('answered right', outcomes))} / {figure(report.found(outcomes))} / {figure(wrong)}"
+                )
             else:
-                write(f"  {kind:<13} {len(outcomes):>3}: declined {figure(report.share('declined', outcomes))}, "
-                      f"unsure {figure(report.share('unsure', outcomes))}, answered anyway {figure(wrong)}")
+                write(
+                    f"  {kind:<13} {len(outcomes):>3}: declined {figure(report.share('declined', outcomes))}, "
+                    f"unsure {figure(report.share('unsure', outcomes))}, answered anyway {figure(wrong)}"
+                )
         if options["details"]:
             for outcome in report.outcomes:
                 if outcome.verdict not in ("answered right", "declined"):
                     context = f" (after {outcome.case.context!r})" if outcome.case.context else ""
-                    write(f"  {outcome.verdict.upper()}: {outcome.case.question!r}{context}: expected "
-                          f"{outcome.case.expected or 'not covered'}, listed {outcome.listed} (p={outcome.confidence:.2f})")
+                    write(
+                        f"  {outcome.verdict.upper()}: {outcome.case.question!r}{context}: expected "
+                        f"{outcome.case.expected or 'not covered'}, listed {outcome.listed} (p={outcome.confidence:.2f})"
+                    )
 
         answered_wrong, anyway = report.share("answered wrong"), report.share("answered anyway")
         failures = [
