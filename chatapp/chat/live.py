@@ -59,7 +59,7 @@ def group_channel(group: str) -> str:
 
     channels_redis' RedisPubSubChannelLayer publishes a group's messages on
     this name; publishing on it directly lets one pipeline carry the log
-    append and the fan-out. tests/chat/test_live_events.py guards the name.
+    append and the fan-out; tests/chat/test_live_events.py guards the name.
     """
     return f"{redis_prefix()}__group__{group}"
 

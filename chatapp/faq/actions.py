@@ -124,6 +124,11 @@ def add_phrasing(
     return added
 
 
+def dismiss_questions(questions: Iterable[UnansweredQuestion]) -> int:
+    """Take questions off the reviewers' list: nothing to add to the knowledge base for them."""
+    return UnansweredQuestion.objects.filter(pk__in=[question.pk for question in questions]).update(dismissed=True)
+
+
 def set_status(entries: Iterable[FAQEntry], status: str, user: User | None = None) -> int:
     """Publish or withdraw entries; saves one by one so each gets its new updated_at."""
     changed = 0

@@ -289,7 +289,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
             self.message_user(request, f"{len(added)} phrasing(s) added to “{entry}”: it answers them from now on.")
             return redirect("admin:faq_unansweredquestion_changelist")
         if request.POST.get("action") == "dismiss":
-            UnansweredQuestion.objects.filter(pk__in=[q.pk for q in questions]).update(dismissed=True)
+            actions.dismiss_questions(questions)
             self.message_user(request, f"{len(questions)} questions dismissed.")
             return redirect("admin:faq_unansweredquestion_changelist")
         entry = actions.draft_from_unanswered(questions, user=request.user)
