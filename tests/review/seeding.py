@@ -52,7 +52,7 @@ def seed_conversations(conversations=10_000, messages_per_conversation=20, users
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {message} (conversation_id, role, content, status, error, error_code, rejected_draft, model, seq, attempt,
+            INSERT INTO {message} (conversation_id, role, content, status, error, model, seq, attempt,
                 prompt_tokens, completion_tokens, time_to_first_token, duration, sources,
                 error_code, rejected_draft, from_client, created_at, started_at, finished_at)
             SELECT c.id,
@@ -62,8 +62,6 @@ def seed_conversations(conversations=10_000, messages_per_conversation=20, users
                      ELSE 'Try restarting it; then **check the logs**.' END,
                 CASE WHEN n.n %% 2 = 1 AND (c.id + n.n) %% 50 = 0 THEN 'error' ELSE 'done' END,
                 CASE WHEN n.n %% 2 = 1 AND (c.id + n.n) %% 50 = 0 THEN 'The model did not answer in time.' ELSE '' END,
-                CASE WHEN n.n %% 2 = 1 AND (c.id + n.n) %% 50 = 0 THEN 'timeout' ELSE '' END,
-                '',
                 CASE WHEN n.n %% 2 = 0 THEN '' WHEN c.id %% 3 = 0 THEN 'smollm2-135m' ELSE 'ministral-3-3b' END,
                 0, 1,
                 CASE WHEN n.n %% 2 = 1 THEN 20 + (c.id * 7 + n.n) %% 900 END,
