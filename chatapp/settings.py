@@ -8,6 +8,7 @@ CPU inference service from `inference/`.
 import os
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -458,6 +459,11 @@ OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
 # refresh-token grant); one it refuses is deactivated here. 0: never.
 OIDC_RECHECK_SECONDS = env.int("OIDC_RECHECK_SECONDS", default=900)
 OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+if OIDC_ISSUER:
+    # Signing out is a form whose answer sends the browser on to the provider's
+    # end-session page: the CSP's form-action must allow the provider's origin.
+    _issuer = urlsplit(OIDC_ISSUER)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(f"{_issuer.scheme}://{_issuer.netloc}")
 # Off: only superusers may sign in with a password (the break-glass account).
 LOCAL_LOGIN = env.bool("LOCAL_LOGIN", default=True)
 
