@@ -66,7 +66,7 @@ def test_copy_an_answer_and_a_code_block_and_see_copied(browser, served, alice):
     answer.get_by_role("button", name="Copied").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == "print('hello')"
     answer.locator(".copy-message").click()
-    page.wait_for_function("document.querySelector('article.assistant .copy-message').textContent === 'Copied'")
+    page.wait_for_function("() => document.querySelector('article.assistant .copy-message').textContent === 'Copied'")
     assert page.evaluate("navigator.clipboard.readText()") == CODE_ANSWER
     context.close()
 
@@ -82,7 +82,9 @@ def test_browse_answer_versions_with_the_keyboard(page, served, alice):
 
     answer.get_by_role("button", name="Previous version").focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('article.assistant .version-count').textContent.trim() === '1 / 2'")
+    page.wait_for_function(
+        "() => document.querySelector('article.assistant .version-count').textContent.trim() === '1 / 2'"
+    )
     assert "A drink." in page.locator("article.message.assistant").inner_text()
     conversation.refresh_from_db()
     assert conversation.current_id == first.pk
@@ -191,7 +193,7 @@ def test_a_phone_sized_window_has_a_drawer_and_nothing_overflows(browser, served
     page.get_by_role("button", name="Conversations").click()
     assert page.get_by_role("link", name="On the phone").is_visible()
     page.keyboard.press("Escape")
-    page.wait_for_function("!document.getElementById('sidebar').classList.contains('open')")
+    page.wait_for_function("() => !document.getElementById('sidebar').classList.contains('open')")
     page.get_by_role("button", name="Conversation actions").click()
     assert page.get_by_role("button", name="Rename").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
@@ -222,10 +224,10 @@ def test_connection_lost_and_back_is_shown_quietly(page, alice, transactional_db
         page.goto(f"{url}/c/{conversation.pk}/")
         page.wait_for_timeout(500)
     state = page.locator("#connection-state")
-    page.wait_for_function("document.getElementById('connection-state').textContent.includes('reconnecting')")
+    page.wait_for_function("() => document.getElementById('connection-state').textContent.includes('reconnecting')")
     with serve_app():
         page.wait_for_function(
-            "document.getElementById('connection-state').textContent === 'Reconnected.'", timeout=20_000
+            "() => document.getElementById('connection-state').textContent === 'Reconnected.'", timeout=20_000
         )
-        page.wait_for_function("document.getElementById('connection-state').textContent === ''")
+        page.wait_for_function("() => document.getElementById('connection-state').textContent === ''")
     assert state.get_attribute("role") == "status"

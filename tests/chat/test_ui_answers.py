@@ -26,11 +26,11 @@ def test_regenerate_then_edit_and_resend_keep_every_version_browsable(page, shor
     composer.fill("Name a colour.")
     composer.press("Enter")
     page.locator(DONE).wait_for()
-    page.wait_for_function("document.getElementById('announcer').textContent.startsWith('Answer finished:')")
+    page.wait_for_function("() => document.getElementById('announcer').textContent.startsWith('Answer finished:')")
 
     page.locator(ANSWER).get_by_role("button", name="Regenerate").click()
     page.wait_for_function(
-        "document.querySelector('article.message.assistant .version-count')?.textContent.trim() === '2 / 2'"
+        "() => document.querySelector('article.message.assistant .version-count')?.textContent.trim() === '2 / 2'"
     )
     page.locator(DONE).wait_for()
     assert page.locator(ANSWER).count() == 1
@@ -43,7 +43,7 @@ def test_regenerate_then_edit_and_resend_keep_every_version_browsable(page, shor
     edit.fill("Name a fruit.")
     edit.press("Enter")
     page.wait_for_function(
-        "document.querySelector('article.message.user .version-count')?.textContent.trim() === '2 / 2'"
+        "() => document.querySelector('article.message.user .version-count')?.textContent.trim() === '2 / 2'"
     )
     assert page.locator("article.message.user .message-body").inner_text() == "Name a fruit."
     page.locator(DONE).wait_for()
@@ -51,7 +51,7 @@ def test_regenerate_then_edit_and_resend_keep_every_version_browsable(page, shor
     # The first question, with its two answers, is one click away.
     page.locator("article.message.user").get_by_role("button", name="Previous version").click()
     page.wait_for_function(
-        "document.querySelector('article.message.user .message-body')?.innerText.trim() === 'Name a colour.'"
+        "() => document.querySelector('article.message.user .message-body')?.innerText.trim() === 'Name a colour.'"
     )
     assert page.locator(f"{ANSWER} .version-count").inner_text() == "2 / 2"
     conversation = Conversation.objects.get()
@@ -74,7 +74,7 @@ def test_the_view_follows_the_answer_only_at_the_bottom_and_the_final_html_does_
     composer.fill("Write a long story about a lighthouse keeper.")
     composer.press("Enter")
     page.wait_for_function(
-        "document.querySelector('article.message.assistant[data-status=streaming]')?.dataset.seq >= 3"
+        "() => document.querySelector('article.message.assistant[data-status=streaming]')?.dataset.seq >= 3"
     )
     at_bottom = "(() => { const t = document.getElementById('transcript'); return t.scrollHeight - t.scrollTop - t.clientHeight < 80; })()"
     assert page.evaluate(at_bottom)
@@ -87,7 +87,7 @@ def test_the_view_follows_the_answer_only_at_the_bottom_and_the_final_html_does_
     jump.click()
     assert page.evaluate(at_bottom)
     page.wait_for_function(
-        "['done', 'stopped'].includes([...document.querySelectorAll('article.message.assistant')].pop().dataset.status)"
+        "() => ['done', 'stopped'].includes([...document.querySelectorAll('article.message.assistant')].pop().dataset.status)"
     )
     page.wait_for_timeout(100)
 
