@@ -396,7 +396,9 @@ def celery_worker_thread(redis_service, django_db_setup, django_db_blocker):
         with start_worker(
             app,
             pool="threads",
-            concurrency=8,
+            # Threads only wait for their answer (the relay loop carries it): a few
+            # answers left stalled by a fault test must not starve the rest.
+            concurrency=32,
             perform_ping_check=False,
             loglevel="WARNING",
             shutdown_timeout=30,

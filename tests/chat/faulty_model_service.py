@@ -65,4 +65,4 @@ class FaultyModelService:
         """Headers at once, then silence: an engine stuck behind other requests."""
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
         await writer.drain()
-        await asyncio.sleep(30)
+        await asyncio.sleep(8)
