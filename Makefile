@@ -50,7 +50,7 @@ run: setup
 TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgres://postgres@127.0.0.1:5432/test)
 
 test: setup $(NODE_STAMP)
-	DATABASE_URL="$(if $(DATABASE_URL),$(DATABASE_URL),$(TEST_DATABASE_URL))" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DATABASE_POOL_SIZE=$${DATABASE_POOL_SIZE:-50} DATABASE_URL="$(if $(DATABASE_URL),$(DATABASE_URL),$(TEST_DATABASE_URL))" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Faults injected into real processes (Redis, PostgreSQL, worker, daphne), a few
 # minutes: a private Redis, and a private PostgreSQL cluster on a free port where

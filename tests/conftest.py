@@ -398,7 +398,7 @@ def celery_worker_thread(redis_service, django_db_setup, django_db_blocker):
             pool="threads",
             # Threads only wait for their answer (the relay loop carries it): a few
             # answers left stalled by a fault test must not starve the rest.
-            concurrency=32,
+            concurrency=16,
             perform_ping_check=False,
             loglevel="WARNING",
             shutdown_timeout=30,
