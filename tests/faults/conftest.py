@@ -91,6 +91,8 @@ def app(django_db_setup, django_db_blocker, redis_server, fake_engine):
         "INFERENCE_URL": fake_engine.url,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PASSWORD_HASHERS": ",".join(FAST_HASHERS),
+        # The test process signs the sessions the browsers use: the app must share its key.
+        "SECRET_KEY": settings.SECRET_KEY,
     }
     started = time.monotonic()
     supervised = SupervisedApp(env)
