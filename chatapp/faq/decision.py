@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chatapp.faq.analysis import is_follow_up
+from chatapp.faq.analysis import is_follow_up, stem
 from chatapp.faq.index import Document, Hit, Retrieval, SearchIndex, title_similarity
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,7 @@ def features(index: SearchIndex, retrieval: Retrieval, excluded: Iterable[int] =
         weight = index.idf(term) * share
         total += weight
         forms = {term, *synonyms}
+        forms |= {stem(form) for form in forms}
         covered += weight * bool(forms & terms)
         in_title += weight * bool(forms & titles)
         unknown += weight * (not any(known(form) for form in forms))
