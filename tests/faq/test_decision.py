@@ -27,7 +27,21 @@ def test_a_question_the_entries_only_partly_match_is_unsure_and_lists_the_closes
 
 def test_an_off_topic_question_is_not_covered():
     assert search("What is the capital of Australia?").outcome == NOT_COVERED
-    assert search("Can I bring my dog to the office?").outcome == NOT_COVERED
+    assert search("Who won the football world cup in 1998?").outcome == NOT_COVERED
+
+
+def test_a_question_sharing_only_a_common_word_with_the_entries_is_never_answered():
+    decision = search("Can I bring my dog to the office?")
+
+    assert decision.outcome != ANSWER
+
+
+def test_a_question_an_entry_answers_in_other_words_is_listed_rather_than_declined():
+    # Few of its words are the entry's, but those it shares are specific to it.
+    decision = search("My pager keeps buzzing at night, who pays for that?")
+
+    assert decision.outcome != NOT_COVERED
+    assert "on-call-compensation" in decision.keys
 
 
 def test_the_decision_is_calibrated_on_the_entries_own_phrasings():
