@@ -192,11 +192,8 @@ class Analyzer:
         """The text's words, German compounds split into the parts the lists or `vocabulary` know."""
 
         def known(word: str) -> bool:
-            return (
-                word in vocabulary
-                or word in self.known_words
-                or any(v in self.known_words for v in self._variants(word))
-            )
+            # Not the parts' stems: a search tries many cuts, and stemming each is the slow part.
+            return word in vocabulary or word in self.known_words
 
         return [part for token in words(text) for part in split_compound(token, known)]
 
