@@ -1,10 +1,15 @@
 """Turning questions and entries into search terms.
 
 Entries are written in English; people ask in English, French or German, with
-typos. Three steps make those meet, each measured with `faq_eval`:
+typos. These steps make those meet, each measured with `faq_eval`:
 
 - synonyms: a question's French, German or colloquial words also search for the
-  English word the entries use (`data/synonyms.json`);
+  English word the entries use (`data/synonyms.json`), and common workplace
+  words for their English translations (`data/lexicon.json`);
+- German compounds are read as their parts when the parts are words the entries
+  or the lists know: "Feueralarm" → "feuer" "alarm";
+- word forms: English stems ("bikes", "booking" → "bike", "book") are searched
+  too, and the French and German stems of the lists' words;
 - character trigrams of each word, a second index, so "acess" still shares most
   of its pieces with "access".
 """
@@ -14,7 +19,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +27,7 @@ import snowballstemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_FRENCH, STOPWORDS_GERMAN
 
 SYNONYMS_FILE = Path(__file__).resolve().parent / "data" / "synonyms.json"
+LEXICON_FILE = Path(__file__).resolve().parent / "data" / "lexicon.json"
 WORD = re.compile(r"[a-z0-9]+")
 # Words that matter in this domain although generic lists drop them ("time off", "site is down").
 KEPT = {"off", "down", "up", "new", "first", "back", "home"}
@@ -107,7 +113,42 @@ NGRAM = 3
 
 
 _STEMMERS = [snowballstemmer.stemmer(name) for name in ("french", "german")]
+_ENGLISH = snowballstemmer.stemmer("english")
 _STEMMING = threading.Lock()
+# German joins a compound's parts with these: "Sicherheit-s-datenblatt".
+LINKS = ("", "s", "es", "n", "en", "e")
+MIN_PART = 3
+MIN_COMPOUND = 7
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    """The English stem: "bikes" → "bike", "booking" → "book"."""
+    with _STEMMING:
+        return str(_ENGLISH.stemWord(word))
+
+
+def split_compound(word: str, known: Callable[[str], bool]) -> list[str]:
+    """A German compound as its parts, when each part is `known`: "feueralarm" → ["feuer", "alarm"].
+
+    The longest known head first, the rest split again; the word itself when no split works.
+    """
+    if len(word) < MIN_COMPOUND or known(word):
+        return [word]
+    for cut in range(len(word) - MIN_PART, MIN_PART - 1, -1):
+        head, rest = word[:cut], word[cut:]
+        if not known(head):
+            continue
+        for link in LINKS:
+            if not rest.startswith(link) or len(rest) - len(link) < MIN_PART:
+                continue
+            tail = rest[len(link) :]
+            if known(tail):
+                return [head, tail]
+            parts = split_compound(tail, known)
+            if len(parts) > 1:
+                return [head, *parts]
+    return [word]
 
 
 @lru_cache(maxsize=50_000)
@@ -145,6 +186,16 @@ class Analyzer:
                         self.synonyms.setdefault((stem,), []).extend(canonical)
                 self.synonyms.setdefault(key, []).extend(canonical)
         self.longest_phrase = max((len(key) for key in self.synonyms), default=1)
+        self.known_words = {key[0] for key in self.synonyms if len(key) == 1}
+
+    def tokens(self, text: str, vocabulary: Collection[str] = ()) -> list[str]:
+        """The text's words, German compounds split into the parts the lists or `vocabulary` know."""
+
+        def known(word: str) -> bool:
+            # Not the parts' stems: a search tries many cuts, and stemming each is the slow part.
+            return word in vocabulary or word in self.known_words
+
+        return [part for token in words(text) for part in split_compound(token, known)]
 
     @staticmethod
     def _variants(word: str) -> frozenset[str]:
@@ -177,13 +228,13 @@ class Analyzer:
         present = set(tokens)
         return tokens + [word for word in dict.fromkeys(added) if word not in present]
 
-    def asked_terms(self, text: str) -> list[tuple[str, frozenset[str]]]:
+    def asked_terms(self, text: str, vocabulary: Collection[str] = ()) -> list[tuple[str, frozenset[str]]]:
         """The question's content words, each with the English words its synonyms stand for.
 
         A word that is only part of a synonym phrase ("mot de passe") is a
         content word too: the phrase as a whole stands for "password".
         """
-        tokens = words(text)
+        tokens = self.tokens(text, vocabulary)
         expansions = self.expansion_map(tokens)
         asked: list[tuple[str, frozenset[str]]] = []
         for position, token in enumerate(tokens):
@@ -195,13 +246,9 @@ class Analyzer:
             asked.append((token, frozenset(canonical)))
         return asked
 
-    def terms(self, text: str, expand: bool = False) -> list[str]:
-        """Content words: the terms of the word index.
-
-        Not stemmed: the trigram index already matches word forms, and English
-        stemming lowered recall@1 on the shipped evaluation (0.910 → 0.901).
-        """
-        tokens = words(text)
+    def terms(self, text: str, expand: bool = False, vocabulary: Collection[str] = ()) -> list[str]:
+        """Content words: the terms of the word index (see `SearchIndex` for their stems)."""
+        tokens = self.tokens(text, vocabulary) if vocabulary else words(text)
         if expand:
             tokens = self.expand(tokens)
         return [token for token in tokens if token not in STOPWORDS]
@@ -287,8 +334,16 @@ def is_follow_up(text: str) -> bool:
     return any(token in FOLLOW_UP_POINTERS for token in tokens)
 
 
-def load_synonym_groups(path: str | os.PathLike[str] = SYNONYMS_FILE) -> list[list[str]]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))["groups"]
+def load_synonym_groups(
+    path: str | os.PathLike[str] = SYNONYMS_FILE, lexicon: str | os.PathLike[str] | None = LEXICON_FILE
+) -> list[list[str]]:
+    """The synonym list's groups, then the lexicon's lines as groups: the English words first, as one phrase."""
+    groups: list[list[str]] = json.loads(Path(path).read_text(encoding="utf-8"))["groups"]
+    if lexicon is not None:
+        for line in json.loads(Path(lexicon).read_text(encoding="utf-8"))["words"]:
+            english = line["en"]
+            groups.append([" ".join(english), *english, *line.get("fr", []), *line.get("de", [])])
+    return groups
 
 
 @lru_cache(maxsize=1)

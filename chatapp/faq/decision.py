@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chatapp.faq.analysis import is_follow_up
+from chatapp.faq.analysis import is_follow_up, stem
 from chatapp.faq.index import Document, Hit, Retrieval, SearchIndex, title_similarity
 
 log = logging.getLogger(__name__)
@@ -62,11 +62,14 @@ MAX_DECLINED = 0.03
 # A question this close to one of an entry's own phrasings is that entry's (FAQ_NEAR_EXACT).
 NEAR_EXACT = 0.9
 # "Not covered" means no match: an entry holding this share of the question's
-# content (idf-weighted) is listed whatever the model says. The calibration's
-# answerable questions come from the entries' own phrasings, closer to their
-# entry than people's questions are, so its list threshold alone declines too much
-# on a knowledge base with few phrasings.
-MIN_MATCH = 0.4
+# content (idf-weighted, word forms and synonyms included) is listed whatever the
+# models say. A "not sure" that lists the closest entries asserts nothing, while a
+# wrong "not covered" teaches people not to ask; and the calibration's answerable
+# questions are the entries' own phrasings, closer to their entry than people's
+# questions are, so its list threshold alone declines too much on a knowledge base
+# with few phrasings. Below a fifth, the overlap is a common word or two ("office",
+# "lab"): that is no match.
+MIN_MATCH = 0.2
 # Never answer below this probability, never list below that one.
 ANSWER_FLOOR = 0.5
 LIST_FLOOR = 0.05
@@ -176,6 +179,7 @@ def features(index: SearchIndex, retrieval: Retrieval, excluded: Iterable[int] =
         weight = index.idf(term) * share
         total += weight
         forms = {term, *synonyms}
+        forms |= {stem(form) for form in forms}
         covered += weight * bool(forms & terms)
         in_title += weight * bool(forms & titles)
         unknown += weight * (not any(known(form) for form in forms))

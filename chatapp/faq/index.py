@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import bm25s
 import numpy as np
 
-from chatapp.faq.analysis import Analyzer, default_analyzer, words
+from chatapp.faq.analysis import Analyzer, default_analyzer, stem, words
 
 if TYPE_CHECKING:
     from chatapp.faq.models import FAQEntry
@@ -49,6 +49,12 @@ CONTEXT_BOOST = 1.0
 CONTEXT_WEIGHT = 0.5
 # What the context alone adds, for follow-ups whose own words match nothing ("how long does it take?").
 CONTEXT_ALONE = 0.2
+
+
+def with_stems(terms: Iterable[str]) -> list[str]:
+    """The terms, then the English stems that differ from them: "bikes" also searches "bike"."""
+    terms = list(terms)
+    return terms + [stemmed for term in terms if (stemmed := stem(term)) != term]
 
 
 @dataclass
@@ -163,10 +169,10 @@ class SearchIndex:
             terms * TITLE_WEIGHT + self.analyzer.terms(document.answer)
             for terms, document in zip(title_terms, self.documents, strict=False)
         ]
-        self.words = self._bm25(word_docs)
+        self.words = self._bm25([with_stems(terms) for terms in word_docs])
         self.ngrams = self._bm25([self.analyzer.ngrams(terms) for terms in word_docs])
-        self.term_sets = [frozenset(terms) for terms in word_docs]
-        self.title_sets = [frozenset(terms) for terms in title_terms]
+        self.term_sets = [frozenset(with_stems(terms)) for terms in word_docs]
+        self.title_sets = [frozenset(with_stems(terms)) for terms in title_terms]
         # Indexed words by trigram: typo candidates are the words sharing pieces with the typo.
         self.words_by_ngram: defaultdict[str, set[str]] = defaultdict(set)
         for term in {term for terms in word_docs for term in terms if len(term) >= MIN_TYPO_LENGTH - 1}:
@@ -219,10 +225,15 @@ class SearchIndex:
         return corrected
 
     def query(self, text: str) -> Query:
-        terms = self.correct(self.analyzer.terms(text, expand=True))
-        asked = self.analyzer.asked_terms(text)
+        vocabulary = self.words.vocab_dict if self.documents else {}
+        terms = self.correct(self.analyzer.terms(text, expand=True, vocabulary=vocabulary))
+        asked = self.analyzer.asked_terms(text, vocabulary)
         fixed = self.correct([term for term, _ in asked])
-        return Query(text, terms, [(term, synonyms, 1.0) for term, (_, synonyms) in zip(fixed, asked, strict=False)])
+        return Query(
+            text,
+            list(dict.fromkeys(with_stems(terms))),
+            [(term, synonyms, 1.0) for term, (_, synonyms) in zip(fixed, asked, strict=False)],
+        )
 
     def _raw_scores(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
         word_scores = self._scores(self.words, query.terms) / self.unit

@@ -61,3 +61,35 @@ def test_search_stays_lexical_when_the_embeddings_endpoint_is_missing(settings, 
 
     assert result.covered and result.best.key == "vpn-access"
     assert result.best.similarity is None
+
+
+def facilities_index():
+    """A small knowledge base none of whose words the synonym list was written for."""
+    from chatapp.faq.index import Document, SearchIndex
+
+    return SearchIndex(
+        [
+            Document(1, "bike-parking", "Where can I park my bike?", "Bike racks are behind building C."),
+            Document(2, "room-booking", "How do I book a meeting room?", "Use the room calendar in the intranet."),
+            Document(3, "broken-light", "Who repairs a broken light?", "Open a ticket with facilities."),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "question, key",
+    [
+        ("Wo ist der Fahrradparkplatz?", "bike-parking"),
+        ("Où garer mon vélo ?", "bike-parking"),
+        ("Wie buche ich einen Besprechungsraum?", "room-booking"),
+        ("Who handles room bookings?", "room-booking"),
+        ("The lights in my office are broken", "broken-light"),
+    ],
+)
+def test_german_compounds_common_french_and_german_words_and_word_forms_find_the_entry(question, key):
+    from chatapp.faq.decision import decide
+
+    decision = decide(facilities_index(), question)
+
+    assert decision.covered
+    assert decision.keys[0] == key
