@@ -56,3 +56,22 @@ def test_a_generated_answer_refused_by_the_check_says_it_was_replaced(page, live
         assert "/deploy rollback production" in answer.locator(".message-body").inner_text()
         page.reload()
         assert "Replaced by the knowledge base's own answer" in page.locator(ANSWER).inner_text()
+
+
+def test_an_off_topic_question_gets_an_honest_not_covered(page, live_app, alice):
+    answer = ask(page, live_app, alice, "What is the capital of Australia?")
+
+    assert "does not cover this question" in answer.locator(".message-body").inner_text()
+    assert answer.locator(".sources-label").count() == 0
+
+
+def test_a_follow_up_in_the_same_conversation_is_answered_with_its_context(page, live_app, alice):
+    ask(page, live_app, alice, "How do I deploy to production?")
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Can I do that on a Friday?")
+    composer.press("Enter")
+    follow_up = page.locator(f'{ANSWER}[data-status="done"]').nth(1)
+    follow_up.wait_for(timeout=120_000)
+
+    assert "no production deploys on Fridays" in follow_up.locator(".message-body").inner_text()
+    assert follow_up.get_by_role("link", name="[1] When are deploy freezes?").is_visible()
