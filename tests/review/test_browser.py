@@ -56,7 +56,8 @@ def test_a_thumbs_down_with_a_comment_reaches_the_reviewer(browser, review_app, 
 
     thumbnail = page.locator(f'.review-images img[src="/images/{attachment.pk}/thumbnail/"]')
     thumbnail.wait_for()
-    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", thumbnail.element_handle())
+    # The thumbnail shows once it has loaded, not merely once the tag is there.
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
     assert page.locator(".review-feedback").inner_text().endswith("It ignored my screenshot")
 
     page.get_by_label("Status").select_option("needs_fix")
