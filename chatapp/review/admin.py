@@ -25,6 +25,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
+from chatapp.chat.actions import delete_conversations
 from chatapp.chat.models import Conversation, Message, Thread
 from chatapp.markdown import render_markdown
 from chatapp.review import actions, exports, metrics
@@ -133,6 +134,14 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     actions = ["export_jsonl", "export_csv"]
     fields = ["title", "owner", "bot", "source", "created_at", "updated_at"]
+
+    # A superuser's delete goes the owners' way: open pages are told, running answers stop.
+    def delete_model(self, request: HttpRequest, obj: Conversation) -> None:
+        delete_conversations(Conversation.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+        delete_conversations(queryset)
+
     readonly_fields = ["owner", "created_at", "updated_at"]
     change_form_template = "review/conversation_change_form.html"
 
