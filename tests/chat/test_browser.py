@@ -73,13 +73,17 @@ def test_reloading_mid_answer_shows_the_text_so_far_and_keeps_streaming(page, li
     assert page.locator(f"{ANSWER} .message-body").inner_text() == as_displayed(page, reply.content)
 
 
-def test_stop_button_keeps_the_partial_answer_marked_stopped(page, live_app, alice):
+@pytest.mark.parametrize("stop_with", ["the Stop button", "the Escape key"])
+def test_stop_keeps_the_partial_answer_marked_stopped(page, live_app, alice, stop_with):
     sign_in(page, live_app, alice)
     composer = page.get_by_role("textbox", name="Message")
     composer.fill("Write a very long essay about rivers.")
     composer.press("Enter")
     page.wait_for_function("() => document.querySelector('article.message.assistant')?.dataset.seq >= 2")
-    page.get_by_role("button", name="Stop").click()
+    if stop_with == "the Stop button":
+        page.get_by_role("button", name="Stop").click()
+    else:
+        page.keyboard.press("Escape")
     page.locator(f'{ANSWER}[data-status="stopped"]').wait_for()
     assert page.get_by_role("button", name="Retry").is_visible()
     assert "Stopped" in page.locator(ANSWER).inner_text()

@@ -231,3 +231,36 @@ def test_connection_lost_and_back_is_shown_quietly(page, alice, transactional_db
         )
         page.wait_for_function("() => document.getElementById('connection-state').textContent === ''")
     assert state.get_attribute("role") == "status"
+
+
+def test_every_control_is_reached_with_tab_and_shows_where_the_focus_is(page, served, alice):
+    conversation = seed(alice, turns=(("What is tea?", CODE_ANSWER),))
+    sign_in(page, served, alice)
+    page.goto(f"{served}/c/{conversation.pk}/")
+    controls = page.evaluate(
+        """() => [...document.querySelectorAll('a[href], button, input, select, textarea')]
+            .filter((el) => !el.disabled && el.offsetParent !== null && el.tabIndex >= 0)
+            .map((el) => el.getAttribute('aria-label') || el.textContent.trim() || el.name || el.id)"""
+    )
+    reached, unmarked = [], []
+    for _ in range(len(controls) + 10):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => {
+                const el = document.activeElement, style = getComputedStyle(el);
+                if (el === document.body) return null;  // past the last control, before the first again
+                return {
+                    name: el.getAttribute('aria-label') || el.textContent.trim() || el.name || el.id,
+                    marked: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0,
+                };
+            }"""
+        )
+        if focused is None:
+            continue
+        reached.append(focused["name"])
+        if not focused["marked"]:
+            unmarked.append(focused["name"])
+
+    assert set(controls) <= set(reached)
+    assert {"Message", "Send", "New conversation", "Copy", "Regenerate"} <= set(reached)
+    assert unmarked == []
