@@ -264,3 +264,21 @@ def test_every_control_is_reached_with_tab_and_shows_where_the_focus_is(page, se
     assert set(controls) <= set(reached)
     assert {"Message", "Send", "New conversation", "Copy", "Regenerate"} <= set(reached)
     assert unmarked == []
+
+
+def test_an_answer_waiting_for_a_worker_says_so_after_a_few_seconds(page, served, alice):
+    conversation = seed(alice)
+    question = Message.objects.create(
+        conversation=conversation, role="user", content="Anyone there?", parent=conversation.current
+    )
+    waiting = Message.objects.create(
+        conversation=conversation, role="assistant", status="queued", parent=question, queued_at=timezone.now()
+    )
+    conversation.current = waiting
+    conversation.save()
+    sign_in(page, served, alice)
+    page.goto(f"{served}/c/{conversation.pk}/")
+
+    answer = page.locator(f'article.message.assistant[data-id="{waiting.pk}"]')
+    assert "Waiting for the model" in answer.inner_text()
+    answer.get_by_text("Waiting for a free worker: other answers are being written").wait_for(timeout=10_000)
