@@ -101,10 +101,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         try:
             # Checked on every request: a socket outlives logout, deactivation
             # and password changes otherwise.
-            # Off the shared ORM thread too: every request of every socket asks this.
-            user = await database_sync_to_async(sessions.current_user, thread_sensitive=False)(
-                self.scope.get("session")
-            )
+            user = await database_sync_to_async(sessions.current_user)(self.scope.get("session"))
             if user is None or user.pk != self.user.pk:
                 await self.close(code=sessions.CLOSE_SIGNED_OUT)
                 return

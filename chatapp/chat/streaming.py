@@ -123,11 +123,10 @@ class Generation:
             **self.figures(),
         )
 
-    async def run(self, request: GenerationRequest | None = None) -> None:
+    async def run(self) -> None:
         stream = self.stream
         try:
-            if request is None:
-                request = await self.relay.run_in_db(build_request, self.reply)
+            request = await self.relay.run_in_db(build_request, self.reply)
             if request.dropped_images or self.reply.attempt > 1:
                 if registry.images is not None:
                     await self.relay.db_call(registry.images.left_out, self.reply, request.dropped_images)
@@ -157,31 +156,17 @@ class CutOff(Exception):
     """The answer ran past GENERATION_TIMEOUT."""
 
 
-def claim_and_build(message_id: int) -> tuple[Message | None, GenerationRequest | None]:
-    """The claim and the prompt in one database call (one thread hop, one connection).
-
-    The prompt is left for `Generation.run` (None) when building it fails: its
-    errors are that attempt's to report, and a database error here must not
-    repeat the claim, which would find the answer already taken.
-    """
-    reply = lifecycle.claim(message_id)
-    if reply is None:
-        return None, None
-    try:
-        return reply, build_request(reply)
-    except Exception:
-        return reply, None
-
-
 async def stream_reply(relay: Relay, message_id: int) -> None:
     """Generate the answer `message_id`, unless it was already taken or stopped."""
-    reply, request = await relay.run_in_db(claim_and_build, message_id)
+    reply = await relay.run_in_db(lifecycle.claim, message_id)
     if reply is None:
         return
     generation = Generation(relay, reply)
+    # Registered before the prompt is built: from the claim on, a Stop or a
+    # shutdown's hand-back finds the answer.
     relay.register(generation.stream)
     try:
-        await generation.run(request)
+        await generation.run()
     finally:
         relay.unregister(generation.stream)
         await relay.release(reply.pk)
