@@ -100,8 +100,8 @@ class Processes:
             time.sleep(0.1)
         return url
 
-    def start_worker(self, queue, concurrency, name=None, loglevel="WARNING"):
-        """A Celery worker as supervisord.conf runs it (threads pool)."""
+    def start_worker(self, queue, concurrency, name=None, loglevel="WARNING", extra=()):
+        """A Celery worker as supervisord.conf runs it (threads pool); `extra`: more worker options."""
         args = [
             "-m",
             "celery",
@@ -119,7 +119,7 @@ class Processes:
         ]
         if name:
             args += ["--hostname", name]
-        return self.start(*args)
+        return self.start(*args, *extra)
 
     def start_web(self, port, server="daphne"):
         """The ASGI app on `port`: daphne as supervisord.conf runs it, or uvicorn for comparison."""

@@ -146,23 +146,7 @@ def concurrency_check(env, streams, tokens=40, interval=0.1):
     server = serve_in_thread(paced_stream_app(tokens, interval, counters), port)
     worker_env = {**env, "INFERENCE_URL": f"http://127.0.0.1:{port}/v1"}
     processes = Processes(worker_env)
-    processes.start(
-        "-m",
-        "celery",
-        "-A",
-        "chatapp",
-        "worker",
-        "--pool",
-        "threads",
-        "--concurrency",
-        str(max(200, streams)),
-        "--queues",
-        env["CELERY_QUEUE"],
-        "--loglevel",
-        "WARNING",
-        "--without-mingle",
-        "--without-gossip",
-    )
+    processes.start_worker(env["CELERY_QUEUE"], max(200, streams), extra=("--without-mingle", "--without-gossip"))
     try:
         time.sleep(4)
         user, _ = get_user_model().objects.get_or_create(username="bench-load")

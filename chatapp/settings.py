@@ -289,6 +289,11 @@ CHANNEL_LAYERS = {
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
+# No results are kept, so the (disabled) backend has no state: one object for
+# the whole process. Otherwise each of the threads pool's threads builds its
+# own on its first task, scanning every installed package's entry points
+# (~50 ms of CPU each), which a burst of questions pays on up to 200 threads.
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -123,7 +123,13 @@ def send_message(
         if conversation_id is None:
             conversation = _start_conversation(user, text, resolve_bot(user, bot_slug), source)
         else:
-            conversation = Conversation.objects.visible_to(user).select_for_update().filter(pk=conversation_id).first()
+            conversation = (
+                Conversation.objects.visible_to(user)
+                .select_for_update(of=("self",))
+                .select_related("bot")
+                .filter(pk=conversation_id)
+                .first()
+            )
             if conversation is None:
                 raise NotFound()
             _check_idle(conversation)
@@ -205,10 +211,17 @@ def _ask(
     (an edited question takes the place of the one it replaces).
     """
     check_bot_allowed(conversation)
-    if follows is _LEAF:
-        follows = _current_leaf(conversation)
-    question = Message(conversation=conversation, role=Message.Role.USER, content=text, parent=follows)
-    question.starts_branch = follows is None
+    if follows is _LEAF and conversation.current_id is not None:
+        # The branch's end by its id: nothing of it is needed but the link.
+        question = Message(
+            conversation=conversation, role=Message.Role.USER, content=text, parent_id=conversation.current_id
+        )
+        question.starts_branch = False
+    else:
+        if follows is _LEAF:
+            follows = _current_leaf(conversation)
+        question = Message(conversation=conversation, role=Message.Role.USER, content=text, parent=follows)
+        question.starts_branch = follows is None
     question.save()
     if attach:
         attach(question)

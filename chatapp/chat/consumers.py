@@ -40,6 +40,20 @@ def _int(value: object) -> int:
     return value
 
 
+def send_with_payloads(
+    user: User, text: object, **kwargs: Any
+) -> tuple[Conversation, bool, dict[str, Any], dict[str, Any]]:
+    """`actions.send_message`, with the question's and the answer's payloads for the sender."""
+    conversation, created, question, reply = actions.send_message(user, text, **kwargs)
+    # As the conversation's listeners were told (nothing changed them since).
+    return (
+        conversation,
+        created,
+        getattr(question, "notified_payload", None) or message_payload(question),
+        getattr(reply, "notified_payload", None) or message_payload(reply),
+    )
+
+
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user: User | AnonymousUser = self.scope["user"]
@@ -124,9 +138,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if conversation_id is not None:
             conversation_id = _int(conversation_id)
         # Off the shared ORM thread: a burst of sends from many sockets is not
-        # written one after another.
+        # written one after another. The payloads in the same call: one thread
+        # hop and one pooled connection per send.
         conversation, created, question, reply = await database_sync_to_async(
-            actions.send_message, thread_sensitive=False
+            send_with_payloads, thread_sensitive=False
         )(
             self.user,
             content.get("text"),
@@ -145,8 +160,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
         # The group may already have delivered these; sending them to this
         # socket too covers the moment before it joined a new conversation.
-        await self.send_json({"type": "message", "ref": content.get("ref"), "message": await self.payload(question)})
-        await self.send_json({"type": "message", "message": await self.payload(reply)})
+        await self.send_json({"type": "message", "ref": content.get("ref"), "message": question})
+        await self.send_json({"type": "message", "message": reply})
 
     async def attachments(self, image_ids: Any) -> Callable[[Message], None] | None:
         """Attached images, through the images extension point (see chatapp.chat.extensions)."""

@@ -37,8 +37,13 @@ NOT_STARTED = "No worker was free to start this answer. Retry to ask again."
 
 
 def notify_message(message: Message) -> None:
-    """Tell the conversation's listeners about `message` once the current transaction commits."""
+    """Tell the conversation's listeners about `message` once the current transaction commits.
+
+    The payload stays on the message as `notified_payload`, for a caller that
+    sends the same message to its own client (the websocket's `send`).
+    """
     event = message_event(message)
+    message.notified_payload = event["message"]
     group = conversation_group(message.conversation_id)
     transaction.on_commit(lambda: live.notify(group, event))
 
@@ -52,7 +57,12 @@ def queue(reply: Message) -> None:
 
 def claim(message_id: int) -> Message | None:
     """Take a queued answer for generation; None if it is gone, taken or stopped."""
-    reply = Message.objects.select_related("conversation", "conversation__bot").filter(pk=message_id).first()
+    # The owner too: the prompt (its default bot) is built from this object next.
+    reply = (
+        Message.objects.select_related("conversation", "conversation__bot", "conversation__owner")
+        .filter(pk=message_id)
+        .first()
+    )
     if reply is None or not reply.claim():
         return None
     notify_message(reply)

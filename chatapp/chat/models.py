@@ -254,6 +254,8 @@ class Message(models.Model):
     starts_branch: bool
     # What to do about a failed answer, set by the chat page (chat.error_help).
     next_step: str
+    # The payload its listeners were last told of (chat.lifecycle.notify_message).
+    notified_payload: dict[str, Any]
 
     class Meta:
         ordering = ["created_at", "id"]

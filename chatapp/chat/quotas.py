@@ -178,11 +178,17 @@ class Usage:
         return self.limit is not None and self.used >= self.limit
 
 
-def usage_of(user: User) -> list[Usage]:
-    """The user's own quota (or the default), then each of their groups' quotas."""
+def usage_of(user: User, limited_only: bool = False) -> list[Usage]:
+    """The user's own quota (or the default), then each of their groups' quotas.
+
+    `limited_only` leaves out the user's own usage when no quota limits it
+    (nothing to check: the day's sum is not worth a query on every send).
+    """
     own = TokenQuota.objects.filter(user=user).first()
     limit = own.daily_tokens if own else (settings.DAILY_TOKEN_QUOTA or None)
-    usages = [Usage("your", tokens_used_today(owner_ids=[user.pk]), limit)]
+    usages = []
+    if limit is not None or not limited_only:
+        usages.append(Usage("your", tokens_used_today(owner_ids=[user.pk]), limit))
     for quota in TokenQuota.objects.filter(group__user=user).select_related("group"):
         assert quota.group is not None  # a group's quota: found through its group
         usages.append(Usage(f"the group {quota.group.name}'s", quota.used_today(), quota.daily_tokens))
@@ -190,7 +196,7 @@ def usage_of(user: User) -> list[Usage]:
 
 
 def check_token_quota(user: User) -> None:
-    for usage in usage_of(user):
+    for usage in usage_of(user, limited_only=True):
         if usage.exhausted:
             wait = (start_of_day() + timedelta(days=1) - timezone.localtime()).total_seconds()
             raise LimitReached(

@@ -162,6 +162,8 @@ async def stream_reply(relay: Relay, message_id: int) -> None:
     if reply is None:
         return
     generation = Generation(relay, reply)
+    # Registered before the prompt is built: from the claim on, a Stop or a
+    # shutdown's hand-back finds the answer.
     relay.register(generation.stream)
     try:
         await generation.run()
