@@ -232,7 +232,10 @@ def measure(browser, served):
                      js: bytes((path) => path.endsWith('.js')), css: bytes((path) => path.endsWith('.css'))}; }"""
     )
     shown = page.locator("article.message").count()
-    page.wait_for_function("document.getElementById('send-button') && !document.getElementById('send-button').disabled")
+    # Functions, not expressions: the page's CSP refuses to evaluate strings.
+    page.wait_for_function(
+        "() => document.getElementById('send-button') && !document.getElementById('send-button').disabled"
+    )
     page.wait_for_timeout(500)  # the websocket opens
 
     cdp.send("Performance.enable")
@@ -245,7 +248,7 @@ def measure(browser, served):
     composer.fill("Stream a long answer please.")
     composer.press("Enter")
     page.wait_for_function(
-        f"document.querySelectorAll('article.message').length >= {shown + 2} && "
+        f"() => document.querySelectorAll('article.message').length >= {shown + 2} && "
         "['done','stopped','error'].includes([...document.querySelectorAll('article.message.assistant')].pop().dataset.status)"
     )
     after = metrics()
