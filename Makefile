@@ -55,11 +55,11 @@ test: setup $(NODE_STAMP)
 # Faults injected into real processes (Redis, PostgreSQL, worker, daphne), a few
 # minutes: a private Redis, and a private PostgreSQL cluster on a free port where
 # PostgreSQL's server binaries are installed (else outages of a test database
-# on the server at 127.0.0.1:5432).
+# on the server at 127.0.0.1:5432). Each test prints its recovery figures (-s).
 HAS_INITDB := $(shell command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && echo yes)
 faults: setup
 	DATABASE_URL=postgres://postgres@127.0.0.1:$(if $(HAS_INITDB),$$($(BIN)/python -m tests.faults.free_port),5432)/faults \
-		$(BIN)/python -m pytest tests/faults -p no:cacheprovider $(PYTEST_ARGS)
+		$(BIN)/python -m pytest tests/faults -p no:cacheprovider -s $(PYTEST_ARGS)
 
 # Lint, formatting, types and import rules (configured in pyproject.toml); CI runs it after the suite.
 check: setup
