@@ -131,6 +131,42 @@ def connection_pools_closed_at_the_end(django_db_setup):
             connection.close_pool()
 
 
+def stop_answers_in_flight(timeout=10):
+    """Stop what the session's worker is still writing for the test that ends, and wait for it.
+
+    A transactional test's database is emptied (TRUNCATE) after it; a worker
+    thread still writing one of its answers would hold locks that the TRUNCATE
+    waits on while it waits on the TRUNCATE: PostgreSQL reports a deadlock.
+    """
+    from chatapp.chat import lifecycle
+    from chatapp.chat.models import Message
+
+    deadline = time.monotonic() + timeout
+    for reply in Message.objects.filter(status__in=Message.ACTIVE):
+        lifecycle.stop(reply)
+    while Message.objects.filter(status__in=Message.ACTIVE).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Before a transactional test's fixtures (and its database) are torn down."""
+    from django.db import DatabaseError, connection
+    from pytest_django.plugin import blocking_manager_key
+    from redis.exceptions import RedisError
+
+    marker = item.get_closest_marker("django_db")
+    if "transactional_db" in item.fixturenames or (marker and marker.kwargs.get("transaction")):
+        with item.config.stash[blocking_manager_key].unblock():
+            try:
+                stop_answers_in_flight()
+            except (DatabaseError, RedisError):
+                pass  # a fault test took the service down: no answer can be going on
+            finally:
+                connection.close()
+    yield
+
+
 @pytest.fixture(autouse=True)
 def fresh_limits(settings):
     """Counters of their own for each test: the per-user limits stay on, at their defaults,
