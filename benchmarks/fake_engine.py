@@ -225,3 +225,19 @@ app = Starlette(
         Route("/bench/log", engine.take_log),
     ]
 )
+
+
+def serve_arguments(port: int) -> list[str]:
+    """`python` arguments that serve this engine on `port` (the benchmarks and the fault suite start it so)."""
+    return [
+        "-m",
+        "uvicorn",
+        "benchmarks.fake_engine:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]

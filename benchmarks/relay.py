@@ -54,7 +54,7 @@ from functools import cached_property
 import httpx
 import psutil
 
-from benchmarks.fake_engine import answer_text
+from benchmarks.fake_engine import answer_text, serve_arguments
 from benchmarks.stack import Processes, benchmark_environment, free_port, migrate, wait_for
 
 ACTIVE = {"queued", "streaming"}
@@ -734,16 +734,7 @@ class Bench:
         django.setup()
         engine_env = {**self.env, "FAKE_ENGINE_TICK": str(args.engine_tick)}
         self.engine = self.processes.start(
-            "-m",
-            "uvicorn",
-            "benchmarks.fake_engine:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.engine_port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
+            *serve_arguments(self.engine_port),
             "--backlog",
             "4096",
             env=engine_env,

@@ -71,14 +71,15 @@ def migrate(env):
 class Processes:
     """Subprocesses sharing one environment, their output in DATA_DIR/processes.log."""
 
-    def __init__(self, env):
+    def __init__(self, env, tree=ROOT):
         self.env = env
+        self.tree = tree  # the checkout they run (the UI benchmark also serves an older one)
         self.running = []
         self.log = open(Path(env["DATA_DIR"]) / "processes.log", "a")
 
     def start(self, *args, env=None):
         process = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=env or self.env, stdout=self.log, stderr=subprocess.STDOUT
+            [sys.executable, *args], cwd=self.tree, env=env or self.env, stdout=self.log, stderr=subprocess.STDOUT
         )
         self.running.append(process)
         return process

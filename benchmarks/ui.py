@@ -31,7 +31,7 @@ import time
 import uuid
 from pathlib import Path
 
-from benchmarks.stack import ROOT, free_port, launch_chromium, wait_for
+from benchmarks.stack import ROOT, Processes, free_port, launch_chromium, wait_for
 
 PASSWORD = "benchmark-password"
 
@@ -143,8 +143,7 @@ class Served:
             "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
         }
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        self.log = open(self.data / "processes.log", "a")  # noqa: SIM115 (open for the processes' lifetime)
-        self.processes = []
+        self.processes = Processes(self.env, tree=self.tree)
         self.run("manage.py", "migrate", "--noinput", "-v0")
         seeded = subprocess.run(
             [
@@ -164,43 +163,23 @@ class Served:
         )
         self.conversation_id = int(seeded.stdout.strip().splitlines()[-1])
         port = free_port()
-        self.start(
-            "-m",
-            "celery",
-            "-A",
-            "chatapp",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "4",
-            "--queues",
-            prefix,
-            "--loglevel",
-            "WARNING",
-        )
-        self.start("-m", "daphne", "--port", str(port), "chatapp.asgi:application")
+        self.processes.start_worker(prefix, 4)
+        self.processes.start("-m", "daphne", "--port", str(port), "chatapp.asgi:application")
         self.url = f"http://127.0.0.1:{port}"
         wait_for(f"{self.url}/accounts/login/")
 
     def run(self, *args):
         subprocess.run(
-            [sys.executable, *args], cwd=self.tree, env=self.env, check=True, stdout=self.log, stderr=self.log
-        )
-
-    def start(self, *args):
-        self.processes.append(
-            subprocess.Popen([sys.executable, *args], cwd=self.tree, env=self.env, stdout=self.log, stderr=self.log)
+            [sys.executable, *args],
+            cwd=self.tree,
+            env=self.env,
+            check=True,
+            stdout=self.processes.log,
+            stderr=self.processes.log,
         )
 
     def stop(self):
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        self.processes.stop()
         shutil.rmtree(self.data, ignore_errors=True)
 
 

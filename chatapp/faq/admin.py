@@ -186,18 +186,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         "best_score",
         "created_at",
     )
-    fields = (
-        "question",
-        "outcome",
-        "listed",
-        "asked_by",
-        "conversation",
-        "message",
-        "best_score",
-        "created_at",
-        "entry",
-        "dismissed",
-    )
+    fields = (*readonly_fields, "entry", "dismissed")
     raw_id_fields = ("entry",)
     change_list_template = "admin/faq/unansweredquestion/change_list.html"
     # The grouped view is the list; "?list" shows the plain one (with search and filters).

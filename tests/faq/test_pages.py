@@ -9,6 +9,26 @@ from chatapp.faq.models import FAQEntry
 pytestmark = pytest.mark.django_db
 
 
+def retrieved(cited):
+    """The sources a VPN question saves: two entries retrieved, the one keyed `cited` cited."""
+    entries = [
+        ("vpn-access", "How do I get VPN access?", 2.0),
+        ("staging-access", "How do I get access to staging?", 1.0),
+    ]
+    return [
+        {
+            "number": number,
+            "id": number,
+            "key": key,
+            "question": question,
+            "url": f"/faq/{key}/",
+            "score": score,
+            "cited": key == cited,
+        }
+        for number, (key, question, score) in enumerate(entries, start=1)
+    ]
+
+
 def test_an_entry_page_shows_the_answer_as_html(alice_client, sample_faq):
     page = alice_client.get("/faq/vpn-access/").content.decode()
 
@@ -40,26 +60,7 @@ def test_the_faq_list_searches_published_entries(alice_client, sample_faq):
 
 def test_a_saved_answer_links_the_entries_it_cited(alice):
     conversation = Conversation.objects.create(owner=alice)
-    sources = [
-        {
-            "number": 1,
-            "id": 1,
-            "key": "vpn-access",
-            "question": "How do I get VPN access?",
-            "url": "/faq/vpn-access/",
-            "score": 2.0,
-            "cited": False,
-        },
-        {
-            "number": 2,
-            "id": 2,
-            "key": "staging-access",
-            "question": "How do I get access to staging?",
-            "url": "/faq/staging-access/",
-            "score": 1.0,
-            "cited": True,
-        },
-    ]
+    sources = retrieved(cited="staging-access")
     reply = Message.objects.create(
         conversation=conversation, role="assistant", content="Use the VPN [2].", sources=sources
     )
@@ -88,26 +89,7 @@ def test_promoting_a_reviewed_answer_creates_a_draft_linked_to_it(alice, admin):
 
 def test_reviewers_see_every_retrieved_entry_and_whether_it_was_cited(alice):
     conversation = Conversation.objects.create(owner=alice)
-    sources = [
-        {
-            "number": 1,
-            "id": 1,
-            "key": "vpn-access",
-            "question": "How do I get VPN access?",
-            "url": "/faq/vpn-access/",
-            "score": 2.0,
-            "cited": True,
-        },
-        {
-            "number": 2,
-            "id": 2,
-            "key": "staging-access",
-            "question": "How do I get access to staging?",
-            "url": "/faq/staging-access/",
-            "score": 1.0,
-            "cited": False,
-        },
-    ]
+    sources = retrieved(cited="vpn-access")
     reply = Message.objects.create(
         conversation=conversation, role="assistant", content="Use the VPN [1].", sources=sources
     )

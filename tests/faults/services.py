@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.fake_engine import serve_arguments
 from tests.conftest import ROOT, free_port
 
 BIN = Path(sys.executable).parent
@@ -222,16 +223,7 @@ class FakeEngine:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "uvicorn",
-                "benchmarks.fake_engine:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
+                *serve_arguments(self.port),
             ],
             cwd=ROOT,
         )
