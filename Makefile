@@ -61,12 +61,14 @@ faults: setup
 	DATABASE_URL=postgres://postgres@127.0.0.1:$(if $(HAS_INITDB),$$($(BIN)/python -m tests.faults.free_port),5432)/faults \
 		$(BIN)/python -m pytest tests/faults -p no:cacheprovider -s $(PYTEST_ARGS)
 
-# Lint, formatting, types and import rules (configured in pyproject.toml); CI runs it after the suite.
+# Lint, formatting, types and import rules (configured in pyproject.toml), and the feature
+# boundary that imports cannot show (templates, prefetches, relations); CI runs it after the suite.
 check: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m tests.test_feature_boundary
 
 bench: setup
 	$(BIN)/python -m benchmarks

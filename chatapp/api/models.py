@@ -1,11 +1,16 @@
 import hashlib
 import hmac
 import secrets
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from chatapp.chat.extensions import GenerationOverrides
+
+if TYPE_CHECKING:
+    from chatapp.chat.models import Message
 
 # How often a token's "last used" time is written: once per request would be
 # a database write for every API call.
@@ -101,3 +106,11 @@ class CompletionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"API request for message {self.reply_id}"
+
+    @classmethod
+    def overrides_for(cls, reply: "Message") -> GenerationOverrides | None:
+        """What the API client asked of `reply`'s generation (see chatapp.chat.extensions); None for the web."""
+        asked = cls.objects.filter(reply=reply).first()
+        if asked is None:
+            return None
+        return GenerationOverrides(max_tokens=asked.max_tokens, temperature=asked.temperature)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from chatapp.chat import lifecycle, live, quotas
 from chatapp.chat.errors import ChatError, NotFound
 from chatapp.chat.events import conversation_event, user_group
+from chatapp.chat.extensions import registry
 from chatapp.chat.lifecycle import notify_message
 from chatapp.chat.models import Bot, Conversation, Message
 
@@ -309,19 +310,15 @@ def edit_question(user: User, message_id: int, text: object) -> tuple[Message, M
     (question, reply).
     """
     original = owned_message(user, message_id, role=Message.Role.USER)
-    images = original.images.count()
+    images = registry.images.count_on(original) if registry.images is not None else 0
     text = validate_question(text, images=images)
     with transaction.atomic():
         conversation = _locked_conversation(user, original)
         _check_idle(conversation)
 
         def keep_images(question: Message) -> None:
-            # Copies of the attachment rows: the stored files are shared, each
-            # message keeps its own (chat does not import the images app).
-            for attachment in original.images.all():
-                attachment.pk = None
-                attachment.message = question
-                attachment.save()
+            if registry.images is not None:
+                registry.images.copy(original, question)
 
         question, reply = _ask(conversation, text, keep_images if images else None, follows=original.parent)
     _notify_turn(conversation, question, reply)

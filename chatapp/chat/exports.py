@@ -6,17 +6,22 @@ from typing import Any
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
+from chatapp.chat.extensions import registry
 from chatapp.chat.models import Conversation, Message
 
 
+def _prefetch(messages: list[Message]) -> None:
+    if registry.images is not None:
+        prefetch_related_objects(messages, *registry.images.relations)
+
+
 def _images(message: Message, absolute: Callable[[str], str]) -> list[dict[str, str]]:
-    # Links to the owner-only image views: they open for the user who exports.
-    return [{"name": image.name, "url": absolute(image.url)} for image in message.images.all()]
+    return registry.images.exported(message, absolute) if registry.images is not None else []
 
 
 def as_markdown(conversation: Conversation, absolute: Callable[[str], str]) -> str:
     branch = conversation.branch()
-    prefetch_related_objects(branch, "images")
+    _prefetch(branch)
     lines = [f"# {conversation}", ""]
     bot = conversation.bot.name if conversation.bot else ""
     lines += [f"Exported {timezone.localtime():%Y-%m-%d %H:%M}" + (f" · {bot}" if bot else ""), ""]
@@ -36,7 +41,7 @@ def as_markdown(conversation: Conversation, absolute: Callable[[str], str]) -> s
 def as_json(conversation: Conversation, absolute: Callable[[str], str]) -> dict[str, Any]:
     thread = conversation.thread()
     messages = list(thread.by_id.values())
-    prefetch_related_objects(messages, "images")
+    _prefetch(messages)
     leaf = thread.by_id.get(conversation.current_id) or thread.latest_leaf(None)
     chosen = thread.on_branch(leaf)
     return {

@@ -8,16 +8,28 @@ Every hook runs synchronously in a thread where the ORM may be used.
   what to remember when a prompt had to leave some out;
 - `knowledge_base`: grounds a bot's prompt in entries before generation, and
   checks the finished text against them after it;
-- `payload`: extra fields for a message's event (what listeners receive).
+- `payload`: extra fields for a message's event (what listeners receive);
+- `templates`: fragments a feature renders at a `Slot` of the chat page or
+  of each message (`{% load extensions %}{% extension "slot" %}` in the core's
+  templates), and `message_prefetches`, the Message relations they read;
+- `generation`: what one answer asks of the model beyond its bot (an API
+  client's `max_tokens` or temperature).
+
+`make check` runs tests/test_feature_boundary.py, which fails when a core
+template, prefetch or attribute names a feature app instead of going
+through one of these points.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
     from chatapp.chat.models import Bot, Message
 
 
@@ -42,8 +54,20 @@ class Images(Protocol):
 
     def left_out(self, reply: Message, attachment_ids: list[int]) -> None: ...
 
-    def attacher(self, user: Any, image_ids: list) -> Callable[[Message], None]:
+    def attacher(self, user: User, image_ids: object) -> Callable[[Message], None]:
         """Checks the user's uploads `image_ids` now; the returned callable links them to a message."""
+        ...
+
+    def count_on(self, message: Message) -> int:
+        """How many images `message` carries."""
+        ...
+
+    def copy(self, source: Message, target: Message) -> None:
+        """Gives `target` (an edited question) the images `source` carries."""
+        ...
+
+    def exported(self, message: Message, absolute: Callable[[str], str]) -> list[dict[str, str]]:
+        """`message`'s images as an export lists them: name and absolute URL."""
         ...
 
 
@@ -71,11 +95,40 @@ class KnowledgeBase(Protocol):
     def finalize(self, reply: Message, text: str, sources: list) -> FinalAnswer: ...
 
 
+class Slot(StrEnum):
+    """Where a feature's template fragments appear; each renders with the page's context."""
+
+    PAGE_HEAD = "page_head"  # the conversation page's <head>: stylesheets, scripts, <template>s
+    COMPOSER = "composer"  # inside the message form, above the text box
+    MESSAGE_ATTACHMENTS = "message_attachments"  # above a message's text (`message` may be None)
+    MESSAGE_SOURCES = "message_sources"  # below it
+    MESSAGE_FOOTER = "message_footer"  # after a message's actions
+
+
+@dataclass(frozen=True)
+class GenerationOverrides:
+    """What one answer asks of the model in place of its bot's settings (None: the bot's)."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
 @dataclass
 class Registry:
     images: Images | None = None
     knowledge_base: KnowledgeBase | None = None
     payload: list[Callable[[Message], dict[str, Any]]] = field(default_factory=list)
+    templates: dict[Slot, list[str]] = field(default_factory=dict)
+    message_prefetches: list[str] = field(default_factory=list)
+    generation: list[Callable[[Message], GenerationOverrides | None]] = field(default_factory=list)
+
+    def overrides_for(self, reply: Message) -> GenerationOverrides:
+        """The first feature's overrides for `reply`; none when no feature has any."""
+        for overrides in self.generation:
+            found = overrides(reply)
+            if found is not None:
+                return found
+        return GenerationOverrides()
 
 
 registry = Registry()
@@ -92,3 +145,15 @@ def register_knowledge_base(knowledge_base: KnowledgeBase) -> None:
 def register_payload(extra: Callable[[Message], dict[str, Any]]) -> None:
     if extra not in registry.payload:
         registry.payload.append(extra)
+
+
+def register_templates(slot: Slot, *names: str, prefetch: tuple[str, ...] = ()) -> None:
+    """Render the templates `names` at `slot`; `prefetch`: the Message relations they read."""
+    listed = registry.templates.setdefault(slot, [])
+    listed += [name for name in names if name not in listed]
+    registry.message_prefetches += [name for name in prefetch if name not in registry.message_prefetches]
+
+
+def register_generation(overrides: Callable[[Message], GenerationOverrides | None]) -> None:
+    if overrides not in registry.generation:
+        registry.generation.append(overrides)

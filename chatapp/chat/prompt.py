@@ -137,10 +137,10 @@ def build_request(reply: Message) -> GenerationRequest:
     system = (bot.system_prompt if bot and bot.system_prompt else settings.SYSTEM_PROMPT).strip()
     temperature = bot.temperature if bot else settings.INFERENCE_TEMPERATURE
     # An API client may ask for a shorter answer or another temperature (chatapp.api).
-    asked = getattr(reply, "completion_request", None)
-    max_tokens = answer_token_limit(bot, asked.max_tokens if asked is not None else None)
-    if asked is not None:
-        temperature = temperature if asked.temperature is None else asked.temperature
+    asked = registry.overrides_for(reply)
+    max_tokens = answer_token_limit(bot, asked.max_tokens)
+    if asked.temperature is not None:
+        temperature = asked.temperature
     budget = settings.INFERENCE_CONTEXT_TOKENS - max_tokens
     history = conversation_turns(reply)
     knowledge_base = registry.knowledge_base

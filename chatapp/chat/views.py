@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from chatapp.chat import actions, exports
 from chatapp.chat.error_help import NEXT_STEPS, next_step
+from chatapp.chat.extensions import registry
 from chatapp.chat.models import Bot, Conversation, Message
 from chatapp.chat.search import search as search_conversations
 from chatapp.markdown import highlight_css
@@ -57,7 +58,7 @@ def _transcript(conversation: Conversation | None, through: Message | None = Non
     if conversation is None:
         return []
     branch = conversation.branch(through)
-    prefetch_related_objects(branch, "images", "images_left_out", "feedback")
+    prefetch_related_objects(branch, *registry.message_prefetches)
     for message in branch:
         message.next_step = next_step(message)
     return branch

@@ -152,6 +152,14 @@ def record_left_out(reply: Message, attachment_ids: list[int]) -> None:
     prefetch_related_objects([reply], "images_left_out")
 
 
+def copy_attachments(source: Message, target: Message) -> None:
+    """Give `target` (an edited question) its own copies of `source`'s attachment rows; the files are shared."""
+    for attachment in source.images.all():
+        attachment.pk = None
+        attachment.message = target
+        attachment.save()
+
+
 def discard_stale_uploads(owner: User | None = None, older_than: timedelta = UNSENT_LIFETIME) -> int:
     """Delete images uploaded but never sent; their files go when unreferenced."""
     stale = Attachment.objects.unsent().filter(created_at__lt=timezone.now() - older_than)

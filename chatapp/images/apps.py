@@ -12,3 +12,9 @@ class ImagesConfig(AppConfig):
 
         extensions.register_images(PromptImages())
         extensions.register_payload(message_images)
+        extensions.register_templates(extensions.Slot.COMPOSER, "images/slot_composer.html")
+        extensions.register_templates(
+            extensions.Slot.MESSAGE_ATTACHMENTS,
+            "images/slot_message_attachments.html",
+            prefetch=("images", "images_left_out"),
+        )

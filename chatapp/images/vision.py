@@ -81,7 +81,7 @@ class PromptImages:
         mode = image_mode(model)
         return [PromptImage(attachment, mode) for message in messages for attachment in message.images.all()]
 
-    def attacher(self, user: User, image_ids: list) -> Callable[[Message], None]:
+    def attacher(self, user: User, image_ids: object) -> Callable[[Message], None]:
         from chatapp.images.actions import attacher_for
 
         return attacher_for(user, image_ids)
@@ -90,6 +90,18 @@ class PromptImages:
         from chatapp.images.actions import record_left_out
 
         record_left_out(reply, attachment_ids)
+
+    def count_on(self, message: Message) -> int:
+        return message.images.count()
+
+    def copy(self, source: Message, target: Message) -> None:
+        from chatapp.images.actions import copy_attachments
+
+        copy_attachments(source, target)
+
+    def exported(self, message: Message, absolute: Callable[[str], str]) -> list[dict[str, str]]:
+        # Links to the owner-only image views: they open for the user who exports.
+        return [{"name": image.name, "url": absolute(image.url)} for image in message.images.all()]
 
 
 def message_images(message: Message) -> dict[str, Any]:
