@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from unittest.mock import patch
 
 import httpx
 
@@ -151,17 +152,18 @@ def concurrency_check(env, streams, tokens=40, interval=0.1):
         time.sleep(4)
         user, _ = get_user_model().objects.get_or_create(username="bench-load")
 
+        from chatapp.celery import app as celery_app
         from chatapp.chat.tasks import generate_reply
 
         def run(count):
             # Save every question first, then queue all answers at once, so the
             # figure is the worker's, not how fast this script writes rows.
-            held = []
-            actions.queue_reply = held.append
-            replies = [actions.send_message(user, f"question {i}")[3].pk for i in range(count)]
+            held: list[int] = []
+            with patch.object(celery_app, "send_task", lambda name, args=(), *rest, **options: held.append(args[0])):
+                replies = [actions.send_message(user, f"question {i}")[3].pk for i in range(count)]
             started = time.monotonic()
-            for reply in held:
-                generate_reply.delay(reply.pk)
+            for reply_id in held:
+                generate_reply.delay(reply_id)
             while Message.objects.filter(pk__in=replies, status__in=Message.ACTIVE).exists():
                 time.sleep(0.1)
             done = Message.objects.filter(pk__in=replies, status="done").count()

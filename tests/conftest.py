@@ -448,6 +448,21 @@ def worker(celery_worker_thread, transactional_db):
     return celery_worker_thread
 
 
+@pytest.fixture
+def no_worker(monkeypatch):
+    """Answers are queued, but no task leaves this process: they stay queued.
+
+    Returns the ids of the answers handed to a worker, in order. Every way an
+    answer is queued (send, retry, regenerate, edit, the reaper) goes through
+    the Celery app, so holding it back here holds them all.
+    """
+    from chatapp.celery import app
+
+    queued = []
+    monkeypatch.setattr(app, "send_task", lambda name, args=(), *rest, **options: queued.append(args[0]))
+    return queued
+
+
 # --- the whole app in a real browser -------------------------------------------------
 
 
@@ -469,11 +484,12 @@ def browser():
     """Debian's Chromium driven by Playwright (no downloaded browser)."""
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls of
-    # the tests around it are still plain synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     executable = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    with sync_playwright() as playwright:
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls of
+    # the tests around it are still plain synchronous code. Only while this
+    # module's browser runs: later async tests get Django's check back.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()

@@ -24,8 +24,7 @@ PRODUCTION = {
 
 
 def manage(*args, data_dir, **env):
-    # Browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never does.
-    base = {k: v for k, v in os.environ.items() if k not in {*PRODUCTION, "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    base = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -44,9 +44,6 @@ def notify_conversation(conversation: Conversation, deleted: bool = False) -> No
     transaction.on_commit(lambda: live.notify(group, event))
 
 
-queue_reply = lifecycle.queue
-
-
 def resolve_bot(user: User, slug: str | None) -> Bot | None:
     """The bot named `slug` that `user` may talk to (NotFound when there is none), or their default one."""
     if slug:
@@ -248,7 +245,7 @@ def _queue_answer(conversation: Conversation, question: Message) -> Message:
     conversation.current = reply
     conversation.updated_at = timezone.now()
     conversation.save(update_fields=["current", "updated_at"])
-    queue_reply(reply)
+    lifecycle.queue(reply)
     return reply
 
 

@@ -12,18 +12,13 @@ from chatapp.chat.models import Conversation, Message
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def quiet_queue(monkeypatch):
-    monkeypatch.setattr(actions, "queue_reply", lambda reply: None)
-
-
 def conversation_with(user, question, answer):
     conversation, _, _, reply = actions.send_message(user, question)
     Message.objects.filter(pk=reply.pk).update(status=Message.Status.DONE, content=answer)
     return conversation, reply
 
 
-def test_search_finds_message_text_highlights_it_and_links_to_the_message(alice, alice_client, quiet_queue):
+def test_search_finds_message_text_highlights_it_and_links_to_the_message(alice, alice_client, no_worker):
     conversation, reply = conversation_with(alice, "Deploy steps?", "Run the <b>release</b> pipeline on Tuesday.")
     conversation_with(alice, "Lunch?", "Noodles.")
     page = alice_client.get("/search/", {"q": "pipeline"}).content.decode()
@@ -35,20 +30,20 @@ def test_search_finds_message_text_highlights_it_and_links_to_the_message(alice,
     assert f'id="message-{reply.pk}" tabindex="-1"' in opened
 
 
-def test_search_finds_titles(alice, alice_client, quiet_queue):
+def test_search_finds_titles(alice, alice_client, no_worker):
     conversation_with(alice, "Quarterly budget review", "Sure.")
     page = alice_client.get("/search/", {"q": "budget"}).content.decode()
     assert "<mark>budget</mark>" in page
 
 
-def test_search_never_shows_another_users_conversations(alice, bob, client, quiet_queue):
+def test_search_never_shows_another_users_conversations(alice, bob, client, no_worker):
     conversation_with(alice, "Secret launch date", "Friday.")
     client.force_login(bob)
     page = client.get("/search/", {"q": "launch"}).content.decode()
     assert "Secret" not in page and "Nothing matches" in page
 
 
-def test_pinned_conversations_come_first_and_archived_ones_leave_the_list(alice, alice_client, quiet_queue):
+def test_pinned_conversations_come_first_and_archived_ones_leave_the_list(alice, alice_client, no_worker):
     old, _ = conversation_with(alice, "Old one", "x")
     pinned, _ = conversation_with(alice, "Keep me handy", "x")
     archived, _ = conversation_with(alice, "Done with this", "x")
@@ -63,7 +58,7 @@ def test_pinned_conversations_come_first_and_archived_ones_leave_the_list(alice,
     assert Conversation.objects.get(pk=archived.pk).archived_at is None
 
 
-def test_export_as_markdown_and_json(alice, alice_client, quiet_queue):
+def test_export_as_markdown_and_json(alice, alice_client, no_worker):
     conversation, _reply = conversation_with(alice, "What is tea?", "A **drink**.")
     markdown = alice_client.get(f"/c/{conversation.pk}/export.md")
     assert markdown["Content-Disposition"] == f'attachment; filename="conversation-{conversation.pk}.md"'
@@ -74,7 +69,7 @@ def test_export_as_markdown_and_json(alice, alice_client, quiet_queue):
     assert all(m["on_chosen_branch"] for m in data["messages"])
 
 
-def test_exports_link_images_the_owner_can_open(alice, alice_client, quiet_queue, settings, tmp_path):
+def test_exports_link_images_the_owner_can_open(alice, alice_client, no_worker, settings, tmp_path):
     from chatapp.images.actions import attacher_for
     from tests.images.conftest import picture, uploaded_id
 
@@ -87,7 +82,7 @@ def test_exports_link_images_the_owner_can_open(alice, alice_client, quiet_queue
     assert alice_client.get(url.replace("http://testserver", "")).status_code == 200
 
 
-def test_other_users_get_404_for_exports_pin_and_archive(alice, bob, client, quiet_queue):
+def test_other_users_get_404_for_exports_pin_and_archive(alice, bob, client, no_worker):
     conversation, _ = conversation_with(alice, "Private", "x")
     client.force_login(bob)
     for url in ("export.md", "export.json", "transcript/"):

@@ -13,8 +13,7 @@ from chatapp.chat.tasks import generate_reply
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_task_delivered_twice_writes_one_answer(alice, model_service, monkeypatch):
-    monkeypatch.setattr(actions, "queue_reply", lambda reply: None)
+def test_a_task_delivered_twice_writes_one_answer(alice, model_service, no_worker):
     _, _, _, reply = actions.send_message(alice, "Say hello.")
     # Run in this thread twice, as a broker redelivery would: the second finds it taken.
     generate_reply.run(reply.pk)
@@ -80,12 +79,12 @@ def test_the_reaper_ends_an_orphan_with_the_text_its_log_holds(alice):
 
 
 def test_the_reaper_resends_an_answer_whose_task_was_lost_and_a_worker_writes_it(
-    alice, worker, model_service, monkeypatch
+    alice, worker, model_service, no_worker, monkeypatch
 ):
-    monkeypatch.setattr(actions, "queue_reply", lambda reply: None)  # the task is lost
+    # The task is lost: no_worker holds it back.
     _, _, _, reply = actions.send_message(alice, "Say hello.")
     Message.objects.filter(pk=reply.pk).update(queued_at=timezone.now() - timedelta(minutes=1))
-    monkeypatch.undo()
+    monkeypatch.undo()  # tasks reach the worker again
 
     assert lifecycle.reap()["resent"] == 1
     assert lifecycle.reap()["resent"] == 0  # not twice in a row
