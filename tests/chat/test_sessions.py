@@ -6,7 +6,6 @@ seconds from the HTTP logout (or the save) to the socket's close.
 
 import asyncio
 import json
-import time
 
 import httpx
 import pytest
@@ -45,16 +44,15 @@ async def ping(socket):
     return json.loads(await asyncio.wait_for(socket.recv(), 10))
 
 
-async def seconds_until_closed(socket, started):
-    try:
+async def closed_as_signed_out(socket):
+    """Read until the server closes `socket`; it must say why: 4401, signed out."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
         while True:
             await asyncio.wait_for(socket.recv(), 10)
-    except websockets.ConnectionClosed as closed:
-        assert closed.rcvd.code == 4401
-        return time.monotonic() - started
+    assert closed.value.rcvd.code == 4401
 
 
-async def test_logout_closes_that_sessions_sockets_within_a_second(app_server, alice):
+async def test_logout_closes_that_sessions_sockets_and_no_other(app_server, alice):
     cookies = await signed_in_cookies(alice)
     other_session = await signed_in_cookies(alice)
     socket = await open_socket(app_server, cookies)
@@ -62,12 +60,9 @@ async def test_logout_closes_that_sessions_sockets_within_a_second(app_server, a
     assert await ping(socket) == {"type": "pong"}
     async with httpx.AsyncClient(base_url=app_server, cookies=cookies) as http:
         await http.get("/")
-        started = time.monotonic()
         response = await http.post("/accounts/logout/", data={"csrfmiddlewaretoken": http.cookies["csrftoken"]})
         assert response.status_code == 302
-    seconds = await seconds_until_closed(socket, started)
-    print(f"\nsocket closed {seconds:.3f} s after the logout request")
-    assert seconds < 5
+    await closed_as_signed_out(socket)
     # The same person's other browser is still signed in.
     assert await ping(elsewhere) == {"type": "pong"}
     await elsewhere.close()
@@ -87,11 +82,8 @@ async def test_an_account_change_closes_every_socket_of_the_user(app_server, ali
             alice.set_password(PASSWORD + " changed")
         alice.save()
 
-    started = time.monotonic()
     await apply()
-    seconds = await seconds_until_closed(socket, started)
-    print(f"\nsocket closed {seconds:.3f} s after the account was {change}")
-    assert seconds < 5
+    await closed_as_signed_out(socket)
     assert await ping(bobs) == {"type": "pong"}
     await bobs.close()
 
@@ -102,7 +94,7 @@ async def test_a_socket_whose_session_was_removed_is_closed_on_its_next_request(
     # Deleting sessions directly sends no signal: the per-request check catches it.
     await sync_to_async(lambda: Session.objects.all().delete())()
     await socket.send(json.dumps({"type": "send", "conversation_id": None, "text": "still there?"}))
-    await seconds_until_closed(socket, time.monotonic())
+    await closed_as_signed_out(socket)
     assert not await sync_to_async(alice.conversations.exists)()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 
 import httpx
 import pytest
@@ -42,12 +41,10 @@ async def test_client_streams_text_then_finish_reason_then_usage(idle_service):
     assert events.index(finishes[0]) < len(events) - 1
 
 
-async def test_closed_port_is_unavailable_quickly():
-    started = time.monotonic()
+async def test_closed_port_is_unavailable():
     with pytest.raises(InferenceUnavailable) as caught:
         await collect(f"http://127.0.0.1:{free_port()}/v1")
     assert caught.value.reason == "The model service is unreachable."
-    assert time.monotonic() - started < 1.0
 
 
 async def test_full_queue_is_unavailable_and_says_busy(idle_service):
@@ -98,10 +95,8 @@ async def test_closing_the_stream_early_stops_generation_on_the_server(idle_serv
             if event.delta:
                 break
         await events.aclose()
-        closed_at = time.monotonic()
         after = await idle_service.wait_idle(timeout=2)
     assert after["cancelled"] == before["cancelled"] + 1
-    assert time.monotonic() - closed_at < 1.0
 
 
 async def test_list_models_returns_the_served_model(idle_service):
@@ -222,12 +217,11 @@ async def test_silence_between_chunks_is_a_stopped_responding_error(fault_server
         await writer.drain()
         await asyncio.sleep(5)
 
-    started = time.monotonic()
     with pytest.raises(InferenceError) as caught:
         await collect(await fault_server(stall), read_timeout=0.3)
     assert not isinstance(caught.value, InferenceUnavailable)
+    # Not "closed mid-answer": the read timeout ended it, before the stall did.
     assert caught.value.reason == "The model service stopped responding."
-    assert time.monotonic() - started < 2
 
 
 async def test_bearer_key_is_sent_when_configured(fault_server):

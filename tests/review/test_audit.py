@@ -1,6 +1,7 @@
 """Every staff read of a conversation, on its page or in an export, leaves an audit entry."""
 
 import pytest
+from django.utils import timezone
 
 from chatapp.review import actions
 from chatapp.review.models import AuditEntry
@@ -16,6 +17,7 @@ def conversations(alice, bob):
 
 def test_opening_a_conversation_records_who_what_and_when(reviewer_client, reviewer, conversations):
     conversation = conversations[0]
+    before = timezone.now()
     reviewer_client.get(f"/admin/chat/conversation/{conversation.pk}/change/")
     entry = AuditEntry.objects.get()
     assert (entry.user, entry.username, entry.action) == (reviewer, "rita", "view")
@@ -24,7 +26,7 @@ def test_opening_a_conversation_records_who_what_and_when(reviewer_client, revie
         str(conversation.pk),
         "Alice says hi",
     )
-    assert entry.created_at is not None
+    assert before <= entry.created_at <= timezone.now()
 
 
 def test_listing_conversations_is_not_an_opening(reviewer_client, conversations):
