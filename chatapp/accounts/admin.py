@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from chatapp.accounts.models import Identity, SignedInSession, Usage
+from chatapp.readonly_admin import ReadOnlyAdmin
 
 if TYPE_CHECKING:
     from django.contrib.admin.filters import _ListFilterChoices
@@ -23,7 +24,8 @@ DEFAULT_PERIOD = "30"
 
 
 @admin.register(Identity)
-class IdentityAdmin(admin.ModelAdmin):
+class IdentityAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = ["user", "email", "issuer", "signed_in_at", "refused_at"]
     search_fields = ["user__username", "email", "subject"]
     readonly_fields = [
@@ -37,19 +39,14 @@ class IdentityAdmin(admin.ModelAdmin):
         "refused_at",
     ]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
 
 @admin.register(SignedInSession)
-class SignedInSessionAdmin(admin.ModelAdmin):
+class SignedInSessionAdmin(ReadOnlyAdmin):
+    deletable = True
     list_display = ["user", "method", "created_at"]
     list_filter = ["method"]
     search_fields = ["user__username"]
     readonly_fields = ["user", "session_key", "method", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 class PeriodFilter(admin.SimpleListFilter):
@@ -74,7 +71,7 @@ class PeriodFilter(admin.SimpleListFilter):
 
 
 @admin.register(Usage)
-class UsageAdmin(admin.ModelAdmin):
+class UsageAdmin(ReadOnlyAdmin):
     """Who used the bot when: last activity, and conversations and messages in a period."""
 
     list_display = [
@@ -110,15 +107,6 @@ class UsageAdmin(admin.ModelAdmin):
     @admin.display(ordering="messages_in_period", description="messages in period")
     def messages_in_period(self, user: Any) -> int:
         return user.messages_in_period
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class IdentityInline(admin.StackedInline):

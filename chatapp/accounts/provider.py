@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 __all__ = [
-    "OAuthError",
     "ProviderClaims",
     "claims_from_refresh",
     "claims_from_token",

@@ -31,10 +31,6 @@ class CatchUp:
     # Running, but nothing written yet: the chunks will come live.
     nothing_yet: bool = False
 
-    @property
-    def from_log(self) -> bool:
-        return self.backlog is not None
-
 
 def catch_up(user: User | AnonymousUser, message_id: int, after: int = 0, attempt: int | None = None) -> CatchUp:
     """What the answer `message_id` has beyond chunk `after` of `attempt` (NotFound if not the user's)."""

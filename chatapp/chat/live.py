@@ -167,7 +167,3 @@ def async_redis() -> redis.asyncio.Redis:
         )
         _async_clients[loop] = client
     return client
-
-
-async def abacklog(message_id: int, attempt: int, after: int = 0) -> Backlog | None:
-    return backlog_from(await async_redis().xrange(log_key(message_id, attempt)), after)

@@ -77,6 +77,10 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
             return self.none()
         return self.filter(owner=user)
 
+    def locked(self) -> Self:
+        """Locked until the transaction ends, for a change to their branches; the bot comes along, unlocked."""
+        return self.select_for_update(of=("self",)).select_related("bot")
+
     def listed(self) -> Self:
         """What the sidebar lists: not archived, pinned first, then latest activity."""
         return self.filter(archived_at__isnull=True).order_by(
@@ -313,9 +317,6 @@ class Message(models.Model):
     def claim(self) -> bool:
         """Take a queued answer for generation; exactly one caller wins."""
         return self._update_if([self.Status.QUEUED], status=self.Status.STREAMING, started_at=timezone.now())
-
-    def save_progress(self, content: str, seq: int) -> bool:
-        return self._update_if([self.Status.STREAMING], content=content, seq=seq)
 
     def return_to_queue(self) -> bool:
         """Give a started answer that has no text yet back to the queue, for another worker."""

@@ -1,19 +1,17 @@
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from chatapp.images.models import Attachment
+from chatapp.readonly_admin import ReadOnlyAdmin
 
 # Shown, and read-only: every field.
 SHOWN = ("preview", "name", "owner", "message", "format", "dimensions", "stored_bytes", "created_at")
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(ReadOnlyAdmin):
     """Read-only: uploads come from users, and files are served by the authorised view."""
 
     list_display = ["name", "owner", "message", "format", "dimensions", "stored_bytes", "created_at"]
@@ -21,12 +19,7 @@ class AttachmentAdmin(admin.ModelAdmin):
     search_fields = ["name", "owner__username", "image__sha256"]
     fields = SHOWN
     readonly_fields = SHOWN
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    deletable = True
 
     @admin.display(description="Format")
     def format(self, obj: Attachment) -> str:

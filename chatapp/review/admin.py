@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from chatapp.chat.actions import delete_conversations
 from chatapp.chat.models import Conversation, Message, Thread
 from chatapp.markdown import render_markdown
+from chatapp.readonly_admin import ReadOnlyAdmin
 from chatapp.review import actions, exports, metrics
 from chatapp.review.filters import (
     ErrorFilter,
@@ -348,7 +349,9 @@ class FeedbackAdmin(AuditedChangeView, admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """The log is evidence: nobody edits or removes it from the admin."""
+
     list_display = ["created_at", "username", "action", "object_link", "detail"]
     list_filter = ["action", ("created_at", admin.DateFieldListFilter), "content_type"]
     search_fields = ["username", "object_repr", "object_id"]
@@ -368,29 +371,10 @@ class AuditEntryAdmin(admin.ModelAdmin):
             return entry.object_repr
         return format_html('<a href="{}">{}</a>', url, entry.object_repr)
 
-    # The log is evidence: nobody edits or removes it from the admin.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Metrics)
-class MetricsAdmin(admin.ModelAdmin):
+class MetricsAdmin(ReadOnlyAdmin):
     RANGES = [7, 30, 90, 365]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
