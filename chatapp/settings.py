@@ -505,7 +505,8 @@ DAILY_TOKEN_QUOTA = env.int("DAILY_TOKEN_QUOTA", default=0)
 # Where the counters live in Redis (deployments sharing one Redis keep theirs apart).
 LIMITS_PREFIX = env.str("LIMITS_PREFIX", default=env.str("CHANNEL_PREFIX", default="chatapp") + ":limits")
 # Largest websocket request; bigger ones get an error and the socket stays
-# open (the web server's own frame limit, in the Procfile, is above it).
+# open (daphne's own frame limit, --websocket-max-frame-size in supervisord.conf
+# and the Dockerfile, is above it).
 WEBSOCKET_MAX_REQUEST_BYTES = env.int("WEBSOCKET_MAX_REQUEST_BYTES", default=200_000)
 # Images decoded at once in one process; one user's uploads take one slot at a time.
 IMAGE_PROCESSING_SLOTS = env.int("IMAGE_PROCESSING_SLOTS", default=2)
