@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -18,6 +18,15 @@ from chatapp.readonly_admin import ReadOnlyAdmin
 
 if TYPE_CHECKING:
     from django.contrib.admin.filters import _ListFilterChoices
+
+
+class UsageRow(Protocol):
+    """A user as UsageQuerySet.in_period annotates them."""
+
+    last_active: datetime | None
+    conversations_in_period: int
+    messages_in_period: int
+
 
 PERIODS = {"1": "Last 24 hours", "7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days", "365": "Last year"}
 DEFAULT_PERIOD = "30"
@@ -97,15 +106,15 @@ class UsageAdmin(ReadOnlyAdmin):
         return [F("last_active").desc(nulls_last=True), "username"]
 
     @admin.display(ordering="last_active", description="last active")
-    def last_active(self, user: Any) -> Any:
+    def last_active(self, user: UsageRow) -> datetime | None:
         return user.last_active
 
     @admin.display(ordering="conversations_in_period", description="conversations in period")
-    def conversations_in_period(self, user: Any) -> int:
+    def conversations_in_period(self, user: UsageRow) -> int:
         return user.conversations_in_period
 
     @admin.display(ordering="messages_in_period", description="messages in period")
-    def messages_in_period(self, user: Any) -> int:
+    def messages_in_period(self, user: UsageRow) -> int:
         return user.messages_in_period
 
 
@@ -115,7 +124,7 @@ class IdentityInline(admin.StackedInline):
     readonly_fields = IdentityAdmin.readonly_fields
     fields = tuple(readonly_fields)
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 

@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser, User
@@ -12,7 +10,7 @@ class ProviderBackend(ModelBackend):
     The sign-in itself is the callback view's (the provider's verified ID
     token), which logs the user in with this backend."""
 
-    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:  # type: ignore[override]
+    def authenticate(self, request: HttpRequest | None, **credentials: object) -> None:  # type: ignore[override]
         return None
 
 

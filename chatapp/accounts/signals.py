@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in, user_logged_out
@@ -14,7 +12,7 @@ PROVIDER_BACKEND = "chatapp.accounts.backends.ProviderBackend"
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.record_session")
-def record_session(sender: type, request: HttpRequest, user: User, **kwargs: Any) -> None:
+def record_session(sender: type, request: HttpRequest, user: User, **kwargs: object) -> None:
     method = (
         SignedInSession.Method.PROVIDER
         if getattr(user, "backend", "") == PROVIDER_BACKEND
@@ -24,12 +22,12 @@ def record_session(sender: type, request: HttpRequest, user: User, **kwargs: Any
 
 
 @receiver(user_logged_out, dispatch_uid="accounts.forget_session")
-def forget_session(sender: type, request: HttpRequest | None, user: User | None, **kwargs: Any) -> None:
+def forget_session(sender: type, request: HttpRequest | None, user: User | None, **kwargs: object) -> None:
     if request is not None and request.session.session_key:
         SignedInSession.objects.filter(session_key=request.session.session_key).delete()
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.end_sessions_of_deactivated")
-def end_sessions_of_deactivated(sender: type, instance: User, **kwargs: Any) -> None:
+def end_sessions_of_deactivated(sender: type, instance: User, **kwargs: object) -> None:
     if not instance.is_active:
         actions.end_sessions(instance)

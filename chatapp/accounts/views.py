@@ -1,5 +1,4 @@
 import logging
-from typing import Any
 
 import requests
 from django.conf import settings
@@ -33,7 +32,7 @@ class LoginView(auth_views.LoginView):
     """Django's sign-in page, with "Sign in with <provider>" and, when local
     accounts are off, the password form kept only for the break-glass admin."""
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+    def get_context_data(self, **kwargs: object) -> dict[str, object]:
         return {**super().get_context_data(**kwargs), **sign_in_context()}
 
 

@@ -1,5 +1,4 @@
 from collections.abc import Sequence
-from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -9,7 +8,7 @@ from chatapp.api.throttle import parse_rate
 
 
 @register()
-def check_rate_limit(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+def check_rate_limit(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[CheckMessage]:
     try:
         parse_rate(settings.API_RATE_LIMIT)
     except ValueError as error:

@@ -2,12 +2,11 @@
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from chatapp.chat.models import Bot, Message
 
 
-def model_object(bot: Bot) -> dict[str, Any]:
+def model_object(bot: Bot) -> dict[str, object]:
     return {
         "id": bot.slug,
         "object": "model",
@@ -18,7 +17,7 @@ def model_object(bot: Bot) -> dict[str, Any]:
     }
 
 
-def model_list(bots: Iterable[Bot]) -> dict[str, Any]:
+def model_list(bots: Iterable[Bot]) -> dict[str, object]:
     return {"object": "list", "data": [model_object(bot) for bot in bots]}
 
 
@@ -35,7 +34,7 @@ def finish_reason(reply: Message, max_tokens: int | None) -> str:
     return "stop"
 
 
-def sources(reply: Message, absolute: Callable[[str], str]) -> list[dict[str, Any]]:
+def sources(reply: Message, absolute: Callable[[str], str]) -> list[dict[str, object]]:
     """The knowledge-base entries the answer drew on (its text cites them as [n])."""
     return [
         {
@@ -67,13 +66,13 @@ class Completion:
         self.max_tokens = max_tokens
         self.absolute = absolute
 
-    def extras(self, reply: Message) -> dict[str, Any]:
-        extra: dict[str, Any] = {"conversation_id": reply.conversation_id}
+    def extras(self, reply: Message) -> dict[str, object]:
+        extra: dict[str, object] = {"conversation_id": reply.conversation_id}
         if reply.sources:
             extra["sources"] = sources(reply, self.absolute)
         return extra
 
-    def whole(self, reply: Message) -> dict[str, Any]:
+    def whole(self, reply: Message) -> dict[str, object]:
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -92,9 +91,9 @@ class Completion:
         }
 
     def chunk(
-        self, delta: dict[str, Any], finish: str | None = None, with_usage: bool = False, **extra: Any
-    ) -> dict[str, Any]:
-        chunk: dict[str, Any] = {
+        self, delta: dict[str, object], finish: str | None = None, with_usage: bool = False, **extra: object
+    ) -> dict[str, object]:
+        chunk: dict[str, object] = {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
@@ -107,7 +106,7 @@ class Completion:
             chunk["usage"] = None
         return chunk
 
-    def usage_chunk(self, reply: Message) -> dict[str, Any]:
+    def usage_chunk(self, reply: Message) -> dict[str, object]:
         return {
             "id": self.id,
             "object": "chat.completion.chunk",

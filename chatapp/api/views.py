@@ -49,7 +49,7 @@ def api_endpoint(*methods: str) -> Callable[[AsyncView], AsyncView]:
     def decorate(view: AsyncView) -> AsyncView:
         @csrf_exempt
         @wraps(view)
-        async def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        async def endpoint(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
             try:
                 if request.method not in methods:
                     raise method_not_allowed(cast(str, request.method), methods)

@@ -1,6 +1,6 @@
 import base64
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.db import models
@@ -102,7 +102,7 @@ class Attachment(models.Model):
     def size(self) -> int:
         return self.image.original_size
 
-    def as_event(self) -> dict[str, Any]:
+    def as_event(self) -> dict[str, object]:
         return {
             "id": self.pk,
             "url": self.url,

@@ -10,7 +10,7 @@ import hashlib
 import io
 import math
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
@@ -179,7 +179,7 @@ def to_srgb(image: Image.Image, output_mode: str | None = None) -> Image.Image:
         return image  # a broken or mismatched profile: the pixels are usable as they are
 
 
-def encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     # A re-encoded copy carries only what is passed here: no EXIF, GPS, ICC,
     # comments or text chunks from the source.
     image.info = {}

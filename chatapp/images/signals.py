@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -8,7 +6,7 @@ from chatapp.images.models import Attachment
 
 
 @receiver(post_delete, sender=Attachment)
-def remove_unreferenced_files(sender: type[Attachment], instance: Attachment, **kwargs: Any) -> None:
+def remove_unreferenced_files(sender: type[Attachment], instance: Attachment, **kwargs: object) -> None:
     # However the attachment went (its conversation, its message, its owner
     # deleted, a retention purge), the files go once nothing refers to them.
     # After commit: a rolled-back delete must not lose files.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
@@ -64,7 +64,7 @@ class PromptImage:
     def cost(self) -> int:
         return LEFT_OUT_NOTE_TOKENS if self.left_out else self.tokens
 
-    def as_openai(self) -> dict[str, Any]:
+    def as_openai(self) -> dict[str, object]:
         if self.left_out:
             return {"type": "text", "text": LEFT_OUT_NOTE}
         # Inline, never a URL: the model server must not fetch anything (SSRF),
@@ -104,7 +104,7 @@ class PromptImages:
         return [{"name": image.name, "url": absolute(image.url)} for image in message.images.all()]
 
 
-def message_images(message: Message) -> dict[str, Any]:
+def message_images(message: Message) -> dict[str, object]:
     """What a message's event says of its images."""
     if message.role == "user":
         return {"images": [image.as_event() for image in message.images.all()]}

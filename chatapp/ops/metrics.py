@@ -6,7 +6,7 @@ worker's answers are counted although only daphne serves the endpoint. The
 core's signals call them (chatapp.chat.signals, connected in OpsConfig).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Histogram
 
@@ -51,10 +51,10 @@ def reaper_acted(action: str, count: int = 1) -> None:
         REAPER_ACTIONS.labels(action=action).inc(count)
 
 
-def on_answer_finished(sender: type, message: "Message", **kwargs: Any) -> None:
+def on_answer_finished(sender: type, message: "Message", **kwargs: object) -> None:
     answer_finished(message)
 
 
-def on_reaper_ran(sender: object, done: dict[str, int], **kwargs: Any) -> None:
+def on_reaper_ran(sender: object, done: dict[str, int], **kwargs: object) -> None:
     for action, count in done.items():
         reaper_acted(action, count)

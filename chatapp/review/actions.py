@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
@@ -35,7 +35,7 @@ def record_audit(
     user: User | AnonymousUser | None,
     action: str,
     obj: models.Model | None = None,
-    detail: dict[str, Any] | None = None,
+    detail: dict[str, object] | None = None,
 ) -> AuditEntry:
     known = user if user is not None and user.is_authenticated else None
     return AuditEntry.objects.create(

@@ -41,6 +41,7 @@ from chatapp.review.models import (
     AuditEntry,
     Feedback,
     Metrics,
+    ReviewFigures,
     matching,
     review_of,
     with_review_figures,
@@ -91,7 +92,7 @@ class AuditedChangeView:
     """Opening an object's page leaves an audit entry: who read which user data, when."""
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, object] | None = None
     ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]  # mixed into ModelAdmin
         opened = (getattr(response, "context_data", None) or {}).get("original")
@@ -162,7 +163,7 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
     # --- list columns ---------------------------------------------------------
 
     @admin.display(description="Messages", ordering="message_count")
-    def message_count(self, conversation: Any) -> int:
+    def message_count(self, conversation: ReviewFigures) -> int:
         return conversation.message_count
 
     @admin.display(description="Last activity", ordering="updated_at")
@@ -174,11 +175,11 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         )
 
     @admin.display(description="Model", ordering="answer_model")
-    def answer_model(self, conversation: Any) -> str:
+    def answer_model(self, conversation: ReviewFigures) -> str:
         return conversation.answer_model or "—"
 
     @admin.display(description="Feedback")
-    def feedback_summary(self, conversation: Any) -> str:
+    def feedback_summary(self, conversation: ReviewFigures) -> str:
         if not conversation.up_count and not conversation.down_count:
             return "—"
         return format_html(
@@ -190,7 +191,7 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         )
 
     @admin.display(description="Errors", ordering="error_count")
-    def error_count(self, conversation: Any) -> str:
+    def error_count(self, conversation: ReviewFigures) -> str:
         if not conversation.error_count:
             return "0"
         return format_html('<span class="review-errors">{}</span>', conversation.error_count)
@@ -234,7 +235,7 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
     def render_change_form(
         self,
         request: HttpRequest,
-        context: dict[str, Any],
+        context: dict[str, object],
         add: bool = False,
         change: bool = False,
         form_url: str = "",
@@ -244,7 +245,7 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
             context.update(self.transcript_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def transcript_context(self, request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
+    def transcript_context(self, request: HttpRequest, conversation: Conversation) -> dict[str, object]:
         messages: Iterable[Message] = conversation.messages.order_by("created_at", "id").prefetch_related(
             Prefetch("feedback", queryset=Feedback.objects.select_related("user").order_by("id")), "images"
         )
@@ -380,7 +381,7 @@ class MetricsAdmin(ReadOnlyAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [path("", self.admin_site.admin_view(self.changelist_view), name="{}_{}_changelist".format(*info))]
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, object] | None = None) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:

@@ -76,7 +76,7 @@ class ExportBatch:
             )
         self.image_urls: defaultdict[int | None, list[str]] = defaultdict(list)
         for attachment in Attachment.objects.filter(message__conversation_id__in=ids).order_by("id"):
-            self.image_urls[attachment.message_id].append(request.build_absolute_uri(attachment.as_event()["url"]))
+            self.image_urls[attachment.message_id].append(request.build_absolute_uri(attachment.url))
 
 
 def export_batches(request: HttpRequest, conversation_ids: Iterable[int]) -> Iterator[ExportBatch]:

@@ -201,7 +201,7 @@ class Chart:
         return f"{value:.3g}{self.unit}"
 
     @property
-    def bars(self) -> list[dict[str, Any]]:
+    def bars(self) -> list[dict[str, object]]:
         width = round(max(self.slot * 0.7, 1), 1)
         return [
             {
@@ -219,7 +219,7 @@ class Chart:
         ]
 
     @property
-    def lines(self) -> list[dict[str, Any]]:
+    def lines(self) -> list[dict[str, object]]:
         lines = []
         for item in self.series:
             if item.shape != "line":
@@ -233,14 +233,14 @@ class Chart:
         return lines
 
     @property
-    def grid(self) -> list[dict[str, Any]]:
+    def grid(self) -> list[dict[str, object]]:
         return [
             {"y": self.y(self.scale_top * step / 4), "label": self.formatted(self.scale_top * step / 4)}
             for step in range(5)
         ]
 
     @property
-    def ticks(self) -> list[dict[str, Any]]:
+    def ticks(self) -> list[dict[str, object]]:
         every = max(1, -(-len(self.days) // 10))
         return [
             {"x": self.x(index), "label": f"{day.day:%b %d}"}

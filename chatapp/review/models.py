@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -99,6 +99,16 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username or 'system'} {self.get_action_display().lower()} {self.object_repr}"
+
+
+class ReviewFigures(Protocol):
+    """A conversation as with_review_figures annotates it."""
+
+    message_count: int
+    error_count: int
+    up_count: int
+    down_count: int
+    answer_model: str | None
 
 
 def with_review_figures(conversations: QuerySet[Conversation]) -> QuerySet[Conversation, Any]:

@@ -1,5 +1,3 @@
-from typing import Any
-
 from django import template
 from django.conf import settings
 
@@ -10,7 +8,7 @@ register = template.Library()
 
 
 @register.inclusion_tag("images/composer.html", takes_context=True)
-def image_composer(context: template.Context) -> dict[str, Any]:
+def image_composer(context: template.Context) -> dict[str, object]:
     """The attach button, previews and the note on how the chosen bot reads images."""
     conversation = context.get("conversation")
     user = context["request"].user

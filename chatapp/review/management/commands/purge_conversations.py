@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatapp.chat.models import Message
@@ -18,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--older-than", type=int, required=True, metavar="DAYS")
         parser.add_argument("--yes", action="store_true", help="Really delete.")
 
-    def handle(self, *args: Any, older_than: int, yes: bool, **options: Any) -> None:
+    def handle(self, *args: object, older_than: int, yes: bool, **options: object) -> None:
         if older_than < 1:
             raise CommandError("--older-than must be at least 1 day.")
         if yes:
