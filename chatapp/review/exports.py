@@ -93,7 +93,7 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def review_fields(conversation: Conversation) -> dict[str, Any]:
+def review_fields(conversation: Conversation) -> dict[str, str | None]:
     review = review_of(conversation)
     return {
         "status": review.status,
@@ -103,16 +103,16 @@ def review_fields(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def openai_message(message: dict[str, Any], image_urls: list[str]) -> dict[str, Any]:
+def openai_message(message: dict[str, Any], image_urls: list[str]) -> dict[str, object]:
     """One message as the OpenAI chat format has it; images as URLs to the authorised image view."""
     if not image_urls:
         return {"role": message["role"], "content": message["content"]}
-    parts: list[dict[str, Any]] = [{"type": "text", "text": message["content"]}] if message["content"] else []
+    parts: list[dict[str, object]] = [{"type": "text", "text": message["content"]}] if message["content"] else []
     parts += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
     return {"role": message["role"], "content": parts}
 
 
-def conversation_record(batch: ExportBatch, conversation: Conversation) -> dict[str, Any]:
+def conversation_record(batch: ExportBatch, conversation: Conversation) -> dict[str, object]:
     messages = batch.messages[conversation.pk]
     return {
         "messages": [openai_message(message, batch.image_urls[message["id"]]) for message in messages],
