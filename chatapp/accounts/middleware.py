@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 import requests
-from authlib.integrations.base_client import OAuthError
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -63,7 +62,7 @@ class ProviderCheckMiddleware:
         try:
             token = provider.refresh(request.session[REFRESH_TOKEN])
             claims = provider.claims_from_refresh(token, user)
-        except OAuthError as error:
+        except provider.OAuthError as error:
             log.info("The provider refused %s on a periodic check: %s", user.username, error)
             actions.refused_by_provider(user)
             logout(request)

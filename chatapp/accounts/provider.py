@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 __all__ = [
+    "OAuthError",
     "ProviderClaims",
     "claims_from_refresh",
     "claims_from_token",

@@ -2,11 +2,12 @@
 
 import json
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from chatapp.chat.models import Bot, Message
 
 
-def model_object(bot: Bot) -> dict[str, object]:
+def model_object(bot: Bot) -> dict[str, Any]:
     return {
         "id": bot.slug,
         "object": "model",
@@ -17,7 +18,7 @@ def model_object(bot: Bot) -> dict[str, object]:
     }
 
 
-def model_list(bots: Iterable[Bot]) -> dict[str, object]:
+def model_list(bots: Iterable[Bot]) -> dict[str, Any]:
     return {"object": "list", "data": [model_object(bot) for bot in bots]}
 
 
@@ -34,7 +35,7 @@ def finish_reason(reply: Message, max_tokens: int | None) -> str:
     return "stop"
 
 
-def sources(reply: Message, absolute: Callable[[str], str]) -> list[dict[str, object]]:
+def sources(reply: Message, absolute: Callable[[str], str]) -> list[dict[str, Any]]:
     """The knowledge-base entries the answer drew on (its text cites them as [n])."""
     return [
         {
@@ -66,13 +67,13 @@ class Completion:
         self.max_tokens = max_tokens
         self.absolute = absolute
 
-    def extras(self, reply: Message) -> dict[str, object]:
-        extra: dict[str, object] = {"conversation_id": reply.conversation_id}
+    def extras(self, reply: Message) -> dict[str, Any]:
+        extra: dict[str, Any] = {"conversation_id": reply.conversation_id}
         if reply.sources:
             extra["sources"] = sources(reply, self.absolute)
         return extra
 
-    def whole(self, reply: Message) -> dict[str, object]:
+    def whole(self, reply: Message) -> dict[str, Any]:
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -91,9 +92,9 @@ class Completion:
         }
 
     def chunk(
-        self, delta: dict[str, object], finish: str | None = None, with_usage: bool = False, **extra: object
-    ) -> dict[str, object]:
-        chunk: dict[str, object] = {
+        self, delta: dict[str, Any], finish: str | None = None, with_usage: bool = False, **extra: Any
+    ) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
@@ -106,7 +107,7 @@ class Completion:
             chunk["usage"] = None
         return chunk
 
-    def usage_chunk(self, reply: Message) -> dict[str, object]:
+    def usage_chunk(self, reply: Message) -> dict[str, Any]:
         return {
             "id": self.id,
             "object": "chat.completion.chunk",

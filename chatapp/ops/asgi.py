@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,13 +27,13 @@ class CloseWhenUnavailable:
 
     async def __call__(
         self,
-        scope: dict[str, object],
-        receive: Callable[[], Awaitable[dict[str, object]]],
-        send: Callable[[dict[str, object]], Awaitable[None]],
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
     ) -> None:
         accepted = False
 
-        async def tracking_send(message: dict[str, object]) -> None:
+        async def tracking_send(message: dict[str, Any]) -> None:
             nonlocal accepted
             if message["type"] == "websocket.accept":
                 accepted = True
