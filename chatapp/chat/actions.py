@@ -121,7 +121,9 @@ def send_message(
         if conversation_id is None:
             conversation = _start_conversation(user, text, resolve_bot(user, bot_slug), source)
         else:
-            conversation = _locked_conversation(user, conversation_id)
+            conversation = Conversation.objects.visible_to(user).locked().filter(pk=conversation_id).first()
+            if conversation is None:
+                raise NotFound()
             _check_idle(conversation)
         question, reply = _ask(conversation, text, attach)
         _notify_turn(conversation, question, reply)
@@ -246,9 +248,9 @@ def _check_idle(conversation: Conversation) -> None:
         raise ChatError("An answer is still being written: wait for it or stop it first.")
 
 
-def _locked_conversation(user: User, conversation_id: int) -> Conversation:
-    """The user's conversation `conversation_id`, locked for a change to its branches (else NotFound)."""
-    conversation = Conversation.objects.visible_to(user).locked().filter(pk=conversation_id).first()
+def _locked_conversation(user: User, message: Message) -> Conversation:
+    """The conversation of the user's `message`, locked for a change to its branches."""
+    conversation = Conversation.objects.visible_to(user).locked().filter(pk=message.conversation_id).first()
     if conversation is None:
         raise NotFound()
     return conversation
@@ -276,7 +278,7 @@ def regenerate_reply(user: User, message_id: int) -> Message:
     if previous.parent_id is None:
         raise ChatError("This answer has no question to answer again.")
     with transaction.atomic():
-        conversation = _locked_conversation(user, previous.conversation_id)
+        conversation = _locked_conversation(user, previous)
         _check_idle(conversation)
         check_bot_allowed(conversation)
         reply = _queue_answer(conversation, cast(Message, previous.parent))  # it has one: checked above
@@ -296,7 +298,7 @@ def edit_question(user: User, message_id: int, text: object) -> tuple[Message, M
     images = registry.images.count_on(original) if registry.images is not None else 0
     text = validate_question(text, images=images)
     with transaction.atomic():
-        conversation = _locked_conversation(user, original.conversation_id)
+        conversation = _locked_conversation(user, original)
         _check_idle(conversation)
 
         def keep_images(question: Message) -> None:
@@ -312,7 +314,7 @@ def choose_version(user: User, message_id: int) -> Conversation:
     """Show the branch through version `message_id` (its newest continuation)."""
     message = owned_message(user, message_id)
     with transaction.atomic():
-        conversation = _locked_conversation(user, message.conversation_id)
+        conversation = _locked_conversation(user, message)
         thread = conversation.thread()
         conversation.current = thread.latest_leaf(thread.by_id[message.pk])
         conversation.save(update_fields=["current"])

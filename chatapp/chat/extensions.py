@@ -122,13 +122,13 @@ class Registry:
     message_prefetches: list[str] = field(default_factory=list)
     generation: list[Callable[[Message], GenerationOverrides | None]] = field(default_factory=list)
 
-    def overrides_for(self, reply: Message) -> GenerationOverrides:
-        """The first feature's overrides for `reply`; none when no feature has any."""
+    def overrides_for(self, reply: Message) -> GenerationOverrides | None:
+        """The first feature's overrides for `reply`; None when no feature has any (the bot's settings)."""
         for overrides in self.generation:
             found = overrides(reply)
             if found is not None:
                 return found
-        return GenerationOverrides()
+        return None
 
 
 registry = Registry()

@@ -77,10 +77,6 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
             return self.none()
         return self.filter(owner=user)
 
-    def locked(self) -> Self:
-        """Locked until the transaction ends, for a change to their branches; the bot comes along, unlocked."""
-        return self.select_for_update(of=("self",)).select_related("bot")
-
     def listed(self) -> Self:
         """What the sidebar lists: not archived, pinned first, then latest activity."""
         return self.filter(archived_at__isnull=True).order_by(
@@ -89,6 +85,10 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
 
     def archived(self) -> Self:
         return self.filter(archived_at__isnull=False).order_by("-archived_at", "-id")
+
+    def locked(self) -> Self:
+        """Locked until the transaction ends, for a change to their branches; the bot comes along, unlocked."""
+        return self.select_for_update(of=("self",)).select_related("bot")
 
 
 class Conversation(models.Model):

@@ -138,9 +138,9 @@ def build_request(reply: Message) -> GenerationRequest:
     temperature = bot.temperature if bot else settings.INFERENCE_TEMPERATURE
     # An API client may ask for a shorter answer or another temperature (chatapp.api).
     asked = registry.overrides_for(reply)
-    max_tokens = answer_token_limit(bot, asked.max_tokens)
-    if asked.temperature is not None:
-        temperature = asked.temperature
+    max_tokens = answer_token_limit(bot, asked.max_tokens if asked is not None else None)
+    if asked is not None:
+        temperature = temperature if asked.temperature is None else asked.temperature
     budget = settings.INFERENCE_CONTEXT_TOKENS - max_tokens
     history = conversation_turns(reply)
     knowledge_base = registry.knowledge_base

@@ -38,8 +38,8 @@ class FaqConfig(AppConfig):
     def ready(self) -> None:
         from chatapp.chat import extensions
 
-        extensions.register_knowledge_base(KnowledgeBase())
         extensions.register_templates(extensions.Slot.PAGE_HEAD, "faq/slot_page_head.html")
         extensions.register_templates(extensions.Slot.MESSAGE_SOURCES, "faq/slot_message_sources.html")
+        extensions.register_knowledge_base(KnowledgeBase())
         post_save.connect(forget_index, sender="faq.FAQEntry", dispatch_uid="faq-forget-index-on-save")
         post_delete.connect(forget_index, sender="faq.FAQEntry", dispatch_uid="faq-forget-index-on-delete")
