@@ -455,10 +455,16 @@ def fake_engine_process():
 
 @pytest.fixture
 def vllm_stand_in(fake_engine_process, settings):
-    """The fake engine as the model service, fresh: vLLM's behaviours without a GPU."""
+    """The fake engine as the model service, fresh: vLLM's behaviours without a GPU.
+
+    Every request first goes through mistral-common's validator, as vLLM's in
+    Mistral mode: a request Ministral 3 would refuse fails the test's answer.
+    """
     fake_engine_process.reset()
+    fake_engine_process.configure(validate=True)
     settings.INFERENCE_URL = fake_engine_process.base_url
     settings.INFERENCE_MODEL = FAKE_ENGINE_MODEL
+    settings.INFERENCE_CONTEXT_TOKENS = 32768
     return fake_engine_process
 
 
