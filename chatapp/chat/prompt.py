@@ -152,9 +152,12 @@ def prompt_budget(max_tokens: int) -> int:
     return settings.INFERENCE_CONTEXT_TOKENS - max_tokens - margin
 
 
-def build_request(reply: Message, shrink: int = 0) -> GenerationRequest:
-    """The request for `reply`; `shrink` takes that many tokens off the history's budget
-    (the endpoint counted more than estimated, or refused the prompt as too long)."""
+def build_request(reply: Message, estimate_budget: int | None = None) -> GenerationRequest:
+    """The request for `reply`, its history trimmed to fit.
+
+    `estimate_budget` replaces the estimated tokens the prompt may fill, where
+    the endpoint counted more than estimated or refused the prompt as too long.
+    """
     conversation = reply.conversation
     bot = conversation.bot or Bot.objects.default_for(conversation.owner)
     system = (bot.system_prompt if bot and bot.system_prompt else settings.SYSTEM_PROMPT).strip()
@@ -166,7 +169,8 @@ def build_request(reply: Message, shrink: int = 0) -> GenerationRequest:
         temperature = temperature if asked.temperature is None else asked.temperature
     # Continue: the answer's saved text is part of the prompt, and stays whole.
     so_far = reply.content if reply.content.strip() else ""
-    budget = prompt_budget(max_tokens) - shrink - (estimate_tokens(so_far) if so_far else 0)
+    budget = prompt_budget(max_tokens) if estimate_budget is None else estimate_budget
+    budget -= estimate_tokens(so_far) if so_far else 0
     history = conversation_turns(reply)
     knowledge_base = registry.knowledge_base
     grounding = knowledge_base.ground(bot, history, system, reply) if knowledge_base else Grounding(system)
