@@ -36,6 +36,7 @@ machine), and how many tokens it sent.
 """
 
 import asyncio
+import functools
 import json
 import math
 import os
@@ -141,18 +142,36 @@ def count_tokens(messages: list, config: dict) -> int:
     return total
 
 
+@functools.cache
+def mistral_tokenizer():
+    """A Tekken tokenizer shipped inside mistral-common (no download): its encoder refuses what Ministral's does."""
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    return MistralTokenizer.v3(is_tekken=True)
+
+
 def validation_error(body: dict) -> str | None:
-    """What mistral-common's validator (vLLM's in Mistral mode) says of the request; None if it passes."""
+    """What mistral-common (vLLM's checks in Mistral mode) says of the request; None if it passes.
+
+    The validator of Ministral 3's tokenizer version checks the structure (the
+    last role, images only in user messages...); encoding with a bundled Tekken
+    tokenizer adds the checks made while encoding (an assistant message with no
+    content). Requests with images skip the encoding: that tokenizer has no
+    image encoder.
+    """
     from mistral_common.exceptions import MistralCommonException
     from mistral_common.protocol.instruct.request import ChatCompletionRequest
     from mistral_common.protocol.instruct.validator import MistralRequestValidatorV13, ValidationMode
 
     continues = bool(body.get("continue_final_message"))
+    messages = body.get("messages") or []
     try:
-        request = ChatCompletionRequest.from_openai(body.get("messages") or [], continue_final_message=continues)
+        request = ChatCompletionRequest.from_openai(messages, continue_final_message=continues)
         MistralRequestValidatorV13(ValidationMode.serving).validate_messages(
             request.messages, continue_final_message=continues
         )
+        if '"image_url"' not in json.dumps(messages):
+            mistral_tokenizer().encode_chat_completion(request)
     except (MistralCommonException, ValueError, TypeError) as error:
         return str(error) or type(error).__name__
     return None
