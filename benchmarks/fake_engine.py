@@ -24,6 +24,7 @@ vLLM's behaviours, each read from its OpenAI server (v0.12):
   chunk of its own; `finish_reason` is `length` at `max_tokens`; a failure
   after the stream began is an error event;
 - a last assistant message with `continue_final_message` is written on from;
+- a request's `priority` is refused unless `scheduling_policy` is "priority";
 - with `validate`, every request first goes through mistral-common's validator,
   as vLLM does with `--tokenizer_mode mistral` (400 on what it rejects).
 
@@ -63,6 +64,7 @@ CONFIG = {
     "loading": False,
     "max_num_seqs": 0,  # 0: no limit
     "validate": False,
+    "scheduling_policy": "fcfs",
     "chars_per_token": 2.0,
     "image_tokens": 1200,
 }
@@ -314,6 +316,9 @@ class Engine:
             problem = validation_error(body)
             if problem:
                 return JSONResponse(error_body(400, problem), status_code=400)
+        if body.get("priority") and self.config["scheduling_policy"] != "priority":
+            message = f"Got priority {body['priority']} but Priority scheduling is not enabled."
+            return JSONResponse(error_body(400, message), status_code=400)
         prompt_tokens = count_tokens(messages, self.config)
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 16
         if prompt_tokens + max_tokens > self.config["max_model_len"]:

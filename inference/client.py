@@ -351,22 +351,29 @@ async def embeddings(
     model: str,
     inputs: list[str],
     timeout: float = 30.0,
+    batch_size: int = 32,
 ) -> list[list[float]]:
     """``POST {base_url}/embeddings``: one vector per input, in input order.
 
-    Endpoints without embeddings (like this CPU service) answer 404, raised as an
-    InferenceError with ``status_code == 404``.
+    Inputs go in batches of `batch_size`: embedding servers cap a request's
+    inputs (Hugging Face TEI's default --max-client-batch-size is 32).
+    Endpoints without embeddings (like this CPU service) answer 404, raised as
+    an InferenceError with ``status_code == 404``.
     """
-    body = await _get_json(
-        client,
-        "POST",
-        _endpoint(base_url, "/embeddings"),
-        api_key=api_key,
-        timeout=_timeout(min(timeout, 10.0), timeout),
-        json_body={"model": model, "input": inputs},
-    )
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list) or len(data) != len(inputs):
-        raise InferenceError("The model service sent unreadable embeddings.")
-    ordered = sorted(data, key=lambda item: item.get("index", 0))
-    return [list(item["embedding"]) for item in ordered]
+    vectors: list[list[float]] = []
+    for start in range(0, len(inputs), max(1, batch_size)):
+        batch = inputs[start : start + max(1, batch_size)]
+        body = await _get_json(
+            client,
+            "POST",
+            _endpoint(base_url, "/embeddings"),
+            api_key=api_key,
+            timeout=_timeout(min(timeout, 10.0), timeout),
+            json_body={"model": model, "input": batch},
+        )
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or len(data) != len(batch):
+            raise InferenceError("The model service sent unreadable embeddings.")
+        ordered = sorted(data, key=lambda item: item.get("index", 0))
+        vectors.extend(list(item["embedding"]) for item in ordered)
+    return vectors

@@ -152,3 +152,13 @@ def test_api_transcripts_with_the_clients_own_turns(alice):
         bot=ensure_bots()["assistant"],
     )
     prompt_for(reply)
+
+
+def test_the_judges_calls_carry_a_priority_only_where_the_engine_schedules_by_it(settings, vllm_stand_in):
+    assert model_judge.ask(FAKE_ENGINE_MODEL, "Reply yes or no.", "Is water wet?") is not None
+    assert "priority" not in vllm_stand_in.requests()[-1]
+
+    settings.INFERENCE_JUDGE_PRIORITY = -10
+    vllm_stand_in.configure(scheduling_policy="priority")
+    assert model_judge.ask(FAKE_ENGINE_MODEL, "Reply yes or no.", "Is water wet?") is not None
+    assert vllm_stand_in.requests()[-1]["priority"] == -10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import httpx
@@ -14,6 +15,7 @@ from inference.client import (
     InferenceUnavailable,
     StreamEvent,
     count_prompt_tokens,
+    embeddings,
     stream_chat_completion,
 )
 from tests.conftest import FAKE_ENGINE_MODEL
@@ -169,3 +171,22 @@ async def test_a_restart_mid_answer_keeps_the_text_and_says_the_connection_close
                     await asyncio.to_thread(engine.restart, 0.5)
     assert "".join(received).startswith(answer_text(6, 3))
     assert not isinstance(caught.value, InferenceUnavailable)
+
+
+async def test_embeddings_go_in_batches_an_embeddings_server_accepts():
+    """Hugging Face TEI refuses more than 32 inputs a request by default (a transport double stands in for it)."""
+    sizes = []
+
+    def tei(request: httpx.Request) -> httpx.Response:
+        inputs = json.loads(request.content)["input"]
+        sizes.append(len(inputs))
+        if len(inputs) > 32:
+            return httpx.Response(413, json={"error": "batch size 40 > maximum allowed batch size 32"})
+        data = [{"index": i, "embedding": [float(len(text))]} for i, text in enumerate(inputs)]
+        return httpx.Response(200, json={"data": data})
+
+    texts = [f"entry {'x' * n}" for n in range(70)]
+    async with httpx.AsyncClient(transport=httpx.MockTransport(tei)) as http:
+        vectors = await embeddings(http, base_url="http://tei/v1", api_key="", model="e5", inputs=texts)
+    assert sizes == [32, 32, 6]
+    assert vectors == [[float(len(text))] for text in texts]
