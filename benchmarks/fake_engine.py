@@ -410,6 +410,9 @@ class Engine:
         if unknown:
             return JSONResponse({"error": f"unknown settings: {sorted(unknown)}"}, status_code=400)
         self.config.update(changes)
+        if changes.get("validate"):
+            # Loaded now (seconds), not inside the first request it would delay.
+            await asyncio.to_thread(mistral_tokenizer)
         return JSONResponse(self.config)
 
     async def reset(self, request: Request):

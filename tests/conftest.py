@@ -431,7 +431,7 @@ class FakeEngineProcess:
         wait_for_http(self.url + "/health", self.process, timeout=30)
 
     def configure(self, **changes):
-        httpx.post(self.url + "/fake/config", json=changes, timeout=5).raise_for_status()
+        httpx.post(self.url + "/fake/config", json=changes, timeout=60).raise_for_status()
 
     def restart(self, down_for):
         httpx.post(self.url + "/fake/restart", json={"down_for": down_for}, timeout=5).raise_for_status()
