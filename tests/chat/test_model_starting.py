@@ -69,3 +69,16 @@ async def test_a_restart_mid_answer_keeps_the_text_and_retry_answers_after_it(
     await receive_until(socket, finished(reply.pk), timeout=30)
     reply = await reload(reply.pk)
     assert reply.status == Message.Status.DONE and reply.content == answer_text(10, 400)
+
+
+async def test_stop_ends_an_answer_that_waits_for_the_model(alice, socket_for, settings, vllm_stand_in):
+    settings.ANSWER_QUEUE_TIMEOUT = 60
+    vllm_stand_in.configure(loading=True)
+    socket = await socket_for(alice)
+    await socket.send_json_to({"type": "send", "conversation_id": None, "text": "seed=9 tokens=8 rate=500"})
+    frames = await receive_until(socket, waiting_for_the_model, timeout=15)
+
+    await socket.send_json_to({"type": "stop", "message_id": frames[-1]["message_id"]})
+    frames = await receive_until(socket, finished(), timeout=15)
+    reply = await reload(reply_in(frames))
+    assert reply.status == Message.Status.STOPPED and reply.content == ""
