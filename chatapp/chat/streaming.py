@@ -184,6 +184,7 @@ class Generation:
         deadline = self.queue_deadline()
         pause = FIRST_PAUSE
         resent = False
+        waiting_since = None
         while True:
             try:
                 await self.generate(request)
@@ -193,7 +194,14 @@ class Generation:
                     raise
                 wait = min(max(pause, error.retry_after or 0.0), LONGEST_PAUSE)
                 if time.monotonic() + wait > deadline:
-                    raise
+                    if waiting_since is None:
+                        raise
+                    waited = time.monotonic() - waiting_since
+                    raise InferenceUnavailable(
+                        f"{error.reason} It was still so after {waited:.0f} s of waiting for it.",
+                        status_code=error.status_code,
+                    ) from None
+                waiting_since = waiting_since or time.monotonic()
                 log.info("answer %s: model not ready (%s); trying again in %.0f s", self.reply.pk, error.reason, wait)
                 await self.tell_waiting("model_starting")
                 try:

@@ -42,6 +42,7 @@ async def test_a_model_still_loading_after_the_queue_timeout_fails_the_answer_wi
 
     reply = await reload(reply_in(frames))
     assert (reply.status, reply.error_code) == (Message.Status.ERROR, Message.ErrorCode.UNAVAILABLE)
+    assert "still so after" in reply.error and "s of waiting" in reply.error
     assert any(waiting_for_the_model(frame) for frame in frames)
 
     await asyncio.to_thread(vllm_stand_in.configure, loading=False)
