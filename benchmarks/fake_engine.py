@@ -1,12 +1,32 @@
-"""An OpenAI-compatible engine that streams a known text at a set rate, for the relay benchmark.
+"""An OpenAI-compatible engine that streams a known text at a set rate, and behaves as vLLM does.
 
     python -m uvicorn benchmarks.fake_engine:app --port 8011 --no-access-log
 
-It stands in for vLLM so that what is measured is the relay, not a model. The
-question says what to answer: ``seed=123 tokens=200 rate=50 [delay=0.05]``
+It stands in for vLLM where no GPU is at hand: for the relay benchmark (what is
+measured is the relay, not a model), the fault suite, the GPU smoke check's CI
+run and the tests of what vLLM does that the CPU service does not. The question
+says what to answer: ``seed=123 tokens=200 rate=50 [delay=0.05] [fail_after=10]``
 (a fixed text per seed, `tokens` tokens, at `rate` tokens/s after `delay`
-seconds; without them, 200 tokens at 50 tokens/s from a seed of 0). The benchmark
-rebuilds the same text with `answer_tokens` to check what its clients received.
+seconds, an error event after `fail_after` tokens; without them, 200 tokens at
+50 tokens/s from a seed of 0). The benchmark rebuilds the same text with
+`answer_tokens` to check what its clients received.
+
+vLLM's behaviours, each read from its OpenAI server (v0.12):
+- a prompt plus `max_tokens` over `max_model_len` is a 400 with vLLM's words;
+  `POST /tokenize` with `messages` counts a prompt (its own count: text at
+  `chars_per_token`, CJK one token a character, `image_tokens` per image);
+- while loading (`POST /fake/config {"loading": true}`) every route is a 503,
+  and `POST /fake/restart {"down_for": s}` drops open streams mid-answer, then is
+  down for `s` seconds;
+- with `max_num_seqs`, requests beyond it wait without a byte (no headers even)
+  until one ends, as vLLM's scheduler holds them;
+- the first chunk carries only the role, with the first token; usage comes in a
+  chunk of its own; `finish_reason` is `length` at `max_tokens`; a failure
+  after the stream began is an error event;
+- a last assistant message with `continue_final_message` is written on from;
+- a request's `priority` is refused unless `scheduling_policy` is "priority";
+- with `validate`, every request first goes through mistral-common's validator,
+  as vLLM does with `--tokenizer_mode mistral` (400 on what it rejects).
 
 Each stream keeps its own schedule, and a wake-up sends every token that is due
 by then (each still one SSE event, as vLLM sends them) in one write, so the
@@ -17,23 +37,37 @@ machine), and how many tokens it sent.
 """
 
 import asyncio
+import functools
 import json
+import math
 import os
 import random
 import re
 import time
+import unicodedata
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 MODEL = os.environ.get("FAKE_ENGINE_MODEL", "relay-bench")
 # Shortest pause between two writes of one stream: above the rate's own
 # interval several due tokens leave in one write.
 TICK = float(os.environ.get("FAKE_ENGINE_TICK", "0.02"))
-DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0}
-PARAMETER = re.compile(r"\b(seed|tokens|rate|delay)=([0-9.]+)")
+DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0, "fail_after": -1}
+PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|fail_after)=([0-9.]+)")
+# What POST /fake/config may change, and its value at start.
+CONFIG = {
+    "max_model_len": int(os.environ.get("FAKE_ENGINE_MAX_MODEL_LEN", "32768")),
+    "tokenize": True,
+    "loading": False,
+    "max_num_seqs": 0,  # 0: no limit
+    "validate": False,
+    "scheduling_policy": "fcfs",
+    "chars_per_token": 2.0,
+    "image_tokens": 1200,
+}
 
 WORDS = (
     "the relay carries every token from the engine to each reader and keeps the order of chunks while "
@@ -91,6 +125,68 @@ def parameters(messages: list) -> dict:
     return asked
 
 
+def count_tokens(messages: list, config: dict) -> int:
+    """This engine's own count of a prompt: not the client's estimate, as a real tokenizer's is not."""
+    total = 0
+    for message in messages or []:
+        total += 4
+        content = message.get("content") if isinstance(message, dict) else None
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "image_url":
+                total += config["image_tokens"]
+            elif isinstance(part.get("text"), str):
+                text = part["text"]
+                wide = sum(1 for char in text if unicodedata.east_asian_width(char) in "WF")
+                total += wide + math.ceil((len(text) - wide) / config["chars_per_token"])
+    return total
+
+
+@functools.cache
+def mistral_tokenizer():
+    """A Tekken tokenizer shipped inside mistral-common (no download): its encoder refuses what Ministral's does."""
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    return MistralTokenizer.v3(is_tekken=True)
+
+
+def validation_error(body: dict) -> str | None:
+    """What mistral-common (vLLM's checks in Mistral mode) says of the request; None if it passes.
+
+    The validator of Ministral 3's tokenizer version checks the structure (the
+    last role, images only in user messages...); encoding with a bundled Tekken
+    tokenizer adds the checks made while encoding (an assistant message with no
+    content). Requests with images skip the encoding: that tokenizer has no
+    image encoder.
+    """
+    from mistral_common.exceptions import MistralCommonException
+    from mistral_common.protocol.instruct.request import ChatCompletionRequest
+    from mistral_common.protocol.instruct.validator import MistralRequestValidatorV13, ValidationMode
+
+    continues = bool(body.get("continue_final_message"))
+    messages = body.get("messages") or []
+    try:
+        request = ChatCompletionRequest.from_openai(messages, continue_final_message=continues)
+        MistralRequestValidatorV13(ValidationMode.serving).validate_messages(
+            request.messages, continue_final_message=continues
+        )
+        if '"image_url"' not in json.dumps(messages):
+            mistral_tokenizer().encode_chat_completion(request)
+    except (MistralCommonException, ValueError, TypeError) as error:
+        return str(error) or type(error).__name__
+    return None
+
+
+def error_body(status: int, message: str, kind: str = "BadRequestError") -> dict:
+    return {"error": {"message": message, "type": kind, "param": None, "code": status}}
+
+
+class Restarted(Exception):
+    """The engine restarted under an open stream: its connection ends without a proper end."""
+
+
 def event(body: dict) -> bytes:
     return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
 
@@ -99,6 +195,19 @@ class Engine:
     def __init__(self) -> None:
         self.log: dict[str, dict] = {}
         self.anonymous = 0
+        self.config = dict(CONFIG)
+        self.requests: list[dict] = []  # bodies received, for tests (GET /fake/requests)
+        self.down_until = 0.0
+        self.restarts = 0  # bumped by a restart: streams of an older generation end abruptly
+        self.running = 0
+        self.slot_freed = asyncio.Condition()
+
+    @property
+    def unavailable(self) -> bool:
+        return self.config["loading"] or time.monotonic() < self.down_until
+
+    def loading_response(self) -> JSONResponse:
+        return JSONResponse(error_body(503, "The model is loading.", "ServiceUnavailableError"), status_code=503)
 
     def record(self, asked: dict) -> tuple[str, dict]:
         key = str(asked["seed"])
@@ -109,7 +218,9 @@ class Engine:
         self.log[key] = entry
         return key, entry
 
-    async def stream(self, tokens: list[str], asked: dict, entry: dict, include_usage: bool, finish: str):
+    async def stream(
+        self, tokens: list[str], asked: dict, entry: dict, include_usage: bool, finish: str, prompt_tokens: int = 10
+    ):
         # Templates: per token only the token itself is JSON-encoded.
         identifier = f"chatcmpl-{asked['seed']}"
         head = (
@@ -117,7 +228,7 @@ class Engine:
         ).encode()
         tail = b'},"finish_reason":null}]}'
         rate = max(asked["rate"], 0.001)
-        yield event(
+        role = event(
             {
                 "id": identifier,
                 "object": "chat.completion.chunk",
@@ -126,16 +237,34 @@ class Engine:
                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
             }
         )
+        generation = self.restarts
         start = time.monotonic() + asked["delay"]
         sent = 0
+        fail_after = asked["fail_after"]
         try:
             while sent < len(tokens):
+                if generation != self.restarts:
+                    raise Restarted
                 now = time.monotonic()
                 due = min(len(tokens), int((now - start) * rate) + 1) if now >= start else 0
-                if due > sent:
+                if 0 <= fail_after <= due:
+                    due = fail_after
+                if due > sent or (0 <= fail_after == sent):
                     body = b"".join(
                         b"data: " + head + json.dumps(token).encode() + tail + b"\n\n" for token in tokens[sent:due]
                     )
+                    if sent == 0:
+                        # As vLLM: the role comes with the first token, not before.
+                        body = role + body
+                    if 0 <= fail_after <= due:
+                        # As vLLM reports a failure once the stream has begun.
+                        body += event(
+                            error_body(
+                                500, "The engine failed: CUDA error: an illegal memory access", "InternalServerError"
+                            )
+                        )
+                        yield body + b"data: [DONE]\n\n"
+                        return
                     yield body
                     sent = due
                     entry["tokens"] = sent
@@ -155,7 +284,11 @@ class Engine:
                 }
             )
             if include_usage:
-                usage = {"prompt_tokens": 10, "completion_tokens": len(tokens), "total_tokens": len(tokens) + 10}
+                usage = {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(tokens),
+                    "total_tokens": len(tokens) + prompt_tokens,
+                }
                 yield event(
                     {
                         "id": identifier,
@@ -171,13 +304,45 @@ class Engine:
             entry["closed_early"] = sent < len(tokens)
 
     async def completions(self, request: Request):
+        if self.unavailable:
+            return self.loading_response()
         body = await request.json()
-        asked = parameters(body.get("messages"))
-        count = asked["tokens"]
+        self.requests.append(body)
+        messages = body.get("messages") or []
+        if body.get("model") not in (None, MODEL):
+            message = f"The model `{body.get('model')}` does not exist."
+            return JSONResponse(error_body(404, message, "NotFoundError"), status_code=404)
+        if self.config["validate"]:
+            problem = validation_error(body)
+            if problem:
+                return JSONResponse(error_body(400, problem), status_code=400)
+        if body.get("priority") and self.config["scheduling_policy"] != "priority":
+            message = f"Got priority {body['priority']} but Priority scheduling is not enabled."
+            return JSONResponse(error_body(400, message), status_code=400)
+        prompt_tokens = count_tokens(messages, self.config)
+        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 16
+        if prompt_tokens + max_tokens > self.config["max_model_len"]:
+            message = (
+                f"'max_tokens' or 'max_completion_tokens' is too large: {max_tokens}. This model's maximum "
+                f"context length is {self.config['max_model_len']} tokens and your request has "
+                f"{prompt_tokens} input tokens ({max_tokens} > {self.config['max_model_len']} - {prompt_tokens})."
+            )
+            return JSONResponse(error_body(400, message), status_code=400)
+        asked = parameters(messages)
+        whole = answer_tokens(asked["seed"], asked["tokens"])
+        written = 0
+        last = messages[-1] if messages else {}
+        if body.get("continue_final_message") and last.get("role") == "assistant":
+            # Write on from the answer's text: the tokens after those it already has.
+            so_far = last.get("content") or ""
+            while (
+                written < len(whole) and "".join(whole[: written + 1]) == so_far[: len("".join(whole[: written + 1]))]
+            ):
+                written += 1
+        tokens = whole[written:]
         finish = "stop"
-        if body.get("max_tokens") and body["max_tokens"] < count:
-            count, finish = body["max_tokens"], "length"
-        tokens = answer_tokens(asked["seed"], count)
+        if len(tokens) > max_tokens:
+            tokens, finish = tokens[:max_tokens], "length"
         _, entry = self.record(asked)
         if not body.get("stream"):
             entry["first"] = entry["last"] = time.monotonic()
@@ -195,20 +360,85 @@ class Engine:
                             "finish_reason": finish,
                         }
                     ],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": len(tokens), "total_tokens": len(tokens) + 10},
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": len(tokens),
+                        "total_tokens": len(tokens) + prompt_tokens,
+                    },
                 }
             )
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        # Beyond max_num_seqs a request waits here: nothing is sent, not even headers.
+        await self.take_slot()
         return StreamingResponse(
-            self.stream(tokens, asked, entry, include_usage, finish),
+            self.freeing_slot(self.stream(tokens, asked, entry, include_usage, finish, prompt_tokens)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
 
+    async def take_slot(self) -> None:
+        async with self.slot_freed:
+            limit = self.config["max_num_seqs"]
+            await self.slot_freed.wait_for(lambda: not limit or self.running < limit)
+            self.running += 1
+
+    async def freeing_slot(self, chunks):
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            async with self.slot_freed:
+                self.running -= 1
+                self.slot_freed.notify_all()
+
+    async def tokenize(self, request: Request):
+        if not self.config["tokenize"]:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        if self.unavailable:
+            return self.loading_response()
+        body = await request.json()
+        if "messages" in body:
+            count = count_tokens(body["messages"], self.config)
+        else:
+            count = math.ceil(len(body.get("prompt") or "") / self.config["chars_per_token"])
+        # vLLM also lists the token ids; a count is what clients here read.
+        return JSONResponse({"count": count, "max_model_len": self.config["max_model_len"], "tokens": []})
+
+    async def configure(self, request: Request):
+        changes = await request.json()
+        unknown = set(changes) - set(CONFIG)
+        if unknown:
+            return JSONResponse({"error": f"unknown settings: {sorted(unknown)}"}, status_code=400)
+        self.config.update(changes)
+        if changes.get("validate"):
+            # Loaded now (seconds), not inside the first request it would delay.
+            await asyncio.to_thread(mistral_tokenizer)
+        return JSONResponse(self.config)
+
+    async def reset(self, request: Request):
+        self.config = dict(CONFIG)
+        self.requests = []
+        self.down_until = 0.0
+        return JSONResponse(self.config)
+
+    async def restart(self, request: Request):
+        """Streams open now end without a proper end; the engine then loads for `down_for` seconds."""
+        body = await request.json() if await request.body() else {}
+        self.restarts += 1
+        self.down_until = time.monotonic() + float(body.get("down_for", 5.0))
+        return JSONResponse({"down_for": body.get("down_for", 5.0)})
+
+    async def received(self, request: Request):
+        return JSONResponse(self.requests)
+
     async def models(self, request: Request):
+        if self.unavailable:
+            return self.loading_response()
         return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "benchmark"}]})
 
     async def health(self, request: Request):
+        if self.unavailable:
+            return Response(status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def take_log(self, request: Request):
@@ -223,6 +453,11 @@ app = Starlette(
         Route("/v1/models", engine.models),
         Route("/health", engine.health),
         Route("/bench/log", engine.take_log),
+        Route("/tokenize", engine.tokenize, methods=["POST"]),
+        Route("/fake/config", engine.configure, methods=["POST"]),
+        Route("/fake/reset", engine.reset, methods=["POST"]),
+        Route("/fake/restart", engine.restart, methods=["POST"]),
+        Route("/fake/requests", engine.received),
     ]
 )
 

@@ -309,14 +309,25 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 INFERENCE_URL = env.str("INFERENCE_URL", default="http://127.0.0.1:8001/v1")
 INFERENCE_API_KEY = env.str("INFERENCE_API_KEY", default="")
 INFERENCE_MODEL = env.str("INFERENCE_MODEL", default="SmolLM2-135M-Instruct")
-# Tokens of context the model accepts; the history sent is trimmed to
-# INFERENCE_CONTEXT_TOKENS - INFERENCE_MAX_TOKENS.
+# Tokens of context the model accepts (vLLM's --max-model-len); the prompt
+# must fit in INFERENCE_CONTEXT_TOKENS - INFERENCE_MAX_TOKENS.
 INFERENCE_CONTEXT_TOKENS = env.int("INFERENCE_CONTEXT_TOKENS", default=2048)
+# The share of the context left free when the prompt is only estimated
+# (characters / 3); where the endpoint counts (vLLM's /tokenize) its count decides.
+INFERENCE_CONTEXT_MARGIN = env.float("INFERENCE_CONTEXT_MARGIN", default=0.1)
+# Bots without their own values use these two (a bot's max_tokens can only lower it).
 INFERENCE_MAX_TOKENS = env.int("INFERENCE_MAX_TOKENS", default=512)
 INFERENCE_TEMPERATURE = env.float("INFERENCE_TEMPERATURE", default=0.2)
 INFERENCE_CONNECT_TIMEOUT = env.float("INFERENCE_CONNECT_TIMEOUT", default=5.0)
-# Longest silence tolerated between two chunks of one answer.
-INFERENCE_READ_TIMEOUT = env.float("INFERENCE_READ_TIMEOUT", default=60.0)
+# Longest wait for an answer's first token: it includes the time the request
+# waits in the engine's queue (vLLM sends nothing until it is scheduled).
+INFERENCE_FIRST_TOKEN_TIMEOUT = env.float("INFERENCE_FIRST_TOKEN_TIMEOUT", default=180.0)
+# Longest silence tolerated between two chunks once the answer has begun.
+INFERENCE_READ_TIMEOUT = env.float("INFERENCE_READ_TIMEOUT", default=20.0)
+# The "priority" the knowledge base's short judge calls carry (vLLM with
+# --scheduling-policy priority: lower goes sooner; answers carry none, i.e. 0).
+# 0 sends none, as an engine without that policy refuses any other value.
+INFERENCE_JUDGE_PRIORITY = env.int("INFERENCE_JUDGE_PRIORITY", default=0)
 SYSTEM_PROMPT = env.str(
     "SYSTEM_PROMPT",
     default="You are a helpful assistant for a software team. Answer clearly and concisely, using Markdown.",

@@ -7,8 +7,10 @@ an end user; callers need not know httpx's exception zoo.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,8 @@ STOPPED_RESPONDING = "The model service stopped responding."
 CLOSED_MID_ANSWER = "The model service closed the connection mid-answer."
 CLOSED_BEFORE_ANSWER = "The model service closed the connection before answering."
 UNFINISHED = "The model service ended the answer without finishing it."
+MODEL_MISSING = "The model service does not serve this model yet (it may still be loading)."
+NO_FIRST_TOKEN = "The model service did not start the answer in time."
 # Finish reasons that mean the text is complete as far as the model is concerned.
 FINISHED_NORMALLY = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 MAX_MESSAGE_CHARS = 300
@@ -34,12 +38,18 @@ class StreamEvent:
     usage: dict | None = None  # {"prompt_tokens", "completion_tokens", "total_tokens"} when sent
 
 
+# vLLM: "... This model's maximum context length is 32768 tokens and your request has 33012 input tokens ..."
+CONTEXT_LENGTH = re.compile(r"maximum context length is (\d+) tokens", re.IGNORECASE)
+INPUT_TOKENS = re.compile(r"(\d+) (?:input|prompt) tokens|messages resulted in (\d+) tokens", re.IGNORECASE)
+
+
 class InferenceError(Exception):
     """The model service could not produce (all of) an answer.
 
-    ``reason`` is a short sentence for end users; ``status_code`` and ``code`` (the
-    OpenAI error code, e.g. ``context_length_exceeded``) are there for callers that
-    want to react, e.g. by trimming history.
+    ``reason`` is a short sentence for end users; ``status_code``, ``code`` (the
+    OpenAI error code, e.g. ``context_length_exceeded``) and ``detail`` (the
+    service's own message) are there for callers that want to react, e.g. by
+    trimming history.
     """
 
     def __init__(
@@ -50,6 +60,7 @@ class InferenceError(Exception):
         code: str | None = None,
         retry_after: float | None = None,
         timed_out: bool = False,
+        detail: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -57,6 +68,20 @@ class InferenceError(Exception):
         self.status_code = status_code
         self.code = code
         self.retry_after = retry_after
+        self.detail = detail or ""
+
+    @property
+    def context_too_long(self) -> bool:
+        """The request did not fit the model's context (vLLM and this service answer 400 so)."""
+        if self.status_code != 400:
+            return False
+        return self.code == "context_length_exceeded" or bool(CONTEXT_LENGTH.search(self.detail))
+
+    @property
+    def counted_prompt_tokens(self) -> int | None:
+        """The prompt's length as the service counted it, when its message says."""
+        found = INPUT_TOKENS.search(self.detail)
+        return int(found.group(1) or found.group(2)) if found else None
 
 
 class InferenceUnavailable(InferenceError):
@@ -101,14 +126,18 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _status_error(response: httpx.Response) -> InferenceError:
+def _status_error(response: httpx.Response, *, not_found_is_model: bool = False) -> InferenceError:
     status = response.status_code
     message, code = _error_message(response)
-    details: dict[str, Any] = {"status_code": status, "code": code}
+    details: dict[str, Any] = {"status_code": status, "code": code, "detail": message}
     if status in (429, 503):
         return InferenceUnavailable(BUSY, retry_after=_retry_after(response), **details)
     if status in (502, 504):
         return InferenceUnavailable(UNREACHABLE, **details)
+    if status == 404 and not_found_is_model:
+        # A server that restarted with its model still loading, or behind a
+        # proxy that routes per model, answers 404 for the model for a while.
+        return InferenceUnavailable(MODEL_MISSING, **details)
     if status in (401, 403):
         return InferenceError("The model service rejected our API key.", **details)
     if status >= 500:
@@ -133,7 +162,7 @@ def _events_from_chunk(data: str) -> list[StreamEvent]:
     if "error" in chunk or chunk.get("object") == "error":
         message, code = _message_from(chunk)
         reason = "The model service failed mid-answer"
-        raise InferenceError(f"{reason}: {message}" if message else f"{reason}.", code=code)
+        raise InferenceError(f"{reason}: {message}" if message else f"{reason}.", code=code, detail=message)
     events = []
     for choice in chunk.get("choices") or ():
         delta = (choice.get("delta") or {}).get("content") or ""
@@ -159,7 +188,8 @@ async def stream_chat_completion(
     temperature: float,
     stop: list[str] | None = None,
     connect_timeout: float = 5.0,
-    read_timeout: float = 60.0,
+    read_timeout: float = 20.0,
+    first_token_timeout: float | None = None,
     extra_body: dict | None = None,
 ) -> AsyncGenerator[StreamEvent, None]:
     """Stream one chat completion as ``StreamEvent``s.
@@ -170,6 +200,10 @@ async def stream_chat_completion(
     early closes the HTTP response, which the server sees as a disconnect.
     ``extra_body`` adds server-specific fields (vLLM's ``repetition_penalty``,
     ``seed``...), like the OpenAI SDK's argument of that name.
+
+    Two waits are bounded apart: ``first_token_timeout`` until the first text
+    (vLLM sends nothing, not even headers, while a request is queued behind
+    others, so this one is long), then ``read_timeout`` between two chunks.
     """
     payload: dict = {
         "model": model,
@@ -183,6 +217,7 @@ async def stream_chat_completion(
         payload["stop"] = stop
     if extra_body:
         payload.update(extra_body)
+    first_wait = max(first_token_timeout or read_timeout, read_timeout)
 
     got_text = False
     finished = False
@@ -194,13 +229,23 @@ async def stream_chat_completion(
             _endpoint(base_url, "/chat/completions"),
             json=payload,
             headers=_headers(api_key),
-            timeout=_timeout(connect_timeout, read_timeout),
+            # httpx's read timeout covers the wait for the headers; the silence
+            # between chunks is bounded below, per chunk.
+            timeout=_timeout(connect_timeout, first_wait),
         ) as source:
             if source.response.status_code >= 400:
                 await source.response.aread()
-                raise _status_error(source.response)
+                raise _status_error(source.response, not_found_is_model=True)
             async with contextlib.aclosing(source.aiter_sse()) as events:
-                async for sse in events:
+                while True:
+                    # Before the first text (a role-only chunk is not text) the long wait applies.
+                    try:
+                        async with asyncio.timeout(read_timeout if got_text or finished else first_wait):
+                            sse = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        raise httpx.ReadTimeout("no chunk in time") from None
                     if sse.data == "[DONE]":
                         done = True
                         break
@@ -217,7 +262,7 @@ async def stream_chat_completion(
             return  # only the usage chunk or [DONE] went missing; the answer is whole
         if got_text:
             raise InferenceError(STOPPED_RESPONDING, timed_out=True) from None
-        raise InferenceUnavailable(STOPPED_RESPONDING, timed_out=True) from None
+        raise InferenceUnavailable(NO_FIRST_TOKEN, timed_out=True) from None
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.WriteTimeout):
         if finished:
             return
@@ -233,6 +278,39 @@ async def stream_chat_completion(
         # No finish_reason: the stream was cut (a dropped connection that still ended
         # cleanly at the HTTP level, or a server that aborted the request).
         raise InferenceError(UNFINISHED if done else CLOSED_MID_ANSWER)
+
+
+async def count_prompt_tokens(
+    client: httpx.AsyncClient,
+    *,
+    base_url: str,
+    api_key: str,
+    model: str,
+    messages: list[dict],
+    timeout: float = 5.0,
+    extra_body: dict | None = None,
+) -> int | None:
+    """The prompt's exact length in tokens, from vLLM's ``POST /tokenize``; None where there is none.
+
+    vLLM serves it beside ``/v1``, with the same chat template as the answer
+    (images included), so the count is the one its context check uses. Any
+    failure is None: the caller falls back on its estimate.
+    """
+    root = base_url.rstrip("/").removesuffix("/v1")
+    body: dict[str, Any] = {"model": model, "messages": messages, **(extra_body or {})}
+    try:
+        response = await client.post(
+            root + "/tokenize", json=body, headers=_headers(api_key), timeout=_timeout(timeout, timeout)
+        )
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        count = response.json().get("count")
+    except (ValueError, AttributeError):
+        return None
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 async def _get_json(
@@ -273,22 +351,29 @@ async def embeddings(
     model: str,
     inputs: list[str],
     timeout: float = 30.0,
+    batch_size: int = 32,
 ) -> list[list[float]]:
     """``POST {base_url}/embeddings``: one vector per input, in input order.
 
-    Endpoints without embeddings (like this CPU service) answer 404, raised as an
-    InferenceError with ``status_code == 404``.
+    Inputs go in batches of `batch_size`: embedding servers cap a request's
+    inputs (Hugging Face TEI's default --max-client-batch-size is 32).
+    Endpoints without embeddings (like this CPU service) answer 404, raised as
+    an InferenceError with ``status_code == 404``.
     """
-    body = await _get_json(
-        client,
-        "POST",
-        _endpoint(base_url, "/embeddings"),
-        api_key=api_key,
-        timeout=_timeout(min(timeout, 10.0), timeout),
-        json_body={"model": model, "input": inputs},
-    )
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list) or len(data) != len(inputs):
-        raise InferenceError("The model service sent unreadable embeddings.")
-    ordered = sorted(data, key=lambda item: item.get("index", 0))
-    return [list(item["embedding"]) for item in ordered]
+    vectors: list[list[float]] = []
+    for start in range(0, len(inputs), max(1, batch_size)):
+        batch = inputs[start : start + max(1, batch_size)]
+        body = await _get_json(
+            client,
+            "POST",
+            _endpoint(base_url, "/embeddings"),
+            api_key=api_key,
+            timeout=_timeout(min(timeout, 10.0), timeout),
+            json_body={"model": model, "input": batch},
+        )
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or len(data) != len(batch):
+            raise InferenceError("The model service sent unreadable embeddings.")
+        ordered = sorted(data, key=lambda item: item.get("index", 0))
+        vectors.extend(list(item["embedding"]) for item in ordered)
+    return vectors

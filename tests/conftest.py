@@ -411,6 +411,63 @@ def inference_service():
         stop_process(process)
 
 
+FAKE_ENGINE_MODEL = "ministral-stand-in"
+
+
+class FakeEngineProcess:
+    """benchmarks/fake_engine.py under uvicorn: vLLM's behaviours on demand (test double for the GPU engine)."""
+
+    def __init__(self):
+        from benchmarks.fake_engine import serve_arguments
+
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.base_url = self.url + "/v1"
+        self.process = subprocess.Popen(
+            [sys.executable, *serve_arguments(port)],
+            cwd=ROOT,
+            env={**os.environ, "FAKE_ENGINE_MODEL": FAKE_ENGINE_MODEL},
+        )
+        wait_for_http(self.url + "/health", self.process, timeout=30)
+
+    def configure(self, **changes):
+        httpx.post(self.url + "/fake/config", json=changes, timeout=60).raise_for_status()
+
+    def restart(self, down_for):
+        httpx.post(self.url + "/fake/restart", json={"down_for": down_for}, timeout=5).raise_for_status()
+
+    def requests(self):
+        """The bodies of the chat requests received since the last reset."""
+        return httpx.get(self.url + "/fake/requests", timeout=5).json()
+
+    def reset(self):
+        httpx.post(self.url + "/fake/reset", timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def fake_engine_process():
+    engine = FakeEngineProcess()
+    try:
+        yield engine
+    finally:
+        stop_process(engine.process)
+
+
+@pytest.fixture
+def vllm_stand_in(fake_engine_process, settings):
+    """The fake engine as the model service, fresh: vLLM's behaviours without a GPU.
+
+    Every request first goes through mistral-common's validator, as vLLM's in
+    Mistral mode: a request Ministral 3 would refuse fails the test's answer.
+    """
+    fake_engine_process.reset()
+    fake_engine_process.configure(validate=True)
+    settings.INFERENCE_URL = fake_engine_process.base_url
+    settings.INFERENCE_MODEL = FAKE_ENGINE_MODEL
+    settings.INFERENCE_CONTEXT_TOKENS = 32768
+    return fake_engine_process
+
+
 @pytest.fixture
 def model_service(inference_service, settings):
     settings.INFERENCE_URL = inference_service

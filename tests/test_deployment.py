@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 # Services that run on a plain `docker compose up`, and those a profile adds.
 APP_SERVICES = {"postgres", "redis", "migrate", "web", "worker", "beat"}
-PROFILES = {"vllm": ["gpu"], "inference-cpu": ["cpu"]}
+PROFILES = {"vllm": ["gpu"], "inference-cpu": ["cpu"], "embeddings": ["embeddings"], "rerank": ["embeddings"]}
 # Services that must report their health (others wait on it, or an operator does).
 HEALTHCHECKED = {"postgres", "redis", "vllm"}
 
@@ -24,10 +24,14 @@ def run_compose(*args, **env):
 
 
 @functools.cache
-def services():
-    result = run_compose("config", SECRET_KEY="validation-only")
+def services(**env):
+    result = run_compose("config", SECRET_KEY="validation-only", **env)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["services"]
+
+
+def argument(command, flag):
+    return command[command.index(flag) + 1]
 
 
 def test_compose_file_is_valid_and_needs_a_secret_key():
@@ -64,4 +68,44 @@ def test_compose_runs_ministral_with_the_mistral_formats():
     command = services()["vllm"]["command"]
     assert command[0] == "mistralai/Ministral-3-3B-Instruct-2512"
     for flag in ("--tokenizer_mode", "--config_format", "--load_format"):
-        assert command[command.index(flag) + 1] == "mistral"
+        assert argument(command, flag) == "mistral"
+
+
+def test_each_limit_is_one_variable_that_the_app_and_vllm_both_follow():
+    found = services(
+        INFERENCE_MODEL="mistralai/Other-Model",
+        INFERENCE_CONTEXT_TOKENS="16384",
+        INFERENCE_MAX_IMAGES="2",
+        MAX_CONCURRENT_ANSWERS="64",
+    )
+    vllm, app, worker = found["vllm"]["command"], found["web"]["environment"], found["worker"]["command"]
+    assert vllm[0] == app["INFERENCE_MODEL"] == "mistralai/Other-Model"
+    assert argument(vllm, "--max-model-len") == app["INFERENCE_CONTEXT_TOKENS"] == "16384"
+    assert argument(vllm, "--limit-mm-per-prompt") == '{"image": 2}' and app["INFERENCE_MAX_IMAGES"] == "2"
+    assert argument(vllm, "--max-num-seqs") == argument(worker, "--concurrency") == "64"
+
+
+def test_the_default_deployment_samples_as_mistral_recommends_and_waits_for_a_loading_model():
+    app = services()["web"]["environment"]
+    assert float(app["INFERENCE_TEMPERATURE"]) < 0.1
+    assert float(app["INFERENCE_READ_TIMEOUT"]) < 30 < float(app["INFERENCE_FIRST_TOKEN_TIMEOUT"])
+    # Questions asked while vLLM starts wait for it, longer than its health check allows for loading.
+    assert float(app["ANSWER_QUEUE_TIMEOUT"]) >= 600
+
+
+def test_vllm_restarts_well_from_its_volume_behind_a_key():
+    vllm = services(INFERENCE_API_KEY="a-long-key", HF_HUB_OFFLINE="1")["vllm"]
+    assert str(vllm["healthcheck"]["start_period"]).startswith("20m")
+    environment = vllm["environment"]
+    assert environment["VLLM_CACHE_ROOT"].startswith(environment["HF_HOME"])
+    assert any(environment["HF_HOME"] in str(volume) for volume in vllm["volumes"])
+    assert environment["HF_HUB_OFFLINE"] == "1"
+    assert environment["INFERENCE_API_KEY"] == "a-long-key"
+    assert "--api-key" in " ".join(vllm["entrypoint"]) and "exit 1" in " ".join(vllm["entrypoint"])
+    assert argument(vllm["command"], "--scheduling-policy") == "priority"
+    assert int(services()["web"]["environment"]["INFERENCE_JUDGE_PRIORITY"]) < 0
+
+
+def test_the_web_service_stays_in_rotation_while_the_model_loads():
+    test = " ".join(services()["web"]["healthcheck"]["test"])
+    assert "/readyz" in test and "/readyz?" not in test  # readyz is 200 whenever this process can serve

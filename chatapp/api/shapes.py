@@ -30,6 +30,8 @@ def usage(reply: Message) -> dict[str, int]:
 def finish_reason(reply: Message, max_tokens: int | None) -> str:
     if reply.status == Message.Status.STOPPED:
         return "abort"  # as vLLM says of a generation ended before its end
+    if reply.finish_reason == Message.FinishReason.LENGTH:
+        return "length"
     if reply.completion_tokens and max_tokens and reply.completion_tokens >= max_tokens:
         return "length"
     return "stop"

@@ -382,6 +382,18 @@ def retry_reply(user: User, message_id: int) -> Message:
     return reply
 
 
+def continue_reply(user: User, message_id: int) -> Message:
+    """Continue an answer cut at the length limit: the model writes on, appending to the same answer."""
+    reply = owned_reply(user, message_id)
+    check_bot_allowed(reply.conversation)
+    quotas.check_new_answer(user, "retry")
+    with transaction.atomic():
+        quotas.check_active_answers(user)
+        if not lifecycle.continue_answer(reply):
+            raise ChatError("Only an answer cut at the length limit can be continued.")
+    return reply
+
+
 def rename_conversation(user: User, conversation_id: int, title: str | None) -> Conversation:
     title = " ".join((title or "").split())[:200]
     if not title:

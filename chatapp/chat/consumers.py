@@ -91,6 +91,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "resume": self.handle_resume,
             "stop": self.handle_stop,
             "retry": self.handle_retry,
+            "continue": self.handle_continue,
             "regenerate": self.handle_regenerate,
             "edit": self.handle_edit,
             "choose": self.handle_choose,
@@ -189,6 +190,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def handle_retry(self, content: dict[str, Any]) -> None:
         await database_sync_to_async(actions.retry_reply)(self.user, _int(content.get("message_id")))
+
+    async def handle_continue(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(actions.continue_reply)(self.user, _int(content.get("message_id")))
 
     async def handle_regenerate(self, content: dict[str, Any]) -> None:
         await database_sync_to_async(actions.regenerate_reply)(self.user, _int(content.get("message_id")))

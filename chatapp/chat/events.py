@@ -38,6 +38,8 @@ def message_payload(message: Message) -> dict[str, Any]:
         "attempt": message.attempt,
         "error": message.error,
         "error_code": message.error_code,
+        # "length": cut at the answer's length limit; the chat offers Continue.
+        "finish_reason": message.finish_reason,
         # The streamed text was replaced by the knowledge base's own answer.
         "replaced": bool(message.rejected_draft),
         "model": message.model,
@@ -89,7 +91,8 @@ def chunk_event(message_id: int, attempt: int, seq: int, delta: str, html: str |
 
 
 def waiting_event(message_id: int, reason: str, seconds: float) -> dict:
-    """The answer has had no new text for `seconds`: `queued` (no worker yet) or `engine_silent`."""
+    """The answer has had no new text for `seconds`: `queued` (no worker yet), `engine_silent`,
+    or `model_starting` (the model service is loading or restarting; the answer waits for it)."""
     return {"type": "chat.waiting", "message_id": message_id, "reason": reason, "seconds": round(seconds)}
 
 

@@ -139,6 +139,17 @@ def requeue(reply: Message) -> bool:
     return True
 
 
+def continue_answer(reply: Message) -> bool:
+    """Continue: a new attempt that writes on from an answer cut at the length limit."""
+    with transaction.atomic():
+        if not reply.continue_after_length():
+            return False
+        live.clear_stop(reply.pk)
+        queue(reply)
+        notify_message(reply)
+    return True
+
+
 def stop(reply: Message) -> None:
     # The flag reaches whichever worker holds the generation; an answer still
     # waiting in the queue is stopped right here and its task finds nothing to do.

@@ -38,8 +38,14 @@ class Bot(models.Model):
     description = models.CharField(max_length=200, blank=True)
     system_prompt = models.TextField(blank=True)
     model = models.CharField(max_length=200, blank=True, help_text="Inference model name; empty uses INFERENCE_MODEL.")
-    temperature = models.FloatField(default=0.2)
-    max_tokens = models.PositiveIntegerField(default=512)
+    # Empty: the deployment's INFERENCE_TEMPERATURE / INFERENCE_MAX_TOKENS, so
+    # what the operator sets reaches every bot that does not say otherwise.
+    temperature = models.FloatField(
+        null=True, blank=True, help_text="Sampling temperature; empty uses INFERENCE_TEMPERATURE."
+    )
+    max_tokens = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Longest answer in tokens; empty uses INFERENCE_MAX_TOKENS."
+    )
     uses_knowledge_base = models.BooleanField(
         default=False, help_text="Answer only from published FAQ entries, with citations."
     )
@@ -63,6 +69,10 @@ class Bot(models.Model):
     @property
     def model_name(self) -> str:
         return self.model or settings.INFERENCE_MODEL
+
+    @property
+    def sampling_temperature(self) -> float:
+        return settings.INFERENCE_TEMPERATURE if self.temperature is None else self.temperature
 
 
 def answer_token_limit(bot: Bot | None, asked: int | None = None) -> int:
@@ -215,6 +225,12 @@ class Message(models.Model):
         NOT_STARTED = "not_started", "No worker started the answer"
         INTERNAL = "internal", "Something went wrong"
 
+    class FinishReason(models.TextChoices):
+        """Why the model ended a finished answer (empty: not known, or it did not finish)."""
+
+        STOP = "stop", "The model ended the answer"
+        LENGTH = "length", "Cut at the length limit"
+
     ACTIVE = (Status.QUEUED, Status.STREAMING)
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
@@ -233,6 +249,8 @@ class Message(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     time_to_first_token = models.FloatField(null=True, blank=True, help_text="Seconds.")
     duration = models.FloatField(null=True, blank=True, help_text="Seconds from start to the last token.")
+    # "length": the answer reached its token limit; the chat offers Continue.
+    finish_reason = models.CharField(max_length=16, blank=True, choices=FinishReason.choices)
     # Knowledge-base entries retrieved for this answer and whether each was cited.
     sources = models.JSONField(default=list, blank=True)
     # A generated answer that the groundedness check refused; the user was
@@ -362,6 +380,7 @@ class Message(models.Model):
             rejected_draft="",
             seq=0,
             attempt=self.attempt + 1,
+            finish_reason="",
             prompt_tokens=None,
             completion_tokens=None,
             time_to_first_token=None,
@@ -370,6 +389,33 @@ class Message(models.Model):
             started_at=None,
             finished_at=None,
         )
+
+    @property
+    def was_cut_at_length(self) -> bool:
+        return self.status == self.Status.DONE and self.finish_reason == self.FinishReason.LENGTH
+
+    def continue_after_length(self) -> bool:
+        """Queue a new attempt that writes on from an answer cut at the length limit.
+
+        Its text stays (the worker goes on from it); its figures so far stay too,
+        and the new attempt's are added to them.
+        """
+        updated = Message.objects.filter(
+            pk=self.pk, status=self.Status.DONE, finish_reason=self.FinishReason.LENGTH
+        ).update(
+            status=self.Status.QUEUED,
+            queued_at=timezone.now(),
+            finish_reason="",
+            error="",
+            error_code="",
+            seq=0,
+            attempt=models.F("attempt") + 1,
+            started_at=None,
+            finished_at=None,
+        )
+        if updated:
+            self.refresh_from_db()
+        return bool(updated)
 
 
 class TokenQuota(models.Model):

@@ -49,6 +49,13 @@ class GenerationRequest:
     messages: list[dict[str, Any]]
     max_tokens: int
     temperature: float
+    # The prompt tokens that fit beside the answer: the context less `max_tokens`.
+    budget: int = 0
+    # The prompt as estimated here (the endpoint's own count may differ).
+    estimated_tokens: int = 0
+    # The answer goes on from its saved text (Continue): the last message is
+    # that text, and the model writes what follows it.
+    continues: bool = False
     dropped_turns: int = 0
     # Set when the answer is known without asking the model (e.g. the
     # knowledge base does not cover the question).
@@ -56,6 +63,14 @@ class GenerationRequest:
     sources: list = field(default_factory=list)
     # Attachment ids of images in the history that the prompt leaves out to fit.
     dropped_images: list = field(default_factory=list)
+
+    @property
+    def extra_body(self) -> dict[str, Any]:
+        if not self.continues:
+            return {}
+        # vLLM's names for "write on from the last assistant message" (in
+        # Mistral mode it marks that message as a prefix, as Mistral's API does).
+        return {"continue_final_message": True, "add_generation_prompt": False}
 
 
 def conversation_turns(reply: Message) -> list[Turn]:
@@ -131,17 +146,31 @@ def leave_out_images(system: str, turns: list[Turn], budget: int, latest_too: bo
         image.left_out = True
 
 
-def build_request(reply: Message) -> GenerationRequest:
+def prompt_budget(max_tokens: int) -> int:
+    """Prompt tokens the estimate may fill: the context less the answer, less a margin for estimating."""
+    margin = int(settings.INFERENCE_CONTEXT_TOKENS * settings.INFERENCE_CONTEXT_MARGIN)
+    return settings.INFERENCE_CONTEXT_TOKENS - max_tokens - margin
+
+
+def build_request(reply: Message, estimate_budget: int | None = None) -> GenerationRequest:
+    """The request for `reply`, its history trimmed to fit.
+
+    `estimate_budget` replaces the estimated tokens the prompt may fill, where
+    the endpoint counted more than estimated or refused the prompt as too long.
+    """
     conversation = reply.conversation
     bot = conversation.bot or Bot.objects.default_for(conversation.owner)
     system = (bot.system_prompt if bot and bot.system_prompt else settings.SYSTEM_PROMPT).strip()
-    temperature = bot.temperature if bot else settings.INFERENCE_TEMPERATURE
+    temperature = bot.sampling_temperature if bot else settings.INFERENCE_TEMPERATURE
     # An API client may ask for a shorter answer or another temperature (chatapp.api).
     asked = registry.overrides_for(reply)
     max_tokens = answer_token_limit(bot, asked.max_tokens if asked is not None else None)
     if asked is not None:
         temperature = temperature if asked.temperature is None else asked.temperature
-    budget = settings.INFERENCE_CONTEXT_TOKENS - max_tokens
+    # Continue: the answer's saved text is part of the prompt, and stays whole.
+    so_far = reply.content if reply.content.strip() else ""
+    budget = prompt_budget(max_tokens) if estimate_budget is None else estimate_budget
+    budget -= estimate_tokens(so_far) if so_far else 0
     history = conversation_turns(reply)
     knowledge_base = registry.knowledge_base
     grounding = knowledge_base.ground(bot, history, system, reply) if knowledge_base else Grounding(system)
@@ -155,11 +184,19 @@ def build_request(reply: Message) -> GenerationRequest:
         image.attachment_id for turn in history for image in turn.images if image.left_out or id(turn) not in kept
     ]
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] + [turn.as_openai() for turn in turns]
+    if so_far:
+        messages.append({"role": "assistant", "content": so_far})
+    estimated = (
+        estimate_tokens(system) + sum(turn.tokens for turn in turns) + (estimate_tokens(so_far) if so_far else 0)
+    )
     return GenerationRequest(
         model=bot.model_name if bot else settings.INFERENCE_MODEL,
         messages=messages,
         max_tokens=max_tokens,
         temperature=temperature,
+        budget=settings.INFERENCE_CONTEXT_TOKENS - max_tokens,
+        estimated_tokens=estimated,
+        continues=bool(so_far),
         dropped_turns=dropped,
         dropped_images=dropped_images,
         canned_answer=grounding.canned_answer,

@@ -70,6 +70,13 @@ class AnswerStream:
         self.interruption: str | None = None
         self.interrupted = asyncio.Event()
 
+    def carry_on(self, text: str) -> None:
+        """Start from an answer's saved text (Continue): it is sent again as this attempt's first chunk."""
+        self.parts = [text]
+        self.pending = [text]
+        # That chunk carries its HTML, so clients show the whole text at once.
+        self.last_render = float("-inf")
+
     def add(self, delta: str) -> None:
         now = time.monotonic()
         if self.first_token_at is None:

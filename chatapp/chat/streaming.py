@@ -14,19 +14,27 @@ import logging
 import time
 
 from django.conf import settings
+from django.utils import timezone
 
-from chatapp.chat import lifecycle
+from chatapp.chat import lifecycle, live
+from chatapp.chat.events import waiting_event
 from chatapp.chat.extensions import registry
 from chatapp.chat.models import Message
 from chatapp.chat.prompt import GenerationRequest, build_request
 from chatapp.chat.relay import Relay
-from inference.client import InferenceError, InferenceUnavailable, stream_chat_completion
+from inference.client import InferenceError, InferenceUnavailable, count_prompt_tokens, stream_chat_completion
 
 log = logging.getLogger(__name__)
 
 INTERNAL = "Something went wrong while writing this answer. Retry to ask again."
 CUT_OFF = "The answer took too long and was cut off."
 NO_ANSWER = "The model returned no answer."
+# Pauses between tries while the model service is loading or restarting.
+FIRST_PAUSE = 1.0
+LONGEST_PAUSE = 10.0
+# A prompt trimmed to fit the endpoint's own count aims this far below the limit:
+# the count scales the estimate, which is not exact turn by turn.
+FIT_SLACK = 0.95
 
 
 def error_code(error: InferenceError) -> str:
@@ -48,6 +56,11 @@ class Generation:
         self.finish_reason: str | None = None
         self.sources: list = []
         self.generated = True
+        # Continue: the answer goes on from its saved text, and its figures add up.
+        self.earlier_figures = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens}
+        self.continues = bool(reply.content)
+        if self.continues:
+            self.stream.carry_on(reply.content)
 
     async def consume(self, request: GenerationRequest) -> None:
         events = stream_chat_completion(
@@ -60,6 +73,8 @@ class Generation:
             temperature=request.temperature,
             connect_timeout=settings.INFERENCE_CONNECT_TIMEOUT,
             read_timeout=settings.INFERENCE_READ_TIMEOUT,
+            first_token_timeout=settings.INFERENCE_FIRST_TOKEN_TIMEOUT,
+            extra_body=request.extra_body or None,
         )
         stream = self.stream
         try:
@@ -100,9 +115,111 @@ class Generation:
         if stream.first_token_at is not None:
             figures["time_to_first_token"] = round(stream.first_token_at - stream.started, 3)
         if self.usage:
-            figures["prompt_tokens"] = self.usage.get("prompt_tokens")
-            figures["completion_tokens"] = self.usage.get("completion_tokens")
+            for name in ("prompt_tokens", "completion_tokens"):
+                value = self.usage.get(name)
+                earlier = self.earlier_figures[name] if self.continues else None
+                figures[name] = value + earlier if isinstance(value, int) and earlier else value
+        if self.finish_reason in Message.FinishReason.values:
+            figures["finish_reason"] = self.finish_reason
         return figures
+
+    # --- before the first token -------------------------------------------------------
+
+    async def fit(self, request: GenerationRequest) -> GenerationRequest:
+        """The request, trimmed until the endpoint's own count of its prompt fits (where it counts)."""
+        for _ in range(2):
+            counted = await count_prompt_tokens(
+                self.relay.http,
+                base_url=settings.INFERENCE_URL,
+                api_key=settings.INFERENCE_API_KEY,
+                model=request.model,
+                messages=request.messages,
+                extra_body=request.extra_body or None,
+            )
+            if counted is None or counted <= request.budget:
+                return request
+            request = await self.trimmed(request, counted)
+        return request
+
+    async def trimmed(self, request: GenerationRequest, counted: int | None) -> GenerationRequest:
+        """`request` rebuilt smaller: scaled by the endpoint's count, or halved when it gave none."""
+        if counted:
+            budget = int(request.estimated_tokens * request.budget / counted * FIT_SLACK)
+        else:
+            budget = request.estimated_tokens // 2
+        log.info(
+            "answer %s: prompt of %s tokens over %s; trimming to an estimate of %s",
+            self.reply.pk,
+            counted,
+            request.budget,
+            budget,
+        )
+        return await self.relay.run_in_db(build_request, self.reply, budget)
+
+    def queue_deadline(self) -> float:
+        """When, on the monotonic clock, an answer that has not started must fail (ANSWER_QUEUE_TIMEOUT)."""
+        queued = self.reply.queued_at or self.reply.created_at
+        waited = (timezone.now() - queued).total_seconds()
+        return time.monotonic() + settings.ANSWER_QUEUE_TIMEOUT - waited
+
+    async def tell_waiting(self, reason: str) -> None:
+        stream = self.stream
+        # The ticker would otherwise say "busy or slow" over this notice.
+        stream.waiting_told = True
+        pipe = live.async_redis().pipeline(transaction=False)
+        live.publish(pipe, stream.group, waiting_event(stream.message_id, reason, time.monotonic() - stream.started))
+        try:
+            await pipe.execute()
+        except Exception as error:  # a notice only; the answer goes on
+            log.warning("could not tell answer %s is waiting: %s", stream.message_id, error)
+
+    async def generate_patiently(self, request: GenerationRequest) -> GenerationRequest:
+        """Generate; a model that is loading or restarting is waited for, a prompt it finds too long trimmed.
+
+        Before the first token, an unreachable service, a 503 or a 404 for the
+        model is tried again with backoff until the answer has waited
+        ANSWER_QUEUE_TIMEOUT; a refusal for context length is trimmed and
+        sent once more. Returns the request last sent.
+        """
+        deadline = self.queue_deadline()
+        pause = FIRST_PAUSE
+        resent = False
+        waiting_since = None
+        while True:
+            try:
+                await self.generate(request)
+                return request
+            except InferenceUnavailable as error:
+                if error.timed_out or self.stream.first_token_at is not None:
+                    raise
+                wait = min(max(pause, error.retry_after or 0.0), LONGEST_PAUSE)
+                if time.monotonic() + wait > deadline:
+                    if waiting_since is None:
+                        raise
+                    waited = time.monotonic() - waiting_since
+                    raise InferenceUnavailable(
+                        f"{error.reason} It was still so after {waited:.0f} s of waiting for it.",
+                        status_code=error.status_code,
+                    ) from None
+                waiting_since = waiting_since or time.monotonic()
+                log.info("answer %s: model not ready (%s); trying again in %.0f s", self.reply.pk, error.reason, wait)
+                await self.tell_waiting("model_starting")
+                try:
+                    await asyncio.wait_for(self.stream.interrupted.wait(), wait)
+                    return request  # stopped or handed back while waiting
+                except TimeoutError:
+                    pass
+                pause = min(pause * 2, LONGEST_PAUSE)
+            except InferenceError as error:
+                if resent or not error.context_too_long or self.stream.first_token_at is not None:
+                    raise
+                resent = True
+                request = await self.trimmed(request, error.counted_prompt_tokens)
+                await self.note_left_out(request)
+
+    async def note_left_out(self, request: GenerationRequest) -> None:
+        if (request.dropped_images or self.reply.attempt > 1) and registry.images is not None:
+            await self.relay.db_call(registry.images.left_out, self.reply, request.dropped_images)
 
     async def end(self, status: str, error_code: str = "", error: str = "") -> None:
         stream = self.stream
@@ -127,15 +244,15 @@ class Generation:
         stream = self.stream
         try:
             request = await self.relay.run_in_db(build_request, self.reply)
-            if request.dropped_images or self.reply.attempt > 1:
-                if registry.images is not None:
-                    await self.relay.db_call(registry.images.left_out, self.reply, request.dropped_images)
+            if request.canned_answer is None:
+                request = await self.fit(request)
+            await self.note_left_out(request)
             self.sources = request.sources
             if request.canned_answer is not None:
                 self.generated = False
                 stream.add(request.canned_answer)
             elif stream.interruption is None:
-                await self.generate(request)
+                await self.generate_patiently(request)
                 if stream.interruption is None and self.finish_reason is None and not stream.text:
                     raise InferenceError(NO_ANSWER)
             if stream.interruption is not None:

@@ -48,6 +48,9 @@ def ask(model: str, instructions: str, content: str, max_tokens: int = 4) -> str
         "temperature": 0.0,
         "stream": False,
     }
+    if settings.INFERENCE_JUDGE_PRIORITY:
+        # Ahead of answers in vLLM's queue: the answer it gates waits for it.
+        body["priority"] = settings.INFERENCE_JUDGE_PRIORITY
     try:
         response = httpx.post(
             settings.INFERENCE_URL.rstrip("/") + "/chat/completions",

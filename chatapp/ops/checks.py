@@ -44,14 +44,20 @@ def check_redis() -> None:
 
 
 def check_model_service() -> None:
+    """The endpoint lists INFERENCE_MODEL (vLLM listens only once its model is loaded)."""
     headers = {"Authorization": f"Bearer {settings.INFERENCE_API_KEY}"} if settings.INFERENCE_API_KEY else {}
     response = httpx.get(
         f"{settings.INFERENCE_URL.rstrip('/')}/models", headers=headers, timeout=settings.READY_CHECK_TIMEOUT
     )
     response.raise_for_status()
+    served = [entry.get("id") for entry in response.json().get("data") or () if isinstance(entry, dict)]
+    if served and settings.INFERENCE_MODEL not in served:
+        raise LookupError(f"{settings.INFERENCE_MODEL} is not among the served models ({', '.join(map(str, served))})")
 
 
 CHECKS = {"database": check_database, "redis": check_redis, "model": check_model_service}
+# What this web process needs to serve pages; the model only to answer.
+SERVING = ("database", "redis")
 
 
 def _timed(check: Callable[[], None]) -> CheckResult:

@@ -9,7 +9,7 @@ from django.template import loader
 from django.views.defaults import server_error as django_server_error
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from chatapp.ops.checks import run_checks
+from chatapp.ops.checks import SERVING, run_checks
 from chatapp.ops.exposition import metrics_allowed, metrics_page
 
 logger = logging.getLogger(__name__)
@@ -21,13 +21,23 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def readyz(request: HttpRequest) -> HttpResponse:
-    """Database, Redis and the model service answer; 503 naming the one that does not."""
+    """Whether this web process can serve (database and Redis; 503 if not) and, apart, whether the model answers.
+
+    A model that is loading or restarting does not take the web service out of
+    rotation: history, the FAQ and the admin still work, and questions wait for
+    the model. Timings and errors go only to the metrics audience (METRICS_TOKEN,
+    or this host).
+    """
     results = run_checks()
-    ready = all(result.ok for result in results.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": {name: r.as_json() for name, r in results.items()}},
-        status=200 if ready else 503,
-    )
+    serving = all(results[name].ok for name in SERVING)
+    body: dict = {
+        "status": "ok" if serving else "unavailable",
+        "serving": serving,
+        "model": "ready" if results["model"].ok else "unavailable",
+    }
+    if metrics_allowed(request):
+        body["checks"] = {name: result.as_json() for name, result in results.items()}
+    return JsonResponse(body, status=200 if serving else 503)
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

@@ -44,6 +44,7 @@
     queued: "Waiting for a free worker: other answers are being written…",
     engine_silent: "The model is busy or slow to respond; still waiting…",
     engine_silent_mid: "The model has paused; still waiting for the rest…",
+    model_starting: "The model is starting; your question will be answered as soon as it is ready…",
   };
   const maxChars = Number(chat.dataset.maxChars || 20000);
   const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });

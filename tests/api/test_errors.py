@@ -136,6 +136,7 @@ def test_more_requests_than_the_rate_allows_get_429(monkeypatch, request, bots, 
 
 def test_a_model_service_that_is_down_gets_503(api, settings):
     settings.INFERENCE_URL = "http://127.0.0.1:9/v1"  # the worker reads it; nothing listens there
+    settings.ANSWER_QUEUE_TIMEOUT = 2  # how long an answer waits for a model that may be starting
 
     with pytest.raises(openai.InternalServerError) as error:
         api.chat.completions.create(model="assistant", messages=QUESTION)

@@ -28,6 +28,7 @@ async def test_unreachable_service_gives_a_clear_error_and_retry_works_once_it_i
     alice, socket_for, settings, inference_service
 ):
     settings.INFERENCE_URL = "http://127.0.0.1:9/v1"
+    settings.ANSWER_QUEUE_TIMEOUT = 2  # how long an answer waits for a model that may be starting
     socket = await socket_for(alice)
     frames, reply = await ask(socket)
 
@@ -69,6 +70,7 @@ async def test_a_connection_dropped_mid_answer_keeps_the_partial_text(alice, soc
 async def test_a_silent_engine_is_said_so_within_seconds_then_the_answer_times_out(alice, socket_for, settings):
     settings.ANSWER_SILENCE_NOTICE = 1.0
     settings.INFERENCE_READ_TIMEOUT = 4.0
+    settings.INFERENCE_FIRST_TOKEN_TIMEOUT = 4.0
     socket = await socket_for(alice)
     with FaultyModelService("stall_before_answering") as url:
         settings.INFERENCE_URL = url

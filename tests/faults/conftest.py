@@ -29,6 +29,7 @@ from tests.faults.services import (
 APP_ENV = {
     "INFERENCE_MODEL": "relay-bench",
     "INFERENCE_READ_TIMEOUT": "10",
+    "INFERENCE_FIRST_TOKEN_TIMEOUT": "10",
     "WORKER_SHUTDOWN_GRACE": "5",
     "CELERY_CONCURRENCY": "4",
     "CHANNEL_PREFIX": "faults",

@@ -1,4 +1,4 @@
-"""An engine that says nothing: the user is told it is silent within seconds, and the answer ends at the read timeout."""
+"""An engine that says nothing: the user is told it is silent within seconds, and the answer ends at the first-token timeout."""
 
 import time
 
@@ -8,7 +8,7 @@ from tests.faults.outcomes import report, wait_for_end
 
 pytestmark = pytest.mark.timeout(120)
 
-READ_TIMEOUT = 10  # INFERENCE_READ_TIMEOUT in the suite's environment
+READ_TIMEOUT = 10  # INFERENCE_FIRST_TOKEN_TIMEOUT in the suite's environment
 
 
 def test_a_silent_engine_is_announced_then_ends_in_a_timeout(stack, browser_for, alice):

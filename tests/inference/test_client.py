@@ -60,14 +60,14 @@ async def test_full_queue_is_unavailable_and_says_busy(idle_service):
     assert caught.value.status_code == 503 and caught.value.retry_after >= 1
 
 
-async def test_waiting_longer_than_read_timeout_before_any_text_is_unavailable(idle_service):
+async def test_waiting_longer_than_the_first_token_timeout_is_unavailable(idle_service):
     async with httpx.AsyncClient(timeout=30) as http:
         body = {"model": MODEL, "messages": HELLO, "max_tokens": 1500, "ignore_eos": True, "stream": True}
         async with http.stream("POST", idle_service.base_url + "/chat/completions", json=body):
             await idle_service.wait_until(lambda h: h["busy"])
             with pytest.raises(InferenceUnavailable) as caught:
-                await collect(idle_service.base_url, read_timeout=0.3)
-    assert caught.value.reason == "The model service stopped responding."
+                await collect(idle_service.base_url, read_timeout=0.2, first_token_timeout=0.3)
+    assert caught.value.reason == "The model service did not start the answer in time."
 
 
 async def test_prompt_too_long_is_an_error_with_the_openai_code(idle_service):
