@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "chatapp.images",
     "chatapp.review",
     "chatapp.faq",
+    "chatapp.documents",
     "chatapp.api",
     "chatapp.ops",
 ]
