@@ -1,7 +1,7 @@
 from typing import cast
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
@@ -52,13 +52,15 @@ def document(request: HttpRequest, document_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def original(request: HttpRequest, document_id: int) -> HttpResponse:
+def original(request: HttpRequest, document_id: int) -> HttpResponseBase:
     found = find(request, document_id)
     try:
         handle = found.original.open("rb")
     except FileNotFoundError:
         raise Http404("The original file is gone.") from None
-    response = FileResponse(handle, content_type=CONTENT_TYPES.get(Document.Format(found.format), "application/octet-stream"))
+    response = FileResponse(
+        handle, content_type=CONTENT_TYPES.get(Document.Format(found.format), "application/octet-stream")
+    )
     inline = found.format == Document.Format.PDF
     # Never None: a file name is given.
     response["Content-Disposition"] = cast(
