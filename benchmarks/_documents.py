@@ -75,7 +75,7 @@ class HandbookPDF(FPDF):
 
     def header(self) -> None:
         self.set_font("Helvetica", "I", 8)
-        self.cell(0, 8, f"Eastmoor Buses - {self.running_title}", align="R")
+        self.cell(0, 8, self.running_title, align="R")
         self.ln(12)
 
     def footer(self) -> None:

@@ -193,6 +193,17 @@ class Passage(models.Model):
     def get_absolute_url(self) -> str:
         return f"{self.document.get_absolute_url()}?passage={self.anchor}#{self.anchor}"
 
+    def blocks(self) -> list[tuple[str, Any]]:
+        """("text", paragraph) and ("table", rows of cells), in order: how the page shows it."""
+        found: list[tuple[str, Any]] = []
+        for part in self.text.split("\n\n"):
+            lines = part.split("\n")
+            if len(lines) > 1 and all(" | " in line for line in lines):
+                found.append(("table", [line.split(" | ") for line in lines]))
+            elif part.strip():
+                found.append(("text", part))
+        return found
+
     def as_source(self, request_base: str = "") -> dict[str, Any]:
         """The API's shape of this passage as a source of an answer."""
         return {

@@ -67,7 +67,7 @@ def limits() -> reading.Limits:
         max_bytes=settings.DOCUMENTS_MAX_BYTES,
         max_pages=settings.DOCUMENTS_MAX_PAGES,
         max_passages=settings.DOCUMENTS_MAX_PASSAGES,
-        max_unpacked_bytes=max(settings.DOCUMENTS_MAX_BYTES * 4, 200 * 1024 * 1024),
+        max_unpacked_bytes=settings.DOCUMENTS_MAX_BYTES * 10,
         passage_words=settings.DOCUMENTS_PASSAGE_WORDS,
     )
 

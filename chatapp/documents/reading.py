@@ -168,13 +168,16 @@ def repeated_lines(pages: list[list[str]]) -> set[str]:
         return set()
     counts: Counter[str] = Counter()
     for lines in pages:
-        edge = {normalise_edge(line) for line in lines[:2] + lines[-2:]}
+        depth = 2 if len(lines) > 6 else 1
+        edge = {normalise_edge(line) for line in lines[:depth] + lines[-depth:]}
         counts.update(edge)
     return {line for line, count in counts.items() if count >= max(2, len(pages) // 2)}
 
 
 def normalise_edge(line: str) -> str:
-    return re.sub(r"\d+", "#", clean(line)).lower()
+    # Numbers change from page to page in short running lines ("Page 3 of 40"), not in body text.
+    text = clean(line).lower()
+    return re.sub(r"\d+", "#", text) if len(text) < 50 else text
 
 
 def read_pdf(data: bytes, limits: Limits, progress: Progress) -> Reading:
