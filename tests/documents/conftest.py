@@ -101,8 +101,7 @@ def ready_document(title="Driver handbook", text=REST_PERIODS, heading="Rest per
         source_path=f"{title}.pdf",
         content_hash="0" * 64,
         format=Document.Format.PDF,
-        status=Document.Status.READY,
-        **fields,
+        **{"status": Document.Status.READY, **fields},
     )
     document.original.save("handbook.pdf", ContentFile(b"%PDF-1.4 test"), save=False)
     document.save()
