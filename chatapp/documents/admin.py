@@ -46,6 +46,7 @@ class MultipleFileField(forms.FileField):
 
 class UploadForm(forms.Form):
     uploads = MultipleFileField(
+        label="Files",
         help_text="PDF, Word (.docx), HTML, Markdown or text files, or a zip of them. "
         "A file with the name of an existing document replaces it; the same file again changes nothing."
     )

@@ -240,14 +240,18 @@ def page_blocks(
     without its running header, footer and page number."""
     blocks: list[Block] = []
     paragraph: list[str] = []
-    for line in [*lines, ""]:
+    filled = [index for index, line in enumerate(lines) if line.strip()]
+    depth = 2 if len(filled) > 6 else 1
+    # Running headers and footers are only looked for where they run: at the page's edges.
+    edges = set(filled[:depth] + filled[-depth:])
+    for index, line in enumerate([*lines, ""]):
         stripped = clean(line)
         if not stripped:
             if paragraph:
                 blocks.extend(pdf_block(paragraph, number))
                 paragraph = []
             continue
-        if PAGE_NUMBER.match(stripped) or normalise_edge(line) in boilerplate:
+        if PAGE_NUMBER.match(stripped) or (index in edges and normalise_edge(line) in boilerplate):
             continue
         heading = match_heading(stripped, pending)
         if heading is None and numbered and NUMBERED_HEADING.match(stripped) and len(stripped) < 90:
@@ -261,9 +265,8 @@ def page_blocks(
             blocks.append(Block("heading", heading[0], heading[1], number))
             continue
         paragraph.append(line)
-    # Bookmarks whose words were not found on their page still open a section there.
-    blocks.extend(Block("heading", title, level, number) for title, level in pending)
-    return blocks
+    # Bookmarks whose words were not found on their page still open a section there, at its top.
+    return [Block("heading", title, level, number) for title, level in pending] + blocks
 
 
 def match_heading(line: str, pending: list[tuple[str, int]]) -> tuple[str, int] | None:
@@ -570,7 +573,7 @@ def passages_from(reading: Reading, limits: Limits) -> list[PassageText]:
         if block.kind == "heading":
             flush()
             # The document's own title heads every passage already (the citation names it).
-            if block.text.lower() == title and not stack:
+            if block.text.lower() == title:
                 continue
             while stack and stack[-1][0] >= block.level:
                 stack.pop()
