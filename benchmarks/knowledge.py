@@ -102,7 +102,10 @@ def hundred_page_pdf(pages: int) -> bytes:
         if page % 5 == 0:
             pdf.set_font("Helvetica", "", 9)
             with pdf.table(first_row_as_headings=True) as table:
-                for row in [["Item", "Limit", "Checked"], *[[w, f"{chance.randint(1, 99)} units", "daily"] for w in WORDS[:6]]]:
+                for row in [
+                    ["Item", "Limit", "Checked"],
+                    *[[w, f"{chance.randint(1, 99)} units", "daily"] for w in WORDS[:6]],
+                ]:
                     line = table.row()
                     for cell in row:
                         line.cell(cell)
