@@ -20,6 +20,7 @@ import time
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import get_valid_filename, slugify
@@ -261,7 +263,8 @@ def unique_anchors(headings: list[list[str]]) -> list[str]:
     anchors: list[str] = []
     taken: set[str] = set()
     for position, path in enumerate(headings):
-        base = slugify(path[-1])[:80].strip("-") if path else ""
+        # "2.3 Rest periods" -> "2-3-rest-periods": section numbers stay readable.
+        base = slugify(path[-1].replace(".", " "))[:80].strip("-") if path else ""
         base = base or f"passage-{position + 1}"
         anchor, number = base, 2
         while anchor in taken:
@@ -273,9 +276,12 @@ def unique_anchors(headings: list[list[str]]) -> list[str]:
 
 def process(document_id: int) -> Document | None:
     """Read the document into passages (in a child process) and mark it ready or failed."""
+    # A document left "processing" longer than any reading may take lost its worker (the task
+    # was delivered again): claim it anew. One being read now is left to its worker.
+    stale = timezone.now() - timedelta(seconds=settings.DOCUMENTS_SECONDS_PER_FILE + 60)
     claimed = (
         Document.objects.filter(pk=document_id)
-        .exclude(status=Document.Status.PROCESSING)
+        .filter(~Q(status=Document.Status.PROCESSING) | Q(updated_at__lt=stale))
         .update(status=Document.Status.PROCESSING, error="", parts_done=0, parts_total=0, updated_at=timezone.now())
     )
     document = Document.objects.filter(pk=document_id).first()

@@ -48,7 +48,7 @@ class UploadForm(forms.Form):
     uploads = MultipleFileField(
         label="Files",
         help_text="PDF, Word (.docx), HTML, Markdown or text files, or a zip of them. "
-        "A file with the name of an existing document replaces it; the same file again changes nothing."
+        "A file with the name of an existing document replaces it; the same file again changes nothing.",
     )
     groups = forms.ModelMultipleChoiceField(
         queryset=Group.objects.order_by("name"),
