@@ -437,6 +437,8 @@ DOCUMENTS_MEMORY_MB = env.int("DOCUMENTS_MEMORY_MB", default=2048)
 # A zip uploaded in the admin: how many files, and how many bytes once unpacked.
 DOCUMENTS_ZIP_MAX_MEMBERS = env.int("DOCUMENTS_ZIP_MAX_MEMBERS", default=500)
 DOCUMENTS_ZIP_MAX_BYTES = env.int("DOCUMENTS_ZIP_MAX_BYTES", default=500 * 1024 * 1024)
+# Documents each worker process reads at once; the others wait in the queue.
+DOCUMENTS_CONCURRENCY = env.int("DOCUMENTS_CONCURRENCY", default=2)
 # Words per passage, at most (about 300 tokens); passages end at sentence ends.
 DOCUMENTS_PASSAGE_WORDS = env.int("DOCUMENTS_PASSAGE_WORDS", default=220)
 

@@ -16,6 +16,7 @@ import logging
 import os
 import posixpath
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Iterable
@@ -272,6 +273,22 @@ def unique_anchors(headings: list[list[str]]) -> list[str]:
         taken.add(anchor)
         anchors.append(anchor)
     return anchors
+
+
+# Documents read at once by this worker process: the rest wait in the queue, not in a worker
+# thread, so a zip of 500 files never takes the threads that stream answers.
+reading_slots = threading.BoundedSemaphore(settings.DOCUMENTS_CONCURRENCY)
+
+
+def process_if_free(document_id: int) -> bool:
+    """Process the document if this process has a reading slot free; False: try again later."""
+    if not reading_slots.acquire(blocking=False):
+        return False
+    try:
+        process(document_id)
+    finally:
+        reading_slots.release()
+    return True
 
 
 def process(document_id: int) -> Document | None:

@@ -75,3 +75,21 @@ def test_processing_again_replaces_the_passages_and_signals_them(handbook_pdf):
 
     assert document.passages.count() == count
     assert received == [count, count]
+
+
+def test_past_the_reading_slots_a_document_waits_in_the_queue_not_in_a_thread(handbook_pdf):
+    document = added(handbook_pdf, "handbook.pdf")
+    taken = []
+    while actions.reading_slots.acquire(blocking=False):
+        taken.append(True)
+    try:
+        assert actions.process_if_free(document.pk) is False
+        document.refresh_from_db()
+        assert document.status == Document.Status.QUEUED
+    finally:
+        for _ in taken:
+            actions.reading_slots.release()
+
+    assert actions.process_if_free(document.pk) is True
+    document.refresh_from_db()
+    assert document.status == Document.Status.READY
