@@ -422,7 +422,13 @@ FAQ_NEAR_EXACT = env.float("FAQ_NEAR_EXACT", default=0.9)
 FAQ_EMBEDDINGS_URL = env.str("FAQ_EMBEDDINGS_URL", default="")
 FAQ_EMBEDDINGS_MODEL = env.str("FAQ_EMBEDDINGS_MODEL", default="")
 FAQ_EMBEDDINGS_API_KEY = env.str("FAQ_EMBEDDINGS_API_KEY", default=INFERENCE_API_KEY)
-FAQ_EMBEDDINGS_WEIGHT = env.float("FAQ_EMBEDDINGS_WEIGHT", default=0.3)
+# At most this many texts per embeddings request (TEI's default --max-client-batch-size is 32).
+FAQ_EMBEDDINGS_BATCH = env.int("FAQ_EMBEDDINGS_BATCH", default=32)
+# Prefixes some embedding models need (e5: "query: " and "passage: "); none for the CPU model.
+FAQ_EMBEDDINGS_QUERY_PREFIX = env.str("FAQ_EMBEDDINGS_QUERY_PREFIX", default="")
+FAQ_EMBEDDINGS_PASSAGE_PREFIX = env.str("FAQ_EMBEDDINGS_PASSAGE_PREFIX", default="")
+# After the endpoint failed, the index is rebuilt with embeddings at most this often.
+FAQ_EMBEDDINGS_RETRY_SECONDS = env.float("FAQ_EMBEDDINGS_RETRY_SECONDS", default=60.0)
 
 # --- OpenAI-compatible API (/v1/) ---
 # Requests per API token, in the `limits` notation: "60/minute", "1000/hour",

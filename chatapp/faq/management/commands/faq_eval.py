@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatapp.faq import formats
 from chatapp.faq.analysis import Analyzer
+from chatapp.faq.embeddings import Embedder, LocalEmbedder, configured_embedder
 from chatapp.faq.evaluation import (
     ANSWERABLE_VERDICTS,
     UNANSWERABLE_VERDICTS,
@@ -23,7 +24,7 @@ def figure(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def file_index(path: Path) -> SearchIndex:
+def file_index(path: Path, embedder: Embedder | None = None) -> SearchIndex:
     """An index of the entries in a knowledge-base file, in memory: the database is not touched."""
     try:
         rows = formats.read(path.read_text(encoding="utf-8"), formats.format_of(path.name))
@@ -34,7 +35,7 @@ def file_index(path: Path) -> SearchIndex:
         for number, (_, row) in enumerate(rows, 1)
         if not isinstance(row, Exception) and row.get("status", "published") == "published"
     ]
-    return SearchIndex(documents)
+    return SearchIndex(documents, embedder=embedder)
 
 
 class Command(BaseCommand):
@@ -65,6 +66,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-answered-anyway", type=float, default=1.0, help="Unanswerable questions answered as if covered."
         )
+        parser.add_argument(
+            "--embeddings",
+            choices=["configured", "local", "none"],
+            default="configured",
+            help="With --knowledge-base: embed with FAQ_EMBEDDINGS_URL (configured), the CPU model in this "
+            "process (local), or not at all (none, lexical retrieval).",
+        )
         parser.add_argument("--no-synonyms", action="store_true", help="Measure without the synonym list.")
         parser.add_argument("--details", action="store_true", help="Print each question that was not answered right.")
 
@@ -76,9 +84,16 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {path}: {error.strerror}") from None
         except EvaluationFileError as error:
             raise CommandError(f"{path}: {error}") from None
-        index = file_index(Path(options["knowledge_base"])) if options["knowledge_base"] else current_index.get()
+        embedder = {"configured": configured_embedder, "local": LocalEmbedder, "none": lambda: None}[
+            options["embeddings"]
+        ]()
+        index = (
+            file_index(Path(options["knowledge_base"]), embedder) if options["knowledge_base"] else current_index.get()
+        )
         if options["no_synonyms"]:
-            index = SearchIndex(index.documents, analyzer=Analyzer(use_synonyms=False), embedder=index.embedder)
+            index = SearchIndex(
+                index.documents, analyzer=Analyzer(use_synonyms=False), embedder=index.embedder, vectors=index.vectors
+            )
         if not index.documents:
             raise CommandError("No published entries: load some first (load_sample_faq or faq_import).")
         report = evaluate(cases, index)
