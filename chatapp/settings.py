@@ -412,9 +412,6 @@ FAQ_TOP_K = env.int("FAQ_TOP_K", default=3)
 # FAQ_ANSWER_MODES="mistralai/Ministral-3-3B-Instruct-2512=generate".
 FAQ_ANSWER_MODE = env.str("FAQ_ANSWER_MODE", default="quote")
 FAQ_ANSWER_MODES = env.dict("FAQ_ANSWER_MODES", default={})
-# Longest wait, in seconds, for a capable model's coverage judgement or yes/no
-# verification; past it the lexical decision and check stand.
-FAQ_MODEL_TIMEOUT = env.float("FAQ_MODEL_TIMEOUT", default=3.0)
 # In "generate" mode, a question this similar (0..1) to an entry's question or
 # phrasing is answered with the entry's own text, without the model; 1.1 turns that off.
 FAQ_NEAR_EXACT = env.float("FAQ_NEAR_EXACT", default=0.9)

@@ -13,9 +13,9 @@ ones, for a follow-up) is searched and decided (`search.py`):
 - not covered: a fixed reply; recorded for reviewers.
 
 The mode follows the model (FAQ_ANSWER_MODES, default FAQ_ANSWER_MODE): the
-small CPU model paraphrases badly and invents commands, so it quotes. Where
-the model is capable, it also judges coverage and verifies its own answers
-(`model_judge.py`), with the lexical decision and check as the fallback.
+small CPU model paraphrases badly and invents commands, so it quotes. Whether
+to answer is decided once, by `decision.py`, for every mode; a generated
+answer is then checked lexically (`groundedness.py`) before it is final.
 
 Each source records its `use`: "quoted" (its text is the answer), "related"
 and "closest" (linked), or "answer" (given to the model to write from).
@@ -23,7 +23,6 @@ and "closest" (linked), or "answer" (given to the model to write from).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,9 +30,9 @@ from django.conf import settings
 from django.urls import reverse
 
 from chatapp.chat import extensions
-from chatapp.faq import actions, model_judge
+from chatapp.faq import actions
 from chatapp.faq.decision import ANSWER, UNSURE, Decision
-from chatapp.faq.groundedness import Verdict, check, cited_numbers
+from chatapp.faq.groundedness import check, cited_numbers
 from chatapp.faq.index import Hit, near_exact
 from chatapp.faq.search import search, visible_entry_ids
 
@@ -123,27 +122,6 @@ def entries_prompt(system: str, hits: list) -> str:
     return f"{system}\n\n{INSTRUCTIONS}\n\nKnowledge base entries:\n\n" + "\n\n".join(blocks)
 
 
-def with_model_judgement(decision: Decision, model: str) -> Decision:
-    """The decision once a capable model has said which listed entry answers, if any.
-
-    The model may pick any listed entry (it becomes the first) or none (no
-    assertion: the entries are listed). When it cannot tell us in time, the
-    lexical decision stands.
-    """
-    entries = [(number, hit.document.question, hit.document.answer) for number, hit in enumerate(decision.hits, 1)]
-    question = decision.question
-    if decision.used_context:
-        question = f"{decision.retrieval.context}\n{question}"
-    number = model_judge.which_entry(model, question, entries)
-    if number is None:
-        return decision
-    if number == 0:
-        return dataclasses.replace(decision, outcome=UNSURE, judged_by_model=True)
-    hits = [decision.hits[number - 1]] + [hit for index, hit in enumerate(decision.hits, 1) if index != number]
-    retrieval = dataclasses.replace(decision.retrieval, hits=hits)
-    return dataclasses.replace(decision, outcome=ANSWER, retrieval=retrieval, judged_by_model=True)
-
-
 def ground(bot: Bot | None, turns: list[Turn], system: str, reply: Message) -> Grounding:
     """The system prompt, sources and maybe a ready answer for `reply`'s latest question."""
     if not (bot and bot.uses_knowledge_base) or not turns or turns[-1].role != "user":
@@ -152,8 +130,6 @@ def ground(bot: Bot | None, turns: list[Turn], system: str, reply: Message) -> G
     context = [turn.text for turn in turns[:-1] if turn.role == "user"]
     mode = answer_mode(bot.model_name)
     decision = search(question, context=context, visible=visible_entry_ids(reply.conversation.owner))
-    if mode == GENERATE and decision.covered:
-        decision = with_model_judgement(decision, bot.model_name)
     if decision.outcome != ANSWER:
         actions.note_question(question, decision, message=reply)
     if not decision.covered:
@@ -191,8 +167,8 @@ def finalize(reply: Message, text: str, sources: list) -> FinalAnswer:
 
     A generated answer that cites nothing, cites an entry it was not given, or
     states what its entries do not support is replaced by the quote answer;
-    the model's text is kept for reviewers. Blocking: runs in a worker thread
-    (a database read, and maybe one short request to the model).
+    the model's text is kept for reviewers. A database read and the lexical
+    check: nothing here waits on the model.
     """
     given = [item for item in sources if item.get("use") == "answer"]
     if not given:
@@ -202,15 +178,7 @@ def finalize(reply: Message, text: str, sources: list) -> FinalAnswer:
     found = {entry.pk: entry for entry in FAQEntry.objects.filter(pk__in=[item["id"] for item in given])}
     entries = {item["number"]: found[item["id"]] for item in given if item["id"] in found}
     texts = {number: f"{entry.question}\n{entry.answer}" for number, entry in entries.items()}
-    verdict = check(text, texts, support=False)
-    if verdict.grounded:
-        model = reply_model(reply)
-        triples = [(number, entry.question, entry.answer) for number, entry in entries.items()]
-        verified = model_judge.supported(model, text, triples) if answer_mode(model) == GENERATE else None
-        if verified is None:
-            verdict = check(text, texts)
-        elif not verified:
-            verdict = Verdict(False, "the model found a statement its entries do not support")
+    verdict = check(text, texts)
     if verdict.grounded:
         return FinalAnswer(text, mark_cited(sources, text))
     first = given[0]
@@ -222,8 +190,3 @@ def finalize(reply: Message, text: str, sources: list) -> FinalAnswer:
         for number, item in enumerate([first] + [item for item in given[1:] if item["id"] in found], 1)
     ]
     return FinalAnswer(quote_answer(found[first["id"]].answer, renumbered), renumbered, rejected_draft=text)
-
-
-def reply_model(reply: Message) -> str:
-    bot = reply.conversation.bot
-    return bot.model_name if bot else settings.INFERENCE_MODEL

@@ -26,7 +26,7 @@ def test_the_shipped_evaluation_meets_its_targets():
         "answered anyway",
     ):
         assert figure in report
-    assert "calibrated on the knowledge base" in report
+    assert "decision fitted on" in report
     assert "All thresholds met." in report
 
 

@@ -71,7 +71,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{kind}: on a set the models were not fitted on (answered right / wrong / anyway):")
             for held in samples[kind]:
                 pooled = [samples[kind][name] for name in samples[kind] if name != held]
-                calibration = fit_calibration(*(np.concatenate(parts) for parts in zip(*pooled, strict=True)), names, "")
+                calibration = fit_calibration(
+                    *(np.concatenate(parts) for parts in zip(*pooled, strict=True)), names, ""
+                )
                 rows, right, listed, answerable = samples[kind][held]
                 x = calibration.select(rows)
                 answered = calibration.answer.probability(x) >= calibration.answer_threshold
