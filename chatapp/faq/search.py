@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VECTORS_KEY = "faq:index-vectors:{digest}"
-BUILD_KEY = "faq:index-build:{digest}"
+# Under CHANNEL_PREFIX, like every key the app writes in Redis.
+VECTORS_KEY = "{prefix}:faq:index-vectors:{digest}"
+BUILD_KEY = "{prefix}:faq:index-build:{digest}"
 # Built vectors are kept this long after their last use (a week).
 VECTORS_TTL = 7 * 24 * 3600
 # A process waiting for vectors looks in Redis at most this often.
@@ -75,12 +76,12 @@ def store() -> redis.Redis:
 def save_vectors(digest: str, vectors: DenseVectors) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, unit=vectors.unit, owner=vectors.owner, line=vectors.line)
-    store().set(VECTORS_KEY.format(digest=digest), buffer.getvalue(), ex=VECTORS_TTL)
+    store().set(VECTORS_KEY.format(prefix=settings.CHANNEL_PREFIX, digest=digest), buffer.getvalue(), ex=VECTORS_TTL)
 
 
 def load_vectors(digest: str) -> DenseVectors | None:
     try:
-        data = store().getex(VECTORS_KEY.format(digest=digest), ex=VECTORS_TTL)
+        data = store().getex(VECTORS_KEY.format(prefix=settings.CHANNEL_PREFIX, digest=digest), ex=VECTORS_TTL)
     except redis.RedisError as error:
         log.warning("FAQ index vectors unavailable: %s", error)
         return None
@@ -113,7 +114,12 @@ def request_build(digest: str) -> None:
     from chatapp.faq.tasks import rebuild_index
 
     try:
-        if store().set(BUILD_KEY.format(digest=digest), 1, nx=True, ex=int(settings.FAQ_EMBEDDINGS_RETRY_SECONDS)):
+        if store().set(
+            BUILD_KEY.format(prefix=settings.CHANNEL_PREFIX, digest=digest),
+            1,
+            nx=True,
+            ex=int(settings.FAQ_EMBEDDINGS_RETRY_SECONDS),
+        ):
             rebuild_index.delay()
     except redis.RedisError as error:
         log.warning("FAQ index build not queued: %s", error)
