@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "chatapp.images",
     "chatapp.review",
     "chatapp.faq",
+    "chatapp.documents",
     "chatapp.api",
     "chatapp.ops",
 ]
@@ -426,6 +427,21 @@ FAQ_EMBEDDINGS_QUERY_PREFIX = env.str("FAQ_EMBEDDINGS_QUERY_PREFIX", default="")
 FAQ_EMBEDDINGS_PASSAGE_PREFIX = env.str("FAQ_EMBEDDINGS_PASSAGE_PREFIX", default="")
 # After the endpoint failed, the index is rebuilt with embeddings at most this often.
 FAQ_EMBEDDINGS_RETRY_SECONDS = env.float("FAQ_EMBEDDINGS_RETRY_SECONDS", default=60.0)
+
+# --- Documents: files read into passages the knowledge base cites ---
+# Every file is read in a child process of the worker with these limits; a file
+# past one is refused with the reason, and nothing else is affected.
+DOCUMENTS_MAX_BYTES = env.int("DOCUMENTS_MAX_BYTES", default=50 * 1024 * 1024)
+DOCUMENTS_MAX_PAGES = env.int("DOCUMENTS_MAX_PAGES", default=2000)
+DOCUMENTS_MAX_PASSAGES = env.int("DOCUMENTS_MAX_PASSAGES", default=5000)
+DOCUMENTS_SECONDS_PER_FILE = env.float("DOCUMENTS_SECONDS_PER_FILE", default=120.0)
+# Address space of the reading process, in MiB: a decompression bomb fails there.
+DOCUMENTS_MEMORY_MB = env.int("DOCUMENTS_MEMORY_MB", default=2048)
+# A zip uploaded in the admin: how many files, and how many bytes once unpacked.
+DOCUMENTS_ZIP_MAX_MEMBERS = env.int("DOCUMENTS_ZIP_MAX_MEMBERS", default=500)
+DOCUMENTS_ZIP_MAX_BYTES = env.int("DOCUMENTS_ZIP_MAX_BYTES", default=500 * 1024 * 1024)
+# Words per passage, at most (about 300 tokens); passages end at sentence ends.
+DOCUMENTS_PASSAGE_WORDS = env.int("DOCUMENTS_PASSAGE_WORDS", default=220)
 
 # --- OpenAI-compatible API (/v1/) ---
 # Requests per API token, in the `limits` notation: "60/minute", "1000/hour",

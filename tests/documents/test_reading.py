@@ -1,0 +1,302 @@
+"""Files become passages by their structure; hostile files are refused with their reason.
+
+Hostile files go through `processing.read_file`, the child process the worker
+uses, so these tests show the worker's side survives them too.
+"""
+
+import io
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from pypdf import PdfReader, PdfWriter
+
+from chatapp.documents import processing
+from chatapp.documents.reading import Limits, Reason, Refused, read
+from tests.documents.conftest import REST_PERIODS, docx_bytes, pdf_bytes, zip_bytes
+
+DEV_SET = Path(__file__).resolve().parents[2] / "chatapp" / "documents" / "data" / "brewery"
+
+
+def passages(name, data, **limits):
+    return read(name, data, Limits(**limits))["passages"]
+
+
+def read_in_child(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return processing.read_file(path, name, lambda done, total: None)
+
+
+# --- structure ---------------------------------------------------------------------------
+
+
+def test_a_pdf_is_cut_at_its_bookmarked_headings_and_knows_each_passages_page(handbook_pdf):
+    found = passages("handbook.pdf", handbook_pdf)
+
+    rest = next(p for p in found if p["heading_path"].endswith("2.3 Rest periods"))
+    assert rest["heading_path"] == "2 Duty and rest › 2.3 Rest periods"
+    assert rest["page"] == 2
+    assert "11 hours" in rest["text"]
+    assert found[0]["page"] == 1
+
+
+def test_a_pdf_without_bookmarks_is_cut_at_its_numbered_headings():
+    data = pdf_bytes(
+        [[("h1", "1 Introduction"), ("p", "Welcome aboard."), ("h1", "2 Rest periods"), ("p", REST_PERIODS)]],
+        outline=False,
+    )
+
+    found = passages("handbook.pdf", data)
+
+    assert [p["heading_path"] for p in found] == ["1 Introduction", "2 Rest periods"]
+
+
+def test_running_headers_footers_and_page_numbers_of_a_pdf_are_dropped():
+    from fpdf import FPDF
+
+    class Running(FPDF):
+        def header(self):
+            self.set_font("Helvetica", "I", 8)
+            self.cell(0, 8, "Eastmoor Buses - Confidential")
+            self.ln(10)
+
+        def footer(self):
+            self.set_y(-15)
+            self.set_font("Helvetica", "I", 8)
+            self.cell(0, 10, f"Page {self.page_no()} of 4")
+
+    pdf = Running()
+    for number in range(4):
+        pdf.add_page()
+        pdf.set_font("Helvetica", "", 10)
+        pdf.multi_cell(0, 5, f"Section {number} explains rule number {number} for drivers in full sentences.")
+    text = " ".join(p["text"] for p in passages("running.pdf", bytes(pdf.output())))
+
+    assert "Confidential" not in text
+    assert "of 4" not in text
+    assert "rule number 3" in text
+
+
+def test_a_word_documents_headings_and_tables_are_kept(depot_docx):
+    found = passages("depot.docx", depot_docx)
+
+    depots = next(p for p in found if p["heading_path"] == "Our depots")
+    assert "Depot | Open | Fuel bay" in depots["text"]
+    assert "Riverside | 04:30 to 01:30 | Yes" in depots["text"]
+    assert [p["heading_path"] for p in found] == ["Our depots", "Fuelling"]
+
+
+def test_html_boilerplate_is_dropped_and_headings_nest():
+    html = b"""<html><head><title>Lost property - intranet</title></head><body>
+    <header><nav><a href="/">Home</a><a href="/news">News</a></nav></header>
+    <main><h1>Lost property</h1><p>Passengers leave items on buses.</p>
+    <h2>How long we keep items</h2><table><tr><th>Where</th><th>How long</th></tr><tr><td>Depot</td><td>2 days</td></tr></table>
+    <h3>Bank cards</h3><p>Destroyed after 7 days.</p></main>
+    <footer>Copyright 2026 - Privacy - Cookies</footer></body></html>"""
+
+    result = read("lost.html", html, Limits())
+
+    assert result["title"] == "Lost property"
+    paths = [p["heading_path"] for p in result["passages"]]
+    assert paths == ["", "How long we keep items", "How long we keep items › Bank cards"]
+    text = " ".join(p["text"] for p in result["passages"])
+    assert "Where | How long" in text and "Depot | 2 days" in text
+    assert "Cookies" not in text and "News" not in text
+
+
+def test_markdown_and_plain_text_are_cut_at_their_headings():
+    markdown = b"# Ticket machine\n\nIntro.\n\n## Error codes\n\n| Code | Meaning |\n|---|---|\n| E01 | Paper out |\n"
+    text = b"LEAVE AND SWAPS\n\n1. HOW MUCH LEAVE YOU GET\n\nDrivers get 28 days.\n\n2. SHIFT SWAPS\n\nAsk the duty office.\n"
+
+    md = read("machine.md", markdown, Limits())
+    txt = read("leave.txt", text, Limits())
+
+    assert md["title"] == "Ticket machine"
+    assert [p["heading_path"] for p in md["passages"]] == ["", "Error codes"]
+    assert "E01 | Paper out" in md["passages"][1]["text"]
+    assert [p["heading_path"] for p in txt["passages"]] == ["1. HOW MUCH LEAVE YOU GET", "2. SHIFT SWAPS"]
+
+
+def test_long_sections_become_passages_of_a_few_hundred_words_ending_at_sentence_ends():
+    sentences = [f"Rule {n} says that drivers check item {n} before they leave the depot." for n in range(200)]
+    markdown = ("# Checks\n\n" + " ".join(sentences)).encode()
+
+    found = passages("checks.md", markdown, passage_words=120)
+
+    assert len(found) > 5
+    assert all(len(p["text"].split()) <= 120 for p in found)
+    assert all(p["text"].endswith("depot.") for p in found)
+    assert " ".join(p["text"] for p in found) == " ".join(sentences)
+
+
+def test_the_development_set_reads_in_every_format():
+    formats = set()
+    for path in sorted(DEV_SET.iterdir()):
+        result = read(path.name, path.read_bytes(), Limits())
+        formats.add(result["format"])
+        assert result["title"], path.name
+        assert result["passages"], path.name
+    assert formats == {"pdf", "docx", "html", "markdown", "text"}
+
+
+# --- hostile files -------------------------------------------------------------------------
+
+
+def test_a_password_protected_pdf_is_refused_as_encrypted(tmp_path, handbook_pdf):
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(handbook_pdf)))
+    writer.encrypt(user_password="secret", owner_password="owner")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+
+    refusal = read_in_child(tmp_path, "locked.pdf", buffer.getvalue())
+
+    assert refusal.reason == Reason.ENCRYPTED
+    assert "password" in refusal.message
+
+
+def test_a_scan_without_a_text_layer_is_refused_with_a_hint_to_run_ocr(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for _ in range(3):
+        pdf.add_page()
+        pdf.image(Image.new("RGB", (200, 280), (240, 240, 240)), x=10, y=10, w=190)
+
+    refusal = read_in_child(tmp_path, "scan.pdf", bytes(pdf.output()))
+
+    assert refusal.reason == Reason.NO_TEXT
+    assert "OCR" in refusal.message
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        (
+            "broken.pdf",
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer << /Root 1 0 R >>\n%%EOF",
+        ),
+        ("random.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 40),
+        ("renamed.docx", b"this is not a word document at all"),
+        ("broken.docx", b"PK\x03\x04" + b"\x00" * 200),
+    ],
+)
+def test_corrupt_files_are_refused_as_damaged(tmp_path, name, data):
+    refusal = read_in_child(tmp_path, name, data)
+
+    assert refusal.reason in {Reason.CORRUPT, Reason.NO_TEXT}
+    assert refusal.message
+
+
+def test_a_pdf_with_more_pages_than_allowed_is_refused_with_the_count(tmp_path, settings):
+    settings.DOCUMENTS_MAX_PAGES = 3
+    data = pdf_bytes([[("p", f"Page {n} text that is long enough to count as text.")] for n in range(5)])
+
+    refusal = read_in_child(tmp_path, "long.pdf", data)
+
+    assert refusal.reason == Reason.TOO_MANY_PAGES
+    assert "5 pages; the limit is 3" in refusal.message
+
+
+def word_with(document_xml: bytes) -> bytes:
+    """A real Word file whose main part is replaced."""
+    import zipfile
+
+    original = zipfile.ZipFile(io.BytesIO(docx_bytes([("p", "Hello")])))
+    members = {info.filename: original.read(info) for info in original.infolist()}
+    members["word/document.xml"] = document_xml
+    return zip_bytes(members)
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&lol3;</w:t></w:r></w:p></w:body></w:document>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE d [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&secret;</w:t></w:r></w:p></w:body></w:document>"""
+
+
+@pytest.mark.parametrize("document_xml", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["entity expansion", "external entity"])
+def test_word_files_with_xml_entities_are_refused_unread(tmp_path, document_xml):
+    refusal = read_in_child(tmp_path, "evil.docx", word_with(document_xml))
+
+    assert refusal.reason == Reason.UNSAFE
+    assert "root:" not in refusal.message
+
+
+def test_a_word_file_that_unpacks_to_far_more_than_allowed_is_refused(tmp_path, settings):
+    settings.DOCUMENTS_MAX_BYTES = 1024 * 1024
+    import zipfile
+
+    original = zipfile.ZipFile(io.BytesIO(docx_bytes([("p", "Hello")])))
+    members = {info.filename: original.read(info) for info in original.infolist()}
+    members["word/media/padding.bin"] = b"\0" * (30 * 1024 * 1024)
+
+    refusal = read_in_child(tmp_path, "bomb.docx", zip_bytes(members))
+
+    assert refusal.reason == Reason.TOO_LARGE
+
+
+def test_a_pdf_stream_that_inflates_past_the_memory_limit_is_refused_and_the_worker_lives_on(tmp_path, settings):
+    settings.DOCUMENTS_MEMORY_MB = 400
+    bomb = zlib.compress(b"0" * (600 * 1024 * 1024), 9)
+    data = (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+        b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >> endobj\n"
+        b"4 0 obj << /Length "
+        + str(len(bomb)).encode()
+        + b" /Filter /FlateDecode >> stream\n"
+        + bomb
+        + b"\nendstream endobj\n"
+        b"trailer << /Root 1 0 R >>\n%%EOF"
+    )
+
+    refusal = read_in_child(tmp_path, "bomb.pdf", data)
+
+    assert isinstance(refusal, processing.Refusal)
+    assert refusal.reason in {Reason.TOO_LARGE, Reason.CORRUPT, Reason.NO_TEXT}
+    # The same process goes on reading the next file.
+    assert isinstance(read_in_child(tmp_path, "fine.md", b"# Fine\n\nAll good here."), processing.Read)
+
+
+def test_a_file_that_takes_longer_than_allowed_is_stopped(tmp_path, settings):
+    settings.DOCUMENTS_SECONDS_PER_FILE = 0.05
+    refusal = read_in_child(tmp_path, "slow.md", b"# Slow\n\n" + b"> " * 50_000 + b"deep")
+
+    assert refusal.reason == Reason.TOO_SLOW
+    assert "took too long" in refusal.message
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("setup.exe", b"MZ\x90\x00" + b"\x00" * 100),
+        ("notes.txt", b"\x00\x01\x02binary" * 100),
+        ("photo.png", b"\x89PNG"),
+    ],
+)
+def test_unsupported_files_are_refused_with_the_formats_that_are(tmp_path, name, data):
+    refusal = read_in_child(tmp_path, name, data)
+
+    assert refusal.reason == Reason.UNSUPPORTED
+    assert "PDF, Word (.docx), HTML, Markdown or plain text" in refusal.message
+
+
+def test_a_file_larger_than_allowed_is_refused_before_it_is_read():
+    with pytest.raises(Refused) as refused:
+        read("big.txt", b"a" * 2000, Limits(max_bytes=1000))
+
+    assert refused.value.reason == Reason.TOO_LARGE
+
+
+def test_a_document_that_would_make_too_many_passages_is_refused():
+    markdown = "".join(f"## Section {n}\n\nText {n}.\n\n" for n in range(50)).encode()
+
+    with pytest.raises(Refused) as refused:
+        read("many.md", markdown, Limits(max_passages=10))
+
+    assert refused.value.reason == Reason.TOO_MANY_PASSAGES
