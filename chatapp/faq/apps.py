@@ -44,3 +44,8 @@ class FaqConfig(AppConfig):
         extensions.register_knowledge_base(KnowledgeBase())
         post_save.connect(entries_changed, sender="faq.FAQEntry", dispatch_uid="faq-rebuild-index-on-save")
         post_delete.connect(entries_changed, sender="faq.FAQEntry", dispatch_uid="faq-rebuild-index-on-delete")
+        # A document made ready, re-processed, published, withdrawn or deleted changes the passages.
+        post_save.connect(entries_changed, sender="documents.Document", dispatch_uid="faq-rebuild-index-on-document")
+        post_delete.connect(
+            entries_changed, sender="documents.Document", dispatch_uid="faq-rebuild-index-on-document-delete"
+        )

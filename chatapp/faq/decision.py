@@ -326,10 +326,25 @@ def decide(
     calibration = index.calibration
     if calibration is None:
         calibration = index.calibration = calibrate(index)
-    decision = judge(index, index.search(question, k=k, visible=visible), calibration)
     earlier = [text for text in context if text and text.strip()][-2:]
-    if earlier and is_follow_up(question) and decision.confidence < 1.0:
-        followed = judge(index, index.search(question, k=k, visible=visible, context=" ".join(earlier)), calibration)
-        if followed.confidence > decision.confidence:
-            decision = followed
+    follow_up = " ".join(earlier) if earlier and is_follow_up(question) else ""
+
+    def decided(allowed: Collection[int] | None) -> Decision:
+        decision = judge(index, index.search(question, k=k, visible=allowed), calibration)
+        if follow_up and decision.confidence < 1.0:
+            followed = judge(index, index.search(question, k=k, visible=allowed, context=follow_up), calibration)
+            if followed.confidence > decision.confidence:
+                decision = followed
+        return decision
+
+    decision = decided(visible)
+    if index.has_passages and not (
+        decision.outcome == ANSWER and decision.best and not decision.best.document.is_passage
+    ):
+        # A confident curated entry wins over a passage: a reviewed answer beats raw documentation.
+        entries = index.entry_ids if visible is None else index.entry_ids & set(visible)
+        if entries:
+            curated = decided(entries)
+            if curated.outcome == ANSWER:
+                return curated
     return decision

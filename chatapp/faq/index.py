@@ -21,6 +21,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import bm25s
@@ -29,6 +30,7 @@ import numpy as np
 from chatapp.faq.analysis import Analyzer, default_analyzer, stem, words
 
 if TYPE_CHECKING:
+    from chatapp.documents.models import Passage
     from chatapp.faq.models import FAQEntry
 
 # bm25s sets its own logger to DEBUG on import: one line per index build otherwise.
@@ -62,9 +64,21 @@ def with_stems(terms: Iterable[str]) -> list[str]:
     return terms + [stemmed for term in terms if (stemmed := stem(term)) != term]
 
 
+class SourceKind(StrEnum):
+    """What a source of an answer is: a curated entry, or a passage of a document."""
+
+    ENTRY = "entry"
+    PASSAGE = "passage"
+
+
 @dataclass
 class Document:
-    """What the index needs of an entry, detached from the database."""
+    """What the index needs of a source (an entry or a passage), detached from the database.
+
+    A passage's `question` is its document's title and heading path, its
+    `answer` its text; its `id` is the passage's primary key negated, so that
+    entries and passages share one space of ids (`visible`).
+    """
 
     id: int
     key: str
@@ -72,10 +86,62 @@ class Document:
     answer: str
     phrasings: list = field(default_factory=list)
     tags: list = field(default_factory=list)
+    kind: SourceKind = SourceKind.ENTRY
+    # Passages only: the document's title and file name, the heading path, the page and the link.
+    title: str = ""
+    file_name: str = ""
+    section: str = ""
+    page: int | None = None
+    url: str = ""
+    label: str = ""
 
     @classmethod
     def from_entry(cls, entry: FAQEntry) -> Document:
         return cls(entry.pk, entry.key, entry.question, entry.answer, entry.phrasing_list, entry.tag_list)
+
+    @classmethod
+    def from_passage(cls, passage: Passage) -> Document:
+        return cls.passage(
+            -passage.pk,
+            str(passage.document),
+            passage.document.original_name,
+            passage.heading_path,
+            passage.page,
+            passage.text,
+            url=passage.get_absolute_url(),
+            label=passage.citation_label,
+        )
+
+    @classmethod
+    def passage(
+        cls,
+        id: int,
+        title: str,
+        file_name: str,
+        section: str,
+        page: int | None,
+        text: str,
+        url: str = "",
+        label: str = "",
+    ) -> Document:
+        heading = " › ".join(part for part in [title, section] if part)
+        return cls(
+            id,
+            f"{file_name}#{id}",
+            heading,
+            text,
+            kind=SourceKind.PASSAGE,
+            title=title,
+            file_name=file_name,
+            section=section,
+            page=page,
+            url=url,
+            label=label or heading + (f" (p. {page})" if page is not None else ""),
+        )
+
+    @property
+    def is_passage(self) -> bool:
+        return self.kind == SourceKind.PASSAGE
 
     @property
     def title_lines(self) -> list:
@@ -243,6 +309,9 @@ class SearchIndex:
         # BM25's idf of a word found in exactly one entry: the unit of `Hit.score`.
         self.unit = math.log(1 + (count - 0.5) / 1.5) if count else 1.0
         self.ids = np.array([document.id for document in self.documents], dtype=np.int64)
+        # Entries' ids are positive, passages' negative (`Document`).
+        self.entry_ids = frozenset(int(id) for id in self.ids if id > 0)
+        self.has_passages = bool((self.ids < 0).any())
         self.vectors = vectors
         # Why the index has no vectors although an embedder was given ("" when it has them).
         self.embeddings_error = ""

@@ -30,6 +30,8 @@ import numpy as np
 import redis
 from django.conf import settings
 
+from chatapp.documents.models import Document as SourceDocument
+from chatapp.documents.models import Passage
 from chatapp.faq.decision import Decision, calibrate, decide
 from chatapp.faq.index import DenseVectors, Document, Hit, SearchIndex, near_exact  # noqa: F401 (the package's search API)
 from chatapp.faq.models import FAQEntry
@@ -62,11 +64,18 @@ def digest_of(fingerprint: Any) -> str:
 
 
 def current_fingerprint() -> tuple:
-    return (FAQEntry.objects.published().fingerprint(), embeddings_configuration())
+    return (
+        FAQEntry.objects.published().fingerprint(),
+        Passage.objects.fingerprint(),
+        embeddings_configuration(),
+    )
 
 
 def published_documents() -> list[Document]:
-    return [Document.from_entry(entry) for entry in FAQEntry.objects.published().order_by("id")]
+    """Every source answers may use: the published entries, then the passages of published, ready documents."""
+    entries = [Document.from_entry(entry) for entry in FAQEntry.objects.published().order_by("id")]
+    passages = Passage.objects.usable().select_related("document").order_by("document_id", "position")
+    return entries + [Document.from_passage(passage) for passage in passages.iterator(chunk_size=2000)]
 
 
 def store() -> redis.Redis:
@@ -198,20 +207,26 @@ def search(
     """
     index, stale = current_index.current()
     if stale:
-        # An older index may still hold entries withdrawn since: only the published ones count.
+        # An older index may still hold sources withdrawn since: only the published ones count.
         published = set(FAQEntry.objects.published().values_list("id", flat=True))
+        published |= {-pk for pk in Passage.objects.usable().values_list("id", flat=True)}
         visible = published if visible is None else published & set(visible)
     return decide(index, question, context=context, visible=visible, k=k or settings.FAQ_TOP_K)
 
 
 def visible_entry_ids(user: User | AnonymousUser) -> set | None:
-    """Ids of the published entries `user` may see; None: all of them.
+    """Ids of the sources `user` may see (entries' ids, passages' ids negated); None: all of them.
 
-    Where entries are scoped to groups, this is the one place that says which
-    a person may see; `search(..., visible=...)` applies it before deciding.
+    Where entries or documents are scoped to groups, this is the one place that
+    says which a person may see; `search(..., visible=...)` applies it before deciding.
     """
     if user.is_authenticated and user.is_superuser:
         return None
-    if user.is_authenticated and user.is_active and not FAQEntry.groups.through.objects.exists():
+    scoped_entries = FAQEntry.groups.through.objects.exists()
+    scoped_documents = SourceDocument.groups.through.objects.exists()
+    if user.is_authenticated and user.is_active and not scoped_entries and not scoped_documents:
         return None
-    return set(FAQEntry.objects.published().visible_to(user).values_list("id", flat=True))
+    visible = set(FAQEntry.objects.published().visible_to(user).values_list("id", flat=True))
+    if user.is_authenticated and user.is_active and not scoped_documents:
+        return visible | {-pk for pk in Passage.objects.usable().values_list("id", flat=True)}
+    return visible | {-pk for pk in Passage.objects.visible_to(user).values_list("id", flat=True)}
