@@ -140,7 +140,7 @@ def test_a_capable_model_writes_from_the_numbered_entries(alice, faq_bot, capabl
     request = build_request(asking(alice, faq_bot, "Rollback a bad deploy how?"))
 
     assert request.canned_answer is None
-    assert "cite the entry it comes from by its number in brackets" in request.messages[0]["content"]
+    assert "cite the source it comes from by its number in brackets" in request.messages[0]["content"]
     assert "[1] How do I roll back a bad deploy?" in request.messages[0]["content"]
     assert [item["use"] for item in request.sources] == ["answer"] * len(request.sources)
 

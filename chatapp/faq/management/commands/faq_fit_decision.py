@@ -26,11 +26,12 @@ from chatapp.faq.decision import (
 from chatapp.faq.embeddings import LocalEmbedder
 from chatapp.faq.evaluation import read_cases
 from chatapp.faq.index import SearchIndex
-from chatapp.faq.management.commands.faq_eval import file_index
+from chatapp.faq.management.commands.faq_eval import file_index, folder_passages
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-# Development sets only: the theatre set is frozen and never fitted on.
-DEVELOPMENT = ("sample", "lab", "clinic")
+DOCUMENT_DATA = Path(__file__).resolve().parents[3] / "documents" / "data"
+# Development sets only: the theatre entries and the transit documents are frozen and never fitted on.
+DEVELOPMENT = ("sample", "lab", "clinic", "documents:brewery")
 
 
 def labelled(index: SearchIndex, lines: list[str], k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -42,10 +43,10 @@ def labelled(index: SearchIndex, lines: list[str], k: int = 3) -> tuple[np.ndarr
         x = all_features(index, retrieval)
         if x is None:
             continue
-        keys = retrieval.keys
+        documents = [hit.document for hit in retrieval.hits]
         rows.append(x)
-        right.append(bool(keys) and keys[0] in case.expected)
-        listed.append(bool(set(keys) & set(case.expected)))
+        right.append(bool(documents) and case.matches(documents[0]))
+        listed.append(any(map(case.matches, documents)))
         answerable.append(bool(case.expected))
     return np.array(rows), np.array(right), np.array(listed), np.array(answerable)
 
@@ -61,8 +62,13 @@ class Command(BaseCommand):
         embedder = LocalEmbedder()
         samples: dict[str, dict[str, tuple]] = {"lexical": {}, "hybrid": {}}
         for name in options["sets"]:
-            questions = (DATA / f"{name}_eval.jsonl").read_text(encoding="utf-8").splitlines()
-            hybrid = file_index(DATA / f"{name}_faq.md", embedder)
+            if name.startswith("documents:"):
+                folder = name.split(":", 1)[1]
+                questions = (DOCUMENT_DATA / f"{folder}_eval.jsonl").read_text(encoding="utf-8").splitlines()
+                hybrid = SearchIndex(folder_passages(DOCUMENT_DATA / folder)[0], embedder=embedder)
+            else:
+                questions = (DATA / f"{name}_eval.jsonl").read_text(encoding="utf-8").splitlines()
+                hybrid = file_index(DATA / f"{name}_faq.md", embedder)
             lexical = SearchIndex(hybrid.documents, analyzer=hybrid.analyzer)
             samples["lexical"][name] = labelled(lexical, questions)
             samples["hybrid"][name] = labelled(hybrid, questions)
