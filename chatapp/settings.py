@@ -413,9 +413,6 @@ FAQ_TOP_K = env.int("FAQ_TOP_K", default=3)
 # FAQ_ANSWER_MODES="mistralai/Ministral-3-3B-Instruct-2512=generate".
 FAQ_ANSWER_MODE = env.str("FAQ_ANSWER_MODE", default="quote")
 FAQ_ANSWER_MODES = env.dict("FAQ_ANSWER_MODES", default={})
-# Longest wait, in seconds, for a capable model's coverage judgement or yes/no
-# verification; past it the lexical decision and check stand.
-FAQ_MODEL_TIMEOUT = env.float("FAQ_MODEL_TIMEOUT", default=3.0)
 # In "generate" mode, a question this similar (0..1) to an entry's question or
 # phrasing is answered with the entry's own text, without the model; 1.1 turns that off.
 FAQ_NEAR_EXACT = env.float("FAQ_NEAR_EXACT", default=0.9)
@@ -423,7 +420,13 @@ FAQ_NEAR_EXACT = env.float("FAQ_NEAR_EXACT", default=0.9)
 FAQ_EMBEDDINGS_URL = env.str("FAQ_EMBEDDINGS_URL", default="")
 FAQ_EMBEDDINGS_MODEL = env.str("FAQ_EMBEDDINGS_MODEL", default="")
 FAQ_EMBEDDINGS_API_KEY = env.str("FAQ_EMBEDDINGS_API_KEY", default=INFERENCE_API_KEY)
-FAQ_EMBEDDINGS_WEIGHT = env.float("FAQ_EMBEDDINGS_WEIGHT", default=0.3)
+# At most this many texts per embeddings request (TEI's default --max-client-batch-size is 32).
+FAQ_EMBEDDINGS_BATCH = env.int("FAQ_EMBEDDINGS_BATCH", default=32)
+# Prefixes some embedding models need (e5: "query: " and "passage: "); none for the CPU model.
+FAQ_EMBEDDINGS_QUERY_PREFIX = env.str("FAQ_EMBEDDINGS_QUERY_PREFIX", default="")
+FAQ_EMBEDDINGS_PASSAGE_PREFIX = env.str("FAQ_EMBEDDINGS_PASSAGE_PREFIX", default="")
+# After the endpoint failed, the index is rebuilt with embeddings at most this often.
+FAQ_EMBEDDINGS_RETRY_SECONDS = env.float("FAQ_EMBEDDINGS_RETRY_SECONDS", default=60.0)
 
 # --- Documents: files read into passages the knowledge base cites ---
 # Every file is read in a child process of the worker with these limits; a file
