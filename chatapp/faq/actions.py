@@ -88,6 +88,12 @@ def note_question(question: str, decision: Decision, message: Message) -> Unansw
     unsure = decision.outcome == UnansweredQuestion.Outcome.UNSURE
     candidates = [
         {"id": hit.document.id, "key": hit.key, "question": hit.document.question, "score": hit.score}
+        # A passage is listed with its citation and the link to the document at it.
+        | (
+            {"kind": "passage", "question": hit.document.label, "url": hit.document.url}
+            if hit.document.is_passage
+            else {}
+        )
         for hit in (decision.hits if unsure else [])
     ]
     return record_unanswered(

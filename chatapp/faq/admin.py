@@ -219,7 +219,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         return format_html_join(
             ", ",
             '<a href="{}">{}</a>',
-            ((reverse("faq:entry", args=[item["key"]]), item["question"]) for item in items),
+            ((item.get("url") or reverse("faq:entry", args=[item["key"]]), item["question"]) for item in items),
         )
 
     def get_urls(self) -> list[URLPattern]:
