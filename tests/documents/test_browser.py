@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from chatapp.documents.models import Document, Passage
-from tests.conftest import serve_app, sign_in
+from tests.conftest import ensure_bots, serve_app, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,6 +45,22 @@ def test_uploaded_documents_become_ready_and_citations_open_them_at_the_passage(
     in_view = cited.evaluate("e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight }")
     assert in_view
     assert page.locator("#passage-1").evaluate("e => e.getBoundingClientRect().bottom < 0")  # scrolled past the top
+
+    # A user asks what only the PDF answers: the answer quotes the passage and its citation opens it.
+    ensure_bots()
+    asker = browser.new_context(viewport={"width": 900, "height": 500}).new_page()
+    sign_in(asker, app, alice)
+    asker.get_by_label("Bot").select_option(label="Team FAQ")
+    composer = asker.get_by_role("textbox", name="Message")
+    composer.fill("What is the limit for dissolved oxygen in a finished can?")
+    composer.press("Enter")
+    answer = asker.locator('article.message.assistant[data-status="done"]')
+    answer.wait_for(timeout=120_000)
+    assert "50 ppb" in answer.inner_text()
+    label = f"Cellar handbook › 3 Packaging › 3.2 Cans (p. {cans.page})"
+    answer.get_by_role("link", name=label).first.click()
+    asker.wait_for_url(f"{app}{cans.get_absolute_url()}")
+    assert "50 ppb" in asker.locator(".passage-cited").inner_text()
 
     # Scoped to a group: its pages are "not found" for anyone outside it.
     handbook = Document.objects.get(original_name="cellar-handbook.pdf")
