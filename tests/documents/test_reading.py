@@ -300,3 +300,43 @@ def test_a_document_that_would_make_too_many_passages_is_refused():
         read("many.md", markdown, Limits(max_passages=10))
 
     assert refused.value.reason == Reason.TOO_MANY_PASSAGES
+
+
+def raw_pdf(catalog=b"", kids=b"[3 0 R]", extra=()):
+    """A one-page PDF written object by object, so its structure can be made to loop."""
+    text = b"BT /F1 12 Tf 72 700 Td (Drivers must rest for eleven hours between two duties.) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b" >>",
+        b"<< /Type /Pages /Kids " + kids + b" /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>",
+        b"<< /Length " + str(len(text)).encode() + b" >> stream\n" + text + b"\nendstream",
+        *extra,
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj " % number + body + b" endobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    return out + b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF" % (len(objects) + 1, xref)
+
+
+def test_a_pdf_whose_page_tree_loops_is_refused_as_damaged(tmp_path):
+    refusal = read_in_child(tmp_path, "loop.pdf", raw_pdf(kids=b"[2 0 R 3 0 R]"))
+
+    assert refusal.reason == Reason.CORRUPT
+
+
+def test_a_pdf_whose_bookmarks_loop_is_read_without_them_looping(tmp_path):
+    looping = (
+        b"<< /Type /Outlines /First 6 0 R /Last 7 0 R >>",
+        b"<< /Title (Rest periods) /Parent 5 0 R /Dest [3 0 R /Fit] /Next 7 0 R /First 6 0 R >>",
+        b"<< /Title (Breaks) /Parent 5 0 R /Dest [3 0 R /Fit] /Next 6 0 R >>",
+    )
+
+    result = read_in_child(tmp_path, "bookmarks.pdf", raw_pdf(b"/Outlines 5 0 R", extra=looping))
+
+    assert isinstance(result, processing.Read)
+    assert "eleven hours" in result.passages[0].text
