@@ -229,7 +229,8 @@ def read_pdf(data: bytes, limits: Limits, progress: Progress) -> Reading:
     blocks: list[Block] = []
     for index, lines in enumerate(pages):
         blocks.extend(page_blocks(lines, index + 1, list(headings_by_page.get(index, [])), boilerplate, not outline))
-    title = metadata_title or (outline[0][0] if outline else "")
+    first_heading = next((block.text for block in blocks if block.kind == "heading"), "")
+    title = metadata_title or (outline[0][0] if outline else "") or first_heading
     return Reading(title=title, blocks=blocks, pages=count)
 
 
@@ -366,6 +367,8 @@ def read_docx(data: bytes, limits: Limits, progress: Progress) -> Reading:
         if index % 50 == 0:
             progress(index + 1, len(body))
     progress(len(body), len(body))
+    if not title:
+        title = next((block.text for block in blocks if block.kind == "heading"), "")
     return Reading(title=title, blocks=blocks)
 
 
@@ -496,7 +499,8 @@ def read_text(data: bytes, limits: Limits, progress: Progress) -> Reading:
             blocks.append(Block("text", " ".join(lines)))
     title = blocks[0].text if blocks and blocks[0].kind == "heading" else ""
     if title:
-        title = title.title() if title.isupper() else title
+        # A title in capitals reads as a sentence: "Annual leave and shift swaps".
+        title = title.capitalize() if title.isupper() else title
         blocks[0] = Block("heading", title, 1)
     return Reading(title=title, blocks=blocks)
 

@@ -340,3 +340,11 @@ def test_a_pdf_whose_bookmarks_loop_is_read_without_them_looping(tmp_path):
 
     assert isinstance(result, processing.Read)
     assert "eleven hours" in result.passages[0].text
+
+
+def test_a_documents_title_comes_from_its_metadata_or_its_first_heading(depot_docx):
+    untitled_word = docx_bytes([("h1", "Fuelling"), ("p", "Shunters refuel the buses.")], title="")
+
+    assert read("depot.docx", depot_docx, Limits())["title"] == "Depot procedures"
+    assert read("fuel.docx", untitled_word, Limits())["title"] == "Fuelling"
+    assert read("leave.txt", b"ANNUAL LEAVE\n\nDrivers get 28 days.", Limits())["title"] == "Annual leave"
