@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from chatapp.documents import actions
 from chatapp.documents.actions import Added, Outcome
-from chatapp.documents.models import Document, Passage
+from chatapp.documents.models import Document
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -61,16 +61,6 @@ class UploadForm(forms.Form):
     )
 
 
-class PassageInline(admin.TabularInline):
-    model = Passage
-    fields = ("position", "heading_path", "page", "text")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
-    max_num = 0
-
-
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     list_display = ("__str__", "format", "status_with_progress", "error_shown", "published", "updated_at")
@@ -96,7 +86,6 @@ class DocumentAdmin(admin.ModelAdmin):
     )
     readonly_fields = tuple(field for field in fields if field not in {"title", "published", "groups"})
     filter_horizontal = ("groups",)
-    inlines = [PassageInline]
     actions = ["process_again", "publish", "make_draft"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
@@ -113,9 +102,12 @@ class DocumentAdmin(admin.ModelAdmin):
 
     @admin.display(description="Open")
     def links(self, document: Document) -> str:
+        # The passages are read on the document page: thousands of them would not fit a form.
         return format_html(
-            '<a href="{}">Document page</a> · <a href="{}">Original file</a>',
+            '<a href="{}">Document page ({} passage{})</a> · <a href="{}">Original file</a>',
             document.get_absolute_url(),
+            count := document.passages.count(),
+            "" if count == 1 else "s",
             document.get_original_url(),
         )
 

@@ -139,3 +139,14 @@ def test_staff_outside_a_documents_group_do_not_see_it_in_the_admin(db, reviewer
 
     assert "Driver handbook" not in client.get(LIST).content.decode()
     assert client.get(reverse("admin:documents_document_change", args=[document.pk])).status_code in {302, 404}
+
+
+def test_a_documents_admin_page_links_its_passages_and_original(db, admin):
+    from tests.documents.conftest import ready_document
+
+    document = ready_document()
+
+    page = signed_in(admin).get(reverse("admin:documents_document_change", args=[document.pk])).content.decode()
+
+    assert "Document page (1 passage)" in page
+    assert document.get_original_url() in page
