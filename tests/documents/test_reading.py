@@ -348,3 +348,13 @@ def test_a_documents_title_comes_from_its_metadata_or_its_first_heading(depot_do
     assert read("depot.docx", depot_docx, Limits())["title"] == "Depot procedures"
     assert read("fuel.docx", untitled_word, Limits())["title"] == "Fuelling"
     assert read("leave.txt", b"ANNUAL LEAVE\n\nDrivers get 28 days.", Limits())["title"] == "Annual leave"
+
+
+def test_html_nested_a_hundred_thousand_deep_is_stopped_at_the_time_limit(tmp_path, settings):
+    settings.DOCUMENTS_SECONDS_PER_FILE = 2
+    depth = 100_000
+    html = b"<div>" * depth + b"<p>Deep text.</p>" + b"</div>" * depth
+
+    refusal = read_in_child(tmp_path, "deep.html", html)
+
+    assert refusal.reason == Reason.TOO_SLOW
