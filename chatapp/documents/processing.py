@@ -68,6 +68,7 @@ def limits() -> reading.Limits:
         max_pages=settings.DOCUMENTS_MAX_PAGES,
         max_passages=settings.DOCUMENTS_MAX_PASSAGES,
         max_unpacked_bytes=settings.DOCUMENTS_MAX_BYTES * 10,
+        max_xml_bytes=settings.DOCUMENTS_MEMORY_MB * 1024 * 1024 // 16,
         passage_words=settings.DOCUMENTS_PASSAGE_WORDS,
     )
 
@@ -134,7 +135,7 @@ def read_file(path: Path, name: str, progress: Progress) -> Read | Refusal:
         # Killed by a limit (memory, CPU) or crashed inside a parser.
         if child.returncode in (-9, -24):  # SIGKILL, SIGXCPU
             return Refusal(Reason.TOO_LARGE, "it needs more memory or time to read than allowed")
-        return Refusal(Reason.CORRUPT, "the reader stopped on it")
+        return Refusal(Reason.CORRUPT, "its reader stopped on it, perhaps short of memory")
     if "refused" in message:
         return Refusal(Reason(message["refused"]["reason"]), message["refused"].get("detail", ""))
     result = message["result"]

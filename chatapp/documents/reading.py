@@ -58,6 +58,8 @@ class Limits:
     max_passages: int = 5000
     # A DOCX is a zip: its parts, decompressed, may not exceed this.
     max_unpacked_bytes: int = 200 * 1024 * 1024
+    # XML a Word file may hold: parsed, XML takes about 15 times its size in memory.
+    max_xml_bytes: int = 128 * 1024 * 1024
     passage_words: int = 220
 
 
@@ -309,6 +311,9 @@ def check_zip(data: bytes, limits: Limits) -> None:
     unpacked = sum(member.file_size for member in members)
     if unpacked > limits.max_unpacked_bytes:
         raise Refused(Reason.TOO_LARGE, f"{unpacked:,} bytes once unpacked")
+    xml = sum(member.file_size for member in members if member.filename.endswith(".xml"))
+    if xml > limits.max_xml_bytes:
+        raise Refused(Reason.TOO_LARGE, f"{xml:,} bytes of XML would need more memory to read than allowed")
     for member in members:
         if not member.filename.endswith((".xml", ".rels")):
             continue
