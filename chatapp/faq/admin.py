@@ -309,7 +309,7 @@ class ConfirmationAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Confirmation]:
         return Confirmation.objects.ranked().select_related("entry", "passage__document")
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
         return ["-people", "-created_at"]
 
     @admin.display(description="Answered by")
