@@ -11,7 +11,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -287,10 +286,6 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         return redirect("admin:faq_faqentry_change", entry.pk)
 
 
-# The request of the confirmations list being rendered: its buttons carry the CSRF token.
-listing_request: ContextVar[HttpRequest | None] = ContextVar("listing_request", default=None)
-
-
 @admin.register(Confirmation)
 class ConfirmationAdmin(admin.ModelAdmin):
     """ "This answers it" clicks waiting for review, one row per question and source, most people first.
@@ -303,6 +298,7 @@ class ConfirmationAdmin(admin.ModelAdmin):
     list_display = ("question", "source", "people", "created_at", "review")
     list_display_links = None
     search_fields = ("question",)
+    actions = None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -313,18 +309,8 @@ class ConfirmationAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Confirmation]:
         return Confirmation.objects.ranked().select_related("entry", "passage__document")
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
         return ["-people", "-created_at"]
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        token = listing_request.set(request)
-        try:
-            response = super().changelist_view(request, extra_context)
-            if hasattr(response, "render"):
-                response.render()
-            return response
-        finally:
-            listing_request.reset(token)
 
     @admin.display(description="Answered by")
     def source(self, confirmation: Confirmation) -> str:
@@ -342,17 +328,15 @@ class ConfirmationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Review")
     def review(self, confirmation: Confirmation) -> str:
-        request = listing_request.get()
-        token = get_token(request) if request is not None else ""
+        # Inside the change list's own form (which carries the CSRF token): each button posts to the review view.
         accept = "Accept as a phrasing" if confirmation.entry is not None else "Accept as a new entry"
+        url = reverse("admin:faq_confirmation_review", args=[confirmation.pk])
         return format_html(
-            '<form method="post" action="{}" class="confirmation-review">'
-            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            '<button type="submit" name="decision" value="accept">{}</button> '
-            '<button type="submit" name="decision" value="dismiss">Dismiss</button></form>',
-            reverse("admin:faq_confirmation_review", args=[confirmation.pk]),
-            token,
+            '<button type="submit" formaction="{}" name="decision" value="accept">{}</button> '
+            '<button type="submit" formaction="{}" name="decision" value="dismiss">Dismiss</button>',
+            url,
             accept,
+            url,
         )
 
     def get_urls(self) -> list[URLPattern]:

@@ -170,7 +170,7 @@ def configured_embedder() -> Embedder | None:
             "passage_prefix": settings.FAQ_EMBEDDINGS_PASSAGE_PREFIX,
         }
         if url == LOCAL:
-            _configured[key] = LocalEmbedder(**options)  # type: ignore[arg-type]
+            _configured[key] = LocalEmbedder(**options)
         else:
             _configured[key] = RemoteEmbedder(
                 url, settings.FAQ_EMBEDDINGS_MODEL, settings.FAQ_EMBEDDINGS_API_KEY, **options

@@ -89,7 +89,8 @@ class Outcome:
     def verdict(self) -> str:
         """What the asker got, in the words of the report."""
         if not self.case.expected:
-            return {ANSWER: "answered anyway", UNSURE: "unsure", NOT_COVERED: "declined"}[self.decision]
+            verdicts: dict[str, str] = {ANSWER: "answered anyway", UNSURE: "unsure", NOT_COVERED: "declined"}
+            return verdicts[self.decision]
         if self.decision == ANSWER:
             return "answered right" if self.case.matches(self.listed[0]) else "answered wrong"
         if self.decision == UNSURE:

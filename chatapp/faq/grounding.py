@@ -24,7 +24,7 @@ and "closest" (linked), or "answer" (given to the model to write from).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.urls import reverse
@@ -85,7 +85,7 @@ def answer_mode(model_name: str) -> str:
 def source(number: int, hit: Hit, use: str, cited: bool = False) -> dict:
     """A source as the message keeps it; `question` is what its link reads (a passage's citation label)."""
     document = hit.document
-    shape = {
+    shape: dict[str, Any] = {
         "number": number,
         "kind": document.kind.value,
         "id": document.id,
@@ -114,7 +114,7 @@ def highlighted(text: str, question: str) -> str:
     asked = stems(question)
     if not asked:
         return text.strip()
-    paragraphs = []
+    paragraphs: list[tuple[str, list[tuple[str, int]]]] = []
     for paragraph in text.strip().split("\n\n"):
         if " | " in paragraph:
             paragraphs.append((paragraph, []))

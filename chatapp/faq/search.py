@@ -46,6 +46,8 @@ VECTORS_KEY = "{prefix}:faq:index-vectors:{digest}"
 BUILD_KEY = "{prefix}:faq:index-build:{digest}"
 # Built vectors are kept this long after their last use (a week).
 VECTORS_TTL = 7 * 24 * 3600
+REBUILD_TASK = "chatapp.faq.tasks.rebuild_index"
+REBUILD_TASK = "chatapp.faq.tasks.rebuild_index"
 # A process waiting for vectors looks in Redis at most this often.
 POLL_SECONDS = 1.0
 
@@ -96,7 +98,7 @@ def load_vectors(digest: str) -> DenseVectors | None:
         return None
     if not data:
         return None
-    arrays = np.load(io.BytesIO(data))
+    arrays = np.load(io.BytesIO(bytes(data)))  # type: ignore[arg-type]  # redis-py types values as bytes | str
     return DenseVectors(arrays["unit"], arrays["owner"], arrays["line"])
 
 
@@ -120,7 +122,7 @@ def build_index() -> SearchIndex:
 
 def request_build(digest: str) -> None:
     """Queue one `rebuild_index` for this state of the entries (not one per process or question)."""
-    from chatapp.faq.tasks import rebuild_index
+    from celery import current_app
 
     try:
         if store().set(
@@ -129,7 +131,8 @@ def request_build(digest: str) -> None:
             nx=True,
             ex=int(settings.FAQ_EMBEDDINGS_RETRY_SECONDS),
         ):
-            rebuild_index.delay()
+            # By name: the task's module imports this one, never the other way round.
+            current_app.send_task(REBUILD_TASK)
     except redis.RedisError as error:
         log.warning("FAQ index build not queued: %s", error)
 

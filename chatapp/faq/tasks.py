@@ -7,7 +7,7 @@ from chatapp.faq import search
 from chatapp.faq.embeddings import EmbeddingsUnavailable
 
 
-@shared_task(bind=True, max_retries=None, ignore_result=True)
+@shared_task(bind=True, max_retries=None, ignore_result=True, name="chatapp.faq.tasks.rebuild_index")
 def rebuild_index(self) -> int:  # type: ignore[no-untyped-def]
     """Embed the published entries once for every process; an endpoint that fails is tried again later."""
     try:

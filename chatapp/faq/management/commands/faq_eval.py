@@ -155,10 +155,10 @@ class Command(BaseCommand):
         if unmatched:
             write(self.style.WARNING(f"Expected sources not in the knowledge base: {', '.join(unmatched)}"))
         mode = "hybrid (lexical + embeddings)" if index.vectors is not None else "lexical"
-        passages = sum(document.is_passage for document in index.documents)
+        passage_count = sum(document.is_passage for document in index.documents)
         write(
             f"{len(cases)} questions ({len(report.answerable)} answerable, {len(report.unanswerable)} not), "
-            f"{len(index.documents) - passages} entries, {passages} passages, {mode} ranking"
+            f"{len(index.documents) - passage_count} entries, {passage_count} passages, {mode} ranking"
         )
         write(f"decision: {index.calibration.describe()}")
         recall_1, recall_3, mrr = report.recall_at(1), report.recall_at(3), report.mrr()

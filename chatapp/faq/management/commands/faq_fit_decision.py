@@ -51,6 +51,14 @@ def labelled(index: SearchIndex, lines: list[str], k: int = 3) -> tuple[np.ndarr
     return np.array(rows), np.array(right), np.array(listed), np.array(answerable)
 
 
+Samples = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def pooled_samples(sets: list[Samples]) -> Samples:
+    rows, right, listed, answerable = (np.concatenate(parts) for parts in zip(*sets, strict=True))
+    return rows, right, listed, answerable
+
+
 class Command(BaseCommand):
     help = "Fit the answer / not sure / not covered models on the development sets and write them."
 
@@ -77,9 +85,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{kind}: on a set the models were not fitted on (answered right / wrong / anyway):")
             for held in samples[kind]:
                 pooled = [samples[kind][name] for name in samples[kind] if name != held]
-                calibration = fit_calibration(
-                    *(np.concatenate(parts) for parts in zip(*pooled, strict=True)), names, ""
-                )
+                calibration = fit_calibration(*pooled_samples(pooled), names, "")
                 rows, right, listed, answerable = samples[kind][held]
                 x = calibration.select(rows)
                 answered = calibration.answer.probability(x) >= calibration.answer_threshold
@@ -87,7 +93,7 @@ class Command(BaseCommand):
                     f"  {held:<8} {(answered & right)[answerable].mean():.3f} / "
                     f"{(answered & ~right)[answerable].mean():.3f} / {answered[~answerable].mean():.3f}"
                 )
-            everything = [np.concatenate(parts) for parts in zip(*samples[kind].values(), strict=True)]
+            everything = pooled_samples(list(samples[kind].values()))
             calibration = fit_calibration(
                 *everything, names, f"{len(everything[0])} questions of the {', '.join(samples[kind])} sets"
             )
