@@ -443,10 +443,23 @@ def read_html(data: bytes, limits: Limits, progress: Progress) -> Reading:
 # Markdown ----------------------------------------------------------------------------------
 
 
+FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.{0,4000}?)\n---[ \t]*\n", re.DOTALL)
+FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*[\"']?(.+?)[\"']?[ \t]*$", re.MULTILINE)
+
+
 def read_markdown(data: bytes, limits: Limits, progress: Progress) -> Reading:
     from markdown_it import MarkdownIt
 
-    tokens = MarkdownIt("commonmark").enable("table").parse(decode_text(data))
+    text = decode_text(data)
+    # Static-site pages open with a block of metadata between "---" lines: its title is the
+    # document's, the rest is not text to cite (Markdown would read it as a heading).
+    front_title = ""
+    front = FRONT_MATTER.match(text)
+    if front:
+        found = FRONT_MATTER_TITLE.search(front.group(1))
+        front_title = clean(found.group(1)) if found else ""
+        text = text[front.end() :]
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
     blocks: list[Block] = []
     index = 0
     while index < len(tokens):
@@ -476,7 +489,7 @@ def read_markdown(data: bytes, limits: Limits, progress: Progress) -> Reading:
             index += 1
         else:
             index += 1
-    title = next((block.text for block in blocks if block.kind == "heading" and block.level == 1), "")
+    title = front_title or next((block.text for block in blocks if block.kind == "heading" and block.level == 1), "")
     return Reading(title=title, blocks=blocks)
 
 

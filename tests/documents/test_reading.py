@@ -374,3 +374,14 @@ def test_html_nested_a_hundred_thousand_deep_is_stopped_at_the_time_limit(tmp_pa
     refusal = read_in_child(tmp_path, "deep.html", html)
 
     assert refusal.reason == Reason.TOO_SLOW
+
+
+def test_a_markdown_pages_front_matter_gives_its_title_and_is_not_cited():
+    page = b'---\ntitle: "Ticket machine guide"\nlayout: page\n---\n\n## Error codes\n\nE01 means the paper is out.\n'
+
+    result = read("machine.md", page, Limits())
+
+    assert result["title"] == "Ticket machine guide"
+    assert [(p["heading_path"], p["text"]) for p in result["passages"]] == [
+        ("Error codes", "E01 means the paper is out.")
+    ]
