@@ -135,7 +135,6 @@ def clean(text: str) -> str:
 # PDF ---------------------------------------------------------------------------------------
 
 PAGE_NUMBER = re.compile(r"^(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?$", re.IGNORECASE)
-COLUMN_GAP = re.compile(r"\S {3,}\S")
 NUMBERED_HEADING = re.compile(r"^(\d{1,2}(\.\d{1,2}){0,3}\.?)\s+[A-Z][^.!?:;]{1,80}$")
 
 
@@ -282,7 +281,8 @@ def match_heading(line: str, pending: list[tuple[str, int]]) -> tuple[str, int] 
 
 def pdf_block(lines: list[str], page: int) -> list[Block]:
     """A run of lines between blank lines: a table if its lines have columns, else text."""
-    with_columns = sum(1 for line in lines if COLUMN_GAP.search(line.strip()))
+    # A row has a few cells; a justified line spread word by word has many "gaps" instead.
+    with_columns = sum(1 for line in lines if 2 <= len(re.split(r" {3,}", line.strip())) <= 8)
     if with_columns >= 2 and with_columns * 2 >= len(lines):
         rows = [" | ".join(part.strip() for part in re.split(r" {3,}", line.strip())) for line in lines]
         return [Block("table", "\n".join(rows), page=page)]

@@ -385,3 +385,14 @@ def test_a_markdown_pages_front_matter_gives_its_title_and_is_not_cited():
     assert [(p["heading_path"], p["text"]) for p in result["passages"]] == [
         ("Error codes", "E01 means the paper is out.")
     ]
+
+
+def test_a_justified_paragraph_spread_word_by_word_is_not_mistaken_for_a_table():
+    from chatapp.documents.reading import pdf_block
+
+    spread = ["The   rest   between   two   duties   is   measured   from   signing   off   to   signing   on."] * 3
+
+    (block,) = pdf_block(spread, 1)
+
+    assert block.kind == "text"
+    assert " | " not in block.text
