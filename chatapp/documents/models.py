@@ -19,6 +19,7 @@ changes whenever the set of retrievable passages changes, so every process can
 tell its index is stale.
 """
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 # Between the headings of a passage's heading path.
 HEADING_SEPARATOR = " › "
+# Tables in a passage's text are Markdown tables: cells between unescaped pipes, a rule under the header.
+TABLE_CELL = re.compile(r"(?<!\\)\|")
+TABLE_RULE = re.compile(r"^\|(\s*:?-+:?\s*\|)+$")
 
 
 def original_path(instance: "Document", filename: str) -> str:
@@ -197,9 +201,14 @@ class Passage(models.Model):
         """("text", paragraph) and ("table", rows of cells), in order: how the page shows it."""
         found: list[tuple[str, Any]] = []
         for part in self.text.split("\n\n"):
-            lines = part.split("\n")
-            if len(lines) > 1 and all(" | " in line for line in lines):
-                found.append(("table", [line.split(" | ") for line in lines]))
+            lines = part.strip().split("\n")
+            if len(lines) > 1 and all(line.startswith("|") and line.endswith("|") for line in lines):
+                rows = [
+                    [cell.strip().replace("\\|", "|") for cell in TABLE_CELL.split(line[1:-1])]
+                    for line in lines
+                    if not TABLE_RULE.match(line)
+                ]
+                found.append(("table", rows))
             elif part.strip():
                 found.append(("text", part))
         return found

@@ -132,6 +132,18 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def table_block(rows: list[list[str]], page: int | None = None) -> Block:
+    """Rows of cells as a Markdown (GFM) table, the first row its header: a quoted answer
+    shows it as a table, and the document page draws it as one."""
+    width = max(len(row) for row in rows)
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in [*cells, *[""] * (width - len(cells))]) + " |"
+
+    text = "\n".join([line(rows[0]), "| " + " | ".join(["---"] * width) + " |", *map(line, rows[1:])])
+    return Block("table", text, page=page)
+
+
 # PDF ---------------------------------------------------------------------------------------
 
 PAGE_NUMBER = re.compile(r"^(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?$", re.IGNORECASE)
@@ -284,8 +296,7 @@ def pdf_block(lines: list[str], page: int) -> list[Block]:
     # A row has a few cells; a justified line spread word by word has many "gaps" instead.
     with_columns = sum(1 for line in lines if 2 <= len(re.split(r" {3,}", line.strip())) <= 8)
     if with_columns >= 2 and with_columns * 2 >= len(lines):
-        rows = [" | ".join(part.strip() for part in re.split(r" {3,}", line.strip())) for line in lines]
-        return [Block("table", "\n".join(rows), page=page)]
+        return [table_block([[part.strip() for part in re.split(r" {3,}", line.strip())] for line in lines], page)]
     text = ""
     for line in lines:
         part = line.strip()
@@ -366,9 +377,9 @@ def read_docx(data: bytes, limits: Limits, progress: Progress) -> Reading:
                     # Merged cells repeat: keep each once.
                     if not cells or cells[-1] != value:
                         cells.append(value)
-                rows.append(" | ".join(cells))
+                rows.append(cells)
             if rows:
-                blocks.append(Block("table", "\n".join(rows)))
+                blocks.append(table_block(rows))
         if index % 50 == 0:
             progress(index + 1, len(body))
     progress(len(body), len(body))
@@ -419,16 +430,13 @@ def read_html(data: bytes, limits: Limits, progress: Progress) -> Reading:
             if text:
                 blocks.append(Block("heading", text, int(tag[1])))
         elif tag == "table":
-            rows = []
             caption = node.css_first("caption")
             if caption is not None and clean(caption.text()):
-                rows.append(clean(caption.text()))
-            for row in node.css("tr"):
-                cells = [clean(cell.text(separator=" ")) for cell in row.css("th, td")]
-                if any(cells):
-                    rows.append(" | ".join(cells))
-            if rows:
-                blocks.append(Block("table", "\n".join(rows)))
+                blocks.append(Block("text", clean(caption.text())))
+            table_rows = [[clean(cell.text(separator=" ")) for cell in row.css("th, td")] for row in node.css("tr")]
+            table_rows = [cells for cells in table_rows if any(cells)]
+            if table_rows:
+                blocks.append(table_block(table_rows))
         else:
             text = clean(node.text(separator=" "))
             if text:
@@ -485,7 +493,7 @@ def read_markdown(data: bytes, limits: Limits, progress: Progress) -> Reading:
                     rows[-1].append(clean(tokens[index].content))
                 index += 1
             if rows:
-                blocks.append(Block("table", "\n".join(" | ".join(row) for row in rows)))
+                blocks.append(table_block(rows))
             index += 1
         else:
             index += 1
@@ -542,7 +550,8 @@ def sentences(text: str) -> list[str]:
 
 
 def words(text: str) -> int:
-    return len(text.split())
+    # Table rules ("|", "---") are not words.
+    return sum(1 for word in text.split() if any(character.isalnum() for character in word))
 
 
 def pieces(block: Block, limit: int) -> Iterator[str]:
@@ -551,12 +560,14 @@ def pieces(block: Block, limit: int) -> Iterator[str]:
         yield block.text
         return
     if block.kind == "table":
+        # Each piece of a long table repeats its header (and the line under it).
         rows = block.text.split("\n")
-        header, chunk = rows[0], [rows[0]]
-        for row in rows[1:]:
-            if words("\n".join(chunk)) + words(row) > limit and len(chunk) > 1:
+        header = rows[:2]
+        chunk = list(header)
+        for row in rows[2:]:
+            if words("\n".join(chunk)) + words(row) > limit and len(chunk) > 2:
                 yield "\n".join(chunk)
-                chunk = [header]
+                chunk = list(header)
             chunk.append(row)
         yield "\n".join(chunk)
         return

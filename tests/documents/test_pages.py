@@ -98,3 +98,17 @@ def test_the_fingerprint_changes_when_a_documents_groups_change(drivers):
     document.groups.add(drivers)
 
     assert Passage.objects.fingerprint() != before
+
+
+def test_a_passages_table_is_drawn_as_a_table_on_the_document_page(alice_client):
+    table = "| Depot | Open |\n| --- | --- |\n| Northgate | 24 hours |\n| Riverside | 04:30 to 01:30 |"
+    passage = ready_document(text=f"Our depots open as follows.\n\n{table}").passages.get()
+
+    page = alice_client.get(passage.get_absolute_url()).content.decode()
+
+    assert passage.blocks() == [
+        ("text", "Our depots open as follows."),
+        ("table", [["Depot", "Open"], ["Northgate", "24 hours"], ["Riverside", "04:30 to 01:30"]]),
+    ]
+    assert "<th>Depot</th><th>Open</th>" in page
+    assert "<td>Riverside</td><td>04:30 to 01:30</td>" in page

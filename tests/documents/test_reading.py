@@ -396,3 +396,15 @@ def test_a_justified_paragraph_spread_word_by_word_is_not_mistaken_for_a_table()
 
     assert block.kind == "text"
     assert " | " not in block.text
+
+
+def test_tables_become_markdown_tables_and_a_long_one_repeats_its_header_in_each_passage():
+    rows = "".join(f"| Bus {n} | Depot {n} | {n} seats |\n" for n in range(120))
+    markdown = f"# Fleet\n\n| Bus | Depot | Seats |\n|---|---|---|\n{rows}".encode()
+
+    found = passages("fleet.md", markdown, passage_words=100)
+
+    assert len(found) > 3
+    for passage in found:
+        assert passage["text"].startswith("| Bus | Depot | Seats |\n| --- | --- | --- |\n| Bus ")
+    assert "| Bus 119 | Depot 119 | 119 seats |" in found[-1]["text"]
