@@ -126,7 +126,7 @@ class Generation:
     async def run(self) -> None:
         stream = self.stream
         try:
-            request = await self.relay.run_in_db(build_request, self.reply)
+            request = await self.relay.prepare(build_request, self.reply)
             if request.dropped_images or self.reply.attempt > 1:
                 if registry.images is not None:
                     await self.relay.db_call(registry.images.left_out, self.reply, request.dropped_images)

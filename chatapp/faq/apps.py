@@ -24,6 +24,12 @@ class KnowledgeBase:
         return finalize(reply, text, sources)
 
 
+def document_changed(sender: type, instance: Any = None, **kwargs: Any) -> None:
+    # Progress saves while a document is read change nothing answers may cite.
+    if kwargs.get("signal") is post_delete or getattr(instance, "is_ready", False):
+        entries_changed(sender, **kwargs)
+
+
 def entries_changed(sender: type, **kwargs: Any) -> None:
     # Every process notices the change by the entries' fingerprint; the embeddings are
     # computed once, in a task, as soon as the change is committed.
@@ -45,7 +51,7 @@ class FaqConfig(AppConfig):
         post_save.connect(entries_changed, sender="faq.FAQEntry", dispatch_uid="faq-rebuild-index-on-save")
         post_delete.connect(entries_changed, sender="faq.FAQEntry", dispatch_uid="faq-rebuild-index-on-delete")
         # A document made ready, re-processed, published, withdrawn or deleted changes the passages.
-        post_save.connect(entries_changed, sender="documents.Document", dispatch_uid="faq-rebuild-index-on-document")
+        post_save.connect(document_changed, sender="documents.Document", dispatch_uid="faq-rebuild-index-on-document")
         post_delete.connect(
-            entries_changed, sender="documents.Document", dispatch_uid="faq-rebuild-index-on-document-delete"
+            document_changed, sender="documents.Document", dispatch_uid="faq-rebuild-index-on-document-delete"
         )

@@ -68,7 +68,8 @@ def digest_of(fingerprint: Any) -> str:
 def current_fingerprint() -> tuple:
     return (
         FAQEntry.objects.published().fingerprint(),
-        Passage.objects.fingerprint(),
+        # Ready, published documents only: a document being processed saves its progress often.
+        SourceDocument.objects.published().ready().fingerprint(),
         embeddings_configuration(),
     )
 
