@@ -11,6 +11,8 @@ export WEB_PORT := $(or $(PORT),8000)
 export SUPERVISOR_DIR := $(CURDIR)/var/supervisor
 export METRICS_DIR ?= $(CURDIR)/var/prometheus
 export SUPERVISE_INFERENCE := true
+# `make run`'s model service also serves /v1/embeddings: the knowledge base ranks by meaning too.
+export FAQ_EMBEDDINGS_URL ?= http://127.0.0.1:8001/v1
 
 .PHONY: run test check faults setup bench check-compose clean
 

@@ -5,6 +5,14 @@
     python -m benchmarks.relay --streams 1,10 --rates 50 --answer-tokens 200
     python -m benchmarks.relay --workers 2 --webs 2 # scale out: clients of a conversation on both web processes
     python -m benchmarks.relay --server daphne,uvicorn  # the same app served by each, rows side by side
+    python -m benchmarks.relay --streams 100 --rates 50 --knowledge 20   # the knowledge base at work meanwhile
+
+With --knowledge N every app row runs twice in the same run: once alone, once
+while, a second after the streams start, an FAQ entry is saved (the index is
+rebuilt, its embeddings computed by the real CPU model service's
+/v1/embeddings in a Celery task) and N other people ask the Team FAQ bot
+questions of the shipped evaluation file. The streams' figures of both rows
+compare directly; the knowledge-base answers' own times are printed apart.
 
 An OpenAI-compatible engine (benchmarks/fake_engine.py) streams a known text at a
 set rate per stream. The real Celery worker (threads pool, as in supervisord.conf)
@@ -50,6 +58,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import httpx
 import psutil
@@ -80,6 +89,21 @@ class Stream:
     @cached_property
     def expected(self) -> str:
         return answer_text(self.seed, self.tokens)
+
+
+@dataclass
+class KnowledgeQuestion(Stream):
+    """A question to the Team FAQ bot: its answer is the knowledge base's, not the engine's."""
+
+    text: str = ""
+
+    @property
+    def question(self) -> str:
+        return self.text
+
+    @cached_property
+    def expected(self) -> str:
+        return ""
 
 
 @dataclass
@@ -378,6 +402,39 @@ async def read_through_app(
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return [reader.reading for reader in readers], spent(before, after), dict(monitor.peaks), started, cut_at
+
+
+async def knowledge_load(
+    questions: list[KnowledgeQuestion], web_urls: list[str], cookies: list[str], save_entry, deadline_s: float
+) -> dict:
+    """A second after the streams start: an entry saved, then `questions` asked; their answer times."""
+    await asyncio.sleep(1.0)
+    saved = time.monotonic()
+    await asyncio.to_thread(save_entry)
+    saved = time.monotonic() - saved
+    gate = asyncio.Semaphore(25)
+    readers = [
+        Reader(question, web_urls[index % len(web_urls)], cookies[index], sender=True)
+        for index, question in enumerate(questions)
+    ]
+    tasks = [asyncio.ensure_future(reader.run(gate)) for reader in readers]
+    await asyncio.wait_for(asyncio.gather(*(reader.opened.wait() for reader in readers)), 120)
+    for reader in readers:
+        await reader.send_question()
+    deadline = time.monotonic() + deadline_s
+    while any(reader.active for reader in readers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    for reader in readers:
+        await reader.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    answered = sorted(
+        reader.reading.final_at - reader.stream.sent_at
+        for reader in readers
+        if reader.reading.final_at is not None and reader.stream.sent_at is not None
+    )
+    return {"save_seconds": saved, "answer_seconds": answered, "asked": len(readers)}
 
 
 # The engine's own event format: enough to timestamp reads without parsing them.
@@ -742,6 +799,15 @@ class Bench:
         wait_for(f"http://127.0.0.1:{self.engine_port}/health", process=self.engine)
         if args.direct_only:
             return
+        if args.knowledge:
+            from django.core.management import call_command
+
+            call_command("load_sample_faq", "--if-empty", verbosity=0)
+            port = free_port()
+            # The real CPU model service, for its /v1/embeddings (the fake engine has none).
+            self.embeddings = self.processes.start("-m", "inference", "--port", str(port), "--threads", "1")
+            wait_for(f"http://127.0.0.1:{port}/health", process=self.embeddings, timeout=120)
+            self.env["FAQ_EMBEDDINGS_URL"] = f"http://127.0.0.1:{port}/v1"
         concurrency = max(200, max(args.streams))
         names = [f"relay{index}-{os.getpid()}@bench" for index in range(args.workers)]
         self.workers = [
@@ -753,7 +819,7 @@ class Bench:
                 self.webs.setdefault(server, []).append(self.processes.start_web(port, server=server))
                 self.web_urls.setdefault(server, []).append(f"ws://127.0.0.1:{port}/ws/chat/")
         self.wait_for_workers(names)
-        self.cookies = self.sign_in(max(*args.streams, args.webs, 2))
+        self.cookies = self.sign_in(max(*args.streams, args.webs, 2) + args.knowledge)
 
     def wait_for_workers(self, names) -> None:
         from chatapp.celery import app
@@ -802,6 +868,43 @@ class Bench:
             for stream, conversation in zip(streams, made, strict=False):
                 stream.conversation_id = conversation.pk
         return streams
+
+    def knowledge_questions(self, count: int) -> list[KnowledgeQuestion]:
+        """`count` questions of the shipped evaluation file, each from a user of its own, to the Team FAQ bot."""
+        from chatapp.chat.models import Bot, Conversation
+        from chatapp.faq.evaluation import read_cases
+
+        data = Path(__file__).resolve().parent.parent / "chatapp" / "faq" / "data" / "sample_eval.jsonl"
+        cases = [case for case in read_cases(data.read_text(encoding="utf-8").splitlines()) if not case.context]
+        bot = Bot.objects.get(slug="team-faq")
+        users = self.users[-count:]
+        made = Conversation.objects.bulk_create(
+            [Conversation(owner=user, bot=bot, title="Knowledge benchmark") for user in users]
+        )
+        questions = []
+        for index, conversation in enumerate(made):
+            self.seed += 1
+            questions.append(
+                KnowledgeQuestion(
+                    seed=self.seed,
+                    tokens=0,
+                    rate=0,
+                    conversation_id=conversation.pk,
+                    text=cases[index % len(cases)].question,
+                )
+            )
+        return questions
+
+    def save_entry(self) -> None:
+        """What an editor does in the admin: an entry's phrasings changed and saved."""
+        from django.db import close_old_connections
+
+        from chatapp.faq.models import FAQEntry
+
+        entry = FAQEntry.objects.order_by("id").first()
+        entry.phrasings = (entry.phrasings + f"\nBenchmark phrasing {self.seed}").strip()
+        entry.save()
+        close_old_connections()
 
     def engine_log(self) -> dict:
         return httpx.get(f"http://127.0.0.1:{self.engine_port}/bench/log", timeout=30).json()
@@ -861,23 +964,54 @@ class Bench:
         workers = f"{self.args.workers} worker{'s' * (self.args.workers > 1)}"
         return f"app ({server}, {workers}, {self.args.webs} web)"
 
-    def row(self, count: int, rate: float, server: str | None) -> dict:
-        """One row: through the app served by `server`, or the engine read directly (None)."""
+    def row(self, count: int, rate: float, server: str | None, knowledge: int = 0) -> dict:
+        """One row: through the app served by `server`, or the engine read directly (None).
+
+        `knowledge`: that many Team FAQ questions, and an entry saved, while the streams run.
+        """
         tokens = self.args.answer_tokens
         streams = self.streams(count, rate, tokens, conversations=bool(server))
         limit = self.deadline(rate, tokens)
         monitor = self.monitor(server)
+        load = None
         if server:
             urls = self.web_urls[server]
-            result = asyncio.run(read_through_app(streams, urls, self.cookies, monitor, limit, self.args.watchers))
-            label = self.app_label(server)
+            reading = read_through_app(streams, urls, self.cookies, monitor, limit, self.args.watchers)
+            if knowledge:
+                questions = self.knowledge_questions(knowledge)
+
+                async def both():
+                    return await asyncio.gather(
+                        reading,
+                        knowledge_load(questions, urls, self.cookies[-knowledge:], self.save_entry, limit),
+                    )
+
+                result, load = asyncio.run(both())
+            else:
+                result = asyncio.run(reading)
+            label = self.app_label(server) + (f" + {knowledge} FAQ questions, an entry saved" if knowledge else "")
         else:
             result = asyncio.run(read_directly(streams, self.engine_url, monitor, limit))
             label = "engine direct (no app)"
         readings, cpu, peaks, started, cut_at = result
         if server and not (self.wait_until_idle() and self.settle(monitor)):
             print("  (the app was still busy after the row; the next row shares it)", file=sys.stderr)
-        return figures(label, readings, cpu, peaks, started, cut_at, self.engine_log(), rate, count)
+        row = figures(label, readings, cpu, peaks, started, cut_at, self.engine_log(), rate, count)
+        if load is not None:
+            answered = load["answer_seconds"]
+            print(
+                f"  knowledge base meanwhile: entry saved in {load['save_seconds'] * 1000:.0f} ms; "
+                f"{len(answered)} of {load['asked']} questions answered, "
+                + (
+                    f"median {statistics.median(answered):.2f} s, max {answered[-1]:.2f} s from sending"
+                    if answered
+                    else "none in time"
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+            row["knowledge"] = load
+        return row
 
     def warm_up(self) -> None:
         """A few short answers through every process, so no row pays for first imports or connections."""
@@ -944,6 +1078,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--direct-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument(
+        "--knowledge",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run each app row with N Team FAQ questions and an entry saved meanwhile",
+    )
+    parser.add_argument(
         "--ramp",
         type=float,
         default=0.0,
@@ -973,8 +1114,11 @@ def main(argv: list[str] | None = None) -> int:
         for rate in args.rates:
             for count in args.streams:
                 kinds = ([] if args.no_direct else [None]) + ([] if args.direct_only else args.server)
-                for server in kinds:
-                    row = bench.row(count, rate, server)
+                runs = [(server, 0) for server in kinds]
+                if args.knowledge:
+                    runs += [(server, args.knowledge) for server in kinds if server]
+                for server, knowledge in runs:
+                    row = bench.row(count, rate, server, knowledge)
                     rows.append(row)
                     print(
                         f"{row['path']}: {count} streams at {rate:g} tok/s: delivered/engine "

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "chatapp.images",
     "chatapp.review",
     "chatapp.faq",
+    "chatapp.documents",
     "chatapp.api",
     "chatapp.ops",
 ]
@@ -423,9 +424,6 @@ FAQ_TOP_K = env.int("FAQ_TOP_K", default=3)
 # FAQ_ANSWER_MODES="mistralai/Ministral-3-3B-Instruct-2512=generate".
 FAQ_ANSWER_MODE = env.str("FAQ_ANSWER_MODE", default="quote")
 FAQ_ANSWER_MODES = env.dict("FAQ_ANSWER_MODES", default={})
-# Longest wait, in seconds, for a capable model's coverage judgement or yes/no
-# verification; past it the lexical decision and check stand.
-FAQ_MODEL_TIMEOUT = env.float("FAQ_MODEL_TIMEOUT", default=3.0)
 # In "generate" mode, a question this similar (0..1) to an entry's question or
 # phrasing is answered with the entry's own text, without the model; 1.1 turns that off.
 FAQ_NEAR_EXACT = env.float("FAQ_NEAR_EXACT", default=0.9)
@@ -433,7 +431,30 @@ FAQ_NEAR_EXACT = env.float("FAQ_NEAR_EXACT", default=0.9)
 FAQ_EMBEDDINGS_URL = env.str("FAQ_EMBEDDINGS_URL", default="")
 FAQ_EMBEDDINGS_MODEL = env.str("FAQ_EMBEDDINGS_MODEL", default="")
 FAQ_EMBEDDINGS_API_KEY = env.str("FAQ_EMBEDDINGS_API_KEY", default=INFERENCE_API_KEY)
-FAQ_EMBEDDINGS_WEIGHT = env.float("FAQ_EMBEDDINGS_WEIGHT", default=0.3)
+# At most this many texts per embeddings request (TEI's default --max-client-batch-size is 32).
+FAQ_EMBEDDINGS_BATCH = env.int("FAQ_EMBEDDINGS_BATCH", default=32)
+# Prefixes some embedding models need (e5: "query: " and "passage: "); none for the CPU model.
+FAQ_EMBEDDINGS_QUERY_PREFIX = env.str("FAQ_EMBEDDINGS_QUERY_PREFIX", default="")
+FAQ_EMBEDDINGS_PASSAGE_PREFIX = env.str("FAQ_EMBEDDINGS_PASSAGE_PREFIX", default="")
+# After the endpoint failed, the index is rebuilt with embeddings at most this often.
+FAQ_EMBEDDINGS_RETRY_SECONDS = env.float("FAQ_EMBEDDINGS_RETRY_SECONDS", default=60.0)
+
+# --- Documents: files read into passages the knowledge base cites ---
+# Every file is read in a child process of the worker with these limits; a file
+# past one is refused with the reason, and nothing else is affected.
+DOCUMENTS_MAX_BYTES = env.int("DOCUMENTS_MAX_BYTES", default=50 * 1024 * 1024)
+DOCUMENTS_MAX_PAGES = env.int("DOCUMENTS_MAX_PAGES", default=2000)
+DOCUMENTS_MAX_PASSAGES = env.int("DOCUMENTS_MAX_PASSAGES", default=5000)
+DOCUMENTS_SECONDS_PER_FILE = env.float("DOCUMENTS_SECONDS_PER_FILE", default=120.0)
+# Address space of the reading process, in MiB: a decompression bomb fails there.
+DOCUMENTS_MEMORY_MB = env.int("DOCUMENTS_MEMORY_MB", default=2048)
+# A zip uploaded in the admin: how many files, and how many bytes once unpacked.
+DOCUMENTS_ZIP_MAX_MEMBERS = env.int("DOCUMENTS_ZIP_MAX_MEMBERS", default=500)
+DOCUMENTS_ZIP_MAX_BYTES = env.int("DOCUMENTS_ZIP_MAX_BYTES", default=500 * 1024 * 1024)
+# Documents each worker process reads at once; the others wait in the queue.
+DOCUMENTS_CONCURRENCY = env.int("DOCUMENTS_CONCURRENCY", default=2)
+# Words per passage, at most (about 300 tokens); passages end at sentence ends.
+DOCUMENTS_PASSAGE_WORDS = env.int("DOCUMENTS_PASSAGE_WORDS", default=220)
 
 # --- OpenAI-compatible API (/v1/) ---
 # Requests per API token, in the `limits` notation: "60/minute", "1000/hour",

@@ -34,6 +34,7 @@ urlpatterns = [
     path("images/", include("chatapp.images.urls")),
     path("review/", include("chatapp.review.urls")),
     path("faq/", include("chatapp.faq.urls")),
+    path("documents/", include("chatapp.documents.urls")),
     path("v1/", include("chatapp.api.urls")),
     path("", include("chatapp.ops.urls")),
     path("", include("chatapp.chat.urls")),

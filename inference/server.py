@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .chat_request import ChatRequest, parse_chat_request, read_json_body
+from .embeddings import Encoder, SentenceEncoder, embeddings_handler
 from .engine import (
     Engine,
     Failed,
@@ -43,8 +44,16 @@ SEND_TIMEOUT_S = 5.0
 DEFAULT_TEMPERATURE = 0.7
 
 
-def create_app(engine: Engine, *, api_key: str | None = None, image_reader: ImageReader | None = None) -> Starlette:
+def create_app(
+    engine: Engine,
+    *,
+    api_key: str | None = None,
+    image_reader: ImageReader | None = None,
+    encoder: Encoder | None = None,
+) -> Starlette:
     reader = image_reader or ImageReader()
+    # Loaded on the first embeddings request: a chat-only deployment never pays for it.
+    encoder = encoder or SentenceEncoder()
 
     def authorize(request: Request) -> None:
         if api_key and request.headers.get("authorization") != f"Bearer {api_key}":
@@ -146,6 +155,7 @@ def create_app(engine: Engine, *, api_key: str | None = None, image_reader: Imag
         Route("/health", health, methods=["GET"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings_handler(encoder, authorize, _json_body), methods=["POST"]),
     ]
     if engine.record_prompts:
         routes.append(Route("/debug/last-prompt", last_prompt, methods=["GET"]))

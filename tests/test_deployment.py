@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 # Services that run on a plain `docker compose up`, and those a profile adds.
 APP_SERVICES = {"postgres", "redis", "migrate", "web", "worker", "beat"}
-PROFILES = {"vllm": ["gpu"], "inference-cpu": ["cpu"], "embeddings": ["embeddings"], "rerank": ["embeddings"]}
+PROFILES = {"vllm": ["gpu"], "inference-cpu": ["cpu"], "embeddings": ["embeddings"]}
 # Services that must report their health (others wait on it, or an operator does).
 HEALTHCHECKED = {"postgres", "redis", "vllm"}
 

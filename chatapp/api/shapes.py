@@ -38,17 +38,25 @@ def finish_reason(reply: Message, max_tokens: int | None) -> str:
 
 
 def sources(reply: Message, absolute: Callable[[str], str]) -> list[dict[str, Any]]:
-    """The knowledge-base entries the answer drew on (its text cites them as [n])."""
+    """The knowledge-base sources the answer drew on (its text cites them as [n]): entries and passages.
+
+    A passage also carries its document's title and file name, its section and page.
+    """
     return [
         {
             "number": source["number"],
+            "kind": source.get("kind", "entry"),
             "key": source["key"],
             "question": source["question"],
             "url": absolute(source["url"]),
             "cited": source.get("cited", False),
+            **{name: source.get(name) for name in PASSAGE_FIELDS if source.get("kind") == "passage"},
         }
         for source in reply.sources or ()
     ]
+
+
+PASSAGE_FIELDS = ("title", "document", "section", "page")
 
 
 class Completion:

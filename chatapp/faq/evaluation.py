@@ -1,7 +1,9 @@
 """Measuring retrieval and the coverage decision on a file of questions with known answers.
 
-The file is JSON Lines: `{"question": ..., "expected": [entry keys]}` per line,
-`expected: []` for questions the knowledge base should not cover; an optional
+The file is JSON Lines: `{"question": ..., "expected": [...]}` per line, each
+expected source an entry's key or a passage as `{"doc": file name, "section":
+heading or "page N"}`, `expected: []` for questions the knowledge base should
+not cover; an optional
 `kind` (e.g. "typo", "german") gives a breakdown, and an optional `context`
 (the earlier questions of the conversation, oldest first) makes it a follow-up.
 
@@ -17,9 +19,11 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from chatapp.faq.decision import ANSWER, NOT_COVERED, UNSURE, calibrate, decide
-from chatapp.faq.index import SearchIndex
+from chatapp.faq.index import Document, SearchIndex, SourceKind
 
 
 class EvaluationFileError(Exception):
@@ -29,23 +33,55 @@ class EvaluationFileError(Exception):
 @dataclass
 class Case:
     question: str
+    # Entry keys (str) and passages ({"doc": file name, "section": heading or "page N"}).
     expected: list
     kind: str = ""
     context: list = field(default_factory=list)
+
+    def matches(self, document: Document) -> bool:
+        return any(expected_matches(expected, document) for expected in self.expected)
+
+    @property
+    def source_kind(self) -> SourceKind | None:
+        """What kind of source answers it (None: nothing should)."""
+        if not self.expected:
+            return None
+        return SourceKind.PASSAGE if isinstance(self.expected[0], dict) else SourceKind.ENTRY
+
+    @property
+    def file_format(self) -> str:
+        """The extension of the document that answers it ("" for entries)."""
+        if self.source_kind != SourceKind.PASSAGE:
+            return ""
+        return Path(self.expected[0]["doc"]).suffix.lstrip(".").lower() or "text"
+
+
+def expected_matches(expected: str | dict, document: Document) -> bool:
+    if isinstance(expected, str):
+        return not document.is_passage and document.key == expected
+    if not document.is_passage or document.file_name != expected["doc"]:
+        return False
+    section = str(expected.get("section") or "").strip()
+    if not section:
+        return True
+    if section.lower().startswith("page "):
+        return str(document.page) == section[5:].strip()
+    headings = [part.strip().casefold() for part in document.section.split(" › ")]
+    return section.casefold() in headings or section.casefold() == document.section.casefold()
 
 
 @dataclass
 class Outcome:
     case: Case
-    ranked: list
+    ranked: list  # Documents, best first
     decision: str
-    listed: list
+    listed: list  # Documents listed (or the answer first)
     seconds: float
     confidence: float = 0.0
 
     def rank(self) -> int | None:
-        for position, key in enumerate(self.ranked, 1):
-            if key in self.case.expected:
+        for position, document in enumerate(self.ranked, 1):
+            if self.case.matches(document):
                 return position
         return None
 
@@ -53,12 +89,25 @@ class Outcome:
     def verdict(self) -> str:
         """What the asker got, in the words of the report."""
         if not self.case.expected:
-            return {ANSWER: "answered anyway", UNSURE: "unsure", NOT_COVERED: "declined"}[self.decision]
+            verdicts: dict[str, str] = {ANSWER: "answered anyway", UNSURE: "unsure", NOT_COVERED: "declined"}
+            return verdicts[self.decision]
         if self.decision == ANSWER:
-            return "answered right" if self.listed[0] in self.case.expected else "answered wrong"
+            return "answered right" if self.case.matches(self.listed[0]) else "answered wrong"
         if self.decision == UNSURE:
-            return "unsure, listed" if set(self.listed) & set(self.case.expected) else "unsure, not listed"
+            return "unsure, listed" if any(map(self.case.matches, self.listed)) else "unsure, not listed"
         return "wrongly declined"
+
+    def as_json(self) -> dict[str, Any]:
+        """One line of `faq_eval --json`: readable by other tools."""
+        sources = [source_json(document) for document in (self.listed if self.decision != NOT_COVERED else [])]
+        answer = self.listed[0].answer if self.decision == ANSWER else None
+        return {"question": self.case.question, "outcome": self.decision, "sources": sources, "answer": answer}
+
+
+def source_json(document: Document) -> dict[str, Any]:
+    if document.is_passage:
+        return {"kind": "passage", "doc": document.file_name, "section": document.section, "page": document.page}
+    return {"kind": "entry", "key": document.key}
 
 
 ANSWERABLE_VERDICTS = ("answered right", "answered wrong", "unsure, listed", "unsure, not listed", "wrongly declined")
@@ -99,6 +148,16 @@ class Report:
         outcomes = self.answerable if outcomes is None else outcomes
         return self._share(outcomes, lambda o: o.verdict in ("answered right", "unsure, listed"))
 
+    def by_source(self) -> dict[str, list[Outcome]]:
+        """Answerable questions by the kind of source that answers them, and passages by file format."""
+        groups: defaultdict[str, list[Outcome]] = defaultdict(list)
+        for outcome in self.answerable:
+            kind = outcome.case.source_kind
+            groups["entries" if kind == SourceKind.ENTRY else "documents"].append(outcome)
+            if kind == SourceKind.PASSAGE:
+                groups[f"  {outcome.case.file_format}"].append(outcome)
+        return dict(groups)
+
     def by_kind(self) -> dict[str, list[Outcome]]:
         kinds: defaultdict[str, list[Outcome]] = defaultdict(list)
         for outcome in self.outcomes:
@@ -123,7 +182,12 @@ def read_cases(lines: Iterable[str]) -> list:
             raise EvaluationFileError(f'line {number}: needs "question" (text) and "expected" (a list of keys)')
         if not isinstance(context, list) or not all(isinstance(text, str) for text in context):
             raise EvaluationFileError(f'line {number}: "context" must be a list of earlier questions')
-        cases.append(Case(question, [str(key) for key in expected], str(data.get("kind", "")), context))
+        for item in expected:
+            if not (isinstance(item, str) or (isinstance(item, dict) and isinstance(item.get("doc"), str))):
+                raise EvaluationFileError(
+                    f'line {number}: each expected source is an entry key or {{"doc", "section"}}'
+                )
+        cases.append(Case(question, list(expected), str(data.get("kind", "")), context))
     if not cases:
         raise EvaluationFileError("the file holds no questions")
     return cases
@@ -138,6 +202,6 @@ def evaluate(cases: Iterable[Case], index: SearchIndex, listed: int = 3, ranked:
         started = time.perf_counter()
         decision = decide(index, case.question, context=case.context, k=max(listed, ranked))
         seconds = time.perf_counter() - started
-        keys = decision.keys
-        report.outcomes.append(Outcome(case, keys, decision.outcome, keys[:listed], seconds, decision.confidence))
+        found = [hit.document for hit in decision.hits]
+        report.outcomes.append(Outcome(case, found, decision.outcome, found[:listed], seconds, decision.confidence))
     return report

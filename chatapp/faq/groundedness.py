@@ -17,9 +17,7 @@ checked: there is nothing in it to support.
 import re
 from dataclasses import dataclass
 
-import snowballstemmer
-
-from chatapp.faq.analysis import default_analyzer, fold
+from chatapp.faq.analysis import default_analyzer, fold, stem
 
 CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -27,8 +25,6 @@ LITERAL = re.compile(r"`[^`]+`|https?://\S+|\b[\w.-]*\d[\w.-]*\b|\b\w+(?:[-_/.]\
 # Share of a sentence's content words that its entries must contain.
 MIN_SUPPORT = 0.6
 MIN_CHECKED_WORDS = 3
-
-_stemmer = snowballstemmer.stemmer("english")
 
 
 def cited_numbers(text: str) -> set:
@@ -42,7 +38,8 @@ class Verdict:
 
 
 def stems(text: str) -> set:
-    return set(_stemmer.stemWords(default_analyzer().terms(text)))
+    # `stem` is cached and locked: a Snowball stemmer keeps state between calls, and workers use threads.
+    return {stem(term) for term in default_analyzer().terms(text)}
 
 
 def literals(text: str) -> set:

@@ -13,9 +13,9 @@ ones, for a follow-up) is searched and decided (`search.py`):
 - not covered: a fixed reply; recorded for reviewers.
 
 The mode follows the model (FAQ_ANSWER_MODES, default FAQ_ANSWER_MODE): the
-small CPU model paraphrases badly and invents commands, so it quotes. Where
-the model is capable, it also judges coverage and verifies its own answers
-(`model_judge.py`), with the lexical decision and check as the fallback.
+small CPU model paraphrases badly and invents commands, so it quotes. Whether
+to answer is decided once, by `decision.py`, for every mode; a generated
+answer is then checked lexically (`groundedness.py`) before it is final.
 
 Each source records its `use`: "quoted" (its text is the answer), "related"
 and "closest" (linked), or "answer" (given to the model to write from).
@@ -23,17 +23,17 @@ and "closest" (linked), or "answer" (given to the model to write from).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.urls import reverse
 
 from chatapp.chat import extensions
-from chatapp.faq import actions, model_judge
+from chatapp.documents.reading import sentences
+from chatapp.faq import actions
 from chatapp.faq.decision import ANSWER, UNSURE, Decision
-from chatapp.faq.groundedness import Verdict, check, cited_numbers
+from chatapp.faq.groundedness import check, cited_numbers, stems
 from chatapp.faq.index import Hit, near_exact
 from chatapp.faq.search import search, visible_entry_ids
 
@@ -53,12 +53,16 @@ NOT_COVERED_TEXT = (
 )
 UNSURE_TEXT = "I'm not sure the knowledge base covers this. The closest entries are:"
 INSTRUCTIONS = (
-    "Answer the user's question using only the knowledge base entries below. "
-    "After each statement, cite the entry it comes from by its number in brackets, like [1]. "
-    "If the entries do not answer the question, say that the knowledge base does not cover it."
+    "Answer the user's question using only the knowledge base sources below (FAQ entries and passages "
+    "of the team's documents). "
+    "After each statement, cite the source it comes from by its number in brackets, like [1]. "
+    "If the sources do not answer the question, say that the knowledge base does not cover it."
 )
 # Another entry is linked under a quoted answer when it scores at least this share of the first.
 RELATED_SHARE = 0.5
+# In a quoted passage, sentences sharing at least this share of the best sentence's
+# question words are highlighted.
+HIGHLIGHT_SHARE = 0.8
 
 
 @dataclass
@@ -79,17 +83,70 @@ def answer_mode(model_name: str) -> str:
 
 
 def source(number: int, hit: Hit, use: str, cited: bool = False) -> dict:
+    """A source as the message keeps it; `question` is what its link reads (a passage's citation label)."""
     document = hit.document
-    return {
+    shape: dict[str, Any] = {
         "number": number,
+        "kind": document.kind.value,
         "id": document.id,
         "key": document.key,
-        "question": document.question,
-        "url": reverse("faq:entry", args=[document.key]),
+        "question": document.label if document.is_passage else document.question,
+        "url": document.url if document.is_passage else reverse("faq:entry", args=[document.key]),
         "score": hit.score,
         "cited": cited,
         "use": use,
     }
+    if document.is_passage:
+        shape |= {
+            "title": document.title,
+            "document": document.file_name,
+            "section": document.section,
+            "page": document.page,
+        }
+    return shape
+
+
+def highlighted(text: str, question: str) -> str:
+    """A passage with the sentences that answer `question` in bold: those sharing most of its content words.
+
+    Table rows are left as they are: a table answers as a whole.
+    """
+    asked = stems(question)
+    if not asked:
+        return text.strip()
+    paragraphs: list[tuple[str, list[tuple[str, int]]]] = []
+    for paragraph in text.strip().split("\n\n"):
+        if " | " in paragraph:
+            paragraphs.append((paragraph, []))
+            continue
+        parts = sentences(paragraph) or [paragraph]
+        paragraphs.append((paragraph, [(part, len(stems(part) & asked)) for part in parts]))
+    best = max((score for _, scored in paragraphs for _, score in scored), default=0)
+    if best == 0:
+        return text.strip()
+    written = []
+    for paragraph, scored in paragraphs:
+        if not scored:
+            written.append(paragraph)
+            continue
+        written.append(
+            " ".join(
+                f"**{part.strip()}**" if score >= max(1, HIGHLIGHT_SHARE * best) and "*" not in part else part
+                for part, score in scored
+            )
+        )
+    return "\n\n".join(written)
+
+
+def passage_quote(hit: Hit, question: str, sources: list) -> str:
+    """A document answer in quote mode: the passage, the answering sentences highlighted, its citation."""
+    first = sources[0]
+    label = first["question"].replace("[", "(").replace("]", ")")
+    text = f"{highlighted(hit.document.answer, question)}\n\nSource: [1] [{label}]({first['url']})"
+    related = [item for item in sources if item["use"] == "related"]
+    if related:
+        text += "\n\nRelated: " + " · ".join(entry_link(item) for item in related)
+    return text
 
 
 def entry_link(item: dict) -> str:
@@ -120,28 +177,7 @@ def entries_prompt(system: str, hits: list) -> str:
     blocks = [
         f"[{number}] {hit.document.question}\n{hit.document.answer.strip()}" for number, hit in enumerate(hits, 1)
     ]
-    return f"{system}\n\n{INSTRUCTIONS}\n\nKnowledge base entries:\n\n" + "\n\n".join(blocks)
-
-
-def with_model_judgement(decision: Decision, model: str) -> Decision:
-    """The decision once a capable model has said which listed entry answers, if any.
-
-    The model may pick any listed entry (it becomes the first) or none (no
-    assertion: the entries are listed). When it cannot tell us in time, the
-    lexical decision stands.
-    """
-    entries = [(number, hit.document.question, hit.document.answer) for number, hit in enumerate(decision.hits, 1)]
-    question = decision.question
-    if decision.used_context:
-        question = f"{decision.retrieval.context}\n{question}"
-    number = model_judge.which_entry(model, question, entries)
-    if number is None:
-        return decision
-    if number == 0:
-        return dataclasses.replace(decision, outcome=UNSURE, judged_by_model=True)
-    hits = [decision.hits[number - 1]] + [hit for index, hit in enumerate(decision.hits, 1) if index != number]
-    retrieval = dataclasses.replace(decision.retrieval, hits=hits)
-    return dataclasses.replace(decision, outcome=ANSWER, retrieval=retrieval, judged_by_model=True)
+    return f"{system}\n\n{INSTRUCTIONS}\n\nKnowledge base sources:\n\n" + "\n\n".join(blocks)
 
 
 def ground(bot: Bot | None, turns: list[Turn], system: str, reply: Message) -> Grounding:
@@ -152,8 +188,6 @@ def ground(bot: Bot | None, turns: list[Turn], system: str, reply: Message) -> G
     context = [turn.text for turn in turns[:-1] if turn.role == "user"]
     mode = answer_mode(bot.model_name)
     decision = search(question, context=context, visible=visible_entry_ids(reply.conversation.owner))
-    if mode == GENERATE and decision.covered:
-        decision = with_model_judgement(decision, bot.model_name)
     if decision.outcome != ANSWER:
         actions.note_question(question, decision, message=reply)
     if not decision.covered:
@@ -165,13 +199,12 @@ def ground(bot: Bot | None, turns: list[Turn], system: str, reply: Message) -> G
     hits = [best] + [hit for hit in others if hit.rank_score >= RELATED_SHARE * best.rank_score]
     if mode == QUOTE or near_exact(question, best.document, settings.FAQ_NEAR_EXACT):
         sources = quote_sources(hits)
-        return Grounding(
-            system,
-            sources=sources,
-            canned_answer=quote_answer(best.document.answer, sources),
-            decision=decision,
-            mode=mode,
+        text = (
+            passage_quote(best, question, sources)
+            if best.document.is_passage
+            else quote_answer(best.document.answer, sources)
         )
+        return Grounding(system, sources=sources, canned_answer=text, decision=decision, mode=mode)
     sources = [source(number, hit, "answer") for number, hit in enumerate(hits, 1)]
     return Grounding(entries_prompt(system, hits), sources=sources, decision=decision, mode=mode)
 
@@ -191,26 +224,15 @@ def finalize(reply: Message, text: str, sources: list) -> FinalAnswer:
 
     A generated answer that cites nothing, cites an entry it was not given, or
     states what its entries do not support is replaced by the quote answer;
-    the model's text is kept for reviewers. Blocking: runs in a worker thread
-    (a database read, and maybe one short request to the model).
+    the model's text is kept for reviewers. A database read and the lexical
+    check: nothing here waits on the model.
     """
     given = [item for item in sources if item.get("use") == "answer"]
     if not given:
         return FinalAnswer(text, mark_cited(sources, text))
-    from chatapp.faq.models import FAQEntry
-
-    found = {entry.pk: entry for entry in FAQEntry.objects.filter(pk__in=[item["id"] for item in given])}
-    entries = {item["number"]: found[item["id"]] for item in given if item["id"] in found}
-    texts = {number: f"{entry.question}\n{entry.answer}" for number, entry in entries.items()}
-    verdict = check(text, texts, support=False)
-    if verdict.grounded:
-        model = reply_model(reply)
-        triples = [(number, entry.question, entry.answer) for number, entry in entries.items()]
-        verified = model_judge.supported(model, text, triples) if answer_mode(model) == GENERATE else None
-        if verified is None:
-            verdict = check(text, texts)
-        elif not verified:
-            verdict = Verdict(False, "the model found a statement its entries do not support")
+    found = current_texts([item["id"] for item in given])
+    texts = {item["number"]: "\n".join(found[item["id"]]) for item in given if item["id"] in found}
+    verdict = check(text, texts)
     if verdict.grounded:
         return FinalAnswer(text, mark_cited(sources, text))
     first = given[0]
@@ -221,9 +243,16 @@ def finalize(reply: Message, text: str, sources: list) -> FinalAnswer:
         {**item, "use": "quoted" if number == 1 else "related", "cited": number == 1, "number": number}
         for number, item in enumerate([first] + [item for item in given[1:] if item["id"] in found], 1)
     ]
-    return FinalAnswer(quote_answer(found[first["id"]].answer, renumbered), renumbered, rejected_draft=text)
+    return FinalAnswer(quote_answer(found[first["id"]][1], renumbered), renumbered, rejected_draft=text)
 
 
-def reply_model(reply: Message) -> str:
-    bot = reply.conversation.bot
-    return bot.model_name if bot else settings.INFERENCE_MODEL
+def current_texts(ids: list[int]) -> dict[int, tuple[str, str]]:
+    """(heading, text) of the sources still published, by id (entries positive, passages negated)."""
+    from chatapp.documents.models import Passage
+    from chatapp.faq.models import FAQEntry
+
+    entries = FAQEntry.objects.published().filter(pk__in=[id for id in ids if id > 0])
+    passages = Passage.objects.usable().select_related("document").filter(pk__in=[-id for id in ids if id < 0])
+    found = {entry.pk: (entry.question, entry.answer) for entry in entries}
+    found |= {-passage.pk: (passage.citation_label, passage.text) for passage in passages}
+    return found

@@ -169,3 +169,85 @@ class UnansweredQuestion(models.Model):
         ids = [item["id"] for item in self.candidates or [] if isinstance(item, dict) and "id" in item]
         found = FAQEntry.objects.in_bulk(ids)
         return [found[pk] for pk in ids if pk in found]
+
+
+def question_key(text: str) -> str:
+    """A question's words, folded: two people asking the same thing in different case or spacing count together."""
+    from chatapp.faq.analysis import words
+
+    return " ".join(words(text))[:300]
+
+
+class ConfirmationQuerySet(models.QuerySet["Confirmation"]):
+    def pending(self) -> Self:
+        return self.filter(status=Confirmation.Status.PENDING)
+
+    def same_pair(self, confirmation: "Confirmation") -> Self:
+        """Confirmations of the same question (as worded, folded) for the same source."""
+        return self.filter(question_key=confirmation.question_key, source_key=confirmation.source_key)
+
+    def ranked(self) -> Self:
+        """One row per (question, source) pending, most people first: the reviewers' list."""
+        people = (
+            Confirmation.objects.pending()
+            .filter(question_key=models.OuterRef("question_key"), source_key=models.OuterRef("source_key"))
+            .values("question_key")
+            .annotate(count=models.Count("user", distinct=True))
+            .values("count")
+        )
+        first = (
+            Confirmation.objects.pending()
+            .filter(question_key=models.OuterRef("question_key"), source_key=models.OuterRef("source_key"))
+            .order_by("id")
+            .values("id")[:1]
+        )
+        return (
+            self.pending()
+            .annotate(people=models.Subquery(people), first_id=models.Subquery(first))
+            .filter(id=models.F("first_id"))
+            .order_by("-people", "-created_at")
+        )
+
+
+class Confirmation(models.Model):
+    """Someone said a source listed under a "not sure" answer answers their question.
+
+    Nothing changes for anyone until a reviewer accepts it: then the question
+    becomes a phrasing of the entry (or, for a passage, an entry of its own).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        ACCEPTED = "accepted", "Accepted"
+        DISMISSED = "dismissed", "Dismissed"
+
+    question = models.TextField()
+    question_key = models.CharField(max_length=300, db_index=True)
+    # "entry:<id>" or "passage:<id>": what confirmations of the same source share.
+    source_key = models.CharField(max_length=40, db_index=True)
+    entry = models.ForeignKey(FAQEntry, null=True, blank=True, on_delete=models.CASCADE, related_name="confirmations")
+    passage = models.ForeignKey(
+        "documents.Passage", null=True, blank=True, on_delete=models.CASCADE, related_name="confirmations"
+    )
+    message = models.ForeignKey("chat.Message", on_delete=models.CASCADE, related_name="confirmations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = ConfirmationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One answer, one confirmation per person: a second click moves it to another source.
+            models.UniqueConstraint(fields=["message", "user"], name="faq_confirmation_one_per_answer_and_person"),
+        ]
+
+    def __str__(self) -> str:
+        return self.question[:80]
+
+    @property
+    def source_label(self) -> str:
+        if self.passage is not None:
+            return self.passage.citation_label
+        return self.entry.question if self.entry is not None else "—"

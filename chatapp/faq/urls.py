@@ -6,5 +6,6 @@ app_name = "faq"
 
 urlpatterns = [
     path("", views.entry_list, name="list"),
+    path("confirm/", views.confirm, name="confirm"),
     path("<slug:key>/", views.entry, name="entry"),
 ]

@@ -1,9 +1,11 @@
 from collections.abc import Iterable
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_POST
 
+from chatapp.faq import actions
 from chatapp.faq.models import FAQEntry
 from chatapp.faq.search import search, visible_entry_ids
 from chatapp.markdown import render_markdown
@@ -29,3 +31,18 @@ def entry(request: HttpRequest, key: str) -> HttpResponse:
     if found is None:
         raise Http404("No such FAQ entry.")
     return render(request, "faq/entry.html", {"entry": found, "answer_html": render_markdown(found.answer)})
+
+
+@login_required
+@require_POST
+def confirm(request: HttpRequest) -> JsonResponse:
+    """ "This answers it" under a "not sure" answer: recorded for reviewers, nothing else changes."""
+    try:
+        message_id, number = int(request.POST.get("message", "")), int(request.POST.get("number", ""))
+    except ValueError:
+        return JsonResponse({"error": "Say which answer and which source."}, status=400)
+    try:
+        actions.confirm_source(request.user, message_id, number)  # type: ignore[arg-type]
+    except actions.NotConfirmable as error:
+        return JsonResponse({"error": str(error)}, status=404)
+    return JsonResponse({"confirmed": True, "message": "Thanks: a reviewer will check it."})

@@ -38,6 +38,7 @@ def test_the_faq_bot_answers_from_the_entry_and_cites_it(api, sample_faq, live_a
     # The entries behind the citations, as an extra field next to the standard ones.
     assert sources[0] == {
         "number": 1,
+        "kind": "entry",
         "key": "vpn-access",
         "question": "How do I get VPN access?",
         "url": f"{live_app}/faq/vpn-access/",
@@ -82,3 +83,26 @@ def test_a_streamed_faq_answer_cites_the_entry_too(api, sample_faq):
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
     assert "Source: [1]" in text
     assert chunks[-1].model_extra["sources"][0]["key"] == "vpn-access"
+
+
+def test_a_document_answer_carries_its_title_section_page_and_link(api, sample_faq, live_app):
+    from tests.documents.conftest import ready_document
+
+    document = ready_document()
+    text, sources = ask(api, "What is the minimum rest between two normal duties?")
+
+    passage = document.passages.get()
+    assert "minimum rest is 11 hours" in text
+    assert sources[0] | {"url": ""} == {
+        "number": 1,
+        "kind": "passage",
+        "key": sources[0]["key"],
+        "question": "Driver handbook › Rest periods (p. 12)",
+        "url": "",
+        "cited": True,
+        "title": "Driver handbook",
+        "document": "handbook.pdf",
+        "section": "Rest periods",
+        "page": 12,
+    }
+    assert sources[0]["url"] == f"{live_app}{passage.get_absolute_url()}"

@@ -1,7 +1,7 @@
 """How knowledge-base answers are written: quoted from the entry, or generated and then checked.
 
 The capable model is a scripted OpenAI-compatible service (tests/faq/scripted_model_service.py):
-the real CPU model cannot be made to judge coverage, verify, stray from the entries or be slow on demand.
+the real CPU model cannot be made to stray from the entries on demand.
 """
 
 import pytest
@@ -31,7 +31,6 @@ def faq_bot(team_faq_bot):
 def capable(settings, faq_bot):
     """The bot's model is declared capable: it generates, judges coverage and verifies."""
     settings.FAQ_ANSWER_MODES = {MODEL: "generate"}
-    settings.FAQ_MODEL_TIMEOUT = 1.0
     with ScriptedModelService() as service:
         settings.INFERENCE_URL = service.url
         yield service
@@ -141,38 +140,16 @@ def test_a_capable_model_writes_from_the_numbered_entries(alice, faq_bot, capabl
     request = build_request(asking(alice, faq_bot, "Rollback a bad deploy how?"))
 
     assert request.canned_answer is None
-    assert "cite the entry it comes from by its number in brackets" in request.messages[0]["content"]
+    assert "cite the source it comes from by its number in brackets" in request.messages[0]["content"]
     assert "[1] How do I roll back a bad deploy?" in request.messages[0]["content"]
     assert [item["use"] for item in request.sources] == ["answer"] * len(request.sources)
 
 
-def test_the_models_coverage_judgement_picks_the_answer_among_the_listed_entries(alice, faq_bot, capable):
-    capable.judge = "1"
+def test_whether_to_answer_is_decided_without_asking_the_model(alice, faq_bot, capable):
     request = build_request(asking(alice, faq_bot, "Who approves my VPN request and how long does it take?"))
 
-    assert request.canned_answer is None  # lexically unsure; the model says entry 1 answers
-    assert request.sources[0]["key"] == "vpn-access"
-    (judged,) = capable.asked("judge")
-    assert "Question: Who approves my VPN request" in judged["messages"][1]["content"]
-    assert not UnansweredQuestion.objects.exists()
-
-
-def test_when_the_model_says_no_entry_answers_nothing_is_asserted(alice, faq_bot, capable):
-    capable.judge = "0"
-    request = build_request(asking(alice, faq_bot, "Rollback a bad deploy how?"))
-
-    assert request.canned_answer.startswith(UNSURE_TEXT)
-
-
-def test_a_slow_model_leaves_the_lexical_decision_standing(alice, faq_bot, capable, settings):
-    settings.FAQ_MODEL_TIMEOUT = 0.3
-    capable.delay = 2.0
-    capable.judge = "1"
-
-    request = build_request(asking(alice, faq_bot, "Who approves my VPN request and how long does it take?"))
-
-    assert capable.asked("judge"), "the model was asked"
-    assert request.canned_answer.startswith(UNSURE_TEXT)  # what the lexical decision said
+    assert not capable.asked("judge")
+    assert request.canned_answer is None or request.canned_answer.startswith(UNSURE_TEXT)
 
 
 def generated(alice, faq_bot, text, question="Rollback a bad deploy how?"):
@@ -183,10 +160,9 @@ def generated(alice, faq_bot, text, question="Rollback a bad deploy how?"):
 
 
 def test_an_answer_stating_what_the_entries_do_not_say_is_replaced_by_the_quote(alice, faq_bot, capable):
-    capable.verify = "no"
-    _reply, request, final = generated(alice, faq_bot, "Run `/deploy rollback production` in #deploys [1].")
+    _reply, request, final = generated(alice, faq_bot, STRAYING)
 
-    assert final.rejected_draft == "Run `/deploy rollback production` in #deploys [1]."
+    assert final.rejected_draft == STRAYING
     entry = FAQEntry.objects.get(key=request.sources[0]["key"])
     assert final.text.startswith(entry.answer.strip()) and "Source: [1]" in final.text
     assert final.sources[0]["cited"] and final.sources[0]["use"] == "quoted"
@@ -198,7 +174,7 @@ def test_a_supported_answer_is_kept_with_its_citations(alice, faq_bot, capable):
 
     assert final.text == text and final.rejected_draft == ""
     assert final.sources[0]["cited"]
-    assert capable.asked("verify"), "the capable model verified it"
+    assert not capable.asked("verify"), "the lexical check needs no model"
 
 
 @pytest.mark.parametrize(
@@ -217,18 +193,7 @@ def test_answers_with_missing_or_unknown_citations_are_replaced_without_asking_t
     assert not capable.asked("verify")
 
 
-def test_when_the_verifier_is_slow_the_lexical_check_decides(alice, faq_bot, capable, settings):
-    settings.FAQ_MODEL_TIMEOUT = 0.3
-    capable.delay = 2.0
-    capable.verify = "yes"  # too late to count
-    _reply, _request, final = generated(alice, faq_bot, STRAYING)
-
-    assert final.rejected_draft == STRAYING  # invented command: the lexical check refuses it
-    assert "ssh-fork" not in final.text
-
-
 def test_a_replaced_answer_is_marked_for_the_browser_and_the_api(alice, faq_bot, capable):
-    capable.verify = "no"
     reply, _request, final = generated(alice, faq_bot, STRAYING)
     reply.finish(Message.Status.DONE, content=final.text, sources=final.sources, rejected_draft=final.rejected_draft)
 

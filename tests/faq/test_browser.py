@@ -75,3 +75,32 @@ def test_a_follow_up_in_the_same_conversation_is_answered_with_its_context(page,
 
     assert "no production deploys on Fridays" in follow_up.locator(".message-body").inner_text()
     assert follow_up.get_by_role("link", name="[1] When are deploy freezes?").is_visible()
+
+
+def test_this_answers_it_reaches_the_reviewers_and_once_accepted_the_question_is_answered(
+    page, browser, live_app, alice, admin
+):
+    from chatapp.faq.models import Confirmation
+
+    question = "Who approves my VPN request and how long does it take?"
+    answer = ask(page, live_app, alice, question)
+    confirm = answer.locator(".sources-confirm li").filter(has_text="How do I get VPN access?")
+    confirm.get_by_role("button", name="This answers it").click()
+    confirm.get_by_role("status").wait_for()
+    assert "a reviewer will check it" in confirm.inner_text()
+    assert Confirmation.objects.get().entry.key == "vpn-access"
+
+    reviewer = browser.new_page()
+    try:
+        sign_in(reviewer, live_app, admin)
+        reviewer.goto(f"{live_app}/admin/faq/confirmation/")
+        row = reviewer.locator("#result_list tr").filter(has_text=question)
+        row.get_by_role("button", name="Accept as a phrasing").click()
+        reviewer.get_by_text("now gets the answer of").wait_for()
+    finally:
+        reviewer.close()
+
+    page.goto(f"{live_app}/")
+    again = ask(page, live_app, alice, question)
+    assert "WireGuard" in again.last.locator(".message-body").inner_text()
+    assert again.last.locator(".sources-label").inner_text() == "Sources"

@@ -26,7 +26,7 @@ def test_the_shipped_evaluation_meets_its_targets():
         "answered anyway",
     ):
         assert figure in report
-    assert "calibrated on the knowledge base" in report
+    assert "decision fitted on" in report
     assert "All thresholds met." in report
 
 
@@ -59,7 +59,7 @@ def test_questions_about_unknown_keys_are_pointed_out(tmp_path):
 
     call_command("faq_eval", str(path), stdout=out)
 
-    assert "Expected keys not among the entries: no-such-entry" in out.getvalue()
+    assert 'Expected sources not in the knowledge base: "no-such-entry"' in out.getvalue()
     assert "recall@1 0.500" in out.getvalue()
 
 

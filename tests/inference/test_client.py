@@ -105,7 +105,7 @@ async def test_list_models_returns_the_served_model(idle_service):
     assert [m["id"] for m in models] == [MODEL]
 
 
-async def test_embeddings_on_a_service_without_them_is_a_404_error(idle_service):
+async def test_embeddings_of_the_chat_model_are_a_404_error(idle_service):
     async with httpx.AsyncClient() as http:
         with pytest.raises(InferenceError) as caught:
             await embeddings(http, base_url=idle_service.base_url, api_key="", model=MODEL, inputs=["hi"])

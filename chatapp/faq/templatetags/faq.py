@@ -23,10 +23,21 @@ def shown_sources(sources: list | None) -> tuple[str, list[dict[str, Any]]]:
     return ("Sources", cited) if cited else ("Related FAQ entries", sources)
 
 
+def closest_sources(sources: list | None) -> list[dict[str, Any]]:
+    """The sources listed under a "not sure" answer: each gets "This answers it"."""
+    return [item for item in sources or [] if isinstance(item, dict) and item.get("use") == "closest"]
+
+
 @register.inclusion_tag("faq/sources.html")
 def message_sources(message: Message) -> dict[str, Any]:
     label, items = shown_sources(message.sources)
-    return {"label": label, "items": items, "replaced": bool(getattr(message, "rejected_draft", ""))}
+    return {
+        "label": label,
+        "items": items,
+        "closest": closest_sources(message.sources),
+        "message_id": message.pk,
+        "replaced": bool(getattr(message, "rejected_draft", "")),
+    }
 
 
 @register.inclusion_tag("faq/retrieved_sources.html")

@@ -1,0 +1,103 @@
+"""Fit the decision's models on the development knowledge bases and write `data/decision.json`.
+
+Each development set (a knowledge-base file and its questions) is indexed in
+memory, lexically and with the CPU embeddings model in process; every question
+is searched as the bot searches it, and its figures labelled by what a right
+decision would be. Pooled, they fit the lexical and the hybrid models. Before
+writing, each set is decided by models fitted on the other sets only, so the
+figures printed are those of a knowledge base the models have not seen.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.core.management.base import BaseCommand, CommandParser
+
+from chatapp.faq.analysis import is_follow_up
+from chatapp.faq.decision import (
+    COEFFICIENTS,
+    HYBRID_FEATURES,
+    LEXICAL_FEATURES,
+    all_features,
+    fit_calibration,
+)
+from chatapp.faq.embeddings import LocalEmbedder
+from chatapp.faq.evaluation import read_cases
+from chatapp.faq.index import SearchIndex
+from chatapp.faq.management.commands.faq_eval import file_index, folder_passages
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+DOCUMENT_DATA = Path(__file__).resolve().parents[3] / "documents" / "data"
+# Development sets only: the theatre entries and the transit documents are frozen and never fitted on.
+DEVELOPMENT = ("sample", "lab", "clinic", "documents:brewery")
+
+
+def labelled(index: SearchIndex, lines: list[str], k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rows, right, listed, answerable = [], [], [], []
+    for case in read_cases(lines):
+        earlier = case.context[-2:]
+        context = " ".join(earlier) if earlier and is_follow_up(case.question) else ""
+        retrieval = index.search(case.question, k=k, context=context)
+        x = all_features(index, retrieval)
+        if x is None:
+            continue
+        documents = [hit.document for hit in retrieval.hits]
+        rows.append(x)
+        right.append(bool(documents) and case.matches(documents[0]))
+        listed.append(any(map(case.matches, documents)))
+        answerable.append(bool(case.expected))
+    return np.array(rows), np.array(right), np.array(listed), np.array(answerable)
+
+
+Samples = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def pooled_samples(sets: list[Samples]) -> Samples:
+    rows, right, listed, answerable = (np.concatenate(parts) for parts in zip(*sets, strict=True))
+    return rows, right, listed, answerable
+
+
+class Command(BaseCommand):
+    help = "Fit the answer / not sure / not covered models on the development sets and write them."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--sets", nargs="+", default=list(DEVELOPMENT))
+        parser.add_argument("--output", default=str(COEFFICIENTS))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        embedder = LocalEmbedder()
+        samples: dict[str, dict[str, tuple]] = {"lexical": {}, "hybrid": {}}
+        for name in options["sets"]:
+            if name.startswith("documents:"):
+                folder = name.split(":", 1)[1]
+                questions = (DOCUMENT_DATA / f"{folder}_eval.jsonl").read_text(encoding="utf-8").splitlines()
+                hybrid = SearchIndex(folder_passages(DOCUMENT_DATA / folder)[0], embedder=embedder)
+            else:
+                questions = (DATA / f"{name}_eval.jsonl").read_text(encoding="utf-8").splitlines()
+                hybrid = file_index(DATA / f"{name}_faq.md", embedder)
+            lexical = SearchIndex(hybrid.documents, analyzer=hybrid.analyzer)
+            samples["lexical"][name] = labelled(lexical, questions)
+            samples["hybrid"][name] = labelled(hybrid, questions)
+        output = {}
+        for kind, names in (("lexical", LEXICAL_FEATURES), ("hybrid", HYBRID_FEATURES)):
+            self.stdout.write(f"{kind}: on a set the models were not fitted on (answered right / wrong / anyway):")
+            for held in samples[kind]:
+                pooled = [samples[kind][name] for name in samples[kind] if name != held]
+                calibration = fit_calibration(*pooled_samples(pooled), names, "")
+                rows, right, listed, answerable = samples[kind][held]
+                x = calibration.select(rows)
+                answered = calibration.answer.probability(x) >= calibration.answer_threshold
+                self.stdout.write(
+                    f"  {held:<8} {(answered & right)[answerable].mean():.3f} / "
+                    f"{(answered & ~right)[answerable].mean():.3f} / {answered[~answerable].mean():.3f}"
+                )
+            everything = pooled_samples(list(samples[kind].values()))
+            calibration = fit_calibration(
+                *everything, names, f"{len(everything[0])} questions of the {', '.join(samples[kind])} sets"
+            )
+            self.stdout.write(f"  {calibration.describe()}")
+            output[kind] = calibration.as_dict()
+        Path(options["output"]).write_text(json.dumps(output, indent=1) + "\n", encoding="utf-8")
+        self.stdout.write(self.style.SUCCESS(f"Wrote {options['output']}"))
