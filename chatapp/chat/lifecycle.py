@@ -1,7 +1,7 @@
 """One answer's life in the database: queued → streaming → done / stopped / error.
 
 Everything that moves an answer between states is here: queue, claim,
-progress, finish, hand back at shutdown, requeue for Retry, and the reaper
+progress, finish, hand back at shutdown, and the reaper
 that ends what a dead worker or a lost task left behind. Each move is a
 conditional update (`Message._update_if`), so the database settles every race
 (two workers, a Stop, two reapers), and listeners hear of it once it commits.
@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 GENERATE_REPLY = "chatapp.chat.tasks.generate_reply"
 
-WORKER_LOST = "The worker writing this answer stopped unexpectedly. Retry to ask again."
-SHUT_DOWN = "The server restarted while this answer was being written. Retry to ask again."
-NOT_STARTED = "No worker was free to start this answer. Retry to ask again."
+WORKER_LOST = "The worker writing this answer stopped unexpectedly."
+SHUT_DOWN = "The server restarted while this answer was being written."
+NOT_STARTED = "No worker was free to start this answer."
 
 
 def notify_message(message: Message) -> None:
@@ -118,7 +118,7 @@ def finish(
 
 
 def hand_back(reply: Message, text: str, seq: int) -> Message:
-    """At shutdown: an answer with no text yet goes back to the queue, one with text ends with Retry."""
+    """At shutdown: an answer with no text yet goes back to the queue, one with text ends as failed."""
     if not text and reply.return_to_queue():
         queue(reply)
         notify_message(reply)
@@ -126,17 +126,6 @@ def hand_back(reply: Message, text: str, seq: int) -> Message:
     return finish(
         reply, Message.Status.ERROR, text=text, seq=seq, error_code=Message.ErrorCode.WORKER_LOST, error=SHUT_DOWN
     )
-
-
-def requeue(reply: Message) -> bool:
-    """Retry: a new attempt at a failed or stopped answer."""
-    with transaction.atomic():
-        if not reply.requeue():
-            return False
-        live.clear_stop(reply.pk)
-        queue(reply)
-        notify_message(reply)
-    return True
 
 
 def stop(reply: Message) -> None:

@@ -77,9 +77,13 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
             return self.none()
         return self.filter(owner=user)
 
-    def listed(self) -> Self:
-        """What the sidebar lists: not archived, pinned first, then latest activity."""
-        return self.filter(archived_at__isnull=True).order_by(
+    def listed(self, source: str = "web") -> Self:
+        """What the sidebar lists: conversations from `source` not archived, pinned first, then latest activity.
+
+        API clients start a conversation per request: the chat's own list
+        keeps to the browser's, the API's are listed apart.
+        """
+        return self.filter(archived_at__isnull=True, source=source).order_by(
             models.F("pinned_at").desc(nulls_last=True), "-updated_at", "-id"
         )
 
@@ -348,27 +352,6 @@ class Message(models.Model):
         if finished:
             answer_finished.send(sender=Message, message=self)
         return finished
-
-    def requeue(self) -> bool:
-        """Start a new attempt at a failed or stopped answer; its old text is replaced."""
-        return self._update_if(
-            [self.Status.ERROR, self.Status.STOPPED],
-            status=self.Status.QUEUED,
-            queued_at=timezone.now(),
-            content="",
-            error="",
-            error_code="",
-            rejected_draft="",
-            seq=0,
-            attempt=self.attempt + 1,
-            prompt_tokens=None,
-            completion_tokens=None,
-            time_to_first_token=None,
-            duration=None,
-            sources=[],
-            started_at=None,
-            finished_at=None,
-        )
 
 
 class TokenQuota(models.Model):

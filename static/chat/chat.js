@@ -142,7 +142,7 @@
       time.title = dateTimeFormat.format(when);
     }
     if (payload && payload.role === "assistant") {
-      if (payload.model) el.querySelector(".message-model").textContent = payload.model;
+      el.querySelector(".message-model").textContent = payload.model || "";
       el.querySelector(".message-duration").textContent = payload.duration ? `${payload.duration.toFixed(1)} s` : "";
     }
   }
@@ -181,9 +181,10 @@
     }
     const finished = FINISHED.has(status);
     const retry = el.querySelector(".retry");
-    if (retry) retry.hidden = !(status === "error" || status === "stopped");
-    const regenerate = el.querySelector(".regenerate");
-    if (regenerate) regenerate.hidden = !finished;
+    if (retry) {
+      retry.hidden = !finished;
+      retry.classList.toggle("quiet", !(status === "error" || status === "stopped"));
+    }
     if (role === "assistant" && finished && previous && ACTIVE.has(previous)) announce(el, status, error);
     updateComposer();
   }
@@ -222,7 +223,6 @@
       el.querySelector(".message-role").textContent = payload.role === "user" ? "You" : "Assistant";
       if (payload.role === "user") {
         el.querySelector(".edit-message").hidden = false;
-        el.querySelector(".regenerate").remove();
         el.querySelector(".retry").remove();
       } else {
         el.querySelector(".edit-message").remove();
@@ -361,6 +361,7 @@
       if (li && !li.closest(".archived-group")) li.remove();
       return;
     }
+    if (item.source === "api") return; // listed apart, under From the API, on the next page load
     if (!li) {
       li = document.createElement("li");
       li.dataset.id = item.id;
@@ -658,8 +659,6 @@
     const id = article ? Number(article.dataset.id) : null;
     if (button.classList.contains("retry")) {
       requestWhenOpen({ type: "retry", message_id: id });
-    } else if (button.classList.contains("regenerate")) {
-      requestWhenOpen({ type: "regenerate", message_id: id });
       followNextRefresh = true;
     } else if (button.classList.contains("copy-message")) {
       copyText(sources[id] !== undefined ? sources[id] : article.querySelector(".message-body").innerText, button);
@@ -702,12 +701,6 @@
   jumpButton.addEventListener("click", () => {
     followNow();
     input.focus();
-  });
-
-  document.querySelectorAll("form[data-confirm]").forEach((form) => {
-    form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-    });
   });
 
   // Shortcuts that need the transcript; page.js has the others.
