@@ -21,10 +21,12 @@ async def retry_against_the_real_service(socket, reply, settings, model_service)
     await socket.send_json_to({"type": "retry", "message_id": reply.pk})
     frames = await receive_until(
         socket,
-        lambda f: f["type"] == "message"
-        and f["message"]["role"] == "assistant"
-        and f["message"]["id"] != reply.pk
-        and f["message"]["status"] == "done",
+        lambda f: (
+            f["type"] == "message"
+            and f["message"]["role"] == "assistant"
+            and f["message"]["id"] != reply.pk
+            and f["message"]["status"] == "done"
+        ),
     )
     failed = await reload(reply.pk)
     assert (failed.status, failed.content, failed.error) == (reply.status, reply.content, reply.error)
