@@ -7,6 +7,7 @@ SIGTERM to a worker process.
 
 import pytest
 
+from chatapp.chat.error_help import next_step
 from chatapp.chat.models import Message
 from chatapp.chat.relay import running_relay
 from tests.chat.conftest import finished, receive_until, reload, reply_in
