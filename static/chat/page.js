@@ -62,6 +62,8 @@
   }
   if (actionsToggle && menu) {
     actionsToggle.addEventListener("click", () => setMenu(menu.hidden));
+    // A link (an export) leaves the page where it is: the menu closes behind it.
+    menu.addEventListener("click", (event) => { if (event.target.closest("a.menu-item")) setMenu(false); });
     document.addEventListener("click", (event) => {
       if (!menu.hidden && !menu.contains(event.target) && event.target !== actionsToggle) setMenu(false);
     });

@@ -128,9 +128,8 @@ def test_sidebar_groups_pin_archive_and_export(page, served, alice):
     actions = page.get_by_role("button", name="Conversation actions")
     actions.click()
     page.get_by_role("button", name="Pin").click()
-    page.get_by_role("button", name="Unpin").wait_for()
     pinned = page.locator('.conversation-group[data-group="Pinned"]')
-    assert pinned.get_by_role("link", name="This morning").is_visible()
+    pinned.get_by_role("link", name="This morning").wait_for()
     actions.click()
     assert page.get_by_role("button", name="Unpin").is_visible()
 
@@ -325,3 +324,26 @@ def test_the_header_is_one_row_with_a_menu_rename_in_place_and_delete_with_undo(
     page.wait_for_url(f"{served}/", timeout=15_000)
     assert not Conversation.objects.filter(pk=conversation.pk).exists()
     context.close()
+
+
+def test_retry_keeps_the_failed_answer_as_an_earlier_version(page, served, alice):
+    conversation = seed(alice)
+    Message.objects.filter(pk=conversation.current_id).update(
+        status="error",
+        content="A dri",
+        error="The worker writing this answer stopped unexpectedly.",
+        error_code="worker_lost",
+    )
+    sign_in(page, served, alice)
+    page.goto(f"{served}/c/{conversation.pk}/")
+    answer = page.locator("article.message.assistant")
+    assert answer.inner_text().count("Retry") == 2  # the advice once, and its button
+    answer.get_by_role("button", name="Retry").click()
+
+    page.locator("article.message.assistant .version-count", has_text="2 / 2").wait_for()
+    assert page.locator("article.message.assistant").get_attribute("data-status") == "queued"
+    page.get_by_role("button", name="Previous version").click()
+    page.locator("article.message.assistant .version-count", has_text="1 / 2").wait_for()
+    failed = page.locator("article.message.assistant")
+    assert "A dri" in failed.inner_text() and "stopped unexpectedly" in failed.inner_text()
+    assert Message.objects.filter(role="assistant", status="error").count() == 1
