@@ -35,6 +35,7 @@ urlpatterns = [
     path("review/", include("chatapp.review.urls")),
     path("faq/", include("chatapp.faq.urls")),
     path("v1/", include("chatapp.api.urls")),
+    path("tokens/", include("chatapp.api.page_urls")),
     path("", include("chatapp.ops.urls")),
     path("", include("chatapp.chat.urls")),
 ]
