@@ -118,8 +118,9 @@ class Conversation(models.Model):
         return self.title or f"Conversation {self.pk}"
 
     def title_from(self, text: str) -> str:
-        line = " ".join(text.split())
-        return (line[:77] + "…") if len(line) > 80 else (line or "Image")
+        from chatapp.chat.titles import title_for
+
+        return title_for(text)
 
     @property
     def is_pinned(self) -> bool:
