@@ -53,6 +53,7 @@
   let socket = null;
   let reconnectDelay = 500;
   let sessionEnded = false; // the last socket was closed for a session that ended
+  let signedOut = false; // and the next one was refused too: the person is signed out
   let failedConnects = 0;
   let everConnected = false;
   let pendingSend = null; // the request whose echo we wait for before clearing the composer
@@ -416,6 +417,7 @@
     socket.addEventListener("open", () => {
       opened = true;
       sessionEnded = false;
+      signedOut = false;
       reconnectDelay = 500;
       if (everConnected && failedConnects) {
         showConnection("Reconnected.", "ok");
@@ -450,7 +452,7 @@
       // 4401: the session ended (signed out, account disabled, password changed).
       // It may be this tab's own password change, whose new cookie opens the
       // next socket; when the next one is refused too, the person is signed out.
-      const signedOut = sessionEnded && !opened;
+      signedOut = sessionEnded && !opened;
       if (event.code === 4401) sessionEnded = true;
       failedConnects += 1;
       if (signedOut) {
@@ -552,7 +554,8 @@
     if (!conversationId && botPicker) payload.bot = botPicker.value;
     if (!sendRequest(payload)) {
       outbox = payload; // goes out as soon as the socket opens; the text stays meanwhile
-      showConnection("Connecting… your message will be sent as soon as the connection is up.", "lost");
+      // Signed out, the socket will not open by itself: that is what the person must read.
+      if (!signedOut) showConnection("Connecting… your message will be sent as soon as the connection is up.", "lost");
     }
     pendingSend = { ref };
     sendButton.disabled = true;
@@ -567,7 +570,10 @@
       input.style.height = `${input.scrollHeight + 2}px`;
     }
     const length = input.value.length;
-    charCount.textContent = length > maxChars * 0.9 ? `${length} / ${maxChars} characters` : "";
+    // Nothing is cut: a paste over the limit stays whole, and says by how much it is over.
+    if (length > maxChars) charCount.textContent = `${length} / ${maxChars} characters: ${length - maxChars} over the limit`;
+    else charCount.textContent = length > maxChars * 0.9 ? `${length} / ${maxChars} characters` : "";
+    charCount.classList.toggle("over", length > maxChars);
   }
 
   function stop() {
@@ -729,6 +735,10 @@
   }, 1000);
 
   window.addEventListener("offline", () => showConnection("You are offline. Your text stays in the box; it can be sent once you are back.", "lost"));
+  window.addEventListener("online", () => {
+    if (socket && socket.readyState === WebSocket.OPEN) showConnection("");
+    else if (!signedOut) showConnection("Back online, reconnecting…", "lost");
+  });
 
   readSources();
   transcript.querySelectorAll("article.message").forEach(adopt);

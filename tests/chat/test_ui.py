@@ -347,3 +347,24 @@ def test_retry_keeps_the_failed_answer_as_an_earlier_version(page, served, alice
     failed = page.locator("article.message.assistant")
     assert "A dri" in failed.inner_text() and "stopped unexpectedly" in failed.inner_text()
     assert Message.objects.filter(role="assistant", status="error").count() == 1
+
+
+def test_a_paste_over_the_limit_stays_whole_and_the_offline_notice_leaves_when_the_network_returns(
+    browser, served, alice, settings
+):
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, served, alice)
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("x" * 20_050)  # as a paste does
+    assert len(composer.input_value()) == 20_050
+    assert "50 over the limit" in page.locator("#char-count").inner_text()
+    composer.press("Enter")
+    assert "too long" in page.locator("#composer-error").inner_text()
+    assert len(composer.input_value()) == 20_050
+
+    context.set_offline(True)
+    page.get_by_text("You are offline").wait_for()
+    context.set_offline(False)
+    page.wait_for_function("() => !document.getElementById('connection-state').textContent.includes('offline')")
+    context.close()
