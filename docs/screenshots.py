@@ -24,7 +24,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from chatapp.chat.models import Conversation, Message
 
-alice = User.objects.create_user("alice", password="%s")
+alice = User.objects.create_user("alice", password=PASSWORD)
 now = timezone.now()
 MODEL = "Ministral-3-3B"
 
