@@ -18,6 +18,7 @@ from benchmarks.stack import Processes, benchmark_environment, free_port, launch
 
 PASSWORD = "screenshots-only"
 SEED = (
+    f"PASSWORD = {PASSWORD!r}\n"
     """
 from datetime import timedelta
 from django.contrib.auth.models import User
@@ -69,7 +70,6 @@ Message.objects.create(
 Message.objects.filter(pk=last.pk).update(created_at=now)
 print(chat.pk)
 """
-    % PASSWORD
 )
 
 
