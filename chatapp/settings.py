@@ -312,6 +312,10 @@ INFERENCE_MODEL = env.str("INFERENCE_MODEL", default="SmolLM2-135M-Instruct")
 # Models that only demonstrate the product (the CPU service's default): the chat
 # says so, and how to point INFERENCE_URL at a real one.
 DEMO_MODELS = env.list("DEMO_MODELS", default=["SmolLM2-135M-Instruct"])
+# Models asked for a short title once a conversation's first answer is done;
+# others keep the title made from the question's key words.
+TITLE_MODELS = env.list("TITLE_MODELS", default=["mistralai/Ministral-3-3B-Instruct-2512"])
+TITLE_TIMEOUT = env.float("TITLE_TIMEOUT", default=10.0)
 # Tokens of context the model accepts; the history sent is trimmed to
 # INFERENCE_CONTEXT_TOKENS - INFERENCE_MAX_TOKENS.
 INFERENCE_CONTEXT_TOKENS = env.int("INFERENCE_CONTEXT_TOKENS", default=2048)

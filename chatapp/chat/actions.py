@@ -417,6 +417,15 @@ def rename_conversation(user: User, conversation_id: int, title: str | None) -> 
     return conversation
 
 
+def retitle_conversation(conversation: Conversation, expected: str, title: str) -> bool:
+    """Give `conversation` the model's `title` if it still has the `expected` one (the user may have renamed it)."""
+    if not Conversation.objects.filter(pk=conversation.pk, title=expected).update(title=title):
+        return False
+    conversation.title = title
+    notify_conversation(conversation)
+    return True
+
+
 def delete_conversation(user: User, conversation_id: int) -> None:
     found = Conversation.objects.visible_to(user).filter(pk=conversation_id)
     if not delete_conversations(found):

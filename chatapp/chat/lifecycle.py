@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp.chat import live
+from chatapp.chat import live, naming
 from chatapp.chat.events import conversation_group, message_event
 from chatapp.chat.extensions import registry
 from chatapp.chat.models import Message
@@ -112,6 +112,8 @@ def finish(
             text, figures["sources"], figures["rejected_draft"] = final.text, final.sources, final.rejected_draft
     if not reply.finish(status, content=text, seq=seq, error=error, error_code=error_code, **figures):
         reply = Message.objects.select_related("conversation").get(pk=reply.pk)
+    elif naming.wants_title(reply):
+        naming.queue_title(reply)
     live.clear_stop(reply.pk)
     notify_message(reply)
     return reply

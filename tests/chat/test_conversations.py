@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from chatapp.chat import actions
@@ -72,3 +74,29 @@ def test_a_new_question_waits_while_an_answer_is_being_written(alice, quiet_queu
     conversation, *_ = actions.send_message(alice, "first")
     with pytest.raises(actions.ChatError, match="still being written"):
         actions.send_message(alice, "second", conversation_id=conversation.pk)
+
+
+def test_a_capable_model_titles_the_conversation_after_its_first_answer_unless_renamed(alice, worker, settings):
+    from tests.conftest import wait_until_finished
+    from tests.faq.scripted_model_service import ScriptedModelService
+
+    settings.INFERENCE_MODEL = "capable-model"
+    settings.TITLE_MODELS = ["capable-model"]
+    question = "Can you please summarise this CSV of salaries by department and tell me which team earns the most?"
+    with ScriptedModelService(answer="Engineering earns the most.", title='"Salaries by department."') as service:
+        settings.INFERENCE_URL = service.url  # the worker runs in this process
+        conversation, _, _, reply = actions.send_message(alice, question)
+        wait_until_finished(reply, timeout=60)
+        deadline = time.monotonic() + 20
+        while (
+            Conversation.objects.get(pk=conversation.pk).title != "Salaries by department"
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        assert Conversation.objects.get(pk=conversation.pk).title == "Salaries by department"
+
+        renamed, _, _, reply = actions.send_message(alice, "Plan the offsite agenda for the whole team next month")
+        actions.rename_conversation(alice, renamed.pk, "Offsite")
+        wait_until_finished(reply, timeout=60)
+        time.sleep(1)
+        assert Conversation.objects.get(pk=renamed.pk).title == "Offsite"
