@@ -76,10 +76,8 @@ def queue_title(reply: Message) -> None:
     transaction.on_commit(lambda: current_app.send_task(TITLE_CONVERSATION, args=[message_id]))
 
 
-def title_conversation(message_id: int) -> str | None:
-    """Title the conversation of answer `message_id` by the model; returns the new title, if any."""
-    from chatapp.chat.actions import retitle_conversation
-
+def model_title(message_id: int) -> tuple[Conversation, str, str] | None:
+    """For answer `message_id`: its conversation, the key-word title it should still have, and the model's title."""
     reply = Message.objects.select_related("parent", "conversation").filter(pk=message_id).first()
     if reply is None or not wants_title(reply):
         return None
@@ -88,5 +86,4 @@ def title_conversation(message_id: int) -> str | None:
     title = title_from_model(reply)
     if title is None:
         return None
-    conversation: Conversation = reply.conversation
-    return title if retitle_conversation(conversation, title_for(question.content), title) else None
+    return reply.conversation, title_for(question.content), title

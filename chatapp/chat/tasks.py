@@ -2,7 +2,7 @@ from celery import shared_task
 from celery.signals import worker_shutting_down
 from django.conf import settings
 
-from chatapp.chat import lifecycle, naming
+from chatapp.chat import actions, lifecycle, naming
 from chatapp.chat.relay import relay, running_relay
 from chatapp.chat.streaming import stream_reply
 
@@ -16,7 +16,9 @@ def generate_reply(message_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def title_conversation(message_id: int) -> None:
-    naming.title_conversation(message_id)
+    found = naming.model_title(message_id)
+    if found is not None:
+        actions.retitle_conversation(*found)
 
 
 @shared_task(ignore_result=True)
