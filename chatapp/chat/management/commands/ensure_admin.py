@@ -65,6 +65,18 @@ class Command(BaseCommand):
             return f"Sign in as {username} with the password {password} (kept in {shown})."
         return "Sign in with your admin account."
 
+    def wait_for_a_worker(self, deadline: float) -> None:
+        """Until a Celery worker answers: its start-up banner ends above the welcome, not below it."""
+        from chatapp.celery import app
+
+        while time.monotonic() < deadline:
+            try:
+                if app.control.ping(timeout=1.0):
+                    time.sleep(1.0)  # the worker's "ready" line follows its first reply
+                    return
+            except Exception:  # noqa: BLE001  # the broker not up yet: ask again
+                time.sleep(0.5)
+
     def welcome(self, url: str, username: str, timeout: float) -> None:
         """The last thing a first run prints: the processes' start-up lines are above it, not below."""
         deadline = time.monotonic() + timeout
@@ -78,6 +90,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"{url} did not answer within {timeout:.0f} s: see the lines above.")
                 return
             time.sleep(0.5)
+        self.wait_for_a_worker(deadline)
         lines = [
             RULE,
             f"  The chat is ready: open {url}",
