@@ -24,7 +24,7 @@ def test_the_welcome_prints_the_address_and_the_admin_password_once_the_chat_ans
     password = (tmp_path / "admin-password.txt").read_text().strip()
 
     printed = io.StringIO()
-    call_command("ensure_admin", welcome=served, timeout=30, stdout=printed)
+    call_command("ensure_admin", welcome=served, timeout=10, stdout=printed)
     lines = printed.getvalue().splitlines()
     assert f"The chat is ready: open {served}" in lines[1]
     assert f"Sign in as admin with the password {password}" in lines[2]
