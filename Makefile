@@ -13,6 +13,7 @@ export METRICS_DIR ?= $(CURDIR)/var/prometheus
 export SUPERVISE_INFERENCE := true
 # `make run`'s model service also serves /v1/embeddings: the knowledge base ranks by meaning too.
 export FAQ_EMBEDDINGS_URL ?= http://127.0.0.1:8001/v1
+export SHOW_WELCOME := true
 
 .PHONY: run test check faults setup bench check-compose clean
 
@@ -38,7 +39,7 @@ run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_sample_faq --if-empty
 	@$(BIN)/python manage.py ensure_admin
-	@echo "Open http://$(WEB_HOST):$(WEB_PORT) and sign in. Ctrl-C stops everything."
+	@echo "Starting; the address and the sign-in follow once the chat answers."
 	@rm -rf "$(METRICS_DIR)" && mkdir -p "$(METRICS_DIR)" "$(SUPERVISOR_DIR)"
 	@if $(BIN)/python -m chatapp.localredis check; then \
 		echo "Using the Redis at $${REDIS_URL:-redis://127.0.0.1:6379/0}"; \

@@ -20,6 +20,7 @@ from django.conf import settings
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from pygments import highlight
@@ -105,6 +106,17 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "highligh
 )
 _MARKDOWN.add_render_rule("link_open", _link_open)
 _MARKDOWN.add_render_rule("link_close", _link_close)
+ALIGNMENTS = {"text-align:left": "align-left", "text-align:center": "align-center", "text-align:right": "align-right"}
+
+
+def _alignment_classes(state: StateCore) -> None:
+    """A table column's alignment as a class: the page's CSP allows no inline style."""
+    for token in state.tokens:
+        if token.type in ("th_open", "td_open") and token.attrs.get("style") in ALIGNMENTS:
+            token.attrs["class"] = ALIGNMENTS[str(token.attrs.pop("style"))]
+
+
+_MARKDOWN.core.ruler.push("alignment_classes", _alignment_classes)
 
 _TAGS = {
     "p",
@@ -141,12 +153,16 @@ _ATTRIBUTES = {
     "code": {"class"},
     "span": {"class"},
     "ol": {"start"},
+    "th": {"class"},
+    "td": {"class"},
 }
 
 
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     # Second line of defence behind the link rules: no href leaves here unless allowed.
     if tag == "a" and attribute == "href" and not link_allowed(value):
+        return None
+    if tag in ("th", "td") and attribute == "class" and value not in ALIGNMENTS.values():
         return None
     return value
 

@@ -310,6 +310,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 INFERENCE_URL = env.str("INFERENCE_URL", default="http://127.0.0.1:8001/v1")
 INFERENCE_API_KEY = env.str("INFERENCE_API_KEY", default="")
 INFERENCE_MODEL = env.str("INFERENCE_MODEL", default="SmolLM2-135M-Instruct")
+# Models that only demonstrate the product (the CPU service's default): the chat
+# says so, and how to point INFERENCE_URL at a real one.
+DEMO_MODELS = env.list("DEMO_MODELS", default=["SmolLM2-135M-Instruct"])
+# Models asked for a short title once a conversation's first answer is done;
+# others keep the title made from the question's key words.
+TITLE_MODELS = env.list("TITLE_MODELS", default=["mistralai/Ministral-3-3B-Instruct-2512"])
+TITLE_TIMEOUT = env.float("TITLE_TIMEOUT", default=10.0)
 # Tokens of context the model accepts (vLLM's --max-model-len); the prompt
 # must fit in INFERENCE_CONTEXT_TOKENS - INFERENCE_MAX_TOKENS.
 INFERENCE_CONTEXT_TOKENS = env.int("INFERENCE_CONTEXT_TOKENS", default=2048)
@@ -370,9 +377,18 @@ CELERY_BEAT_SCHEDULE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"forbidden_without_traceback": {"()": "chatapp.ops.logfilters.ForbiddenWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["forbidden_without_traceback"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        # A line per task received and done (the reaper runs every few seconds)
+        # would scroll the first run's sign-in away: TASK_LOG_LEVEL=INFO brings them back.
+        "celery.app.trace": {"level": env.str("TASK_LOG_LEVEL", default="WARNING")},
+        "celery.worker.strategy": {"level": env.str("TASK_LOG_LEVEL", default="WARNING")},
+    },
 }
 
 MAX_MESSAGE_CHARS = env.int("MAX_MESSAGE_CHARS", default=20000)

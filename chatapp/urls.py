@@ -36,6 +36,7 @@ urlpatterns = [
     path("faq/", include("chatapp.faq.urls")),
     path("documents/", include("chatapp.documents.urls")),
     path("v1/", include("chatapp.api.urls")),
+    path("tokens/", include("chatapp.api.page_urls")),
     path("", include("chatapp.ops.urls")),
     path("", include("chatapp.chat.urls")),
 ]

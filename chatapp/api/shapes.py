@@ -1,10 +1,19 @@
 """The OpenAI shapes of what the API answers: model lists, completions and their chunks."""
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from chatapp.chat.models import Bot, Message
+
+# A Markdown link to a page of this site ("[VPN](/faq/vpn/)"): outside the browser it needs the host.
+SITE_LINK = re.compile(r"\]\((/[^)\s]*)")
+
+
+def absolute_links(text: str, absolute: Callable[[str], str]) -> str:
+    """`text` with its links to this site's pages made absolute, for clients that are not on the site."""
+    return SITE_LINK.sub(lambda match: f"]({absolute(match.group(1))}", text)
 
 
 def model_object(bot: Bot) -> dict[str, Any]:
@@ -92,7 +101,11 @@ class Completion:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.content, "refusal": None},
+                    "message": {
+                        "role": "assistant",
+                        "content": absolute_links(reply.content, self.absolute),
+                        "refusal": None,
+                    },
                     "logprobs": None,
                     "finish_reason": finish_reason(reply, self.max_tokens),
                 }

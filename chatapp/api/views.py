@@ -153,10 +153,13 @@ async def server_sent_events(
 ) -> AsyncIterator[str]:
     try:
         yield shapes.event(answer.chunk({"role": "assistant", "content": ""}, with_usage=include_usage))
+        # A link split across two chunks stays as written (relative).
         if first:
-            yield shapes.event(answer.chunk({"content": first}, with_usage=include_usage))
+            content = shapes.absolute_links(first, answer.absolute)
+            yield shapes.event(answer.chunk({"content": content}, with_usage=include_usage))
         async for delta in deltas:
-            yield shapes.event(answer.chunk({"content": delta}, with_usage=include_usage))
+            content = shapes.absolute_links(delta, answer.absolute)
+            yield shapes.event(answer.chunk({"content": content}, with_usage=include_usage))
         reply = feed.finished
         assert reply is not None  # the feed ends with the saved answer
         if reply.status == Message.Status.ERROR:

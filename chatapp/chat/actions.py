@@ -60,6 +60,15 @@ def check_bot_allowed(conversation: Conversation) -> None:
         raise NotFound("bot")
 
 
+def check_bot_reads_images(bot: Bot | None, images: int) -> None:
+    """A knowledge-base bot answers from entries' text only: an image would be ignored, so it is refused."""
+    if images and bot is not None and bot.uses_knowledge_base:
+        raise ChatError(
+            f"{bot.name} answers from the team's knowledge base and cannot read images. "
+            "Remove the image and ask in words, or ask another bot about it."
+        )
+
+
 def check_length(text: str) -> None:
     if len(text) > settings.MAX_MESSAGE_CHARS:
         raise ChatError(f"The message is too long ({len(text)} characters; the limit is {settings.MAX_MESSAGE_CHARS}).")
@@ -125,6 +134,7 @@ def send_message(
             if conversation is None:
                 raise NotFound()
             _check_idle(conversation)
+        check_bot_reads_images(conversation.bot, attach.count if attach else 0)
         question, reply = _ask(conversation, text, attach)
         _notify_turn(conversation, question, reply)
     return conversation, created, question, reply
@@ -159,6 +169,7 @@ def send_transcript(
             checked.append(turn)
     *earlier, last = checked
     first_question = next(turn.text for turn in checked if turn.role == Message.Role.USER)
+    check_bot_reads_images(bot, sum(turn.images for turn in checked))
     quotas.check_token_quota(user)
     with transaction.atomic():
         quotas.check_active_answers(user)
@@ -267,20 +278,24 @@ def owned_message(user: User | AnonymousUser, message_id: int, role: str | None 
     return message
 
 
-def regenerate_reply(user: User, message_id: int) -> Message:
-    """Answer the same question again; the earlier answer stays as another version.
+def retry_reply(user: User, message_id: int) -> Message:
+    """Answer the same question again as a new version of the answer.
 
-    Returns the new queued answer.
+    The earlier answer stays whatever its end (done, stopped, failed), with
+    its text and its failure: browsable with the versions, counted in the
+    error figures, seen by reviewers. Returns the new queued answer.
     """
     previous = owned_reply(user, message_id)
     if not previous.is_finished:
         raise ChatError("This answer is still being written: wait for it or stop it first.")
     if previous.parent_id is None:
         raise ChatError("This answer has no question to answer again.")
+    check_bot_allowed(previous.conversation)
+    quotas.check_new_answer(user, "retry")
     with transaction.atomic():
+        quotas.check_active_answers(user)
         conversation = _locked_conversation(user, previous)
         _check_idle(conversation)
-        check_bot_allowed(conversation)
         reply = _queue_answer(conversation, cast(Message, previous.parent))  # it has one: checked above
     notify_message(reply)
     notify_conversation(conversation)
@@ -371,17 +386,6 @@ def stop_reply(user: User | AnonymousUser, message_id: int) -> Message:
     return reply
 
 
-def retry_reply(user: User, message_id: int) -> Message:
-    reply = owned_reply(user, message_id)
-    check_bot_allowed(reply.conversation)
-    quotas.check_new_answer(user, "retry")
-    with transaction.atomic():
-        quotas.check_active_answers(user)
-        if not lifecycle.requeue(reply):
-            raise ChatError("Only a failed or stopped answer can be retried.")
-    return reply
-
-
 def continue_reply(user: User, message_id: int) -> Message:
     """Continue an answer cut at the length limit: the model writes on, appending to the same answer."""
     reply = owned_reply(user, message_id)
@@ -405,6 +409,15 @@ def rename_conversation(user: User, conversation_id: int, title: str | None) -> 
     conversation.save(update_fields=["title"])
     notify_conversation(conversation)
     return conversation
+
+
+def retitle_conversation(conversation: Conversation, expected: str, title: str) -> bool:
+    """Give `conversation` the model's `title` if it still has the `expected` one (the user may have renamed it)."""
+    if not Conversation.objects.filter(pk=conversation.pk, title=expected).update(title=title):
+        return False
+    conversation.title = title
+    notify_conversation(conversation)
+    return True
 
 
 def delete_conversation(user: User, conversation_id: int) -> None:

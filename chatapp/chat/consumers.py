@@ -92,7 +92,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "stop": self.handle_stop,
             "retry": self.handle_retry,
             "continue": self.handle_continue,
-            "regenerate": self.handle_regenerate,
+            "regenerate": self.handle_retry,  # the name pages open before Retry and Regenerate became one
             "edit": self.handle_edit,
             "choose": self.handle_choose,
             "ping": self.handle_ping,
@@ -193,9 +193,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def handle_continue(self, content: dict[str, Any]) -> None:
         await database_sync_to_async(actions.continue_reply)(self.user, _int(content.get("message_id")))
-
-    async def handle_regenerate(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(actions.regenerate_reply)(self.user, _int(content.get("message_id")))
 
     async def handle_edit(self, content: dict[str, Any]) -> None:
         question, _reply = await database_sync_to_async(actions.edit_question)(

@@ -1,4 +1,7 @@
-"""What a person can do next when an answer fails, by `Message.ErrorCode`."""
+"""What a person can do next when an answer fails, by `Message.ErrorCode`.
+
+The error itself says what happened; this is the one place that says Retry.
+"""
 
 from chatapp.chat.models import Message
 
@@ -6,7 +9,7 @@ Code = Message.ErrorCode
 
 NEXT_STEPS: dict[str, str] = {
     Code.UNAVAILABLE: "The model may be starting or busy: wait a moment, then press Retry.",
-    Code.TIMEOUT: "Press Retry; if it keeps happening, ask a shorter question.",
+    Code.TIMEOUT: "Press Retry; if the model keeps not responding, tell an administrator.",
     Code.ENGINE_ERROR: "Press Retry. If it fails again, tell an administrator.",
     Code.CUT_OFF: "Press Retry, or ask for a shorter answer.",
     Code.WORKER_LOST: "Press Retry to ask again.",

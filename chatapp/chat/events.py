@@ -105,6 +105,7 @@ def conversation_event(conversation: Conversation, deleted: bool = False) -> dic
             "updated_at": conversation.updated_at.isoformat(),
             "pinned": conversation.pinned_at is not None,
             "archived": conversation.archived_at is not None,
+            "source": conversation.source,
             "current_id": conversation.current_id,
             "deleted": deleted,
         },

@@ -1,7 +1,7 @@
 """One answer's life in the database: queued → streaming → done / stopped / error.
 
 Everything that moves an answer between states is here: queue, claim,
-progress, finish, hand back at shutdown, requeue for Retry, and the reaper
+progress, finish, hand back at shutdown, and the reaper
 that ends what a dead worker or a lost task left behind. Each move is a
 conditional update (`Message._update_if`), so the database settles every race
 (two workers, a Stop, two reapers), and listeners hear of it once it commits.
@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from chatapp.chat import live
+from chatapp.chat import live, naming
 from chatapp.chat.events import conversation_group, message_event
 from chatapp.chat.extensions import registry
 from chatapp.chat.models import Message
@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 GENERATE_REPLY = "chatapp.chat.tasks.generate_reply"
 
-WORKER_LOST = "The worker writing this answer stopped unexpectedly. Retry to ask again."
-SHUT_DOWN = "The server restarted while this answer was being written. Retry to ask again."
-NOT_STARTED = "No worker was free to start this answer. Retry to ask again."
+WORKER_LOST = "The worker writing this answer stopped unexpectedly."
+SHUT_DOWN = "The server restarted while this answer was being written."
+NOT_STARTED = "No worker was free to start this answer."
 
 
 def notify_message(message: Message) -> None:
@@ -112,13 +112,15 @@ def finish(
             text, figures["sources"], figures["rejected_draft"] = final.text, final.sources, final.rejected_draft
     if not reply.finish(status, content=text, seq=seq, error=error, error_code=error_code, **figures):
         reply = Message.objects.select_related("conversation").get(pk=reply.pk)
+    elif naming.wants_title(reply):
+        naming.queue_title(reply)
     live.clear_stop(reply.pk)
     notify_message(reply)
     return reply
 
 
 def hand_back(reply: Message, text: str, seq: int) -> Message:
-    """At shutdown: an answer with no text yet goes back to the queue, one with text ends with Retry."""
+    """At shutdown: an answer with no text yet goes back to the queue, one with text ends as failed."""
     if not text and reply.return_to_queue():
         queue(reply)
         notify_message(reply)
@@ -126,17 +128,6 @@ def hand_back(reply: Message, text: str, seq: int) -> Message:
     return finish(
         reply, Message.Status.ERROR, text=text, seq=seq, error_code=Message.ErrorCode.WORKER_LOST, error=SHUT_DOWN
     )
-
-
-def requeue(reply: Message) -> bool:
-    """Retry: a new attempt at a failed or stopped answer."""
-    with transaction.atomic():
-        if not reply.requeue():
-            return False
-        live.clear_stop(reply.pk)
-        queue(reply)
-        notify_message(reply)
-    return True
 
 
 def continue_answer(reply: Message) -> bool:

@@ -87,9 +87,13 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
             return self.none()
         return self.filter(owner=user)
 
-    def listed(self) -> Self:
-        """What the sidebar lists: not archived, pinned first, then latest activity."""
-        return self.filter(archived_at__isnull=True).order_by(
+    def listed(self, source: str = "web") -> Self:
+        """What the sidebar lists: conversations from `source` not archived, pinned first, then latest activity.
+
+        API clients start a conversation per request: the chat's own list
+        keeps to the browser's, the API's are listed apart.
+        """
+        return self.filter(archived_at__isnull=True, source=source).order_by(
             models.F("pinned_at").desc(nulls_last=True), "-updated_at", "-id"
         )
 
@@ -128,8 +132,9 @@ class Conversation(models.Model):
         return self.title or f"Conversation {self.pk}"
 
     def title_from(self, text: str) -> str:
-        line = " ".join(text.split())
-        return (line[:77] + "…") if len(line) > 80 else (line or "Image")
+        from chatapp.chat.titles import title_for
+
+        return title_for(text)
 
     @property
     def is_pinned(self) -> bool:
@@ -367,28 +372,6 @@ class Message(models.Model):
         if finished:
             answer_finished.send(sender=Message, message=self)
         return finished
-
-    def requeue(self) -> bool:
-        """Start a new attempt at a failed or stopped answer; its old text is replaced."""
-        return self._update_if(
-            [self.Status.ERROR, self.Status.STOPPED],
-            status=self.Status.QUEUED,
-            queued_at=timezone.now(),
-            content="",
-            error="",
-            error_code="",
-            rejected_draft="",
-            seq=0,
-            attempt=self.attempt + 1,
-            finish_reason="",
-            prompt_tokens=None,
-            completion_tokens=None,
-            time_to_first_token=None,
-            duration=None,
-            sources=[],
-            started_at=None,
-            finished_at=None,
-        )
 
     @property
     def was_cut_at_length(self) -> bool:

@@ -1,9 +1,10 @@
 """Searching one user's conversations by title and message text.
 
 PostgreSQL ranks with its full-text search (stemmed English, web-search
-syntax) and cuts the highlighted passages itself; other databases (SQLite in
-development) match substrings. Either way the passages come back escaped, with
-only <mark> added around the matches.
+syntax) and cuts the highlighted passages itself; SQLite does the same with
+its FTS5 index (migration 0009): every word of the query, anywhere in a
+message, by its stem. Titles match when they hold every word. Either way the
+passages come back escaped, with only <mark> added around the matches.
 """
 
 from __future__ import annotations
@@ -56,13 +57,18 @@ def search(user: User | AnonymousUser, query: str) -> list[Result]:
     messages = Message.objects.visible_to(user).select_related("conversation")
     if connection.vendor == "postgresql":
         hits = _full_text(messages, query)
+    elif connection.vendor == "sqlite":
+        hits = _sqlite_full_text(messages, query)
     else:
         hits = [
             Hit(message, _mark_substring(message.content, query))
             for message in messages.filter(content__icontains=query).order_by("-created_at")[:MAX_MESSAGES]
         ]
     results: dict[int, Result] = {}
-    for conversation in conversations.filter(title__icontains=query).order_by("-updated_at")[:MAX_MESSAGES]:
+    titled = conversations
+    for word in query.split():
+        titled = titled.filter(title__icontains=word)
+    for conversation in titled.order_by("-updated_at")[:MAX_MESSAGES]:
         results[conversation.pk] = Result(conversation, _mark_substring(conversation.title, query, whole=True))
     for hit in hits:
         conversation = hit.message.conversation
@@ -90,6 +96,22 @@ def _full_text(messages: QuerySet[Message], query: str) -> list[Hit]:
     return [Hit(message, _marked(message.passage)) for message in found]
 
 
+def _sqlite_full_text(messages: QuerySet[Message], query: str) -> list[Hit]:
+    # Each word quoted: FTS5's own syntax (NEAR, OR, column:) never trips on what a user typed.
+    terms = " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
+    visible = messages.values("pk")
+    sql, params = visible.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT rowid, snippet(chat_message_fts, 0, %s, %s, '…', 28) FROM chat_message_fts"
+            f" WHERE chat_message_fts MATCH %s AND rowid IN ({sql}) ORDER BY rank LIMIT %s",
+            [START, STOP, terms, *params, MAX_MESSAGES],
+        )
+        passages = dict(cursor.fetchall())
+    found = messages.in_bulk(list(passages))
+    return [Hit(found[pk], _marked(passages[pk])) for pk in passages if pk in found]
+
+
 def _marked(text: str) -> SafeString:
     return mark_safe(escape(text).replace(START, "<mark>").replace(STOP, "</mark>"))
 
@@ -97,7 +119,7 @@ def _marked(text: str) -> SafeString:
 def _mark_substring(text: str, query: str, whole: bool = False) -> SafeString:
     """A passage of `text` around the first match, every match marked."""
     text = " ".join(text.split())
-    pattern = re.compile(re.escape(query), re.IGNORECASE)
+    pattern = re.compile("|".join(re.escape(word) for word in query.split()), re.IGNORECASE)
     match = pattern.search(text)
     if not whole and match and len(text) > PASSAGE_CHARS:
         start = max(0, match.start() - PASSAGE_CHARS // 3)

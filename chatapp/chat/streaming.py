@@ -26,7 +26,7 @@ from inference.client import InferenceError, InferenceUnavailable, count_prompt_
 
 log = logging.getLogger(__name__)
 
-INTERNAL = "Something went wrong while writing this answer. Retry to ask again."
+INTERNAL = "Something went wrong while writing this answer."
 CUT_OFF = "The answer took too long and was cut off."
 NO_ANSWER = "The model returned no answer."
 # Pauses between tries while the model service is loading or restarting.
@@ -110,6 +110,9 @@ class Generation:
             await asyncio.wait({consume, interrupted}, timeout=5)
 
     def figures(self) -> dict:
+        if not self.generated:
+            # Written without a model (the knowledge base's own words): no model's name or timing on it.
+            return {"model": ""}
         stream = self.stream
         figures: dict = {"duration": round(time.monotonic() - stream.started, 3)}
         if stream.first_token_at is not None:

@@ -51,6 +51,9 @@ def _sidebar(user: User) -> dict[str, Any]:
     return {
         "conversation_groups": list(groups.items()),
         "archived_conversations": list(Conversation.objects.visible_to(user).archived()[:SIDEBAR_SIZE]),
+        "api_conversations": list(
+            Conversation.objects.visible_to(user).listed(Conversation.Source.API)[: SIDEBAR_SIZE + 1]
+        ),
     }
 
 
@@ -72,6 +75,7 @@ def _page(
     **extra: Any,
 ) -> HttpResponse:
     transcript = _transcript(conversation, through)
+    default_bot = conversation.bot if conversation else Bot.objects.default_for(request.user)
     return render(
         request,
         template,
@@ -83,11 +87,18 @@ def _page(
             "error_next_steps": NEXT_STEPS,
             "max_message_chars": settings.MAX_MESSAGE_CHARS,
             "bots": Bot.objects.visible_to(request.user),
-            "default_bot": conversation.bot if conversation else Bot.objects.default_for(request.user),
+            "default_bot": default_bot,
+            "demo_model": _demo_model(conversation.bot if conversation else default_bot),
             **_sidebar(request.user),
             **extra,
         },
     )
+
+
+def _demo_model(bot: Bot | None) -> str:
+    """The model's name when it is only a demo model (settings.DEMO_MODELS), else ""."""
+    model = bot.model_name if bot else settings.INFERENCE_MODEL
+    return model if model in settings.DEMO_MODELS else ""
 
 
 def _owned(request: SignedInRequest, conversation_id: int) -> Conversation:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.text import slugify
 
 from chatapp.faq import formats
@@ -42,7 +43,18 @@ def create_draft_entry(
         updated_by=user if user is not None and user.is_authenticated else None,
     )
     entry.save()
+    if message is not None:
+        # The question this answer was written for is handled: it leaves the reviewers' list.
+        UnansweredQuestion.objects.open().filter(_same_question(message)).update(entry=entry)
     return entry
+
+
+def _same_question(message: Message) -> Q:
+    """The unanswered questions noted for `message` or for another answer (a retry) to its question."""
+    same = Q(message=message)
+    if message.parent_id is not None:
+        same |= Q(message__parent_id=message.parent_id)
+    return same
 
 
 def draft_from_unanswered(
@@ -83,7 +95,7 @@ def note_question(question: str, decision: Decision, message: Message) -> Unansw
 
     A retry of the same answer asks again: the question is on the list once.
     """
-    if message.unanswered_questions.exists():
+    if UnansweredQuestion.objects.filter(_same_question(message)).exists():
         return None
     unsure = decision.outcome == UnansweredQuestion.Outcome.UNSURE
     candidates = [

@@ -135,12 +135,20 @@ class FAQEntryAdmin(admin.ModelAdmin):
         entry.updated_by = cast("User", request.user)  # the admin is for signed-in staff
         super().save_model(request, entry, form, change)
 
-    @admin.action(description="Publish selected entries", permissions=["change"])
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("faq.publish_faqentry")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: FAQEntry | None = None) -> tuple[str, ...]:
+        # Without the publish permission an entry's status is not theirs to change: drafts stay drafts.
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if self.has_publish_permission(request) else (*readonly, "status")
+
+    @admin.action(description="Publish selected entries", permissions=["publish"])
     def publish(self, request: StaffRequest, queryset: QuerySet[FAQEntry]) -> None:
         changed = actions.set_status(queryset, FAQEntry.Status.PUBLISHED, user=request.user)
         self.message_user(request, f"{changed} entries published.")
 
-    @admin.action(description="Withdraw selected entries (back to draft)", permissions=["change"])
+    @admin.action(description="Withdraw selected entries (back to draft)", permissions=["publish"])
     def withdraw(self, request: StaffRequest, queryset: QuerySet[FAQEntry]) -> None:
         changed = actions.set_status(queryset, FAQEntry.Status.DRAFT, user=request.user)
         self.message_user(request, f"{changed} entries withdrawn.")

@@ -5,6 +5,11 @@ Each question becomes a TF-IDF vector of the same search terms retrieval uses
 for typos and word forms). Questions join the most similar group when the
 cosine similarity to its centroid reaches GROUP_SIMILARITY, else start a new
 one: a single pass, fine for the few hundred open questions a team has.
+
+Two guards keep unrelated questions apart: a question joins only a group in
+its own language (told by its stopwords: English, French, German), and only
+when at least two of its words meet the group's (a word meets by its stem or
+a synonym): one shared everyday word ("pay", "day") is not a topic.
 """
 
 from __future__ import annotations
@@ -16,14 +21,55 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_FRENCH, STOPWORDS_GERMAN
 
-from chatapp.faq.analysis import Analyzer, default_analyzer
+from chatapp.faq.analysis import Analyzer, default_analyzer, stem, words
 
 if TYPE_CHECKING:
     from chatapp.faq.models import UnansweredQuestion
 
 GROUP_SIMILARITY = 0.3
 TOPIC_WORDS = 3
+# Words a question must share with a group to join it (all of them if it has fewer).
+SHARED_WORDS = 2
+LANGUAGE_STOPWORDS = {
+    "en": frozenset(STOPWORDS_EN_PLUS),
+    "fr": frozenset(STOPWORDS_FRENCH),
+    "de": frozenset(STOPWORDS_GERMAN),
+}
+
+
+def language_of(text: str) -> str:
+    """ "en", "fr" or "de" by the stopwords `text` uses most; "" when none leads."""
+    tokens = words(text)
+    counts = {
+        language: sum(token in stopwords for token in tokens) for language, stopwords in LANGUAGE_STOPWORDS.items()
+    }
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    if ranked[0][1] == 0 or ranked[0][1] == ranked[1][1]:
+        return ""
+    return ranked[0][0]
+
+
+@dataclass
+class _Words:
+    """What a question brings to a group: its language, and its content words with their stems and synonyms."""
+
+    language: str
+    meanings: list[frozenset[str]]  # per content word: its stem and its synonyms' terms
+
+    @classmethod
+    def of(cls, text: str, analyzer: Analyzer) -> _Words:
+        meanings = []
+        for word in dict.fromkeys(analyzer.terms(text)):
+            meanings.append(frozenset({stem(word), *(stem(term) for term in analyzer.expand([word]))}))
+        return cls(language_of(text), meanings)
+
+    def may_join(self, group_language: str, group_terms: set[str]) -> bool:
+        if self.language and group_language and self.language != group_language:
+            return False
+        met = sum(1 for meaning in self.meanings if meaning & group_terms)
+        return met >= min(SHARED_WORDS, len(self.meanings))
 
 
 @dataclass
@@ -88,17 +134,33 @@ def group_similar(
 
     members: list[list[int]] = []
     centroids: list[np.ndarray] = []
+    languages: list[str] = []
+    group_terms: list[set[str]] = []
     for row in range(len(questions)):
+        brings = _Words.of(questions[row].question, analyzer)
+        joined = None
         if centroids:
             matrix = np.array(centroids)
             similarities = matrix @ vectors[row] / np.maximum(np.linalg.norm(matrix, axis=1), 1e-9)
-            best = int(np.argmax(similarities))
-            if similarities[best] >= threshold:
-                members[best].append(row)
-                centroids[best] = vectors[members[best]].mean(axis=0)
-                continue
+            # The most similar group this question may join, if similar enough.
+            joined = next(
+                (
+                    int(index)
+                    for index in np.argsort(-similarities)
+                    if similarities[index] >= threshold and brings.may_join(languages[index], group_terms[index])
+                ),
+                None,
+            )
+        if joined is not None:
+            members[joined].append(row)
+            centroids[joined] = vectors[members[joined]].mean(axis=0)
+            group_terms[joined].update(*brings.meanings)
+            languages[joined] = languages[joined] or brings.language
+            continue
         members.append([row])
         centroids.append(vectors[row].copy())
+        languages.append(brings.language)
+        group_terms.append(set().union(*brings.meanings))
 
     groups = []
     for rows in members:

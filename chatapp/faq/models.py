@@ -86,6 +86,8 @@ class FAQEntry(models.Model):
         ordering = ["question"]
         verbose_name = "FAQ entry"
         verbose_name_plural = "FAQ entries"
+        # Editing a draft is not publishing it: a group may write drafts without this.
+        permissions = [("publish_faqentry", "Can publish and withdraw FAQ entries")]
 
     def __str__(self) -> str:
         return self.question

@@ -1,4 +1,10 @@
-"""The Reviewer role: the group whose members review conversations in the admin."""
+"""The Reviewer role: the group whose members review conversations in the admin.
+
+Its members read every conversation, give verdicts, export, promote answers
+to FAQ drafts, edit drafts, handle unanswered questions and publish entries.
+Publishing is its own permission ("Can publish and withdraw FAQ entries"):
+take it from the group in the admin to have drafts published by someone else.
+"""
 
 from django.contrib.auth.models import Group, Permission
 
@@ -14,6 +20,13 @@ REVIEWER_PERMISSIONS = [
     ("review", "change_conversationreview"),
     ("review", "export_conversations"),
     ("review", "promote_to_faq"),
+    # The FAQ loop: drafts read, written and published, unanswered questions handled.
+    ("faq", "view_faqentry"),
+    ("faq", "add_faqentry"),
+    ("faq", "change_faqentry"),
+    ("faq", "publish_faqentry"),
+    ("faq", "view_unansweredquestion"),
+    ("faq", "change_unansweredquestion"),
 ]
 
 

@@ -54,6 +54,7 @@
   let socket = null;
   let reconnectDelay = 500;
   let sessionEnded = false; // the last socket was closed for a session that ended
+  let signedOut = false; // and the next one was refused too: the person is signed out
   let failedConnects = 0;
   let everConnected = false;
   let pendingSend = null; // the request whose echo we wait for before clearing the composer
@@ -143,7 +144,7 @@
       time.title = dateTimeFormat.format(when);
     }
     if (payload && payload.role === "assistant") {
-      if (payload.model) el.querySelector(".message-model").textContent = payload.model;
+      el.querySelector(".message-model").textContent = payload.model || "";
       el.querySelector(".message-duration").textContent = payload.duration ? `${payload.duration.toFixed(1)} s` : "";
     }
   }
@@ -182,9 +183,10 @@
     }
     const finished = FINISHED.has(status);
     const retry = el.querySelector(".retry");
-    if (retry) retry.hidden = !(status === "error" || status === "stopped");
-    const regenerate = el.querySelector(".regenerate");
-    if (regenerate) regenerate.hidden = !finished;
+    if (retry) {
+      retry.hidden = !finished;
+      retry.classList.toggle("quiet", !(status === "error" || status === "stopped"));
+    }
     if (role === "assistant" && finished && previous && ACTIVE.has(previous)) announce(el, status, error);
     updateComposer();
   }
@@ -223,7 +225,6 @@
       el.querySelector(".message-role").textContent = payload.role === "user" ? "You" : "Assistant";
       if (payload.role === "user") {
         el.querySelector(".edit-message").hidden = false;
-        el.querySelector(".regenerate").remove();
         el.querySelector(".retry").remove();
       } else {
         el.querySelector(".edit-message").remove();
@@ -362,6 +363,7 @@
       if (li && !li.closest(".archived-group")) li.remove();
       return;
     }
+    if (item.source === "api") return; // listed apart, under From the API, on the next page load
     if (!li) {
       li = document.createElement("li");
       li.dataset.id = item.id;
@@ -416,6 +418,7 @@
     socket.addEventListener("open", () => {
       opened = true;
       sessionEnded = false;
+      signedOut = false;
       reconnectDelay = 500;
       if (everConnected && failedConnects) {
         showConnection("Reconnected.", "ok");
@@ -450,7 +453,7 @@
       // 4401: the session ended (signed out, account disabled, password changed).
       // It may be this tab's own password change, whose new cookie opens the
       // next socket; when the next one is refused too, the person is signed out.
-      const signedOut = sessionEnded && !opened;
+      signedOut = sessionEnded && !opened;
       if (event.code === 4401) sessionEnded = true;
       failedConnects += 1;
       if (signedOut) {
@@ -552,7 +555,8 @@
     if (!conversationId && botPicker) payload.bot = botPicker.value;
     if (!sendRequest(payload)) {
       outbox = payload; // goes out as soon as the socket opens; the text stays meanwhile
-      showConnection("Connecting… your message will be sent as soon as the connection is up.", "lost");
+      // Signed out, the socket will not open by itself: that is what the person must read.
+      if (!signedOut) showConnection("Connecting… your message will be sent as soon as the connection is up.", "lost");
     }
     pendingSend = { ref };
     sendButton.disabled = true;
@@ -567,7 +571,10 @@
       input.style.height = `${input.scrollHeight + 2}px`;
     }
     const length = input.value.length;
-    charCount.textContent = length > maxChars * 0.9 ? `${length} / ${maxChars} characters` : "";
+    // Nothing is cut: a paste over the limit stays whole, and says by how much it is over.
+    if (length > maxChars) charCount.textContent = `${length} / ${maxChars} characters: ${length - maxChars} over the limit`;
+    else charCount.textContent = length > maxChars * 0.9 ? `${length} / ${maxChars} characters` : "";
+    charCount.classList.toggle("over", length > maxChars);
   }
 
   function stop() {
@@ -659,8 +666,6 @@
     const id = article ? Number(article.dataset.id) : null;
     if (button.classList.contains("retry")) {
       requestWhenOpen({ type: "retry", message_id: id });
-    } else if (button.classList.contains("regenerate")) {
-      requestWhenOpen({ type: "regenerate", message_id: id });
       followNextRefresh = true;
     } else if (button.classList.contains("copy-message")) {
       copyText(sources[id] !== undefined ? sources[id] : article.querySelector(".message-body").innerText, button);
@@ -705,12 +710,6 @@
     input.focus();
   });
 
-  document.querySelectorAll("form[data-confirm]").forEach((form) => {
-    form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-    });
-  });
-
   // Shortcuts that need the transcript; page.js has the others.
   document.addEventListener("keydown", (event) => {
     const mod = event.ctrlKey || event.metaKey;
@@ -737,6 +736,10 @@
   }, 1000);
 
   window.addEventListener("offline", () => showConnection("You are offline. Your text stays in the box; it can be sent once you are back.", "lost"));
+  window.addEventListener("online", () => {
+    if (socket && socket.readyState === WebSocket.OPEN) showConnection("");
+    else if (!signedOut) showConnection("Back online, reconnecting…", "lost");
+  });
 
   readSources();
   transcript.querySelectorAll("article.message").forEach(adopt);

@@ -97,14 +97,15 @@ def test_a_new_conversation_can_be_renamed_and_deleted_right_away(page, live_app
     composer.press("Enter")
     page.locator(f'{ANSWER}[data-status="done"]').wait_for()
 
-    page.get_by_role("textbox", name="Title").fill("Greetings")
+    page.get_by_role("button", name="Conversation actions").click()
     page.get_by_role("button", name="Rename").click()
-    page.wait_for_url("**/c/*/")
-    assert page.get_by_role("heading", name="Greetings").is_visible()
+    page.get_by_role("textbox", name="Title").fill("Greetings")
+    page.get_by_role("textbox", name="Title").press("Enter")
+    page.get_by_role("heading", name="Greetings").wait_for()
     assert page.get_by_role("link", name="Greetings").is_visible()
 
-    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Conversation actions").click()
     page.get_by_role("button", name="Delete").click()
-    page.wait_for_url(f"{live_app}/")
+    page.wait_for_url(f"{live_app}/", timeout=15_000)
     assert page.get_by_role("link", name="Greetings").count() == 0
     assert not Message.objects.exists()

@@ -89,3 +89,24 @@ def test_other_users_get_404_for_exports_pin_and_archive(alice, bob, client, no_
         assert client.get(f"/c/{conversation.pk}/{url}").status_code == 404
     for url in ("pin/", "archive/"):
         assert client.post(f"/c/{conversation.pk}/{url}").status_code == 404
+
+
+def test_api_conversations_are_listed_apart_marked_api_and_reviewable_with_their_source(
+    alice, alice_client, reviewer, client, quiet_queue
+):
+    conversation_with(alice, "Typed in the chat", "x")
+    for number in range(3):
+        actions.send_transcript(alice, [actions.Turn("user", f"Script request {number}")], None)
+    page = alice_client.get("/").content.decode()
+    chat_list = page[page.index('id="conversation-list"') : page.index("From the API")]
+    assert "Typed in the chat" in chat_list and "Script request" not in chat_list
+    assert "From the API (3)" in page
+    assert page.count('<span class="source-badge">API</span> Script request') == 3
+
+    api_one = Conversation.objects.get(title="Script request 0")
+    assert Conversation.objects.get(pk=api_one.pk).source == "api"
+    assert 'title="Started by an API client' in alice_client.get(f"/c/{api_one.pk}/").content.decode()
+
+    client.force_login(reviewer)
+    listing = client.get("/admin/chat/conversation/", {"source": "api"}).content.decode()
+    assert "Script request 0" in listing and "Typed in the chat" not in listing

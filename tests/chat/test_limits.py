@@ -83,8 +83,7 @@ def test_retries_count_against_their_own_rate(alice, settings):
     _, _, _, reply = actions.send_message(alice, "hello")
     for _ in range(2):
         reply.finish(Message.Status.ERROR, error="failed")
-        actions.retry_reply(alice, reply.pk)
-        reply.refresh_from_db()
+        reply = actions.retry_reply(alice, reply.pk)
     reply.finish(Message.Status.ERROR, error="failed")
     with pytest.raises(actions.quotas.LimitReached, match="Too many retries"):
         actions.retry_reply(alice, reply.pk)

@@ -63,3 +63,9 @@ def test_history_and_live_frames_use_the_same_renderer(alice, client):
     page = client.get(f"/c/{conversation.pk}/").content.decode()
     assert render_markdown(reply.content) in page
     assert "<script>x</script>" not in page
+
+
+def test_table_columns_keep_their_alignment_as_classes_the_policy_allows():
+    html = render_markdown("| a | b | c |\n|:--|--:|:-:|\n| 1 | 2 | 3 |")
+    assert '<td class="align-left">1</td>' in html and '<td class="align-right">2</td>' in html
+    assert '<th class="align-center">c</th>' in html and "style" not in html

@@ -35,3 +35,6 @@ def test_signing_out_in_another_tab_tells_this_one_and_keeps_the_text(page, alic
         other.get_by_role("button", name="Sign out").click()
         page.locator("#connection-state").filter(has_text="You are signed out").wait_for(timeout=15_000)
         assert composer.input_value() == "Half-written thought"
+        composer.press("Enter")  # trying to send anyway still says why it cannot go
+        assert "You are signed out" in page.locator("#connection-state").inner_text()
+        assert composer.input_value() == "Half-written thought"

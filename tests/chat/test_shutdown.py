@@ -7,6 +7,7 @@ SIGTERM to a worker process.
 
 import pytest
 
+from chatapp.chat.error_help import next_step
 from chatapp.chat.models import Message
 from chatapp.chat.relay import running_relay
 from tests.chat.conftest import finished, receive_until, reload, reply_in
@@ -26,7 +27,9 @@ async def test_an_answer_with_text_ends_with_retry_and_keeps_its_text(alice, soc
 
     reply = await reload(reply_in(frames))
     assert (reply.status, reply.error_code) == (Message.Status.ERROR, Message.ErrorCode.WORKER_LOST)
-    assert reply.content and "Retry" in reply.error
+    # The error says what happened, the next step (once) what to do.
+    assert reply.content and "restarted" in reply.error and "Retry" not in reply.error
+    assert next_step(reply) == "Press Retry to ask again."
     assert frames[-1]["message"]["content"] == reply.content
 
 

@@ -125,17 +125,20 @@ def test_sidebar_groups_pin_archive_and_export(page, served, alice):
     assert groups == ["Today", "Previous 7 days", "Older"]
 
     page.goto(f"{served}/c/{conversation.pk}/")
+    actions = page.get_by_role("button", name="Conversation actions")
+    actions.click()
     page.get_by_role("button", name="Pin").click()
-    page.get_by_role("button", name="Unpin").wait_for()
     pinned = page.locator('.conversation-group[data-group="Pinned"]')
-    assert pinned.get_by_role("link", name="This morning").is_visible()
+    pinned.get_by_role("link", name="This morning").wait_for()
+    actions.click()
     assert page.get_by_role("button", name="Unpin").is_visible()
 
     with page.expect_download() as download:
-        page.get_by_role("link", name="JSON").click()
+        page.get_by_role("link", name="Export as JSON").click()
     data = json.loads(Path(download.value.path()).read_text())
     assert data["title"] == "This morning" and data["messages"][1]["content"] == "A drink."
 
+    actions.click()
     page.get_by_role("button", name="Archive").click()
     page.wait_for_url(f"{served}/")
     assert "archived" in page.locator(".flash").inner_text()
@@ -152,11 +155,11 @@ def test_shortcuts_help_theme_toggle_remembered_and_dark_mode(browser, served, a
     background = "getComputedStyle(document.body).backgroundColor"
     dark = page.evaluate(background)
     assert dark == "rgb(19, 19, 22)"
-    toggle = page.get_by_role("button", name="Dark theme")
-    assert toggle.get_attribute("aria-pressed") == "true"
+    toggle = page.locator("#theme-toggle")
+    assert toggle.inner_text() == "Light theme"  # what a click does, from the dark system theme
 
     toggle.click()  # the user prefers light here, whatever the system says
-    assert toggle.get_attribute("aria-pressed") == "false"
+    assert toggle.inner_text() == "Dark theme"
     page.reload()
     assert page.evaluate(background) == "rgb(246, 246, 248)"
 
@@ -262,7 +265,7 @@ def test_every_control_is_reached_with_tab_and_shows_where_the_focus_is(page, se
             unmarked.append(focused["name"])
 
     assert set(controls) <= set(reached)
-    assert {"Message", "Send", "New conversation", "Copy", "Regenerate"} <= set(reached)
+    assert {"Message", "Send", "New conversation", "Copy", "Retry"} <= set(reached)
     assert unmarked == []
 
 
@@ -282,3 +285,86 @@ def test_an_answer_waiting_for_a_worker_says_so_after_a_few_seconds(page, served
     answer = page.locator(f'article.message.assistant[data-id="{waiting.pk}"]')
     assert "Waiting for the model" in answer.inner_text()
     answer.get_by_text("Waiting for a free worker: other answers are being written").wait_for(timeout=10_000)
+
+
+def test_the_header_is_one_row_with_a_menu_rename_in_place_and_delete_with_undo(browser, served, alice):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    conversation = seed(alice, title="Tea questions")
+    sign_in(page, served, alice)
+    page.goto(f"{served}/c/{conversation.pk}/")
+    header = page.locator(".chat-header")
+    title = page.get_by_role("heading", name="Tea questions")
+    menu_button = page.get_by_role("button", name="Conversation actions")
+    # One title, one row: the actions wait in the menu.
+    assert page.get_by_text("Tea questions", exact=True).and_(page.locator("main *")).count() == 1
+    assert not page.get_by_role("button", name="Delete").is_visible()
+    assert abs(title.bounding_box()["y"] - menu_button.bounding_box()["y"]) < 20
+    assert header.bounding_box()["height"] < 60
+
+    menu_button.click()
+    page.get_by_role("button", name="Rename").click()
+    box = page.get_by_role("textbox", name="Title")
+    assert box.input_value() == "Tea questions" and not title.is_visible()
+    box.fill("Green tea")
+    box.press("Enter")
+    page.get_by_role("heading", name="Green tea").wait_for()
+    assert page.locator("#conversation-list").get_by_role("link", name="Green tea").is_visible()
+
+    menu_button.click()
+    page.get_by_role("button", name="Delete").click()
+    assert "Conversation deleted." in page.get_by_role("status").filter(has_text="deleted").inner_text()
+    assert not page.locator("#conversation-list").get_by_role("link", name="Green tea").is_visible()
+    page.get_by_role("button", name="Undo").click()
+    assert page.locator("#conversation-list").get_by_role("link", name="Green tea").is_visible()
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+    menu_button.click()
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_url(f"{served}/", timeout=15_000)
+    assert not Conversation.objects.filter(pk=conversation.pk).exists()
+    context.close()
+
+
+def test_retry_keeps_the_failed_answer_as_an_earlier_version(page, served, alice):
+    conversation = seed(alice)
+    Message.objects.filter(pk=conversation.current_id).update(
+        status="error",
+        content="A dri",
+        error="The worker writing this answer stopped unexpectedly.",
+        error_code="worker_lost",
+    )
+    sign_in(page, served, alice)
+    page.goto(f"{served}/c/{conversation.pk}/")
+    answer = page.locator("article.message.assistant")
+    assert answer.inner_text().count("Retry") == 2  # the advice once, and its button
+    answer.get_by_role("button", name="Retry").click()
+
+    page.locator("article.message.assistant .version-count", has_text="2 / 2").wait_for()
+    assert page.locator("article.message.assistant").get_attribute("data-status") == "queued"
+    page.get_by_role("button", name="Previous version").click()
+    page.locator("article.message.assistant .version-count", has_text="1 / 2").wait_for()
+    failed = page.locator("article.message.assistant")
+    assert "A dri" in failed.inner_text() and "stopped unexpectedly" in failed.inner_text()
+    assert Message.objects.filter(role="assistant", status="error").count() == 1
+
+
+def test_a_paste_over_the_limit_stays_whole_and_the_offline_notice_leaves_when_the_network_returns(
+    browser, served, alice, settings
+):
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, served, alice)
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("x" * 20_050)  # as a paste does
+    assert len(composer.input_value()) == 20_050
+    assert "50 over the limit" in page.locator("#char-count").inner_text()
+    composer.press("Enter")
+    assert "too long" in page.locator("#composer-error").inner_text()
+    assert len(composer.input_value()) == 20_050
+
+    context.set_offline(True)
+    page.get_by_text("You are offline").wait_for()
+    context.set_offline(False)
+    page.wait_for_function("() => !document.getElementById('connection-state').textContent.includes('offline')")
+    context.close()

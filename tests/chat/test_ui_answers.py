@@ -1,4 +1,4 @@
-"""Answers from the real model in Chromium: regenerate, edit and resend, following the stream."""
+"""Answers from the real model in Chromium: retry, edit and resend, following the stream."""
 
 import pytest
 
@@ -28,7 +28,7 @@ def test_regenerate_then_edit_and_resend_keep_every_version_browsable(page, shor
     page.locator(DONE).wait_for()
     page.wait_for_function("() => document.getElementById('announcer').textContent.startsWith('Answer finished:')")
 
-    page.locator(ANSWER).get_by_role("button", name="Regenerate").click()
+    page.locator(ANSWER).get_by_role("button", name="Retry").click()
     page.wait_for_function(
         "() => document.querySelector('article.message.assistant .version-count')?.textContent.trim() === '2 / 2'"
     )

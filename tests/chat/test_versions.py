@@ -1,4 +1,4 @@
-"""Regenerated answers and edited questions: branches kept, browsable, and what the model is asked."""
+"""Retried answers and edited questions: branches kept, browsable, and what the model is asked."""
 
 import pytest
 
@@ -30,7 +30,7 @@ def two_turns(user):
 
 def test_regenerating_an_answer_keeps_the_earlier_one_as_version_one_of_two(alice, alice_client, quiet_queue):
     conversation, _, _, second, old = two_turns(alice)
-    new = actions.regenerate_reply(alice, old.pk)
+    new = actions.retry_reply(alice, old.pk)
     assert new.status == Message.Status.QUEUED and new.parent_id == second.pk
     conversation.refresh_from_db()
     assert conversation.current_id == new.pk
@@ -41,9 +41,9 @@ def test_regenerating_an_answer_keeps_the_earlier_one_as_version_one_of_two(alic
     assert "1 / 2" in page and "Another drink." in page
 
 
-def test_a_regenerated_answer_is_asked_the_same_history_without_the_old_answer(alice, quiet_queue):
+def test_a_retried_answer_is_asked_the_same_history_without_the_old_answer(alice, quiet_queue):
     _, _, _, _, old = two_turns(alice)
-    new = actions.regenerate_reply(alice, old.pk)
+    new = actions.retry_reply(alice, old.pk)
     turns = conversation_turns(new)
     assert [(turn.role, turn.text) for turn in turns] == [
         ("user", "What is tea?"),
@@ -78,10 +78,10 @@ def test_the_next_question_follows_the_branch_on_screen(alice, quiet_queue):
     assert texts == ["What is tea?", "A drink.", "And cocoa?", "Sweet.", "Which is best?", ""]
 
 
-def test_an_answer_being_written_cannot_be_regenerated(alice, quiet_queue):
+def test_an_answer_being_written_cannot_be_retried(alice, quiet_queue):
     _, _, _, reply = actions.send_message(alice, "hello")
     with pytest.raises(actions.ChatError, match="still being written"):
-        actions.regenerate_reply(alice, reply.pk)
+        actions.retry_reply(alice, reply.pk)
 
 
 def test_an_edit_must_say_something(alice, quiet_queue):
@@ -90,10 +90,10 @@ def test_an_edit_must_say_something(alice, quiet_queue):
         actions.edit_question(alice, first.pk, "   ")
 
 
-def test_another_users_messages_cannot_be_regenerated_edited_or_chosen(alice, bob, quiet_queue):
+def test_another_users_messages_cannot_be_retried_edited_or_chosen(alice, bob, quiet_queue):
     _conversation, first, reply, *_ = two_turns(alice)
     for action, args in [
-        (actions.regenerate_reply, (reply.pk,)),
+        (actions.retry_reply, (reply.pk,)),
         (actions.edit_question, (first.pk, "mine now")),
         (actions.choose_version, (reply.pk,)),
     ]:
@@ -122,3 +122,29 @@ def test_an_edited_question_keeps_the_images_of_the_original(alice, alice_client
     edited, _ = actions.edit_question(alice, question.pk, "What colour is this?")
     assert [image.name for image in edited.images.all()] == ["screenshot.png"]
     assert [image.pk for image in question.images.all()] == [image_id]
+
+
+def test_retrying_a_failed_answer_keeps_the_failure_as_version_one_counted_and_seen_by_reviewers(
+    alice, alice_client, reviewer, client, quiet_queue
+):
+    conversation, _, _, _, old = two_turns(alice)
+    Message.objects.filter(pk=old.pk).update(
+        status=Message.Status.ERROR,
+        content="Coffee is",
+        error="The worker writing this answer stopped unexpectedly.",
+        error_code=Message.ErrorCode.WORKER_LOST,
+    )
+    new = actions.retry_reply(alice, old.pk)
+    answered(new, "A bitter drink.")
+
+    page = alice_client.get(f"/c/{conversation.pk}/").content.decode()
+    assert "A bitter drink." in page and "2 / 2" in page
+    actions.choose_version(alice, old.pk)
+    page = alice_client.get(f"/c/{conversation.pk}/").content.decode()
+    assert "1 / 2" in page and "Coffee is" in page and "stopped unexpectedly" in page
+
+    client.force_login(reviewer)
+    review = client.get(f"/admin/chat/conversation/{conversation.pk}/change/").content.decode()
+    assert "Coffee is" in review and "A bitter drink." in review
+    listing = client.get("/admin/chat/conversation/").content.decode()
+    assert 'class="review-errors">1<' in listing

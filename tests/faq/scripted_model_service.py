@@ -9,6 +9,7 @@ then [DONE]) or whole (one JSON body).
 Each reply is chosen by the system prompt's first words:
 - the coverage question ("You decide whether a knowledge base answers...") → `judge`;
 - the verification question ("You check an answer...") → `verify`;
+- the naming question ("You name conversations...") → `title`;
 - anything else (the bot's answer) → `answer`.
 `delay` (seconds) holds the judge's and verifier's replies back, for timeouts.
 """
@@ -20,8 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class ScriptedModelService:
-    def __init__(self, answer="", judge="1", verify="yes", delay=0.0):
-        self.answer, self.judge, self.verify, self.delay = answer, judge, verify, delay
+    def __init__(self, answer="", judge="1", verify="yes", delay=0.0, title="A title"):
+        self.answer, self.judge, self.verify, self.delay, self.title = answer, judge, verify, delay, title
         self.requests = []
         service = self
 
@@ -36,6 +37,8 @@ class ScriptedModelService:
                     reply, kind = service.judge, "judge"
                 elif system.startswith("You check an answer"):
                     reply, kind = service.verify, "verify"
+                elif system.startswith("You name conversations"):
+                    reply, kind = service.title, "title"
                 else:
                     reply, kind = service.answer, "answer"
                 if kind != "answer" and service.delay:

@@ -179,3 +179,22 @@ def test_reviewers_see_a_refused_draft_in_the_transcript_marked_as_such(admin_cl
 
     assert "Rejected draft" in page
     assert "Just run `sudo rollback --force` [1]." in page
+
+
+def test_questions_in_other_languages_or_sharing_one_everyday_word_are_not_grouped(admin_client, alice):
+    ask(
+        alice,
+        "Will the company pay for my ticket to KubeCon?",
+        "Les jours fériés sont-ils payés ?",
+        "Do we pay interns?",
+        "Where do I send my expense report?",
+        "How do I submit an expense report for a taxi?",
+    )
+    groups = admin_client.get(GROUPED).context["groups"]
+    together = {frozenset(q.question for q in group.questions) for group in groups}
+    assert together == {
+        frozenset({"Where do I send my expense report?", "How do I submit an expense report for a taxi?"}),
+        frozenset({"Will the company pay for my ticket to KubeCon?"}),
+        frozenset({"Les jours fériés sont-ils payés ?"}),
+        frozenset({"Do we pay interns?"}),
+    }

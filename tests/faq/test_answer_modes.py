@@ -200,3 +200,17 @@ def test_a_replaced_answer_is_marked_for_the_browser_and_the_api(alice, faq_bot,
     payload = message_payload(Message.objects.get(pk=reply.pk))
     assert payload["replaced"] is True
     assert "ssh-fork" not in payload["content"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_quoted_answer_shows_no_model_name_or_duration(alice, faq_bot, worker, client):
+    from chatapp.chat import actions
+    from tests.conftest import wait_until_finished
+
+    conversation, _, _, reply = actions.send_message(alice, "How do I get VPN access?", bot_slug=faq_bot.slug)
+    reply = wait_until_finished(reply, timeout=60)
+    assert reply.status == Message.Status.DONE and reply.content.startswith("Source") is False
+    assert (reply.model, reply.duration, reply.time_to_first_token) == ("", None, None)
+    client.force_login(alice)
+    page = client.get(f"/c/{conversation.pk}/").content.decode()
+    assert MODEL not in page and " s</span>" not in page

@@ -26,6 +26,9 @@ def test_the_faq_bot_answer_links_its_source_entry(page, live_app, alice):
     assert "WireGuard" in answer.locator(".message-body").inner_text()
     assert answer.locator(".sources-label").inner_text() == "Sources"
     assert answer.get_by_role("link", name="[1] How do I get VPN access?").is_visible()
+    # Finished live, its actions are inside its card as after a reload.
+    card, footer = answer.bounding_box(), answer.locator(".message-footer").bounding_box()
+    assert footer["y"] + footer["height"] <= card["y"] + card["height"]
 
     page.reload()
     assert page.locator(ANSWER).get_by_role("link", name="[1] How do I get VPN access?").is_visible()

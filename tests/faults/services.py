@@ -254,6 +254,7 @@ class SupervisedApp:
             "SUPERVISOR_DIR": str(self.dir),
             "SUPERVISE_REDIS": "false",
             "SUPERVISE_INFERENCE": "false",
+            "SHOW_WELCOME": "false",
             "WEB_HOST": "127.0.0.1",
             "WEB_PORT": str(self.web_port),
             "DATA_DIR": str(self.dir),

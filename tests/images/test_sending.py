@@ -111,3 +111,15 @@ async def test_no_text_and_no_image_is_refused(alice, socket_for):
     socket = await socket_for(alice)
     frames = await send(socket, "", [])
     assert frames[-1] == {"type": "error", "error": "Type a message first.", "request": "send", "ref": "r1"}
+
+
+async def test_the_knowledge_base_bot_says_it_cannot_read_an_attached_image_and_nothing_is_lost(alice, socket_for):
+    from tests.conftest import ensure_bots
+
+    faq_bot = (await sync_to_async(ensure_bots)())["team-faq"]
+    ids = await upload_images(alice, 1)
+    socket = await socket_for(alice)
+    frames = await send(socket, "What does this error mean?", ids, bot=faq_bot.slug)
+    assert frames[-1]["type"] == "error"
+    assert "cannot read images" in frames[-1]["error"] and "ask in words" in frames[-1]["error"]
+    assert await message_count() == 0 and await attached_to(ids) == [None]

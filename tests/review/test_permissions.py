@@ -1,4 +1,4 @@
-"""Who may do what in the admin: reviewers read and record verdicts, only superusers edit."""
+"""Who may do what in the admin: reviewers read, record verdicts and run the FAQ loop, only superusers edit conversations."""
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -34,6 +34,12 @@ def test_the_reviewer_group_has_exactly_the_reviewing_permissions():
         ("review", "change_conversationreview"),
         ("review", "export_conversations"),
         ("review", "promote_to_faq"),
+        ("faq", "view_faqentry"),
+        ("faq", "add_faqentry"),
+        ("faq", "change_faqentry"),
+        ("faq", "publish_faqentry"),
+        ("faq", "view_unansweredquestion"),
+        ("faq", "change_unansweredquestion"),
     }
     assert codenames == set(REVIEWER_PERMISSIONS)  # what the tests' reviewer_group() rebuilds
 
