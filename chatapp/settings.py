@@ -452,6 +452,8 @@ FAQ_EMBEDDINGS_BATCH = env.int("FAQ_EMBEDDINGS_BATCH", default=32)
 # Prefixes some embedding models need (e5: "query: " and "passage: "); none for the CPU model.
 FAQ_EMBEDDINGS_QUERY_PREFIX = env.str("FAQ_EMBEDDINGS_QUERY_PREFIX", default="")
 FAQ_EMBEDDINGS_PASSAGE_PREFIX = env.str("FAQ_EMBEDDINGS_PASSAGE_PREFIX", default="")
+# Seconds a question waits for its embedding before it is searched lexically.
+FAQ_EMBEDDINGS_QUERY_TIMEOUT = env.float("FAQ_EMBEDDINGS_QUERY_TIMEOUT", default=2.0)
 # After the endpoint failed, the index is rebuilt with embeddings at most this often.
 FAQ_EMBEDDINGS_RETRY_SECONDS = env.float("FAQ_EMBEDDINGS_RETRY_SECONDS", default=60.0)
 

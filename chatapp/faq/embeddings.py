@@ -58,8 +58,12 @@ def normalised(vectors: np.ndarray) -> np.ndarray:
 class Embedder:
     """Unit vectors for texts, in batches, through `encode_batch` (HTTP or in process)."""
 
-    def __init__(self, batch: int = 32, query_prefix: str = "", passage_prefix: str = "") -> None:
+    def __init__(
+        self, batch: int = 32, query_prefix: str = "", passage_prefix: str = "", query_timeout: float = 2.0
+    ) -> None:
         self.batch = max(1, batch)
+        # A question waits at most this long for its embedding, then is searched lexically.
+        self.query_timeout = query_timeout
         self.prefixes = {TextKind.QUERY: query_prefix, TextKind.PASSAGE: passage_prefix}
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -68,7 +72,7 @@ class Embedder:
     def name(self) -> str:
         raise NotImplementedError
 
-    def encode_batch(self, texts: list[str]) -> np.ndarray:
+    def encode_batch(self, texts: list[str], timeout: float | None = None) -> np.ndarray:
         raise NotImplementedError
 
     def embed(self, texts: Sequence[str], kind: TextKind = TextKind.PASSAGE) -> np.ndarray:
@@ -86,7 +90,8 @@ class Embedder:
             if cached is not None:
                 self._cache.move_to_end(text)
                 return cached
-        (vector,) = self.embed([text], TextKind.QUERY)
+        prepared = self.prefixes[TextKind.QUERY] + (text.strip() or "-")
+        (vector,) = normalised(self.encode_batch([prepared], timeout=self.query_timeout))
         with self._cache_lock:
             self._cache[text] = vector
             while len(self._cache) > QUERY_CACHE_SIZE:
@@ -106,7 +111,7 @@ class RemoteEmbedder(Embedder):
     def name(self) -> str:
         return f"{self.model or 'default'} at {self.base_url}"
 
-    def encode_batch(self, texts: list[str]) -> np.ndarray:
+    def encode_batch(self, texts: list[str], timeout: float | None = None) -> np.ndarray:
         async def request() -> list[list[float]]:
             async with httpx.AsyncClient() as client:
                 return await embeddings(
@@ -115,7 +120,7 @@ class RemoteEmbedder(Embedder):
                     api_key=self.api_key,
                     model=self.model,
                     inputs=texts,
-                    timeout=self.timeout,
+                    timeout=timeout or self.timeout,
                 )
 
         try:
@@ -145,7 +150,7 @@ class LocalEmbedder(Embedder):
                 cls._shared = SentenceEncoder()
             return cls._shared
 
-    def encode_batch(self, texts: list[str]) -> np.ndarray:
+    def encode_batch(self, texts: list[str], timeout: float | None = None) -> np.ndarray:
         return self.encoder().encode(texts)
 
 
@@ -168,6 +173,7 @@ def configured_embedder() -> Embedder | None:
             "batch": settings.FAQ_EMBEDDINGS_BATCH,
             "query_prefix": settings.FAQ_EMBEDDINGS_QUERY_PREFIX,
             "passage_prefix": settings.FAQ_EMBEDDINGS_PASSAGE_PREFIX,
+            "query_timeout": settings.FAQ_EMBEDDINGS_QUERY_TIMEOUT,
         }
         if url == LOCAL:
             _configured[key] = LocalEmbedder(**options)

@@ -70,3 +70,44 @@ def test_a_malformed_file_is_reported_with_its_line(tmp_path):
 
     with pytest.raises(CommandError, match="line 2"):
         call_command("faq_eval", str(path), stdout=io.StringIO())
+
+
+def test_a_folder_of_documents_is_evaluated_in_memory_with_one_json_line_per_question(tmp_path, db):
+    from chatapp.faq.models import FAQEntry
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "handbook.md").write_text(
+        "# Driver handbook\n\n## Rest periods\n\nBetween two normal duties the minimum rest is 11 hours.\n\n"
+        "## Uniform\n\nDrivers wear the navy jacket with the company badge on duty.\n",
+        encoding="utf-8",
+    )
+    questions = tmp_path / "eval.jsonl"
+    questions.write_text(
+        json.dumps(
+            {
+                "question": "How long must I rest between duties?",
+                "expected": [{"doc": "handbook.md", "section": "Rest periods"}],
+            }
+        )
+        + "\n"
+        + json.dumps({"question": "What is the capital of Australia?", "expected": []})
+        + "\n",
+        encoding="utf-8",
+    )
+    lines = tmp_path / "outcomes.jsonl"
+    out = io.StringIO()
+
+    call_command(
+        "faq_eval", str(questions), "--documents", str(folder), "--embeddings", "none", "--json", str(lines), stdout=out
+    )
+
+    report = out.getvalue()
+    assert "0 entries, 2 passages" in report
+    assert "documents" in report and "md" in report
+    first, second = (json.loads(line) for line in lines.read_text(encoding="utf-8").splitlines())
+    assert first["question"] == "How long must I rest between duties?"
+    assert first["sources"][0] == {"kind": "passage", "doc": "handbook.md", "section": "Rest periods", "page": None}
+    assert first["outcome"] in ("answer", "unsure")
+    assert second["outcome"] in ("unsure", "not_covered")
+    assert not FAQEntry.objects.exists()
