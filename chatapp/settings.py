@@ -332,10 +332,11 @@ INFERENCE_CONNECT_TIMEOUT = env.float("INFERENCE_CONNECT_TIMEOUT", default=5.0)
 INFERENCE_FIRST_TOKEN_TIMEOUT = env.float("INFERENCE_FIRST_TOKEN_TIMEOUT", default=180.0)
 # Longest silence tolerated between two chunks once the answer has begun.
 INFERENCE_READ_TIMEOUT = env.float("INFERENCE_READ_TIMEOUT", default=20.0)
-# The "priority" the knowledge base's short judge calls carry (vLLM with
-# --scheduling-policy priority: lower goes sooner; answers carry none, i.e. 0).
+# The "priority" a conversation's title request carries (vLLM with
+# --scheduling-policy priority: lower goes sooner; answers carry none, i.e. 0),
+# so that background titles never delay a person's answer.
 # 0 sends none, as an engine without that policy refuses any other value.
-INFERENCE_JUDGE_PRIORITY = env.int("INFERENCE_JUDGE_PRIORITY", default=0)
+INFERENCE_TITLE_PRIORITY = env.int("INFERENCE_TITLE_PRIORITY", default=0)
 SYSTEM_PROMPT = env.str(
     "SYSTEM_PROMPT",
     default="You are a helpful assistant for a software team. Answer clearly and concisely, using Markdown.",

@@ -103,7 +103,7 @@ def test_vllm_restarts_well_from_its_volume_behind_a_key():
     assert environment["INFERENCE_API_KEY"] == "a-long-key"
     assert "--api-key" in " ".join(vllm["entrypoint"]) and "exit 1" in " ".join(vllm["entrypoint"])
     assert argument(vllm["command"], "--scheduling-policy") == "priority"
-    assert int(services()["web"]["environment"]["INFERENCE_JUDGE_PRIORITY"]) < 0
+    assert int(services()["web"]["environment"]["INFERENCE_TITLE_PRIORITY"]) > 0
 
 
 def test_the_web_service_stays_in_rotation_while_the_model_loads():

@@ -50,6 +50,8 @@ def title_from_model(reply: Message) -> str | None:
         "temperature": 0.0,
         "stream": False,
     }
+    if settings.INFERENCE_TITLE_PRIORITY:
+        body["priority"] = settings.INFERENCE_TITLE_PRIORITY
     try:
         response = httpx.post(
             settings.INFERENCE_URL.rstrip("/") + "/chat/completions",

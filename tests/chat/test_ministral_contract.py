@@ -13,7 +13,7 @@ from benchmarks.fake_engine import validation_error
 from chatapp.chat import actions, lifecycle
 from chatapp.chat.models import Message
 from chatapp.chat.prompt import build_request
-from chatapp.faq import model_judge
+from chatapp.chat.naming import title_from_model
 from chatapp.images.actions import attacher_for
 from tests.conftest import FAKE_ENGINE_MODEL, converse, ensure_bots
 from tests.images.conftest import uploaded_id
@@ -94,16 +94,16 @@ def test_failed_stopped_and_empty_answers_in_the_history(alice):
     assert all(message["content"] for message in request.messages if message["role"] == "assistant")
 
 
-def test_retries_regenerated_versions_and_edited_questions(alice):
+def test_retried_versions_and_edited_questions(alice):
     conversation, _, question, reply = ask(alice, "First question")
     answer(reply, "", status=Message.Status.ERROR, error="Unreachable.")
-    assert lifecycle.requeue(reply)
-    prompt_for(reply)
-    answer(reply)
-
-    again = actions.regenerate_reply(alice, reply.pk)
+    again = actions.retry_reply(alice, reply.pk)
     prompt_for(again)
-    answer(again, "Another version.")
+    answer(again)
+
+    third = actions.retry_reply(alice, again.pk)
+    prompt_for(third)
+    answer(third, "Another version.")
 
     _, edited_reply = actions.edit_question(alice, question.pk, "The question, edited")
     prompt_for(edited_reply)
@@ -117,7 +117,7 @@ def test_continuing_an_answer_cut_at_the_length_limit(alice):
     assert request.continues and request.messages[-1] == {"role": "assistant", "content": "The first part, cut"}
 
 
-def test_knowledge_base_prompts_and_the_judges_calls(alice, settings, vllm_stand_in):
+def test_knowledge_base_prompts_and_title_requests(alice, settings, vllm_stand_in):
     from django.core.management import call_command
 
     call_command("load_sample_faq", verbosity=0)
@@ -126,13 +126,13 @@ def test_knowledge_base_prompts_and_the_judges_calls(alice, settings, vllm_stand
     _, _, _, reply = actions.send_message(alice, "How do I request time off?", bot_slug=faq_bot.slug)
     prompt_for(reply)
 
-    entries = [(1, "Time off?", "Ask HR.")]
-    assert model_judge.ask(FAKE_ENGINE_MODEL, model_judge.COVERAGE_INSTRUCTIONS, "Question: Time off?") is not None
-    model_judge.which_entry(FAKE_ENGINE_MODEL, "How do I request time off?", entries)
-    model_judge.supported(FAKE_ENGINE_MODEL, "Ask HR [1].", entries)
-    judged = vllm_stand_in.requests()
-    assert len(judged) >= 3
-    for body in judged:
+    _, _, _, reply = ask(alice, "How do I reset my password?")
+    answer(reply, "Use the self-service page.")
+    reply.model = FAKE_ENGINE_MODEL
+    title_from_model(reply)
+    requests = vllm_stand_in.requests()
+    assert requests
+    for body in requests:
         assert_ministral_accepts(body["messages"])
 
 
@@ -154,11 +154,14 @@ def test_api_transcripts_with_the_clients_own_turns(alice):
     prompt_for(reply)
 
 
-def test_the_judges_calls_carry_a_priority_only_where_the_engine_schedules_by_it(settings, vllm_stand_in):
-    assert model_judge.ask(FAKE_ENGINE_MODEL, "Reply yes or no.", "Is water wet?") is not None
+def test_title_requests_carry_a_priority_only_where_the_engine_schedules_by_it(alice, settings, vllm_stand_in):
+    _, _, _, reply = ask(alice, "How do I reset my password?")
+    answer(reply, "Use the self-service page.")
+    reply.model = FAKE_ENGINE_MODEL
+    title_from_model(reply)
     assert "priority" not in vllm_stand_in.requests()[-1]
 
-    settings.INFERENCE_JUDGE_PRIORITY = -10
+    settings.INFERENCE_TITLE_PRIORITY = 10
     vllm_stand_in.configure(scheduling_policy="priority")
-    assert model_judge.ask(FAKE_ENGINE_MODEL, "Reply yes or no.", "Is water wet?") is not None
-    assert vllm_stand_in.requests()[-1]["priority"] == -10
+    title_from_model(reply)
+    assert vllm_stand_in.requests()[-1]["priority"] == 10
