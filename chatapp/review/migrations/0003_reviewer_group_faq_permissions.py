@@ -39,7 +39,7 @@ def remove_faq_permissions(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("review", "0002_reviewer_group"),
-        ("faq", "0005_faqentry_publish_permission"),
+        ("faq", "0006_faqentry_publish_permission"),
     ]
 
     operations = [migrations.RunPython(add_faq_permissions, remove_faq_permissions)]

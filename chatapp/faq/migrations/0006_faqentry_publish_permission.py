@@ -3,7 +3,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("faq", "0004_entry_groups"),
+        ("faq", "0005_confirmations"),
     ]
 
     operations = [

@@ -38,7 +38,7 @@ def drop_search_index(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0008_message_branches_conversation_pin_archive"),
+        ("chat", "0009_bots_inherit_deployment_sampling_finish_reason"),
     ]
 
     operations = [migrations.RunPython(add_search_index, drop_search_index)]
