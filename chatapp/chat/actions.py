@@ -17,9 +17,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chatapp.chat import lifecycle, live, quotas
+from chatapp.chat import lifecycle, live
 from chatapp.chat.errors import ChatError, NotFound
 from chatapp.chat.events import conversation_event, user_group
+from chatapp.chat.gate import AnswerPath, admit
 from chatapp.chat.lifecycle import notify_message
 from chatapp.chat.models import Bot, Conversation, Message
 
@@ -115,9 +116,7 @@ def send_message(
     Returns (conversation, created, question, reply).
     """
     text = validate_question(text, images=attach.count if attach else 0)
-    quotas.check_new_answer(user, "send")
     with transaction.atomic():
-        quotas.check_active_answers(user)
         created = conversation_id is None
         conversation: Conversation | None
         if conversation_id is None:
@@ -133,7 +132,7 @@ def send_message(
             if conversation is None:
                 raise NotFound()
             _check_idle(conversation)
-        question, reply = _ask(conversation, text, attach)
+        question, reply = _ask(conversation, text, attach, AnswerPath.SEND)
         _notify_turn(conversation, question, reply)
     return conversation, created, question, reply
 
@@ -167,9 +166,7 @@ def send_transcript(
             checked.append(turn)
     *earlier, last = checked
     first_question = next(turn.text for turn in checked if turn.role == Message.Role.USER)
-    quotas.check_token_quota(user)
     with transaction.atomic():
-        quotas.check_active_answers(user)
         conversation = _start_conversation(user, first_question, bot, source)
         for index, turn in enumerate(earlier):
             message = Message.objects.create(
@@ -180,7 +177,9 @@ def send_transcript(
             )
             if attach and turn.role == Message.Role.USER:
                 attach(index, message)
-        question, reply = _ask(conversation, last.text, _attach_turn(attach, len(earlier)) if attach else None)
+        question, reply = _ask(
+            conversation, last.text, _attach_turn(attach, len(earlier)) if attach else None, AnswerPath.API
+        )
         _notify_turn(conversation, question, reply)
     return conversation, question, reply
 
@@ -203,6 +202,7 @@ def _ask(
     conversation: Conversation,
     text: str,
     attach: Callable[[Message], None] | None,
+    path: AnswerPath,
     follows: Any = _LEAF,  # a Message, None for a first question, or _LEAF
 ) -> tuple[Message, Message]:
     """Inside the caller's transaction: the user's message and its queued answer.
@@ -225,7 +225,7 @@ def _ask(
     question.save()
     if attach:
         attach(question)
-    return question, _queue_answer(conversation, question)
+    return question, start_answer(conversation, question, path)
 
 
 def _current_leaf(conversation: Conversation) -> Message | None:
@@ -234,8 +234,16 @@ def _current_leaf(conversation: Conversation) -> Message | None:
     return conversation.messages.order_by("created_at", "id").last()
 
 
-def _queue_answer(conversation: Conversation, question: Message) -> Message:
-    """A queued answer to `question`, made the end of the branch the user sees."""
+def start_answer(conversation: Conversation, question: Message, path: AnswerPath) -> Message:
+    """A queued answer to `question`, made the end of the branch the user sees.
+
+    The one way a new answer is made: it passes the gate first (rate, today's
+    tokens, answers at once; see chatapp.chat.gate), inside the caller's
+    transaction, which a refusal leaves without anything saved.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("start_answer() runs inside the transaction that saves the answer")
+    admit(conversation.owner, path)
     reply = Message.objects.create(
         conversation=conversation,
         role=Message.Role.ASSISTANT,
@@ -295,7 +303,8 @@ def regenerate_reply(user: User, message_id: int) -> Message:
         conversation = _locked_conversation(user, previous)
         _check_idle(conversation)
         check_bot_allowed(conversation)
-        reply = _queue_answer(conversation, cast(Message, previous.parent))  # it has one: checked above
+        # It has a question: checked above.
+        reply = start_answer(conversation, cast(Message, previous.parent), AnswerPath.REGENERATE)
     notify_message(reply)
     notify_conversation(conversation)
     return reply
@@ -323,7 +332,9 @@ def edit_question(user: User, message_id: int, text: object) -> tuple[Message, M
                 attachment.message = question
                 attachment.save()
 
-        question, reply = _ask(conversation, text, keep_images if images else None, follows=original.parent)
+        question, reply = _ask(
+            conversation, text, keep_images if images else None, AnswerPath.EDIT, follows=original.parent
+        )
     _notify_turn(conversation, question, reply)
     return question, reply
 
@@ -392,12 +403,20 @@ def stop_reply(user: User | AnonymousUser, message_id: int) -> Message:
 def retry_reply(user: User, message_id: int) -> Message:
     reply = owned_reply(user, message_id)
     check_bot_allowed(reply.conversation)
-    quotas.check_new_answer(user, "retry")
-    with transaction.atomic():
-        quotas.check_active_answers(user)
-        if not lifecycle.requeue(reply):
-            raise ChatError("Only a failed or stopped answer can be retried.")
+    if not restart_answer(user, reply, AnswerPath.RETRY):
+        raise ChatError("Only a failed or stopped answer can be retried.")
     return reply
+
+
+def restart_answer(user: User, reply: Message, path: AnswerPath) -> bool:
+    """A new attempt at the user's failed or stopped `reply`, through the gate; False if it cannot restart.
+
+    The one way an existing answer is queued again (Retry; a continuation
+    that writes on in place would use it too).
+    """
+    with transaction.atomic():
+        admission = admit(user, path)
+        return lifecycle.requeue(reply, admission)
 
 
 def rename_conversation(user: User, conversation_id: int, title: str | None) -> Conversation:

@@ -13,11 +13,8 @@ from django.conf import settings
 from django.db.models import prefetch_related_objects
 
 from chatapp.chat.extensions import Grounding, PromptImage, registry
-from chatapp.chat.models import Bot, Message, answer_token_limit
+from chatapp.chat.models import CHARS_PER_TOKEN, Bot, Message, answer_token_limit
 
-# Characters per token is about 4 for English with these tokenizers; 3 keeps
-# the estimate on the safe side for code and other languages.
-CHARS_PER_TOKEN = 3
 TOKENS_PER_TURN = 4
 
 
@@ -56,6 +53,8 @@ class GenerationRequest:
     sources: list = field(default_factory=list)
     # Attachment ids of images in the history that the prompt leaves out to fit.
     dropped_images: list = field(default_factory=list)
+    # What the prompt costs, estimated (the engine reports the real figure at the end, if it can).
+    prompt_tokens: int = 0
 
 
 def conversation_turns(reply: Message) -> list[Turn]:
@@ -155,6 +154,7 @@ def build_request(reply: Message) -> GenerationRequest:
         image.attachment_id for turn in history for image in turn.images if image.left_out or id(turn) not in kept
     ]
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] + [turn.as_openai() for turn in turns]
+    prompt_tokens = 0 if grounding.canned_answer is not None else estimate_tokens(system) + sum(t.tokens for t in turns)
     return GenerationRequest(
         model=bot.model_name if bot else settings.INFERENCE_MODEL,
         messages=messages,
@@ -164,4 +164,5 @@ def build_request(reply: Message) -> GenerationRequest:
         dropped_images=dropped_images,
         canned_answer=grounding.canned_answer,
         sources=grounding.sources,
+        prompt_tokens=prompt_tokens,
     )

@@ -18,7 +18,7 @@ from django.conf import settings
 from chatapp.chat import lifecycle
 from chatapp.chat.extensions import registry
 from chatapp.chat.models import Message
-from chatapp.chat.prompt import GenerationRequest, build_request
+from chatapp.chat.prompt import GenerationRequest
 from chatapp.chat.relay import Relay
 from inference.client import InferenceError, InferenceUnavailable, stream_chat_completion
 
@@ -126,7 +126,7 @@ class Generation:
     async def run(self) -> None:
         stream = self.stream
         try:
-            request = await self.relay.run_in_db(build_request, self.reply)
+            request = await self.relay.run_in_db(lifecycle.prepare, self.reply)
             if request.dropped_images or self.reply.attempt > 1:
                 if registry.images is not None:
                     await self.relay.db_call(registry.images.left_out, self.reply, request.dropped_images)
