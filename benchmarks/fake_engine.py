@@ -5,7 +5,9 @@
 It stands in for vLLM so that what is measured is the relay, not a model. The
 question says what to answer: ``seed=123 tokens=200 rate=50 [delay=0.05]``
 (a fixed text per seed, `tokens` tokens, at `rate` tokens/s after `delay`
-seconds; without them, 200 tokens at 50 tokens/s from a seed of 0). The benchmark
+seconds; without them, 200 tokens at 50 tokens/s from a seed of 0); with
+``repeat=1`` the answer is the rest of the question, after its first line, in
+tokens of 200 characters (a model repeating what it was given). The benchmark
 rebuilds the same text with `answer_tokens` to check what its clients received.
 
 Each stream keeps its own schedule, and a wake-up sends every token that is due
@@ -32,8 +34,9 @@ MODEL = os.environ.get("FAKE_ENGINE_MODEL", "relay-bench")
 # Shortest pause between two writes of one stream: above the rate's own
 # interval several due tokens leave in one write.
 TICK = float(os.environ.get("FAKE_ENGINE_TICK", "0.02"))
-DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0}
-PARAMETER = re.compile(r"\b(seed|tokens|rate|delay)=([0-9.]+)")
+DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0, "repeat": 0}
+PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|repeat)=([0-9.]+)")
+REPEATED_TOKEN_CHARS = 200
 
 WORDS = (
     "the relay carries every token from the engine to each reader and keeps the order of chunks while "
@@ -76,9 +79,19 @@ def answer_text(seed: int, count: int) -> str:
     return "".join(answer_tokens(seed, count))
 
 
+def question_text(messages: list) -> str:
+    for message in reversed(messages or []):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+            return content or ""
+    return ""
+
+
 def parameters(messages: list) -> dict:
     """What the last user message asks of the engine."""
-    asked = dict(DEFAULTS)
+    asked: dict = dict(DEFAULTS)
     for message in reversed(messages or []):
         if message.get("role") != "user":
             continue
@@ -177,7 +190,14 @@ class Engine:
         finish = "stop"
         if body.get("max_tokens") and body["max_tokens"] < count:
             count, finish = body["max_tokens"], "length"
-        tokens = answer_tokens(asked["seed"], count)
+        if asked["repeat"]:
+            repeated = question_text(body.get("messages")).partition("\n")[2]
+            tokens = [
+                repeated[start : start + REPEATED_TOKEN_CHARS]
+                for start in range(0, len(repeated), REPEATED_TOKEN_CHARS)
+            ]
+        else:
+            tokens = answer_tokens(asked["seed"], count)
         _, entry = self.record(asked)
         if not body.get("stream"):
             entry["first"] = entry["last"] = time.monotonic()
