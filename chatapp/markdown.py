@@ -128,11 +128,16 @@ def link_allowed(href: str) -> bool:
     return bool(host) and any(fnmatchcase(host, pattern.lower()) for pattern in settings.ANSWER_LINK_HOSTS)
 
 
+# Bidirectional controls: in a link's words, U+202E would reverse the host shown after them.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
 def _closing(tokens: Sequence[Token], index: int) -> Token | None:
-    """The link_close that ends the link_open at `index` (links do not nest)."""
+    """The link_close that ends the link_open at `index` (links do not nest); its words lose bidi controls."""
     for position in range(index + 1, len(tokens)):
         if tokens[position].type == "link_close":
             return tokens[position]
+        tokens[position].content = tokens[position].content.translate(_BIDI_CONTROLS)
     return None
 
 
@@ -141,7 +146,7 @@ def _link_open(renderer: RendererHTML, tokens: Sequence[Token], index: int, opti
     href = str(token.attrGet("href") or "")
     closing = _closing(tokens, index)
     if closing is not None:
-        closing.meta["host"] = "" if is_local(href) else (link_host(href) or href)
+        closing.meta["host"] = ("" if is_local(href) else (link_host(href) or href)).translate(_BIDI_CONTROLS)
         closing.meta["live"] = link_allowed(href)
     if not link_allowed(href):
         return ""

@@ -106,7 +106,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: probes are answered before host checks and redirects.
+    # First: every later part sees the client's own address (TRUSTED_PROXY_COUNT).
+    "chatapp.accounts.middleware.ClientAddressMiddleware",
+    # Probes are answered before host checks and redirects.
     "chatapp.ops.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -209,8 +211,12 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# The client's address is REMOTE_ADDR: behind a proxy, daphne's --proxy-headers
-# makes it the one in X-Forwarded-For (see "Running in production").
+# The client's address, for the lockout, the reset throttle and /metrics' same-host
+# rule: REMOTE_ADDR, or behind N proxies that each append to X-Forwarded-For, the
+# N-th address from its right (TRUSTED_PROXY_COUNT=N). daphne's --proxy-headers takes
+# the leftmost, which any client can write: use this instead (see the README's
+# "Security limits").
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # Password reset mails a link: offered only where mail can be sent.
 EMAIL_URL = env.str("EMAIL_URL", default="")

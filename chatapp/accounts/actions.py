@@ -40,8 +40,9 @@ def check_email_domain(claims: ProviderClaims) -> None:
     if not allowed:
         return
     domain = claims.email.rpartition("@")[2].lower()
-    # An address the provider says it has not verified proves nothing about its domain.
-    if not claims.email or domain not in allowed or claims.claims.get("email_verified") is False:
+    # An address the provider has not said it verified (false, "false", or no
+    # claim at all) proves nothing about its domain: only a JSON true counts.
+    if not claims.email or domain not in allowed or claims.claims.get("email_verified") is not True:
         names = ", ".join(sorted(allowed))
         raise SignInRefused(f"Sign-in is only open to verified addresses at {names}.")
 

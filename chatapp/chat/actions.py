@@ -63,7 +63,20 @@ def check_bot_allowed(conversation: Conversation) -> None:
         raise NotFound("bot")
 
 
+def check_storable(text: str) -> None:
+    """Refuse what the database cannot store: NUL, and surrogates with no pair (not text at all)."""
+    if "\x00" in text:
+        raise ChatError("The text contains a NUL character, which cannot be stored: remove it and send again.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ChatError(
+            "The text contains an unpaired surrogate, which is not text: remove it and send again."
+        ) from None
+
+
 def check_length(text: str) -> None:
+    check_storable(text)
     if len(text) > settings.MAX_MESSAGE_CHARS:
         raise ChatError(f"The message is too long ({len(text)} characters; the limit is {settings.MAX_MESSAGE_CHARS}).")
 
@@ -421,6 +434,7 @@ def restart_answer(user: User, reply: Message, path: AnswerPath) -> bool:
 
 def rename_conversation(user: User, conversation_id: int, title: str | None) -> Conversation:
     title = " ".join((title or "").split())[:200]
+    check_storable(title)
     if not title:
         raise ChatError("A title cannot be empty.")
     conversation = Conversation.objects.visible_to(user).filter(pk=conversation_id).first()

@@ -54,6 +54,13 @@ def send_with_payloads(
     )
 
 
+def _echo(ref: object) -> object:
+    """A request's `ref`, sent back only when it is a plain value (never a structure or a huge string)."""
+    if isinstance(ref, str) and len(ref) <= 200 or isinstance(ref, int | float | bool):
+        return ref
+    return None
+
+
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user: User | AnonymousUser = self.scope["user"]
@@ -97,7 +104,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "ping": self.handle_ping,
         }
         kind, ref = (content.get("type"), content.get("ref")) if isinstance(content, dict) else (None, None)
-        handler = handlers.get(kind)
+        # Only a string names a request: `{"type": []}` is refused, not a crash.
+        handler = handlers.get(kind) if isinstance(kind, str) else None
         try:
             # Checked on every request: a socket outlives logout, deactivation
             # and password changes otherwise.
@@ -108,17 +116,28 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.user = user
             await quotas.ahit("request", self.user.pk)
             if handler is None:
-                raise actions.ChatError(f"Unknown request type: {kind!r}.")
+                raise actions.ChatError(f"Unknown request type: {str(kind)[:40]!r}.")
             await handler(content)
         except actions.ChatError as error:
-            await self.send_error(str(error), request=kind, ref=ref, **error.details)
+            await self.send_error(
+                str(error), request=kind if isinstance(kind, str) else None, ref=_echo(ref), **error.details
+            )
         except DATABASE_DOWN as error:
             logger.warning("Websocket %s request failed, database unavailable: %s", kind, error)
             await self.send_error(
                 "The chat cannot reach its database right now, so this was not saved. Try again in a moment.",
-                request=kind,
-                ref=ref,
+                request=kind if isinstance(kind, str) else None,
+                ref=_echo(ref),
                 code="unavailable",
+            )
+        except Exception:
+            # Whatever else a request breaks, it fails alone: an error frame, and the socket stays.
+            logger.exception("Websocket %s request failed", kind if isinstance(kind, str) else type(kind).__name__)
+            await self.send_error(
+                "Something went wrong with this request; nothing was changed. Try again, or reload the page.",
+                request=kind if isinstance(kind, str) else None,
+                ref=_echo(ref),
+                code="internal",
             )
 
     async def send_error(self, reason: str, **details: Any) -> None:
