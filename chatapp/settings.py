@@ -387,6 +387,9 @@ IMAGE_THUMBNAIL_SIDE = env.int("IMAGE_THUMBNAIL_SIDE", default=320)
 # be as large as one image plus its multipart envelope.
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 64 * 1024
+# The largest request body outside the API (an image upload with its form), refused
+# with 413 before it is buffered (chatapp.asgi.BodyLimit); the API has API_MAX_REQUEST_BYTES.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=MAX_IMAGE_BYTES + 1024 * 1024)
 # How the model reads images: "vision" sees them (Ministral 3 on vLLM), "ocr"
 # gets their text from the inference service (the CPU model). Per model:
 # INFERENCE_IMAGE_MODES="mistralai/Ministral-3-3B-Instruct-2512=vision,other=ocr".
@@ -513,6 +516,10 @@ LIMITS_PREFIX = env.str("LIMITS_PREFIX", default=env.str("CHANNEL_PREFIX", defau
 # Largest websocket request; bigger ones get an error and the socket stays
 # open (the web server's own frame limit, in the Procfile, is above it).
 WEBSOCKET_MAX_REQUEST_BYTES = env.int("WEBSOCKET_MAX_REQUEST_BYTES", default=200_000)
+# Chat sockets (tabs, windows) one account may hold open at once; 0: no cap. A
+# socket a crashed process never closed stops counting after WEBSOCKET_SLOT_SECONDS.
+MAX_SOCKETS_PER_USER = env.int("MAX_SOCKETS_PER_USER", default=30)
+WEBSOCKET_SLOT_SECONDS = env.int("WEBSOCKET_SLOT_SECONDS", default=24 * 3600)
 # Images decoded at once in one process; one user's uploads take one slot at a time.
 IMAGE_PROCESSING_SLOTS = env.int("IMAGE_PROCESSING_SLOTS", default=2)
 # Hosts whose links stay clickable in rendered answers (e.g. "docs.example.com,*.example.org");

@@ -7,6 +7,7 @@ conversation deleted or handed over in the meantime is simply not found.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from chatapp.chat import actions, quotas, sessions
+from chatapp.chat import actions, live, quotas, sessions
 from chatapp.chat.events import conversation_group, message_payload, user_group
 from chatapp.chat.extensions import registry
 from chatapp.chat.following import resume_frame
@@ -32,6 +33,9 @@ logger = logging.getLogger(__name__)
 # with words for the user and the socket stays (chatapp.ops.asgi closes it
 # cleanly for what cannot be answered, such as Redis gone).
 DATABASE_DOWN = (OperationalError, InterfaceError)
+
+# Close code for a socket over the user's cap (MAX_SOCKETS_PER_USER); the page says why.
+CLOSE_TOO_MANY_SOCKETS = 4429
 
 
 def _int(value: object) -> int:
@@ -68,12 +72,54 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.conversation_id: int | None = None
-        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         await self.accept()
+        if not await self.take_socket_slot():
+            limit = settings.MAX_SOCKETS_PER_USER
+            await self.send_error(
+                f"Too many open chat tabs or windows (the limit is {limit}): close some and reload this one.",
+                code="too_many_sockets",
+            )
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
+        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+
+    def _sockets_key(self) -> str:
+        # Under the limits' prefix: counted like the other per-user limits.
+        return f"{settings.LIMITS_PREFIX}:sockets:{self.user.pk}"
+
+    async def take_socket_slot(self) -> bool:
+        """Count this socket among the user's open ones (in Redis: every process shares it); False over the cap.
+
+        A socket is counted from its connect to its disconnect; one a crashed
+        process never closed stops counting after WEBSOCKET_SLOT_SECONDS.
+        """
+        limit = settings.MAX_SOCKETS_PER_USER
+        if not limit:
+            return True
+        key, now = self._sockets_key(), time.time()
+        try:
+            pipe = live.async_redis().pipeline(transaction=True)
+            pipe.zremrangebyscore(key, 0, now - settings.WEBSOCKET_SLOT_SECONDS)
+            pipe.zadd(key, {self.channel_name: now})
+            pipe.zcard(key)
+            pipe.expire(key, int(settings.WEBSOCKET_SLOT_SECONDS))
+            count = (await pipe.execute())[2]
+            if count > limit:
+                await live.async_redis().zrem(key, self.channel_name)
+                return False
+            self.counted = True
+        except Exception as error:  # Redis down: the chat is down anyway; the cap must not add to it
+            logger.warning("could not count the sockets of user %s: %s", self.user.pk, error)
+        return True
 
     async def disconnect(self, code: int) -> None:
         if not getattr(self, "user", None) or not self.user.is_authenticated:
             return
+        if getattr(self, "counted", False):
+            try:
+                await live.async_redis().zrem(self._sockets_key(), self.channel_name)
+            except Exception as error:  # it stops counting after WEBSOCKET_SLOT_SECONDS
+                logger.warning("could not uncount a socket of user %s: %s", self.user.pk, error)
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         if self.conversation_id:
             await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)

@@ -53,3 +53,21 @@ def test_a_search_for_nul_is_a_page_not_a_500(alice_client):
 def test_bidi_controls_are_removed_from_link_words():
     rendered = render_markdown("[see \u202egro.elpmaxe](https://evil.example/) now")
     assert "\u202e" not in rendered and "(evil.example)" in rendered
+
+
+async def test_one_account_cannot_hold_more_sockets_than_its_cap(alice, bob, socket_for, settings):
+    """As found: one account could hold 600 websockets."""
+    settings.MAX_SOCKETS_PER_USER = 3
+    sockets = [await socket_for(alice) for _ in range(3)]
+    extra = await socket_for(alice)
+    refusal = await extra.receive_json_from(timeout=10)
+    assert refusal["code"] == "too_many_sockets" and "the limit is 3" in refusal["error"]
+    assert (await extra.receive_output(timeout=10)) == {"type": "websocket.close", "code": 4429}
+    # Someone else is not held back, and a closed tab frees its place.
+    other = await socket_for(bob)
+    await other.send_json_to({"type": "ping"})
+    assert await other.receive_json_from(timeout=10) == {"type": "pong"}
+    await sockets[0].disconnect()
+    again = await socket_for(alice)
+    await again.send_json_to({"type": "ping"})
+    assert await again.receive_json_from(timeout=10) == {"type": "pong"}
