@@ -115,6 +115,9 @@ def sign_in_from_claims(claims: ProviderClaims) -> "auth_models.User":
             user.set_unusable_password()
         elif not user.is_active:
             raise SignInRefused("This account has been deactivated. Ask an administrator.")
+        else:
+            # Linked: from now on it signs in through the provider only (see LocalPasswordBackend).
+            user.set_unusable_password()
         identity = Identity(user=user, issuer=claims.issuer, subject=claims.subject)
     user.email = claims.email or user.email
     user.first_name = (claims.claims.get("given_name") or user.first_name)[:150]

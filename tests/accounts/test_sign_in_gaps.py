@@ -66,3 +66,17 @@ def test_metrics_are_not_served_to_a_spoofed_loopback_behind_the_proxy(settings,
     assert spoofed.status_code in (403, 404)
     local = client.get("/metrics", HTTP_X_FORWARDED_FOR="127.0.0.1", REMOTE_ADDR="127.0.0.1")
     assert local.status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_account_linked_to_the_provider_cannot_sign_in_with_its_local_password(alice, bob, settings):
+    """As found: a user disabled at the provider kept signing in with their local password."""
+    from chatapp.accounts.models import Identity
+    from tests.conftest import PASSWORD
+
+    settings.LOCAL_LOGIN = True
+    Identity.objects.create(user=alice, issuer="https://id.example.com", subject="alice-1")
+    linked = Client().post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    local = Client().post("/accounts/login/", {"username": "bob", "password": PASSWORD})
+    assert linked.status_code == 200 and "_auth_user_id" not in linked.client.session
+    assert local.status_code == 302
