@@ -442,6 +442,9 @@ API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="60/minute")
 API_QUEUE_TIMEOUT = env.float("API_QUEUE_TIMEOUT", default=60.0)
 # Largest request body: a long history plus a message's images, which data:
 # URIs make a third larger than the files.
+# Turns of a client's history stored with its question, at most (fewer when they
+# would not fit the model's context anyway: INFERENCE_CONTEXT_TOKENS).
+API_MAX_STORED_TURNS = env.int("API_MAX_STORED_TURNS", default=40)
 API_MAX_REQUEST_BYTES = env.int("API_MAX_REQUEST_BYTES", default=MAX_IMAGE_TOTAL_BYTES * 4 // 3 + 1024 * 1024)
 
 # --- Single sign-on (OpenID Connect) and group-scoped access ---

@@ -120,6 +120,7 @@ def send_message(
     bot_slug: str | None = None,
     source: str = Conversation.Source.WEB,
     attach: Attacher | None = None,
+    path: AnswerPath = AnswerPath.SEND,
 ) -> tuple[Conversation, bool, Message, Message]:
     """Save the user's message and a queued answer, then queue its generation.
 
@@ -145,7 +146,7 @@ def send_message(
             if conversation is None:
                 raise NotFound()
             _check_idle(conversation)
-        question, reply = _ask(conversation, text, attach, AnswerPath.SEND)
+        question, reply = _ask(conversation, text, attach, path)
         _notify_turn(conversation, question, reply)
     return conversation, created, question, reply
 
