@@ -84,6 +84,7 @@ class UsageAdmin(admin.ModelAdmin):
         "last_active",
         "conversations_in_period",
         "messages_in_period",
+        "tokens_in_period",
         "last_login",
     ]
     list_filter = [PeriodFilter, "is_active", "groups"]
@@ -110,6 +111,10 @@ class UsageAdmin(admin.ModelAdmin):
     @admin.display(ordering="messages_in_period", description="messages in period")
     def messages_in_period(self, user: Any) -> int:
         return user.messages_in_period
+
+    @admin.display(ordering="tokens_in_period", description="tokens in period")
+    def tokens_in_period(self, user: Any) -> int:
+        return user.tokens_in_period
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
