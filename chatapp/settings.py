@@ -444,6 +444,9 @@ API_QUEUE_TIMEOUT = env.float("API_QUEUE_TIMEOUT", default=60.0)
 # URIs make a third larger than the files.
 # Turns of a client's history stored with its question, at most (fewer when they
 # would not fit the model's context anyway: INFERENCE_CONTEXT_TOKENS).
+# Seconds between checks, while an answer streams, that its API token is still
+# valid and its user active: a revoked token's stream ends within about this.
+API_TOKEN_RECHECK_SECONDS = env.float("API_TOKEN_RECHECK_SECONDS", default=2.0)
 API_MAX_STORED_TURNS = env.int("API_MAX_STORED_TURNS", default=40)
 API_MAX_REQUEST_BYTES = env.int("API_MAX_REQUEST_BYTES", default=MAX_IMAGE_TOTAL_BYTES * 4 // 3 + 1024 * 1024)
 
