@@ -27,7 +27,7 @@ class LocalPasswordBackend(ModelBackend):
     only for sessions the provider opened."""
 
     def user_can_authenticate(self, user: User | AnonymousUser | None) -> bool:
-        if not super().user_can_authenticate(user) or user is None:
+        if not super().user_can_authenticate(user) or user is None or user.pk is None:
             return False
         if Identity.objects.filter(user_id=user.pk).exists():
             return False
