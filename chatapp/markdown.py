@@ -228,7 +228,7 @@ def render_markdown(text: str) -> str:
 
 # The same message is viewed again and again (its page, the reviewer's): its
 # HTML is kept for the next view. Keyed by the link hosts, which change the HTML.
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=128)
 def _render(text: str, _link_hosts: tuple[str, ...]) -> str:
     _budget.deadline = time.thread_time() + HIGHLIGHT_BUDGET_SECONDS
     try:
