@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.chat import actions, quotas
+from chatapp.chat import actions, lifecycle, quotas
 from chatapp.chat.actions import Turn
 from chatapp.chat.gate import AnswerPath, NotInTransaction, admit
 from chatapp.chat.models import Conversation, Message, TokenQuota, TokenUse
@@ -21,6 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def nothing_queued(monkeypatch):
     monkeypatch.setattr(actions, "queue_reply", lambda reply: None)
+    # A retry's new attempt is queued by the lifecycle itself.
+    monkeypatch.setattr(lifecycle, "queue", lambda reply: None)
 
 
 @pytest.fixture
