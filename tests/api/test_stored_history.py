@@ -72,3 +72,13 @@ def test_a_huge_history_is_stored_only_as_far_as_the_model_could_be_shown(alice,
     assert stored.filter(content="the question").exists()
     first = stored.order_by("created_at", "id").first()
     assert first.role == "user"
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "lone \ud800"], ids=["NUL", "lone surrogate"])
+def test_nul_and_lone_surrogates_get_a_400_naming_the_message(text):
+    from chatapp.api.errors import APIError
+
+    body = json.dumps({"model": "assistant", "messages": [{"role": "user", "content": text}]}).encode()
+    with pytest.raises(APIError) as refusal:
+        read_completion(body)
+    assert refusal.value.status == 400 and "messages[0]" in str(refusal.value.body())

@@ -69,3 +69,26 @@ def test_a_stream_ends_soon_after_its_token_is_withdrawn(withdraw, alice, app_ur
     assert json.loads(events[-2])["error"]["code"] == "invalid_api_key"
     reply = wait_until_finished(Message.objects.filter(role="assistant").latest("id"))
     assert reply.status == Message.Status.STOPPED
+
+
+def test_a_stream_the_client_drops_is_counted_on_the_ledger(alice, app_url):
+    """As found: API streams the client dropped counted 0 tokens (usage comes in the engine's last chunk)."""
+    from chatapp.chat.models import TokenUse
+
+    _, key = create_token(alice, "tests")
+    body = {
+        "model": "assistant",
+        "stream": True,
+        "messages": [{"role": "user", "content": "seed=4 tokens=600 rate=30"}],
+    }
+    with httpx.stream(
+        "POST", f"{app_url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as response:
+        for number, _ in enumerate(response.iter_lines()):
+            if number >= 8:
+                break  # the client goes away mid-answer
+    reply = wait_until_finished(Message.objects.filter(role="assistant").latest("id"))
+    use = TokenUse.objects.get(answer_id=reply.pk)
+    print(f"\na dropped stream: {use.prompt_tokens} prompt and {use.completion_tokens} answer tokens counted")
+    assert reply.status == Message.Status.STOPPED and reply.completion_tokens is None
+    assert use.settled and use.prompt_tokens > 0 and use.completion_tokens > 0
