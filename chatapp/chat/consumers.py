@@ -72,16 +72,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.conversation_id: int | None = None
-        await self.accept()
         if not await self.take_socket_slot():
             limit = settings.MAX_SOCKETS_PER_USER
+            await self.accept()  # to say why, which a refused handshake cannot
             await self.send_error(
                 f"Too many open chat tabs or windows (the limit is {limit}): close some and reload this one.",
                 code="too_many_sockets",
             )
             await self.close(code=CLOSE_TOO_MANY_SOCKETS)
             return
+        # Subscribed before the socket opens: the page hears everything from then on.
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        await self.accept()
 
     def _sockets_key(self) -> str:
         # Under the limits' prefix: counted like the other per-user limits.
