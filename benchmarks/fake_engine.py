@@ -8,8 +8,10 @@ run and the tests of what vLLM does that the CPU service does not. The question
 says what to answer: ``seed=123 tokens=200 rate=50 [delay=0.05] [fail_after=10]``
 (a fixed text per seed, `tokens` tokens, at `rate` tokens/s after `delay`
 seconds, an error event after `fail_after` tokens; without them, 200 tokens at
-50 tokens/s from a seed of 0). The benchmark rebuilds the same text with
-`answer_tokens` to check what its clients received.
+50 tokens/s from a seed of 0); with ``repeat=1`` the answer is the rest of the
+question, after its first line, in tokens of 200 characters (a model repeating
+what it was given). The benchmark rebuilds the same text with `answer_tokens`
+to check what its clients received.
 
 vLLM's behaviours, each read from its OpenAI server (v0.12):
 - a prompt plus `max_tokens` over `max_model_len` is a 400 with vLLM's words;
@@ -55,8 +57,9 @@ MODEL = os.environ.get("FAKE_ENGINE_MODEL", "relay-bench")
 # Shortest pause between two writes of one stream: above the rate's own
 # interval several due tokens leave in one write.
 TICK = float(os.environ.get("FAKE_ENGINE_TICK", "0.02"))
-DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0, "fail_after": -1}
-PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|fail_after)=([0-9.]+)")
+DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0, "fail_after": -1, "repeat": 0}
+PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|fail_after|repeat)=([0-9.]+)")
+REPEATED_TOKEN_CHARS = 200
 # What POST /fake/config may change, and its value at start.
 CONFIG = {
     "max_model_len": int(os.environ.get("FAKE_ENGINE_MAX_MODEL_LEN", "32768")),
@@ -110,9 +113,19 @@ def answer_text(seed: int, count: int) -> str:
     return "".join(answer_tokens(seed, count))
 
 
+def question_text(messages: list) -> str:
+    for message in reversed(messages or []):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+            return content or ""
+    return ""
+
+
 def parameters(messages: list) -> dict:
     """What the last user message asks of the engine."""
-    asked = dict(DEFAULTS)
+    asked: dict = dict(DEFAULTS)
     for message in reversed(messages or []):
         if message.get("role") != "user":
             continue
@@ -341,6 +354,12 @@ class Engine:
                 written += 1
         tokens = whole[written:]
         finish = "stop"
+        if asked["repeat"]:
+            repeated = question_text(messages).partition("\n")[2]
+            tokens = [
+                repeated[start : start + REPEATED_TOKEN_CHARS]
+                for start in range(0, len(repeated), REPEATED_TOKEN_CHARS)
+            ]
         if len(tokens) > max_tokens:
             tokens, finish = tokens[:max_tokens], "length"
         _, entry = self.record(asked)

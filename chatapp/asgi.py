@@ -88,9 +88,73 @@ class StrictOriginValidator:
         return False
 
 
+def body_limit(path: str) -> int:
+    """The largest request body `path` may be sent: the API's for /v1/, REQUEST_MAX_BYTES for the rest."""
+    return settings.API_MAX_REQUEST_BYTES if path.startswith("/v1/") else settings.REQUEST_MAX_BYTES
+
+
+class BodyLimit:
+    """Refuse a request body over its limit with 413 before Django buffers it.
+
+    A declared Content-Length over the limit is refused before one byte is
+    read; a body sent without one (chunked) is cut off where it passes the
+    limit. Django would otherwise spool any body to a temporary file first.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        limit = body_limit(scope.get("path", ""))
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    return await self.refuse(send, 400, "The Content-Length header is not a number.")
+                if declared > limit:
+                    return await self.refuse(send, 413, self.words(limit))
+        received = 0
+        over = False
+        started = False
+
+        async def counted_receive() -> dict[str, Any]:
+            nonlocal received, over
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over = True
+                    return {"type": "http.disconnect"}  # Django stops reading, and answers nothing
+            return message
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, counted_receive, tracking_send)
+        if over and not started:
+            await self.refuse(send, 413, self.words(limit))
+
+    @staticmethod
+    def words(limit: int) -> str:
+        return f"The request is too large: the limit is {limit:,} bytes."
+
+    @staticmethod
+    async def refuse(send: Callable[..., Any], status: int, reason: str) -> None:
+        body = reason.encode()
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+        # The body is left unread: the connection closes after the answer.
+        headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        "http": BodyLimit(django_application),
         "websocket": CloseWhenUnavailable(StrictOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -3,6 +3,14 @@
 Raw HTML in the source is escaped by markdown-it, and nh3 (ammonia) then keeps
 only an allow-list, so a model or a user can never inject markup or script.
 
+Rendering has a budget, because some Pygments lexers take quadratic time
+(20,000 characters fenced as `make` cost 12 s): a code block is highlighted
+only up to HIGHLIGHT_MAX_CHARS, one message's highlighting stops after
+HIGHLIGHT_BUDGET_SECONDS of CPU (checked between tokens), and a text beyond
+RENDER_MAX_CHARS is not parsed as Markdown at all. Past any of these the
+text is shown plain and escaped, never lost. The chat's worker renders off
+its relay loop (chatapp.chat.relay).
+
 Links are where a model's words can hurt: "[Verify your session](https://evil…)"
 reads as the team's own. Only links within this site ("/faq/vpn/") and to
 hosts in ANSWER_LINK_HOSTS stay clickable; every link to another host shows
@@ -10,9 +18,13 @@ that host next to its words, and any other link is text. A leaf module: it
 imports nothing from the apps.
 """
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from fnmatch import fnmatchcase
 from functools import lru_cache
+from html import escape
+from io import StringIO
 from urllib.parse import urlsplit
 
 import nh3
@@ -23,22 +35,67 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
-from pygments import highlight
 from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
+from pygments.token import _TokenType
 from pygments.util import ClassNotFound
 
 _FORMATTER = HtmlFormatter(nowrap=True)
 
+# Past these a code block is shown plain. The largest block still highlighted
+# costs a slow lexer about 0.2 s in one regular expression (the devicetree
+# lexer on 3,000 letters); the CPU budget stops every other slow lexer
+# between tokens.
+HIGHLIGHT_MAX_CHARS = 3000
+HIGHLIGHT_BUDGET_SECONDS = 0.1
+# A text this long is shown as plain paragraphs (answers and questions are far shorter).
+RENDER_MAX_CHARS = 100_000
+
+
+class _Budget(threading.local):
+    """The CPU this thread may still spend on highlighting the message it renders."""
+
+    deadline: float | None = None
+
+
+_budget = _Budget()
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _budgeted(tokens: Iterator[tuple[_TokenType, str]], deadline: float) -> Iterator[tuple[_TokenType, str]]:
+    for token in tokens:
+        if time.thread_time() > deadline:
+            raise _OverBudget
+        yield token
+
+
+def _lexer(lang: str) -> Lexer | None:
+    try:
+        return get_lexer_by_name(lang)
+    except ClassNotFound:
+        return None
+
 
 def _highlight(code: str, lang: str, _attrs: str) -> str:
-    if not lang:
+    """Highlighted HTML for a fenced block, or "" for markdown-it's plain, escaped one."""
+    deadline = _budget.deadline
+    if not lang or len(code) > HIGHLIGHT_MAX_CHARS or deadline is None or time.thread_time() > deadline:
+        return ""
+    lexer = _lexer(lang)
+    if lexer is None:
         return ""
     try:
-        lexer = get_lexer_by_name(lang)
-    except ClassNotFound:
+        tokens = list(_budgeted(lexer.get_tokens(code), deadline))
+    except _OverBudget:
+        _budget.deadline = 0.0  # the rest of this message is not highlighted either
         return ""
-    return highlight(code, lexer, _FORMATTER)
+    out = StringIO()
+    _FORMATTER.format(tokens, out)
+    return out.getvalue()
 
 
 def link_host(href: str) -> str:
@@ -72,11 +129,16 @@ def link_allowed(href: str) -> bool:
     return bool(host) and any(fnmatchcase(host, pattern.lower()) for pattern in settings.ANSWER_LINK_HOSTS)
 
 
+# Bidirectional controls: in a link's words, U+202E would reverse the host shown after them.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
 def _closing(tokens: Sequence[Token], index: int) -> Token | None:
-    """The link_close that ends the link_open at `index` (links do not nest)."""
+    """The link_close that ends the link_open at `index` (links do not nest); its words lose bidi controls."""
     for position in range(index + 1, len(tokens)):
         if tokens[position].type == "link_close":
             return tokens[position]
+        tokens[position].content = tokens[position].content.translate(_BIDI_CONTROLS)
     return None
 
 
@@ -85,7 +147,7 @@ def _link_open(renderer: RendererHTML, tokens: Sequence[Token], index: int, opti
     href = str(token.attrGet("href") or "")
     closing = _closing(tokens, index)
     if closing is not None:
-        closing.meta["host"] = "" if is_local(href) else (link_host(href) or href)
+        closing.meta["host"] = ("" if is_local(href) else (link_host(href) or href)).translate(_BIDI_CONTROLS)
         closing.meta["live"] = link_allowed(href)
     if not link_allowed(href):
         return ""
@@ -167,8 +229,28 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+def plain_html(text: str) -> str:
+    """`text` escaped, as paragraphs: what a message too large to render shows."""
+    return "".join(f"<p>{escape(part)}</p>" for part in text.split("\n\n") if part.strip())
+
+
 def render_markdown(text: str) -> str:
-    html = _MARKDOWN.render(text or "")
+    """Safe HTML for `text`, within the rendering budget (see the module's doc)."""
+    text = text or ""
+    if len(text) > RENDER_MAX_CHARS:
+        return plain_html(text)
+    return _render(text, tuple(settings.ANSWER_LINK_HOSTS))
+
+
+# The same message is viewed again and again (its page, the reviewer's): its
+# HTML is kept for the next view. Keyed by the link hosts, which change the HTML.
+@lru_cache(maxsize=128)
+def _render(text: str, _link_hosts: tuple[str, ...]) -> str:
+    _budget.deadline = time.thread_time() + HIGHLIGHT_BUDGET_SECONDS
+    try:
+        html = _MARKDOWN.render(text)
+    finally:
+        _budget.deadline = None
     return nh3.clean(
         html,
         tags=_TAGS,

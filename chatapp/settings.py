@@ -107,7 +107,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: probes are answered before host checks and redirects.
+    # First: every later part sees the client's own address (TRUSTED_PROXY_COUNT).
+    "chatapp.accounts.middleware.ClientAddressMiddleware",
+    # Probes are answered before host checks and redirects.
     "chatapp.ops.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -210,8 +212,12 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# The client's address is REMOTE_ADDR: behind a proxy, daphne's --proxy-headers
-# makes it the one in X-Forwarded-For (see "Running in production").
+# The client's address, for the lockout, the reset throttle and /metrics' same-host
+# rule: REMOTE_ADDR, or behind N proxies that each append to X-Forwarded-For, the
+# N-th address from its right (TRUSTED_PROXY_COUNT=N). daphne's --proxy-headers takes
+# the leftmost, which any client can write: use this instead (see the README's
+# "Security limits").
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # Password reset mails a link: offered only where mail can be sent.
 EMAIL_URL = env.str("EMAIL_URL", default="")
@@ -410,6 +416,9 @@ IMAGE_THUMBNAIL_SIDE = env.int("IMAGE_THUMBNAIL_SIDE", default=320)
 # be as large as one image plus its multipart envelope.
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 64 * 1024
+# The largest request body outside the API (an image upload with its form), refused
+# with 413 before it is buffered (chatapp.asgi.BodyLimit); the API has API_MAX_REQUEST_BYTES.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=MAX_IMAGE_BYTES + 1024 * 1024)
 # How the model reads images: "vision" sees them (Ministral 3 on vLLM), "ocr"
 # gets their text from the inference service (the CPU model). Per model:
 # INFERENCE_IMAGE_MODES="mistralai/Ministral-3-3B-Instruct-2512=vision,other=ocr".
@@ -484,6 +493,12 @@ API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="60/minute")
 API_QUEUE_TIMEOUT = env.float("API_QUEUE_TIMEOUT", default=60.0)
 # Largest request body: a long history plus a message's images, which data:
 # URIs make a third larger than the files.
+# Turns of a client's history stored with its question, at most (fewer when they
+# would not fit the model's context anyway: INFERENCE_CONTEXT_TOKENS).
+# Seconds between checks, while an answer streams, that its API token is still
+# valid and its user active: a revoked token's stream ends within about this.
+API_TOKEN_RECHECK_SECONDS = env.float("API_TOKEN_RECHECK_SECONDS", default=2.0)
+API_MAX_STORED_TURNS = env.int("API_MAX_STORED_TURNS", default=40)
 API_MAX_REQUEST_BYTES = env.int("API_MAX_REQUEST_BYTES", default=MAX_IMAGE_TOTAL_BYTES * 4 // 3 + 1024 * 1024)
 
 # --- Single sign-on (OpenID Connect) and group-scoped access ---
@@ -559,6 +574,10 @@ LIMITS_PREFIX = env.str("LIMITS_PREFIX", default=env.str("CHANNEL_PREFIX", defau
 # open (daphne's own frame limit, --websocket-max-frame-size in supervisord.conf
 # and the Dockerfile, is above it).
 WEBSOCKET_MAX_REQUEST_BYTES = env.int("WEBSOCKET_MAX_REQUEST_BYTES", default=200_000)
+# Chat sockets (tabs, windows) one account may hold open at once; 0: no cap. A
+# socket a crashed process never closed stops counting after WEBSOCKET_SLOT_SECONDS.
+MAX_SOCKETS_PER_USER = env.int("MAX_SOCKETS_PER_USER", default=30)
+WEBSOCKET_SLOT_SECONDS = env.int("WEBSOCKET_SLOT_SECONDS", default=24 * 3600)
 # Images decoded at once in one process; one user's uploads take one slot at a time.
 IMAGE_PROCESSING_SLOTS = env.int("IMAGE_PROCESSING_SLOTS", default=2)
 # Hosts whose links stay clickable in rendered answers (e.g. "docs.example.com,*.example.org");

@@ -40,8 +40,9 @@ def check_email_domain(claims: ProviderClaims) -> None:
     if not allowed:
         return
     domain = claims.email.rpartition("@")[2].lower()
-    # An address the provider says it has not verified proves nothing about its domain.
-    if not claims.email or domain not in allowed or claims.claims.get("email_verified") is False:
+    # An address the provider has not said it verified (false, "false", or no
+    # claim at all) proves nothing about its domain: only a JSON true counts.
+    if not claims.email or domain not in allowed or claims.claims.get("email_verified") is not True:
         names = ", ".join(sorted(allowed))
         raise SignInRefused(f"Sign-in is only open to verified addresses at {names}.")
 
@@ -114,6 +115,9 @@ def sign_in_from_claims(claims: ProviderClaims) -> "auth_models.User":
             user.set_unusable_password()
         elif not user.is_active:
             raise SignInRefused("This account has been deactivated. Ask an administrator.")
+        else:
+            # Linked: from now on it signs in through the provider only (see LocalPasswordBackend).
+            user.set_unusable_password()
         identity = Identity(user=user, issuer=claims.issuer, subject=claims.subject)
     user.email = claims.email or user.email
     user.first_name = (claims.claims.get("given_name") or user.first_name)[:150]

@@ -26,6 +26,7 @@ class UsageRow(Protocol):
     last_active: datetime | None
     conversations_in_period: int
     messages_in_period: int
+    tokens_in_period: int
 
 
 PERIODS = {"1": "Last 24 hours", "7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days", "365": "Last year"}
@@ -90,6 +91,7 @@ class UsageAdmin(ReadOnlyAdmin):
         "last_active",
         "conversations_in_period",
         "messages_in_period",
+        "tokens_in_period",
         "last_login",
     ]
     list_filter = [PeriodFilter, "is_active", "groups"]
@@ -116,6 +118,10 @@ class UsageAdmin(ReadOnlyAdmin):
     @admin.display(ordering="messages_in_period", description="messages in period")
     def messages_in_period(self, user: UsageRow) -> int:
         return user.messages_in_period
+
+    @admin.display(ordering="tokens_in_period", description="tokens in period")
+    def tokens_in_period(self, user: UsageRow) -> int:
+        return user.tokens_in_period
 
 
 class IdentityInline(admin.StackedInline):

@@ -1,15 +1,17 @@
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
+from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.decorators import sync_and_async_middleware
 
 from chatapp.accounts import actions, provider
 
@@ -76,3 +78,39 @@ class ProviderCheckMiddleware:
         if claims is not None:
             actions.refresh_from_claims(user, claims)
         return None
+
+
+def client_address(meta: dict, trusted_proxies: int) -> str:
+    """The client's address: REMOTE_ADDR, or with `trusted_proxies` proxies in front the address
+    the outermost of them saw, counted from the right of X-Forwarded-For (what a client wrote
+    to the left of it is its own say-so)."""
+    if trusted_proxies <= 0:
+        return str(meta.get("REMOTE_ADDR", ""))
+    forwarded = [part.strip() for part in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",") if part.strip()]
+    if len(forwarded) < trusted_proxies:
+        # Fewer entries than proxies: the request did not come through all of them.
+        return str(meta.get("REMOTE_ADDR", ""))
+    return forwarded[-trusted_proxies]
+
+
+@sync_and_async_middleware
+def ClientAddressMiddleware(get_response: Any) -> Any:  # noqa: N802  (named as a middleware class)
+    """REMOTE_ADDR made the client's own address behind TRUSTED_PROXY_COUNT proxies.
+
+    First in the stack: the sign-in lockout, the password-reset throttle and
+    /metrics' same-host rule all read REMOTE_ADDR. Sync and async alike, so
+    the async API views pay no thread hop for it.
+    """
+    if iscoroutinefunction(get_response):
+
+        async def address_async(request: HttpRequest) -> HttpResponse:
+            request.META["REMOTE_ADDR"] = client_address(request.META, settings.TRUSTED_PROXY_COUNT)
+            return await get_response(request)
+
+        return address_async
+
+    def address(request: HttpRequest) -> HttpResponse:
+        request.META["REMOTE_ADDR"] = client_address(request.META, settings.TRUSTED_PROXY_COUNT)
+        return get_response(request)
+
+    return address

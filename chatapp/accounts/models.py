@@ -5,7 +5,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from chatapp.chat.models import TokenUse
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -67,10 +70,18 @@ class UsageQuerySet(models.QuerySet[Any]):
     def in_period(self, since: datetime) -> Self:
         asked = models.Q(conversations__messages__role="user")
         recent = asked & models.Q(conversations__messages__created_at__gte=since)
+        # From the ledger: tokens of deleted conversations still count.
+        tokens = (
+            TokenUse.objects.filter(user=models.OuterRef("pk"), created_at__gte=since)
+            .values("user")
+            .annotate(total=models.Sum(models.F("prompt_tokens") + models.F("completion_tokens")))
+            .values("total")
+        )
         return self.annotate(
             last_active=models.Max("conversations__messages__created_at", filter=asked),
             conversations_in_period=models.Count("conversations", filter=recent, distinct=True),
             messages_in_period=models.Count("conversations__messages", filter=recent),
+            tokens_in_period=Coalesce(models.Subquery(tokens), 0),
         )
 
 

@@ -10,7 +10,8 @@ from django.utils import timezone
 from chatapp.api.completions import Completion
 from chatapp.api.errors import invalid
 from chatapp.api.models import ApiToken, CompletionRequest
-from chatapp.chat.actions import ChatError, send_transcript
+from chatapp.chat.actions import ChatError, send_message, send_transcript
+from chatapp.chat.gate import AnswerPath
 from chatapp.chat.models import Bot, Conversation, Message
 from chatapp.images.actions import ImageAttacher, attacher_for, upload_image
 from chatapp.images.processing import Rejected
@@ -60,18 +61,75 @@ def attach_images(user: User, images: dict[int, list[ImagePart]]) -> Callable[[i
 
 
 def start_completion(token: ApiToken, completion: Completion, bot: Bot) -> Message:
-    """Save the request's transcript as an API conversation with `bot` and queue the answer.
+    """Save the request as an API conversation with `bot` and queue the answer.
 
-    Returns the queued reply (a chat Message).
+    A client that re-sends the history of its previous request with that
+    request's answer continues the same conversation: only its new question
+    is stored (an OpenAI client re-sends everything on every turn, which
+    would otherwise store n²/2 messages over n turns). Anything else starts
+    a conversation from the transcript. Returns the queued reply (a chat Message).
     """
     attach = attach_images(token.user, completion.images) if completion.images else None
     with transaction.atomic():
-        _, _, reply = send_transcript(token.user, completion.turns, bot, source=Conversation.Source.API, attach=attach)
+        continued = _continued_conversation(token.user, completion, bot)
+        if continued is not None:
+            last = len(completion.turns) - 1
+            _, _, _, reply = send_message(
+                token.user,
+                completion.turns[-1].text,
+                conversation_id=continued.pk,
+                source=Conversation.Source.API,
+                attach=_LastTurnImages(attach, last, completion.turns[-1].images) if attach else None,
+                path=AnswerPath.API,
+            )
+        else:
+            _, _, reply = send_transcript(
+                token.user, completion.turns, bot, source=Conversation.Source.API, attach=attach
+            )
         CompletionRequest.objects.create(
             reply=reply,
             token=token,
             max_tokens=completion.request.max_tokens,
             temperature=completion.request.temperature,
             stream=completion.request.stream,
+            history_digest=completion.digest,
         )
     return reply
+
+
+class _LastTurnImages:
+    """The images of the question, for a continued conversation (send_message's attacher)."""
+
+    def __init__(self, attach: Callable[[int, Message], None], index: int, count: int) -> None:
+        self.attach, self.index, self.count = attach, index, count
+
+    def __call__(self, message: Message) -> None:
+        self.attach(self.index, message)
+
+
+def _continued_conversation(user: User, completion: Completion, bot: Bot) -> Conversation | None:
+    """The user's API conversation that this request continues, if any (see start_completion)."""
+    if not completion.earlier_digest or completion.previous_answer is None:
+        return None
+    earlier = (
+        CompletionRequest.objects.filter(
+            token__user=user,
+            history_digest=completion.earlier_digest,
+            reply__status=Message.Status.DONE,
+            reply__content=completion.previous_answer,
+            reply__conversation__owner=user,
+            reply__conversation__bot=bot,
+        )
+        .select_related("reply__conversation")
+        .order_by("-created_at")
+        .first()
+    )
+    if earlier is None:
+        return None
+    conversation = earlier.reply.conversation
+    # Only where that answer is still the end of the conversation (nothing was asked after it).
+    if conversation.current_id not in (None, earlier.reply_id):
+        return None
+    if conversation.messages.order_by("-created_at", "-id").values_list("pk", flat=True).first() != earlier.reply_id:
+        return None
+    return conversation

@@ -8,15 +8,19 @@ assistant messages become the conversation's history; each question is
 checked by the browser's rule (`validate_question`). Images come as
 `image_url` parts with data: URIs only (the server never fetches a URL), and
 what they would cost is checked for all of them before any is decoded.
+Of a long history only the newest turns that the model could be shown are
+stored (`stored_history`).
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from chatapp.api.errors import invalid
 from chatapp.chat.actions import ChatError, Turn, check_length, validate_question
-from chatapp.chat.models import Message
+from chatapp.chat.models import CHARS_PER_TOKEN, Message
 from chatapp.images.processing import Rejected, check_pixels, check_size, megapixels
 from inference.chat_request import ChatRequest, parse_chat_request, read_json_body
 from inference.images import ImagePart
@@ -24,11 +28,21 @@ from inference.images import ImagePart
 ROLES = ("system", "developer", "user", "assistant")
 
 
+def transcript_digest(turns: list[Turn]) -> str:
+    """A client's transcript, hashed: the same roles and texts give the same digest."""
+    return hashlib.sha256(json.dumps([[turn.role, turn.text] for turn in turns]).encode()).hexdigest()
+
+
 @dataclass
 class Completion:
     request: ChatRequest
-    turns: list[Turn]  # oldest first, the user's question last
+    turns: list[Turn]  # oldest first, the user's question last (only what is stored)
     images: dict[int, list[ImagePart]]  # turn index -> its images, not decoded yet
+    digest: str = ""  # of the client's whole transcript
+    # Of the transcript before the client's last answer and question, and that
+    # answer: a request that re-sends the previous one's history with its answer.
+    earlier_digest: str = ""
+    previous_answer: str | None = None
 
     @property
     def model(self) -> str:
@@ -64,7 +78,36 @@ def read_completion(body: bytes) -> Completion:
     if not turns or turns[-1].role != Message.Role.USER:
         raise invalid("The last message must be the user's (role `user`).", param="messages")
     check_image_costs(request.images)
-    return Completion(request, turns, images)
+    digest = transcript_digest(turns)
+    earlier_digest, previous_answer = "", None
+    if len(turns) >= 3 and turns[-2].role == Message.Role.ASSISTANT:
+        earlier_digest, previous_answer = transcript_digest(turns[:-2]), turns[-2].text
+    kept = stored_history(turns)
+    dropped = len(turns) - kept
+    turns = turns[dropped:]
+    images = {index - dropped: parts for index, parts in images.items() if index >= dropped}
+    return Completion(request, turns, images, digest, earlier_digest, previous_answer)
+
+
+def stored_history(turns: list[Turn]) -> int:
+    """How many of the newest `turns` are stored: as many as the model could be shown, at most.
+
+    A client may send any history (one request of 30 MiB held 1,602
+    messages); the prompt shows the model what fits INFERENCE_CONTEXT_TOKENS
+    anyway, so older turns are not stored. The question always is, and the
+    history kept starts with a question.
+    """
+    budget = settings.INFERENCE_CONTEXT_TOKENS * CHARS_PER_TOKEN
+    used = len(turns[-1].text)
+    kept = 1
+    for turn in reversed(turns[:-1]):
+        used += len(turn.text)
+        if used > budget or kept >= settings.API_MAX_STORED_TURNS:
+            break
+        kept += 1
+    while kept > 1 and turns[-kept].role != Message.Role.USER:
+        kept -= 1
+    return kept
 
 
 def check_image_costs(images: list[ImagePart]) -> None:

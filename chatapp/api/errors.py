@@ -39,6 +39,15 @@ def invalid_key(secret: str) -> APIError:
     )
 
 
+def key_withdrawn() -> APIError:
+    """The token was revoked, or its user deactivated, while its answer streamed."""
+    return APIError(
+        401,
+        "This API key was revoked (or its account deactivated) while the answer was being written.",
+        code="invalid_api_key",
+    )
+
+
 def unknown_model(model: str) -> APIError:
     return APIError(
         404,

@@ -99,6 +99,9 @@ class CompletionRequest(models.Model):
     max_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="At most the bot's own limit.")
     temperature = models.FloatField(null=True, blank=True)
     stream = models.BooleanField(default=False)
+    # The client's whole transcript up to this question (roles and texts, hashed):
+    # its next request, re-sending it with the answer, continues this conversation.
+    history_digest = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -26,6 +26,7 @@ from chatapp.api.errors import (
     answer_failed,
     error_response,
     invalid,
+    key_withdrawn,
     limit_reached,
     method_not_allowed,
     model_unavailable,
@@ -133,7 +134,7 @@ async def chat_completions(request: HttpRequest, token: ApiToken) -> HttpRespons
             raise _failure(feed)
         streaming = True
         response = StreamingHttpResponse(
-            server_sent_events(feed, deltas, first, answer, completion.request.include_usage),
+            server_sent_events(feed, deltas, first, answer, completion.request.include_usage, token),
             content_type="text/event-stream",
         )
         response["Cache-Control"] = "no-cache"
@@ -148,8 +149,17 @@ async def chat_completions(request: HttpRequest, token: ApiToken) -> HttpRespons
             await feed.close()
 
 
+def _token_active(token_id: int) -> bool:
+    return ApiToken.objects.active().filter(pk=token_id).exists()
+
+
 async def server_sent_events(
-    feed: AnswerFeed, deltas: AsyncIterator[str], first: str, answer: shapes.Completion, include_usage: bool
+    feed: AnswerFeed,
+    deltas: AsyncIterator[str],
+    first: str,
+    answer: shapes.Completion,
+    include_usage: bool,
+    token: ApiToken,
 ) -> AsyncIterator[str]:
     try:
         yield shapes.event(answer.chunk({"role": "assistant", "content": ""}, with_usage=include_usage))
@@ -157,9 +167,17 @@ async def server_sent_events(
         if first:
             content = shapes.absolute_links(first, answer.absolute)
             yield shapes.event(answer.chunk({"content": content}, with_usage=include_usage))
+        checked = time.monotonic()
         async for delta in deltas:
             content = shapes.absolute_links(delta, answer.absolute)
             yield shapes.event(answer.chunk({"content": content}, with_usage=include_usage))
+            # A token revoked (or its user deactivated) ends its streams too, not only its next request.
+            if time.monotonic() - checked >= settings.API_TOKEN_RECHECK_SECONDS:
+                checked = time.monotonic()
+                if not await database_sync_to_async(_token_active)(token.pk):
+                    yield shapes.event(key_withdrawn().body())
+                    yield shapes.DONE
+                    return  # the answer is stopped below
         reply = feed.finished
         assert reply is not None  # the feed ends with the saved answer
         if reply.status == Message.Status.ERROR:

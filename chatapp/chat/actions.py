@@ -17,10 +17,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chatapp.chat import lifecycle, live, quotas
+from chatapp.chat import lifecycle, live
 from chatapp.chat.errors import ChatError, NotFound
 from chatapp.chat.events import conversation_event, user_group
 from chatapp.chat.extensions import registry
+from chatapp.chat.gate import AnswerPath, admit
 from chatapp.chat.lifecycle import notify_message
 from chatapp.chat.models import Bot, Conversation, Message
 
@@ -67,9 +68,20 @@ def check_bot_reads_images(bot: Bot | None, images: int) -> None:
             f"{bot.name} answers from the team's knowledge base and cannot read images. "
             "Remove the image and ask in words, or ask another bot about it."
         )
+def check_storable(text: str) -> None:
+    """Refuse what the database cannot store: NUL, and surrogates with no pair (not text at all)."""
+    if "\x00" in text:
+        raise ChatError("The text contains a NUL character, which cannot be stored: remove it and send again.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ChatError(
+            "The text contains an unpaired surrogate, which is not text: remove it and send again."
+        ) from None
 
 
 def check_length(text: str) -> None:
+    check_storable(text)
     if len(text) > settings.MAX_MESSAGE_CHARS:
         raise ChatError(f"The message is too long ({len(text)} characters; the limit is {settings.MAX_MESSAGE_CHARS}).")
 
@@ -113,6 +125,7 @@ def send_message(
     bot_slug: str | None = None,
     source: str = Conversation.Source.WEB,
     attach: Attacher | None = None,
+    path: AnswerPath = AnswerPath.SEND,
 ) -> tuple[Conversation, bool, Message, Message]:
     """Save the user's message and a queued answer, then queue its generation.
 
@@ -122,9 +135,7 @@ def send_message(
     Returns (conversation, created, question, reply).
     """
     text = validate_question(text, images=attach.count if attach else 0)
-    quotas.check_new_answer(user, "send")
     with transaction.atomic():
-        quotas.check_active_answers(user)
         created = conversation_id is None
         conversation: Conversation | None
         if conversation_id is None:
@@ -135,7 +146,7 @@ def send_message(
                 raise NotFound()
             _check_idle(conversation)
         check_bot_reads_images(conversation.bot, attach.count if attach else 0)
-        question, reply = _ask(conversation, text, attach)
+        question, reply = _ask(conversation, text, attach, path)
         _notify_turn(conversation, question, reply)
     return conversation, created, question, reply
 
@@ -170,9 +181,7 @@ def send_transcript(
     *earlier, last = checked
     first_question = next(turn.text for turn in checked if turn.role == Message.Role.USER)
     check_bot_reads_images(bot, sum(turn.images for turn in checked))
-    quotas.check_token_quota(user)
     with transaction.atomic():
-        quotas.check_active_answers(user)
         conversation = _start_conversation(user, first_question, bot, source)
         for index, turn in enumerate(earlier):
             message = Message.objects.create(
@@ -183,7 +192,9 @@ def send_transcript(
             )
             if attach and turn.role == Message.Role.USER:
                 attach(index, message)
-        question, reply = _ask(conversation, last.text, _attach_turn(attach, len(earlier)) if attach else None)
+        question, reply = _ask(
+            conversation, last.text, _attach_turn(attach, len(earlier)) if attach else None, AnswerPath.API
+        )
         _notify_turn(conversation, question, reply)
     return conversation, question, reply
 
@@ -206,6 +217,7 @@ def _ask(
     conversation: Conversation,
     text: str,
     attach: Callable[[Message], None] | None,
+    path: AnswerPath,
     follows: Any = _LEAF,  # a Message, None for a first question, or _LEAF
 ) -> tuple[Message, Message]:
     """Inside the caller's transaction: the user's message and its queued answer.
@@ -228,7 +240,7 @@ def _ask(
     question.save()
     if attach:
         attach(question)
-    return question, _queue_answer(conversation, question)
+    return question, start_answer(conversation, question, path)
 
 
 def _current_leaf(conversation: Conversation) -> Message | None:
@@ -237,8 +249,16 @@ def _current_leaf(conversation: Conversation) -> Message | None:
     return conversation.messages.order_by("created_at", "id").last()
 
 
-def _queue_answer(conversation: Conversation, question: Message) -> Message:
-    """A queued answer to `question`, made the end of the branch the user sees."""
+def start_answer(conversation: Conversation, question: Message, path: AnswerPath) -> Message:
+    """A queued answer to `question`, made the end of the branch the user sees.
+
+    The one way a new answer is made: it passes the gate first (rate, today's
+    tokens, answers at once; see chatapp.chat.gate), inside the caller's
+    transaction, which a refusal leaves without anything saved.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("start_answer() runs inside the transaction that saves the answer")
+    admit(conversation.owner, path)
     reply = Message.objects.create(
         conversation=conversation,
         role=Message.Role.ASSISTANT,
@@ -291,12 +311,11 @@ def retry_reply(user: User, message_id: int) -> Message:
     if previous.parent_id is None:
         raise ChatError("This answer has no question to answer again.")
     check_bot_allowed(previous.conversation)
-    quotas.check_new_answer(user, "retry")
     with transaction.atomic():
-        quotas.check_active_answers(user)
         conversation = _locked_conversation(user, previous)
         _check_idle(conversation)
-        reply = _queue_answer(conversation, cast(Message, previous.parent))  # it has one: checked above
+        # It has a question: checked above.
+        reply = start_answer(conversation, cast(Message, previous.parent), AnswerPath.RETRY)
     notify_message(reply)
     notify_conversation(conversation)
     return reply
@@ -320,7 +339,9 @@ def edit_question(user: User, message_id: int, text: object) -> tuple[Message, M
             if registry.images is not None:
                 registry.images.copy(original, question)
 
-        question, reply = _ask(conversation, text, keep_images if images else None, follows=original.parent)
+        question, reply = _ask(
+            conversation, text, keep_images if images else None, AnswerPath.EDIT, follows=original.parent
+        )
     _notify_turn(conversation, question, reply)
     return question, reply
 
@@ -390,16 +411,26 @@ def continue_reply(user: User, message_id: int) -> Message:
     """Continue an answer cut at the length limit: the model writes on, appending to the same answer."""
     reply = owned_reply(user, message_id)
     check_bot_allowed(reply.conversation)
-    quotas.check_new_answer(user, "retry")
-    with transaction.atomic():
-        quotas.check_active_answers(user)
-        if not lifecycle.continue_answer(reply):
-            raise ChatError("Only an answer cut at the length limit can be continued.")
+    if not restart_answer(user, reply, AnswerPath.CONTINUE):
+        raise ChatError("Only an answer cut at the length limit can be continued.")
     return reply
+
+
+def restart_answer(user: User, reply: Message, path: AnswerPath) -> bool:
+    """A new attempt at the user's `reply` that writes on from its text (Continue),
+    through the gate; False if it cannot restart.
+
+    The one way an existing answer is queued again; every new answer is made
+    by `start_answer`.
+    """
+    with transaction.atomic():
+        admission = admit(user, path)
+        return lifecycle.continue_answer(reply, admission)
 
 
 def rename_conversation(user: User, conversation_id: int, title: str | None) -> Conversation:
     title = " ".join((title or "").split())[:200]
+    check_storable(title)
     if not title:
         raise ChatError("A title cannot be empty.")
     conversation = Conversation.objects.visible_to(user).filter(pk=conversation_id).first()

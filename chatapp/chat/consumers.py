@@ -7,6 +7,7 @@ conversation deleted or handed over in the meantime is simply not found.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from chatapp.chat import actions, quotas, sessions
+from chatapp.chat import actions, live, quotas, sessions
 from chatapp.chat.events import conversation_group, message_payload, user_group
 from chatapp.chat.extensions import registry
 from chatapp.chat.following import resume_frame
@@ -32,6 +33,9 @@ logger = logging.getLogger(__name__)
 # with words for the user and the socket stays (chatapp.ops.asgi closes it
 # cleanly for what cannot be answered, such as Redis gone).
 DATABASE_DOWN = (OperationalError, InterfaceError)
+
+# Close code for a socket over the user's cap (MAX_SOCKETS_PER_USER); the page says why.
+CLOSE_TOO_MANY_SOCKETS = 4429
 
 
 def _int(value: object) -> int:
@@ -54,6 +58,13 @@ def send_with_payloads(
     )
 
 
+def _echo(ref: object) -> object:
+    """A request's `ref`, sent back only when it is a plain value (never a structure or a huge string)."""
+    if isinstance(ref, str) and len(ref) <= 200 or isinstance(ref, int | float | bool):
+        return ref
+    return None
+
+
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user: User | AnonymousUser = self.scope["user"]
@@ -61,12 +72,56 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.conversation_id: int | None = None
+        if not await self.take_socket_slot():
+            limit = settings.MAX_SOCKETS_PER_USER
+            await self.accept()  # to say why, which a refused handshake cannot
+            await self.send_error(
+                f"Too many open chat tabs or windows (the limit is {limit}): close some and reload this one.",
+                code="too_many_sockets",
+            )
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
+        # Subscribed before the socket opens: the page hears everything from then on.
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         await self.accept()
+
+    def _sockets_key(self) -> str:
+        # Under the limits' prefix: counted like the other per-user limits.
+        return f"{settings.LIMITS_PREFIX}:sockets:{self.user.pk}"
+
+    async def take_socket_slot(self) -> bool:
+        """Count this socket among the user's open ones (in Redis: every process shares it); False over the cap.
+
+        A socket is counted from its connect to its disconnect; one a crashed
+        process never closed stops counting after WEBSOCKET_SLOT_SECONDS.
+        """
+        limit = settings.MAX_SOCKETS_PER_USER
+        if not limit:
+            return True
+        key, now = self._sockets_key(), time.time()
+        try:
+            pipe = live.async_redis().pipeline(transaction=True)
+            pipe.zremrangebyscore(key, 0, now - settings.WEBSOCKET_SLOT_SECONDS)
+            pipe.zadd(key, {self.channel_name: now})
+            pipe.zcard(key)
+            pipe.expire(key, int(settings.WEBSOCKET_SLOT_SECONDS))
+            count = (await pipe.execute())[2]
+            if count > limit:
+                await live.async_redis().zrem(key, self.channel_name)
+                return False
+            self.counted = True
+        except Exception as error:  # Redis down: the chat is down anyway; the cap must not add to it
+            logger.warning("could not count the sockets of user %s: %s", self.user.pk, error)
+        return True
 
     async def disconnect(self, code: int) -> None:
         if not getattr(self, "user", None) or not self.user.is_authenticated:
             return
+        if getattr(self, "counted", False):
+            try:
+                await live.async_redis().zrem(self._sockets_key(), self.channel_name)
+            except Exception as error:  # it stops counting after WEBSOCKET_SLOT_SECONDS
+                logger.warning("could not uncount a socket of user %s: %s", self.user.pk, error)
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         if self.conversation_id:
             await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
@@ -98,7 +153,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "ping": self.handle_ping,
         }
         kind, ref = (content.get("type"), content.get("ref")) if isinstance(content, dict) else (None, None)
-        handler = handlers.get(kind)
+        # Only a string names a request: `{"type": []}` is refused, not a crash.
+        handler = handlers.get(kind) if isinstance(kind, str) else None
         try:
             # Checked on every request: a socket outlives logout, deactivation
             # and password changes otherwise.
@@ -109,17 +165,28 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.user = user
             await quotas.ahit("request", self.user.pk)
             if handler is None:
-                raise actions.ChatError(f"Unknown request type: {kind!r}.")
+                raise actions.ChatError(f"Unknown request type: {str(kind)[:40]!r}.")
             await handler(content)
         except actions.ChatError as error:
-            await self.send_error(str(error), request=kind, ref=ref, **error.details)
+            await self.send_error(
+                str(error), request=kind if isinstance(kind, str) else None, ref=_echo(ref), **error.details
+            )
         except DATABASE_DOWN as error:
             logger.warning("Websocket %s request failed, database unavailable: %s", kind, error)
             await self.send_error(
                 "The chat cannot reach its database right now, so this was not saved. Try again in a moment.",
-                request=kind,
-                ref=ref,
+                request=kind if isinstance(kind, str) else None,
+                ref=_echo(ref),
                 code="unavailable",
+            )
+        except Exception:
+            # Whatever else a request breaks, it fails alone: an error frame, and the socket stays.
+            logger.exception("Websocket %s request failed", kind if isinstance(kind, str) else type(kind).__name__)
+            await self.send_error(
+                "Something went wrong with this request; nothing was changed. Try again, or reload the page.",
+                request=kind if isinstance(kind, str) else None,
+                ref=_echo(ref),
+                code="internal",
             )
 
     async def send_error(self, reason: str, **details: Any) -> None:

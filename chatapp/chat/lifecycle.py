@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app
 from django.conf import settings
@@ -24,8 +24,12 @@ from django.utils import timezone
 from chatapp.chat import live, naming
 from chatapp.chat.events import conversation_group, message_event
 from chatapp.chat.extensions import registry
-from chatapp.chat.models import Message
+from chatapp.chat.models import Message, TokenUse
+from chatapp.chat.prompt import GenerationRequest, build_request
 from chatapp.chat.signals import reaper_ran
+
+if TYPE_CHECKING:
+    from chatapp.chat.gate import Admission
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,14 @@ def claim(message_id: int) -> Message | None:
         return None
     notify_message(reply)
     return reply
+
+
+def prepare(reply: Message) -> GenerationRequest:
+    """What the model is asked for `reply`; a prompt that goes to the model counts on the ledger from now."""
+    request = build_request(reply)
+    if request.canned_answer is None:
+        TokenUse.open(reply, request.estimated_tokens, user_id=reply.conversation.owner_id)
+    return request
 
 
 @dataclass
@@ -111,6 +123,8 @@ def finish(
             final = registry.knowledge_base.finalize(reply, text, sources)
             text, figures["sources"], figures["rejected_draft"] = final.text, final.sources, final.rejected_draft
     if not reply.finish(status, content=text, seq=seq, error=error, error_code=error_code, **figures):
+        # Ended elsewhere (a reaper) or deleted meanwhile: what was written still cost what it cost.
+        TokenUse.settle(reply, text, figures.get("prompt_tokens"), figures.get("completion_tokens"))
         reply = Message.objects.select_related("conversation").get(pk=reply.pk)
     elif naming.wants_title(reply):
         naming.queue_title(reply)
@@ -130,8 +144,11 @@ def hand_back(reply: Message, text: str, seq: int) -> Message:
     )
 
 
-def continue_answer(reply: Message) -> bool:
-    """Continue: a new attempt that writes on from an answer cut at the length limit."""
+def continue_answer(reply: Message, admission: Admission) -> bool:
+    """Continue: a new attempt that writes on from an answer cut at the length limit,
+    which passed the gate (`admission`)."""
+    if admission.user_id != reply.conversation.owner_id:
+        raise ValueError("the admission is for another user's answer")
     with transaction.atomic():
         if not reply.continue_after_length():
             return False

@@ -1,9 +1,9 @@
+import math
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chatapp.chat.signals import answer_finished
@@ -370,6 +370,7 @@ class Message(models.Model):
             fields["seq"] = seq
         finished = self._update_if(list(self.ACTIVE), **fields)
         if finished:
+            TokenUse.settle(self, self.content)
             answer_finished.send(sender=Message, message=self)
         return finished
 
@@ -444,12 +445,92 @@ class TokenQuota(models.Model):
 
     @classmethod
     def tokens_used_today(cls, owner_ids: "Iterable[int] | None" = None, group_id: int | None = None) -> int:
-        """Prompt and answer tokens of the day's finished answers, of some users or of a group's members."""
-        answers = Message.objects.filter(role=Message.Role.ASSISTANT, finished_at__gte=cls.start_of_day())
+        """Prompt and answer tokens the day's answers cost (the ledger), of some users or of a group's members."""
+        uses = TokenUse.objects.filter(created_at__gte=cls.start_of_day())
         if group_id is not None:
-            answers = answers.filter(conversation__owner__groups=group_id)
+            uses = uses.filter(user__groups=group_id)
         else:
             assert owner_ids is not None, "some users or a group"
-            answers = answers.filter(conversation__owner__in=owner_ids)
-        tokens = Coalesce(models.F("prompt_tokens"), 0) + Coalesce(models.F("completion_tokens"), 0)
-        return answers.aggregate(total=models.Sum(tokens))["total"] or 0
+            uses = uses.filter(user__in=owner_ids)
+        return uses.total()
+
+
+# Characters per token is about 4 for English with these tokenizers; 3 keeps
+# estimates on the safe side for code and other languages (a prompt that must
+# fit, an answer whose cost the engine never reported).
+CHARS_PER_TOKEN = 3
+
+
+def count_tokens(text: str) -> int:
+    """The tokens of `text`, estimated from its length (rounded up)."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+class TokenUseQuerySet(models.QuerySet["TokenUse"]):
+    def total(self) -> int:
+        return self.aggregate(total=models.Sum(models.F("prompt_tokens") + models.F("completion_tokens")))["total"] or 0
+
+
+class TokenUse(models.Model):
+    """What one attempt at an answer cost: the ledger that quotas and usage figures read.
+
+    A row is opened when the prompt is sent to the model (its tokens as
+    estimated then) and settled when the answer ends, however it ends: with
+    the engine's usage when it arrived, otherwise the prompt's estimate and
+    the answer's tokens counted from its text (a stopped answer, a stream the
+    client dropped, a lost worker). Rows refer to the answer by id, not by a
+    foreign key: deleting or purging conversations never gives tokens back.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_uses")
+    answer_id = models.PositiveBigIntegerField(help_text="The answer (chat message) this attempt wrote.")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    # The engine's usage never arrived: the figures are estimates from the texts.
+    estimated = models.BooleanField(default=True)
+    settled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TokenUseQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["answer_id", "attempt"], name="one_token_use_per_attempt")]
+        indexes = [models.Index(fields=["user", "created_at"], name="chat_tokenuse_user_day_idx")]
+
+    def __str__(self) -> str:
+        return f"answer {self.answer_id} attempt {self.attempt}: {self.prompt_tokens + self.completion_tokens:,} tokens"
+
+    @classmethod
+    def open(cls, reply: Message, prompt_tokens: int, user_id: int) -> None:
+        """The prompt of `reply`'s current attempt is on its way to the model: its cost counts from now."""
+        cls.objects.get_or_create(
+            answer_id=reply.pk,
+            attempt=reply.attempt,
+            defaults={"user_id": user_id, "prompt_tokens": prompt_tokens},
+        )
+
+    @classmethod
+    def settle(
+        cls,
+        reply: Message,
+        text: str,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        """Record what `reply`'s attempt cost once it ended; only an attempt whose prompt was sent costs anything.
+
+        The engine's figures (`prompt_tokens`, `completion_tokens`, or the
+        message's own) win; missing ones are the prompt's estimate and `text`
+        counted. Settled once: a second call changes nothing.
+        """
+        prompt = prompt_tokens if prompt_tokens is not None else reply.prompt_tokens
+        completion = completion_tokens if completion_tokens is not None else reply.completion_tokens
+        fields: dict[str, Any] = {
+            "settled": True,
+            "completion_tokens": completion if completion is not None else count_tokens(text),
+            "estimated": completion is None,
+        }
+        if prompt is not None:
+            fields["prompt_tokens"] = prompt
+        cls.objects.filter(answer_id=reply.pk, attempt=reply.attempt, settled=False).update(**fields)

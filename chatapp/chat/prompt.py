@@ -13,11 +13,8 @@ from django.conf import settings
 from django.db.models import prefetch_related_objects
 
 from chatapp.chat.extensions import Grounding, PromptImage, registry
-from chatapp.chat.models import Bot, Message, answer_token_limit
+from chatapp.chat.models import CHARS_PER_TOKEN, Bot, Message, answer_token_limit
 
-# Characters per token is about 4 for English with these tokenizers; 3 keeps
-# the estimate on the safe side for code and other languages.
-CHARS_PER_TOKEN = 3
 TOKENS_PER_TURN = 4
 
 

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 # What each rate counts, the setting holding it, and the words for a refusal.
 RATES = {
     "request": ("WEBSOCKET_REQUEST_RATE", "requests"),
-    "send": ("CHAT_SEND_RATE", "messages"),
+    # Every answer started, whichever way (see chatapp.chat.gate).
+    "answer": ("CHAT_SEND_RATE", "answers asked for"),
     "retry": ("CHAT_RETRY_RATE", "retries"),
     "upload": ("IMAGE_UPLOAD_RATE", "image uploads"),
     "api": ("API_USER_RATE_LIMIT", "API requests"),
@@ -205,12 +206,6 @@ def check_token_quota(user: User) -> None:
                 retry_after=math.ceil(wait),
                 code="quota_exceeded",
             )
-
-
-def check_new_answer(user: User, action: str) -> None:
-    """Everything checked before a send or retry saves anything: the rate and the day's tokens."""
-    hit(action, user.pk)
-    check_token_quota(user)
 
 
 def _duration(seconds: float) -> str:

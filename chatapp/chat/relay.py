@@ -11,7 +11,10 @@ Coalescing adapts to load: when a round or the loop itself runs late (the
 process is busy), the interval stretches, so chunks per second per answer fall
 instead of piling up, and each chunk carries more text. The rendered HTML
 rides along at a low rate and is rendered incrementally (see
-`IncrementalMarkdown`), so no per-chunk cost grows with the answer's length.
+`IncrementalMarkdown`), so no per-chunk cost grows with the answer's length,
+and in a thread of its own, never on the loop: the chunk that the HTML
+matches waits for it (later text of that answer waits behind it), while
+every other answer's chunks go on.
 
 Progress is saved to the database every STREAM_SAVE_INTERVAL in one batch per
 round, in a worker thread; a failed save (the database is restarting) is tried
@@ -36,7 +39,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from chatapp.chat import lifecycle, live
 from chatapp.chat.events import chunk_event, conversation_group, waiting_event
-from chatapp.markdown import IncrementalMarkdown
+from chatapp.markdown import IncrementalMarkdown, render_markdown
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ DB_THREADS = 8
 # Threads that build answers' prompts: grounding may search a knowledge base and wait on an
 # embeddings endpoint, so it never takes a thread the writes of the streams need.
 PROMPT_THREADS = 8
+# Threads rendering answers' HTML (within the renderer's budget, chatapp.markdown).
+RENDER_THREADS = 2
 
 
 class AnswerStream:
@@ -68,6 +73,8 @@ class AnswerStream:
         self.first_token_at: float | None = None
         self.waiting_told = False
         self.markdown = IncrementalMarkdown()
+        # A chunk waiting for its HTML, rendered in a thread: (seq, delta, html).
+        self.held: tuple[int, str, asyncio.Future[str]] | None = None
         # Why the generation must end before the model is done: "stopped"
         # (the user, or the answer was ended elsewhere) or "handed_back" (shutdown).
         self.interruption: str | None = None
@@ -117,6 +124,7 @@ class Relay:
         self.next_supervise = self.next_renew = 0.0
         self.db = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="answer-db")
         self.prompts = ThreadPoolExecutor(PROMPT_THREADS, thread_name_prefix="answer-prompt")
+        self.renderer = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="answer-render")
         self.thread = threading.Thread(target=self.loop.run_forever, name="answer-relay", daemon=True)
         self.thread.start()
         self.http = self.run(self._start())
@@ -199,25 +207,55 @@ class Relay:
         self.streams.pop(stream.message_id, None)
 
     async def flush(self, stream: AnswerStream) -> None:
-        """Send what `stream` has pending now (its last chunk), with its HTML."""
-        async with self.sending:
-            if not stream.pending:
+        """Send what `stream` has pending now (its last chunk), with its HTML (the text is complete)."""
+        html = await self.loop.run_in_executor(self.renderer, render_markdown, stream.text)
+        while True:
+            if stream.held is not None:
+                await asyncio.wait({stream.held[2]})
+            async with self.sending:
+                if stream.held is not None and not stream.held[2].done():
+                    continue  # a round took more text meanwhile, and renders it
+                if not stream.pending and stream.held is None:
+                    return
+                pipe = live.async_redis().pipeline(transaction=False)
+                self._release_held(pipe, stream)
+                if stream.pending:
+                    self._send_chunk(pipe, stream, stream.take(), html)
+                try:
+                    await pipe.execute()
+                except Exception as error:  # the saved answer carries the text all the same
+                    log.warning("could not send the last chunk of answer %s: %s", stream.message_id, error)
                 return
-            pipe = live.async_redis().pipeline(transaction=False)
-            self._queue_chunk(pipe, stream, time.monotonic(), final=True)
-            try:
-                await pipe.execute()
-            except Exception as error:  # the saved answer carries the text all the same
-                log.warning("could not send the last chunk of answer %s: %s", stream.message_id, error)
 
-    def _queue_chunk(self, pipe: Any, stream: AnswerStream, now: float, final: bool = False) -> None:
+    def _queue_chunk(self, pipe: Any, stream: AnswerStream, now: float) -> None:
+        if not self._release_held(pipe, stream):
+            return  # its HTML is still being rendered: this answer's next text waits behind it
+        if not stream.pending:
+            return
         delta = stream.take()
-        html = None
-        if final or now - stream.last_render >= settings.STREAM_RENDER_INTERVAL * self.load:
-            html = stream.markdown.render(stream.text)
+        if now - stream.last_render >= settings.STREAM_RENDER_INTERVAL * self.load:
             stream.last_render = now
-        live.append_chunk(pipe, stream.message_id, stream.attempt, stream.seq, delta, first=stream.seq == 1)
-        live.publish(pipe, stream.group, chunk_event(stream.message_id, stream.attempt, stream.seq, delta, html))
+            rendering = self.loop.run_in_executor(self.renderer, stream.markdown.render, stream.text)
+            stream.held = (stream.seq, delta, rendering)
+            return
+        self._send_chunk(pipe, stream, delta, None)
+
+    def _release_held(self, pipe: Any, stream: AnswerStream) -> bool:
+        """Send `stream`'s chunk that waited for its HTML, once rendered; False while it still waits."""
+        if stream.held is None:
+            return True
+        seq, delta, rendering = stream.held
+        if not rendering.done():
+            return False
+        stream.held = None
+        html = None if rendering.cancelled() or rendering.exception() else rendering.result()
+        self._send_chunk(pipe, stream, delta, html, seq)
+        return True
+
+    def _send_chunk(self, pipe: Any, stream: AnswerStream, delta: str, html: str | None, seq: int = 0) -> None:
+        seq = seq or stream.seq
+        live.append_chunk(pipe, stream.message_id, stream.attempt, seq, delta, first=seq == 1)
+        live.publish(pipe, stream.group, chunk_event(stream.message_id, stream.attempt, seq, delta, html))
 
     @property
     def load(self) -> float:
@@ -255,7 +293,7 @@ class Relay:
             return
         pipe = live.async_redis().pipeline(transaction=False)
         for stream in streams:
-            if stream.pending and stream.interruption is None:
+            if (stream.pending or stream.held is not None) and stream.interruption is None:
                 self._queue_chunk(pipe, stream, now)
                 stream.waiting_told = False
             elif not stream.waiting_told and now - stream.last_text_at >= settings.ANSWER_SILENCE_NOTICE:

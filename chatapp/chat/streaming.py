@@ -246,7 +246,7 @@ class Generation:
     async def run(self) -> None:
         stream = self.stream
         try:
-            request = await self.relay.prepare(build_request, self.reply)
+            request = await self.relay.prepare(lifecycle.prepare, self.reply)
             if request.canned_answer is None:
                 request = await self.fit(request)
             await self.note_left_out(request)

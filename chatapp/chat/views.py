@@ -141,7 +141,8 @@ def transcript(request: SignedInRequest, conversation_id: int) -> HttpResponse:
 
 @login_required
 def search(request: SignedInRequest) -> HttpResponse:
-    query = request.GET.get("q", "")
+    # NUL cannot reach the database, and surrogates cannot be encoded: neither is a search for anything.
+    query = request.GET.get("q", "").replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     return _page(request, template="chat/search.html", query=query, results=search_conversations(request.user, query))
 
 

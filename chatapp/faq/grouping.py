@@ -4,7 +4,9 @@ Each question becomes a TF-IDF vector of the same search terms retrieval uses
 (synonyms expanded, so "Spesen" and "expenses" meet, plus character trigrams
 for typos and word forms). Questions join the most similar group when the
 cosine similarity to its centroid reaches GROUP_SIMILARITY, else start a new
-one: a single pass, fine for the few hundred open questions a team has.
+one: a single pass over sparse vectors (only the terms a question has), and
+only each question's first GROUP_TEXT_CHARS compared, so that a flood of long
+questions costs the page little.
 
 Two guards keep unrelated questions apart: a question joins only a group in
 its own language (told by its stopwords: English, French, German), and only
@@ -20,7 +22,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_FRENCH, STOPWORDS_GERMAN
 
 from chatapp.faq.analysis import Analyzer, default_analyzer, stem, words
@@ -70,6 +71,9 @@ class _Words:
             return False
         met = sum(1 for meaning in self.meanings if meaning & group_terms)
         return met >= min(SHARED_WORDS, len(self.meanings))
+# What of a question is compared: its opening says what it is about, and a
+# question of 20,000 characters must cost no more than a long one.
+GROUP_TEXT_CHARS = 1000
 
 
 @dataclass
@@ -121,51 +125,66 @@ def group_similar(
     analyzer = analyzer or default_analyzer()
     term_lists = []
     for question in questions:
-        terms = analyzer.terms(question.question, expand=True)
+        terms = analyzer.terms(question.question[:GROUP_TEXT_CHARS], expand=True)
         term_lists.append(terms + analyzer.ngrams(terms))
-    vocabulary = {term: index for index, term in enumerate(sorted({t for terms in term_lists for t in terms}))}
     frequency = Counter(term for terms in term_lists for term in set(terms))
-    vectors = np.zeros((len(questions), max(len(vocabulary), 1)), dtype="float32")
-    for row, terms in enumerate(term_lists):
-        for term, count in Counter(terms).items():
-            vectors[row, vocabulary[term]] = count * math.log(1 + len(questions) / frequency[term])
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors /= np.where(norms > 0, norms, 1)
+    vectors = []
+    for terms in term_lists:
+        weights = {
+            term: count * math.log(1 + len(questions) / frequency[term]) for term, count in Counter(terms).items()
+        }
+        norm = math.sqrt(sum(weight * weight for weight in weights.values())) or 1.0
+        vectors.append({term: weight / norm for term, weight in weights.items()})
 
+    # Sparse: each group's summed vector (the centroid times its size, which
+    # leaves the cosine alike), its squared norm, and which groups hold a term.
     members: list[list[int]] = []
-    centroids: list[np.ndarray] = []
+    sums: list[dict[str, float]] = []
+    norms2: list[float] = []
+    holding: dict[str, list[int]] = {}
     languages: list[str] = []
     group_terms: list[set[str]] = []
-    for row in range(len(questions)):
-        brings = _Words.of(questions[row].question, analyzer)
-        joined = None
-        if centroids:
-            matrix = np.array(centroids)
-            similarities = matrix @ vectors[row] / np.maximum(np.linalg.norm(matrix, axis=1), 1e-9)
-            # The most similar group this question may join, if similar enough.
-            joined = next(
-                (
-                    int(index)
-                    for index in np.argsort(-similarities)
-                    if similarities[index] >= threshold and brings.may_join(languages[index], group_terms[index])
-                ),
-                None,
-            )
-        if joined is not None:
-            members[joined].append(row)
-            centroids[joined] = vectors[members[joined]].mean(axis=0)
-            group_terms[joined].update(*brings.meanings)
-            languages[joined] = languages[joined] or brings.language
-            continue
-        members.append([row])
-        centroids.append(vectors[row].copy())
-        languages.append(brings.language)
-        group_terms.append(set().union(*brings.meanings))
+    for row, vector in enumerate(vectors):
+        brings = _Words.of(questions[row].question[:GROUP_TEXT_CHARS], analyzer)
+        dots: dict[int, float] = {}
+        for term, weight in vector.items():
+            for group in holding.get(term, ()):
+                dots[group] = dots.get(group, 0.0) + sums[group][term] * weight
+        # The most similar group this question may join, if similar enough.
+        ranked = sorted(
+            ((dots[group] / max(math.sqrt(norms2[group]), 1e-9), group) for group in dots),
+            key=lambda item: (-item[0], item[1]),
+        )
+        best = next(
+            (
+                group
+                for similarity, group in ranked
+                if similarity >= threshold and brings.may_join(languages[group], group_terms[group])
+            ),
+            -1,
+        )
+        if best < 0:
+            best = len(members)
+            members.append([])
+            sums.append({})
+            norms2.append(0.0)
+            languages.append(brings.language)
+            group_terms.append(set())
+        members[best].append(row)
+        group_terms[best].update(*brings.meanings)
+        languages[best] = languages[best] or brings.language
+        total = sums[best]
+        for term, weight in vector.items():
+            old = total.get(term, 0.0)
+            if old == 0.0:
+                holding.setdefault(term, []).append(best)
+            total[term] = old + weight
+            norms2[best] += (old + weight) ** 2 - old * old
 
     groups = []
     for rows in members:
-        words = Counter(term for row in rows for term in analyzer.terms(questions[row].question))
-        topic = " ".join(word for word, _ in words.most_common(TOPIC_WORDS)) or questions[rows[0]].question[:40]
+        counted = Counter(term for row in rows for term in analyzer.terms(questions[row].question[:GROUP_TEXT_CHARS]))
+        topic = " ".join(word for word, _ in counted.most_common(TOPIC_WORDS)) or questions[rows[0]].question[:40]
         groups.append(QuestionGroup([questions[row] for row in rows], topic))
     groups.sort(key=lambda group: (-group.count, -max(q.pk or 0 for q in group.questions)))
     return groups

@@ -99,4 +99,4 @@ def test_allowed_domains_compare_the_address_domain_exactly(settings):
         sign_in_from_claims(claims(email="carol@example.com.evil.test"))
     with pytest.raises(SignInRefused):
         sign_in_from_claims(claims(email=""))
-    assert sign_in_from_claims(claims(email="Carol@EXAMPLE.com")).email == "Carol@EXAMPLE.com"
+    assert sign_in_from_claims(claims(email="Carol@EXAMPLE.com", email_verified=True)).email == "Carol@EXAMPLE.com"

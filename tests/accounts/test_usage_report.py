@@ -53,3 +53,21 @@ def test_a_user_without_the_permission_does_not_see_the_report(alice, django_use
     assert client.get("/admin/accounts/usage/").status_code == 403
     client.force_login(alice)
     assert client.get("/admin/accounts/usage/").status_code == 302
+
+
+def test_the_report_counts_tokens_from_the_ledger_even_of_deleted_conversations(alice, admin):
+    from chatapp.chat.actions import delete_conversation
+    from chatapp.chat.models import TokenUse
+
+    ask(alice, days_ago=1)
+    conversation = Conversation.objects.get(owner=alice)
+    TokenUse.objects.create(
+        user=alice, answer_id=conversation.messages.last().pk, prompt_tokens=300, completion_tokens=45
+    )
+    delete_conversation(alice, conversation.pk)
+    root = Client()
+    root.force_login(admin)
+    report = {
+        user.username: user.tokens_in_period for user in root.get("/admin/accounts/usage/").context["cl"].result_list
+    }
+    assert report == {"alice": 345, "root": 0}

@@ -15,7 +15,7 @@ from django.utils import timezone
 from PIL import Image
 
 from chatapp.api.actions import create_token
-from chatapp.chat.models import Conversation, Message, TokenQuota
+from chatapp.chat.models import Conversation, Message, TokenQuota, TokenUse
 from tests.conftest import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,7 +58,7 @@ def test_a_completion_over_the_daily_quota_gets_429_insufficient_quota(alice, bo
     key = create_token(alice, "tests")[1]
     TokenQuota.objects.create(user=alice, daily_tokens=50)
     earlier = Conversation.objects.create(owner=alice, title="Earlier")
-    Message.objects.create(
+    reply = Message.objects.create(
         conversation=earlier,
         role="assistant",
         content="an answer",
@@ -66,6 +66,7 @@ def test_a_completion_over_the_daily_quota_gets_429_insufficient_quota(alice, bo
         completion_tokens=20,
         finished_at=timezone.now(),
     )
+    TokenUse.objects.create(user=alice, answer_id=reply.pk, prompt_tokens=40, completion_tokens=20, settled=True)
     with serve_app() as url:
         response = call(url, key, "/v1/chat/completions", QUESTION)
     error = response.json()["error"]

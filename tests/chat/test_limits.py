@@ -11,8 +11,8 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from chatapp.chat import actions
-from chatapp.chat.models import Conversation, Message, TokenQuota
+from chatapp.chat import actions, quotas
+from chatapp.chat.models import Conversation, Message, TokenQuota, TokenUse
 from tests.chat.conftest import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,7 +51,7 @@ async def test_a_burst_of_100_sends_is_cut_at_the_send_rate(alice, socket_for, s
     assert len(created) == 20 and len(refused) == 80
     assert await sync_to_async(Conversation.objects.filter(owner=alice).count)() == 20
     assert refused[0]["code"] == "rate_limited" and refused[0]["retry_after"] >= 1
-    assert "Too many messages" in refused[0]["error"] and refused[0]["ref"] == "r20"
+    assert "Too many answers asked for" in refused[0]["error"] and refused[0]["ref"] == "r20"
     # Refused, not dropped: the socket still answers.
     await socket.send_json_to({"type": "ping"})
     assert (await socket.receive_json_from(timeout=10)) == {"type": "pong"}
@@ -85,15 +85,15 @@ def test_retries_count_against_their_own_rate(alice, settings):
         reply.finish(Message.Status.ERROR, error="failed")
         reply = actions.retry_reply(alice, reply.pk)
     reply.finish(Message.Status.ERROR, error="failed")
-    with pytest.raises(actions.quotas.LimitReached, match="Too many retries"):
+    with pytest.raises(quotas.LimitReached, match="Too many retries"):
         actions.retry_reply(alice, reply.pk)
 
 
 def answered(user, tokens):
-    """A finished answer of today that used `tokens` (prompt and completion)."""
+    """A finished answer of today that used `tokens` (prompt and completion), on the ledger."""
     conversation = Conversation.objects.create(owner=user, title="Earlier")
     Message.objects.create(conversation=conversation, role="user", content="a question")
-    Message.objects.create(
+    reply = Message.objects.create(
         conversation=conversation,
         role="assistant",
         content="an answer",
@@ -101,12 +101,20 @@ def answered(user, tokens):
         completion_tokens=tokens - tokens // 2,
         finished_at=timezone.now(),
     )
+    TokenUse.objects.create(
+        user=user,
+        answer_id=reply.pk,
+        prompt_tokens=tokens // 2,
+        completion_tokens=tokens - tokens // 2,
+        estimated=False,
+        settled=True,
+    )
 
 
 def test_a_user_over_their_daily_token_quota_is_refused_until_midnight(alice, bob):
     TokenQuota.objects.create(user=alice, daily_tokens=1000)
     answered(alice, 1200)
-    with pytest.raises(actions.quotas.LimitReached) as refusal:
+    with pytest.raises(quotas.LimitReached) as refusal:
         actions.send_message(alice, "one more")
     assert refusal.value.code == "quota_exceeded"
     assert "1,200 of your 1,000" in str(refusal.value) and "midnight" in str(refusal.value)
@@ -121,7 +129,7 @@ def test_a_group_quota_is_shared_by_its_members(alice, bob, settings):
     TokenQuota.objects.create(group=team, daily_tokens=500)
     answered(alice, 300)
     answered(bob, 300)
-    with pytest.raises(actions.quotas.LimitReached, match="the group Interns's 500"):
+    with pytest.raises(quotas.LimitReached, match="the group Interns's 500"):
         actions.send_message(alice, "again")
 
 
@@ -130,7 +138,7 @@ def test_the_default_daily_quota_applies_to_everyone_without_their_own(alice, bo
     TokenQuota.objects.create(user=bob, daily_tokens=10_000)
     answered(alice, 150)
     answered(bob, 150)
-    with pytest.raises(actions.quotas.LimitReached):
+    with pytest.raises(quotas.LimitReached):
         actions.send_message(alice, "again")
     actions.send_message(bob, "again")
 

@@ -18,7 +18,7 @@ def test_a_send_over_the_rate_shows_when_to_retry_and_keeps_the_text(page, alice
         composer.fill("A long question I took minutes to type")
         composer.press("Enter")
         error = page.locator("#composer-error")
-        error.filter(has_text="Too many messages").wait_for()
+        error.filter(has_text="Too many answers asked for").wait_for()
         assert "Try again in" in error.inner_text()
         assert composer.input_value() == "A long question I took minutes to type"
         assert page.get_by_role("button", name="Send").is_enabled()
