@@ -68,6 +68,8 @@ def check_bot_reads_images(bot: Bot | None, images: int) -> None:
             f"{bot.name} answers from the team's knowledge base and cannot read images. "
             "Remove the image and ask in words, or ask another bot about it."
         )
+
+
 def check_storable(text: str) -> None:
     """Refuse what the database cannot store: NUL, and surrogates with no pair (not text at all)."""
     if "\x00" in text:

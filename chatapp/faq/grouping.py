@@ -71,6 +71,8 @@ class _Words:
             return False
         met = sum(1 for meaning in self.meanings if meaning & group_terms)
         return met >= min(SHARED_WORDS, len(self.meanings))
+
+
 # What of a question is compared: its opening says what it is about, and a
 # question of 20,000 characters must cost no more than a long one.
 GROUP_TEXT_CHARS = 1000

@@ -12,8 +12,8 @@ import pytest
 from benchmarks.fake_engine import validation_error
 from chatapp.chat import actions, lifecycle
 from chatapp.chat.models import Message
-from chatapp.chat.prompt import build_request
 from chatapp.chat.naming import title_from_model
+from chatapp.chat.prompt import build_request
 from chatapp.images.actions import attacher_for
 from tests.conftest import FAKE_ENGINE_MODEL, converse, ensure_bots
 from tests.images.conftest import uploaded_id

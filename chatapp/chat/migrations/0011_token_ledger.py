@@ -37,7 +37,7 @@ def answers_so_far(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0008_message_branches_conversation_pin_archive"),
+        ("chat", "0010_message_search_on_sqlite"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
