@@ -5,7 +5,10 @@
 It stands in for vLLM so that what is measured is the relay, not a model. The
 question says what to answer: ``seed=123 tokens=200 rate=50 [delay=0.05]``
 (a fixed text per seed, `tokens` tokens, at `rate` tokens/s after `delay`
-seconds; without them, 200 tokens at 50 tokens/s from a seed of 0). The benchmark
+seconds; without them, 200 tokens at 50 tokens/s from a seed of 0). Two faults
+for the fault suite: ``poison=N`` sends, after N tokens, an event whose
+``delta.content`` is a number (then goes on), and ``stall=N`` goes silent for
+good after N tokens. The benchmark
 rebuilds the same text with `answer_tokens` to check what its clients received.
 
 Each stream keeps its own schedule, and a wake-up sends every token that is due
@@ -32,8 +35,8 @@ MODEL = os.environ.get("FAKE_ENGINE_MODEL", "relay-bench")
 # Shortest pause between two writes of one stream: above the rate's own
 # interval several due tokens leave in one write.
 TICK = float(os.environ.get("FAKE_ENGINE_TICK", "0.02"))
-DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0}
-PARAMETER = re.compile(r"\b(seed|tokens|rate|delay)=([0-9.]+)")
+DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0, "poison": 0, "stall": 0}
+PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|poison|stall)=([0-9.]+)")
 
 WORDS = (
     "the relay carries every token from the engine to each reader and keeps the order of chunks while "
@@ -132,10 +135,17 @@ class Engine:
             while sent < len(tokens):
                 now = time.monotonic()
                 due = min(len(tokens), int((now - start) * rate) + 1) if now >= start else 0
+                if asked["stall"] and sent >= asked["stall"]:
+                    await asyncio.sleep(3600)
+                for fault in ("poison", "stall"):
+                    if sent < asked[fault] < due:
+                        due = asked[fault]  # stop at the fault's token
                 if due > sent:
                     body = b"".join(
                         b"data: " + head + json.dumps(token).encode() + tail + b"\n\n" for token in tokens[sent:due]
                     )
+                    if due == asked["poison"]:
+                        body += b"data: " + head + b"7" + tail + b"\n\n"
                     yield body
                     sent = due
                     entry["tokens"] = sent

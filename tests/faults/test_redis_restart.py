@@ -14,8 +14,8 @@ pytestmark = pytest.mark.timeout(240)
 @pytest.mark.parametrize("persistent", [True, False], ids=["persistent", "not-persistent"])
 def test_the_worker_survives_a_redis_restart_and_every_answer_ends(stack, redis_server, browser_for, alice, persistent):
     browser = browser_for(alice)
-    # Four streaming (the worker's concurrency) and two queued behind them.
-    ids = [browser.ask(f"seed={seed} tokens=80 rate=10")[1] for seed in range(10, 16)]
+    # Six streaming (the worker's concurrency) and two queued behind them.
+    ids = [browser.ask(f"seed={seed} tokens=80 rate=10")[1] for seed in range(10, 18)]
     time.sleep(2)
     worker = stack.pid("worker")
 
@@ -37,7 +37,7 @@ def test_the_worker_survives_a_redis_restart_and_every_answer_ends(stack, redis_
     # it reconnects as chat.js does, and new messages are answered.
     browser.close()
     browser.reconnect()
-    _, reply_id = browser.ask("seed=20 tokens=20 rate=50")
+    _, reply_id = browser.ask("seed=22 tokens=20 rate=50")
     (reply,), _ = wait_for_end([reply_id], time.monotonic(), timeout=60)
     assert reply.status == "done"
 
