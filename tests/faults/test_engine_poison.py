@@ -16,6 +16,7 @@ POISON_AT = 30  # tokens before the event whose delta.content is a number
 
 def test_one_poisoned_answer_ends_alone_and_five_beside_it_complete(stack, browser_for, alice):
     # One page per conversation, as six tabs would be.
+    mark = stack.log_mark()
     pages = {seed: browser_for(alice) for seed in [*HEALTHY, POISONED]}
     started = time.monotonic()
     asked = {seed: pages[seed].ask(f"seed={seed} tokens=120 rate=10")[1] for seed in HEALTHY}
@@ -39,7 +40,7 @@ def test_one_poisoned_answer_ends_alone_and_five_beside_it_complete(stack, brows
     # Each page, from the chunks alone, had its text exactly, once.
     for seed, message_id in asked.items():
         assert streamed_text(pages[seed], message_id) == ended[message_id].content
-    assert "Unrecoverable error" not in stack.log_text()
+    assert "Unrecoverable error" not in stack.log_text(mark)
 
 
 def streamed_text(page, message_id):

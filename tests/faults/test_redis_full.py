@@ -76,7 +76,7 @@ def test_answers_written_while_redis_is_full_end_complete(stack, redis_server, b
     ids = {pages[seed].ask(f"seed={seed} tokens=300 rate=10")[1]: seed for seed in seeds}
     for message_id in ids:
         wait_for_content(message_id, 20)
-    worker = stack.pid("worker")
+    worker, mark = stack.pid("worker"), stack.log_mark()
 
     with MemoryPressure(redis_server.url, policy) as pressure:
         started = time.monotonic()
@@ -104,7 +104,7 @@ def test_answers_written_while_redis_is_full_end_complete(stack, redis_server, b
     restarted = stack.pid("worker") != worker
     print(f"[faults] Redis full ({policy}): the worker {'was restarted' if restarted else 'kept running'}")
     if policy == "allkeys-lru":
-        assert not restarted and "Unrecoverable error" not in stack.log_text()
+        assert not restarted and "Unrecoverable error" not in stack.log_text(mark)
     for message in messages:
         if message.pk in ids:
             assert (message.status, message.error_code) == ("done", ""), (message.status, message.error)
