@@ -12,7 +12,7 @@ export SUPERVISOR_DIR := $(CURDIR)/var/supervisor
 export METRICS_DIR ?= $(CURDIR)/var/prometheus
 export SUPERVISE_INFERENCE := true
 
-.PHONY: run test check faults setup bench check-compose clean
+.PHONY: run test check faults setup bench soak check-compose clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ check: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# Memory over a long run (SOAK_MINUTES, at least 30): not part of `bench` nor of CI.
+soak: setup
+	$(BIN)/python -m benchmarks.soak --minutes $${SOAK_MINUTES:-30} $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) var
