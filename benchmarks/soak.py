@@ -216,6 +216,7 @@ def report(result: dict, args: argparse.Namespace) -> None:
     print(
         f"Soak: {args.conversations} conversations, {args.tokens} tokens at {args.rate} tokens/s per answer, "
         f"{args.minutes:g} min measured after {args.warmup:g} min of warm-up"
+        + (f"; environment {' '.join(args.env)}" if args.env else "")
     )
     print("| process | RSS start | middle | end | first half | second half |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -249,6 +250,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0, help="tokens per second per answer")
     parser.add_argument("--sample", type=float, default=30.0, help="seconds between RSS samples")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="for the worker and daphne (repeatable)"
+    )
     parser.add_argument("--probe", action="store_true", help="log the Python object types that grow")
     parser.add_argument("--progress", action="store_true", help="print every sample")
     args = parser.parse_args()
@@ -256,8 +260,13 @@ def main() -> None:
         print("The soak runs for half an hour or more: run it with `make soak` or `--minutes N`.")
         return
 
+    # A prefix and queue of its own: two soaks (one per setting compared) may share a Redis.
     env = benchmark_environment(
-        "soak", INFERENCE_MODEL="relay-bench", LOG_LEVEL="WARNING", MAX_ACTIVE_ANSWERS_PER_USER="0"
+        f"soak{os.getpid()}",
+        INFERENCE_MODEL="relay-bench",
+        LOG_LEVEL="WARNING",
+        MAX_ACTIVE_ANSWERS_PER_USER="0",
+        **dict(setting.split("=", 1) for setting in args.env),
     )
     data_dir = Path(env["DATA_DIR"])
     engine_port = free_port()
@@ -278,7 +287,9 @@ def main() -> None:
         engine = runner.start(*serve_arguments(engine_port))
         wait_for(f"http://127.0.0.1:{engine_port}/health", process=engine)
         worker_args = ["celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", "32"]
-        worker = runner.start(*(wrap("worker") or ["-m"]), *worker_args, "--queues", "soak", "--loglevel", "WARNING")
+        worker = runner.start(
+            *(wrap("worker") or ["-m"]), *worker_args, "--queues", env["CELERY_QUEUE"], "--loglevel", "WARNING"
+        )
         web_port = free_port()
         web = runner.start(
             *(wrap("web") or ["-m"]),
