@@ -58,7 +58,7 @@ def test_answers_end_and_nothing_is_silently_lost_across_a_database_restart(
     print(f"[faults] database down for {back - started:.1f} s")
 
     messages, seconds = wait_for_end(ids, started, timeout=RECOVERY_BOUND + 60)
-    report("database restart", seconds, messages)
+    assert report("database restart", seconds, messages, saved=saved) == 0
     for message in messages:
         assert message.status in ("done", "error")
         # The text saved before the outage is never lost.
@@ -96,7 +96,9 @@ def test_answers_written_during_a_long_database_outage_end_done_when_it_returns(
 
     messages, _ = wait_for_end(list(ids), back, timeout=RECOVERY_BOUND + 30)
     seconds = time.monotonic() - back
-    report("long database outage, answers complete meanwhile (clear time after it returned)", seconds, messages)
+    engine_texts = {message_id: answer_text(seed, 100) for message_id, seed in ids.items()}
+    fault = "long database outage, answers complete meanwhile (clear time after it returned)"
+    assert report(fault, seconds, messages, engine_texts) == 0
     for message in messages:
         assert (message.status, message.error_code) == ("done", ""), (message.status, message.error)
         assert message.content == answer_text(ids[message.pk], 100)

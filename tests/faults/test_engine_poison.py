@@ -25,7 +25,9 @@ def test_one_poisoned_answer_ends_alone_and_five_beside_it_complete(stack, brows
     poisoned = asked[POISONED]
 
     messages, seconds = wait_for_end([*healthy, poisoned], started, timeout=RECOVERY_BOUND + 60)
-    report("malformed engine event beside five answers", seconds, messages)
+    engine_texts = {message_id: answer_text(seed, 120) for message_id, seed in healthy.items()}
+    engine_texts[poisoned] = answer_text(POISONED, 120)
+    assert report("malformed engine event beside five answers", seconds, messages, engine_texts) == 0
     ended = {message.pk: message for message in messages}
 
     bad = ended[poisoned]

@@ -31,7 +31,12 @@ def test_a_silent_engine_is_announced_then_ends_in_a_timeout(stack, browser_for,
     assert waiting["reason"] == "engine_silent"
 
     (reply,), seconds = wait_for_end([reply_id], started, timeout=first_token_wait() + 30)
-    report(f"engine silent before its first token (first-token wait {first_token_wait():g} s)", seconds, [reply])
+    report(
+        f"engine silent before its first token (first-token wait {first_token_wait():g} s)",
+        seconds,
+        [reply],
+        {reply_id: answer_text(60, 20)},
+    )
     assert reply.status == "error" and reply.error_code == "timeout"
     assert seconds <= first_token_wait() + 10
 
@@ -51,7 +56,8 @@ def test_an_engine_silent_mid_answer_ends_in_a_timeout_keeping_its_text(stack, b
     assert waiting["reason"] == "engine_silent"
 
     (reply,), seconds = wait_for_end([reply_id], silent_since, timeout=settings.INFERENCE_READ_TIMEOUT + 30)
-    report(f"engine silent mid-answer (read timeout {settings.INFERENCE_READ_TIMEOUT:g} s)", seconds, [reply])
+    fault = f"engine silent mid-answer (read timeout {settings.INFERENCE_READ_TIMEOUT:g} s)"
+    report(fault, seconds, [reply], {reply_id: answer_text(61, 100)})
     assert (reply.status, reply.error_code) == ("error", "timeout")
     assert reply.content == answer_text(61, 30)
     assert seconds <= settings.INFERENCE_READ_TIMEOUT + 10

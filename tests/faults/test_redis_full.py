@@ -95,11 +95,10 @@ def test_answers_written_while_redis_is_full_end_complete(stack, redis_server, b
     released = time.monotonic()
 
     messages, _ = wait_for_end([*ids, late_id], started, timeout=RECOVERY_BOUND + 60)
-    report(
-        f"Redis at maxmemory, {policy} (clear time from the start of the pressure)",
-        time.monotonic() - started,
-        messages,
-    )
+    engine_texts = {message_id: answer_text(seed, 300) for message_id, seed in ids.items()}
+    engine_texts[late_id] = answer_text(104, 20)
+    fault = f"Redis at maxmemory, {policy} (clear time from the start of the pressure)"
+    assert report(fault, time.monotonic() - started, messages, engine_texts) == 0
     print(f"[faults] Redis full ({policy}): clear state {time.monotonic() - released:.1f} s after the pressure ended")
     restarted = stack.pid("worker") != worker
     print(f"[faults] Redis full ({policy}): the worker {'was restarted' if restarted else 'kept running'}")

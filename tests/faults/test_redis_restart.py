@@ -5,6 +5,7 @@ import time
 import pytest
 import websockets.exceptions
 
+from benchmarks.fake_engine import answer_text
 from chatapp.chat.models import Message
 from tests.faults.outcomes import RECOVERY_BOUND, report, wait_for_end
 
@@ -24,7 +25,8 @@ def test_the_worker_survives_a_redis_restart_and_every_answer_ends(stack, redis_
     label = "Redis restart " + ("with" if persistent else "without") + " persistence"
 
     messages, seconds = wait_for_end(ids, started, timeout=RECOVERY_BOUND + 60)
-    report(label, seconds, messages)
+    engine_texts = {message.pk: answer_text(seed, 80) for message, seed in zip(messages, range(10, 18), strict=True)}
+    assert report(label, seconds, messages, engine_texts) == 0
     assert stack.pid("worker") == worker, "the worker died on the broker restart"
     assert "Unrecoverable error" not in stack.log_text(mark)
     for message in messages:
@@ -103,5 +105,6 @@ def test_a_message_sent_while_redis_is_down_is_saved_acknowledged_and_answered_o
         m["message"]["id"] for m in frames if m.get("type") == "message" and m["message"]["role"] == "assistant"
     )
     (reply,), seconds = wait_for_end([reply_id], up, timeout=RECOVERY_BOUND + 30)
-    report("message sent while Redis was down (clear time after Redis came back)", seconds, [reply])
+    fault = "message sent while Redis was down (clear time after Redis came back)"
+    assert report(fault, seconds, [reply], {reply_id: answer_text(23, 20)}) == 0
     assert reply.status == "done"

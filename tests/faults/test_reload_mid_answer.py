@@ -6,6 +6,7 @@ import time
 import pytest
 import redis
 
+from benchmarks.fake_engine import answer_text
 from chatapp.chat.models import Message
 from tests.faults.conftest import APP_ENV
 from tests.faults.outcomes import report, wait_for_end
@@ -40,7 +41,8 @@ def test_every_saved_partial_answer_is_exactly_its_chunks(stack, redis_server, b
         time.sleep(0.05)
 
     messages, seconds = wait_for_end(ids, started, timeout=60)
-    report("reload mid-answer (saves sampled while streaming)", seconds, messages)
+    engine_texts = {message.pk: answer_text(seed, 600) for message, seed in zip(messages, range(70, 76), strict=True)}
+    assert report("reload mid-answer (saves sampled while streaming)", seconds, messages, engine_texts) == 0
     print(f"[faults] {samples} saved partial answers sampled, {len(mismatches)} not exactly their chunks")
     assert samples >= 50
     assert mismatches == []
