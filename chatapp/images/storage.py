@@ -14,7 +14,8 @@ from django.core.files.storage import FileSystemStorage
 class CleanFileSystemStorage(FileSystemStorage):
     def _save(self, name: str, content: Any) -> str:
         try:
-            return super()._save(name, content)
+            # `_save` is Django's documented hook for storages; django-stubs do not declare it.
+            return super()._save(name, content)  # type: ignore[misc]
         except OSError:
             # `name` was free when the write began (Django picks an available
             # name first), so a file under it now is this write's partial one.
