@@ -24,7 +24,7 @@ def test_every_saved_partial_answer_is_exactly_its_chunks(stack, redis_server, b
     client = redis.Redis.from_url(redis_server.url)
     browser = browser_for(alice)
     started = time.monotonic()
-    ids = [browser.ask(f"seed={seed} tokens=600 rate=100")[1] for seed in range(70, 76)]
+    ids = [browser.ask(f"seed={seed} tokens=500 rate=100")[1] for seed in range(70, 76)]
 
     samples, mismatches = 0, []
     while time.monotonic() - started < 60:
@@ -41,7 +41,7 @@ def test_every_saved_partial_answer_is_exactly_its_chunks(stack, redis_server, b
         time.sleep(0.05)
 
     messages, seconds = wait_for_end(ids, started, timeout=60)
-    engine_texts = {message.pk: answer_text(seed, 600) for message, seed in zip(messages, range(70, 76), strict=True)}
+    engine_texts = {message.pk: answer_text(seed, 500) for message, seed in zip(messages, range(70, 76), strict=True)}
     assert report("reload mid-answer (saves sampled while streaming)", seconds, messages, engine_texts) == 0
     print(f"[faults] {samples} saved partial answers sampled, {len(mismatches)} not exactly their chunks")
     assert samples >= 50
