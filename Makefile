@@ -15,7 +15,7 @@ export SUPERVISE_INFERENCE := true
 export FAQ_EMBEDDINGS_URL ?= http://127.0.0.1:8001/v1
 export SHOW_WELCOME := true
 
-.PHONY: run test check faults setup bench check-compose clean
+.PHONY: run test check faults setup bench soak check-compose clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ check: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# Memory over a long run (SOAK_MINUTES, at least 30): not part of `bench` nor of CI.
+soak: setup
+	$(BIN)/python -m benchmarks.soak --minutes $${SOAK_MINUTES:-30} $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -11,7 +11,10 @@ seconds, an error event after `fail_after` tokens; without them, 200 tokens at
 50 tokens/s from a seed of 0); with ``repeat=1`` the answer is the rest of the
 question, after its first line, in tokens of 200 characters (a model repeating
 what it was given). The benchmark rebuilds the same text with `answer_tokens`
-to check what its clients received.
+to check what its clients received. Two faults
+for the fault suite: ``poison=N`` sends, after N tokens, an event whose
+``delta.content`` is a number (then goes on), and ``stall=N`` goes silent for
+good after N tokens.
 
 vLLM's behaviours, each read from its OpenAI server (v0.12):
 - a prompt plus `max_tokens` over `max_model_len` is a 400 with vLLM's words;
@@ -57,8 +60,8 @@ MODEL = os.environ.get("FAKE_ENGINE_MODEL", "relay-bench")
 # Shortest pause between two writes of one stream: above the rate's own
 # interval several due tokens leave in one write.
 TICK = float(os.environ.get("FAKE_ENGINE_TICK", "0.02"))
-DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0, "fail_after": -1, "repeat": 0}
-PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|fail_after|repeat)=([0-9.]+)")
+DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0, "fail_after": -1, "repeat": 0, "poison": 0, "stall": 0}
+PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|fail_after|repeat|poison|stall)=([0-9.]+)")
 REPEATED_TOKEN_CHARS = 200
 # What POST /fake/config may change, and its value at start.
 CONFIG = {
@@ -260,12 +263,19 @@ class Engine:
                     raise Restarted
                 now = time.monotonic()
                 due = min(len(tokens), int((now - start) * rate) + 1) if now >= start else 0
+                if asked["stall"] and sent >= asked["stall"]:
+                    await asyncio.sleep(3600)
+                for fault in ("poison", "stall"):
+                    if sent < asked[fault] < due:
+                        due = asked[fault]  # stop at the fault's token
                 if 0 <= fail_after <= due:
                     due = fail_after
                 if due > sent or (0 <= fail_after == sent):
                     body = b"".join(
                         b"data: " + head + json.dumps(token).encode() + tail + b"\n\n" for token in tokens[sent:due]
                     )
+                    if due == asked["poison"]:
+                        body += b"data: " + head + b"7" + tail + b"\n\n"
                     if sent == 0:
                         # As vLLM: the role comes with the first token, not before.
                         body = role + body

@@ -169,6 +169,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             # page while the database is down instead of a hung page, and a
             # websocket handshake answered within daphne's 5 s limit.
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+            # The pool reconnects with a doubling pause that has no ceiling of
+            # its own (a 75 s outage left it waiting ~40 s after the database
+            # was back); giving up after 10 s starts the next attempt afresh at 1 s.
+            "reconnect_timeout": 10.0,
         },
     )
 # After a database restart every connection kept is dead: test each one before
@@ -244,7 +248,8 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 # Uploaded files are never served from a public URL: see the authorised image view.
 MEDIA_URL = None
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Django's file system storage, but a failed write (a full disk) leaves no partial file.
+    "default": {"BACKEND": "chatapp.images.storage.CleanFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True

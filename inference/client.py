@@ -26,6 +26,7 @@ CLOSED_BEFORE_ANSWER = "The model service closed the connection before answering
 UNFINISHED = "The model service ended the answer without finishing it."
 MODEL_MISSING = "The model service does not serve this model yet (it may still be loading)."
 NO_FIRST_TOKEN = "The model service did not start the answer in time."
+MALFORMED = "The model service sent a malformed event."
 # Finish reasons that mean the text is complete as far as the model is concerned.
 FINISHED_NORMALLY = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 MAX_MESSAGE_CHARS = 300
@@ -164,15 +165,28 @@ def _events_from_chunk(data: str) -> list[StreamEvent]:
         reason = "The model service failed mid-answer"
         raise InferenceError(f"{reason}: {message}" if message else f"{reason}.", code=code, detail=message)
     events = []
-    for choice in chunk.get("choices") or ():
-        delta = (choice.get("delta") or {}).get("content") or ""
+    choices = chunk.get("choices") or []
+    if not isinstance(choices, list) or not all(isinstance(choice, dict) for choice in choices):
+        raise InferenceError(MALFORMED)
+    for choice in choices:
+        given = choice.get("delta") or {}
+        content = given.get("content") if isinstance(given, dict) else None
         finish_reason = choice.get("finish_reason")
+        # Checked here, at the edge: a number where text belongs must end this
+        # answer, not reach the code that joins every answer's text.
+        if not isinstance(given, dict) or not isinstance(content, str | None):
+            raise InferenceError(MALFORMED)
+        if not isinstance(finish_reason, str | None):
+            raise InferenceError(MALFORMED)
+        delta = content or ""
         if finish_reason is not None and finish_reason not in FINISHED_NORMALLY:
             # vLLM's "abort" / "error": the answer was cut off server-side.
             raise InferenceError(UNFINISHED, code=str(finish_reason))
         if delta or finish_reason:
             events.append(StreamEvent(delta=delta, finish_reason=finish_reason))
     if chunk.get("usage"):
+        if not isinstance(chunk["usage"], dict):
+            raise InferenceError(MALFORMED)
         events.append(StreamEvent(usage=chunk["usage"]))
     return events
 

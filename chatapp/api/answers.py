@@ -37,6 +37,7 @@ UNAVAILABLE = {
     Message.ErrorCode.TIMEOUT,
     Message.ErrorCode.WORKER_LOST,
     Message.ErrorCode.NOT_STARTED,
+    Message.ErrorCode.DATABASE,
 }
 
 

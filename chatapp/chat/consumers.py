@@ -15,6 +15,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chatapp.chat import actions, live, quotas, sessions
 from chatapp.chat.events import conversation_group, message_payload, user_group
@@ -217,8 +219,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             bot_slug=content.get("bot") or None,
             attach=await self.attachments(content.get("images")),
         )
+        unreachable: Exception | None = None
         if created:
-            await self.follow(conversation.pk)
+            try:
+                await self.follow(conversation.pk)
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                # Saved all the same: the page hears so (and clears its
+                # composer) before the socket closes with "try again later".
+                unreachable = error
             await self.send_json(
                 {
                     "type": "created",
@@ -230,6 +238,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # socket too covers the moment before it joined a new conversation.
         await self.send_json({"type": "message", "ref": content.get("ref"), "message": question})
         await self.send_json({"type": "message", "message": reply})
+        if unreachable is not None:
+            raise unreachable
 
     async def attachments(self, image_ids: Any) -> Callable[[Message], None] | None:
         """Attached images, through the images extension point (see chatapp.chat.extensions)."""

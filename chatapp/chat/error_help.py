@@ -14,6 +14,7 @@ NEXT_STEPS: dict[str, str] = {
     Code.CUT_OFF: "Press Retry, or ask for a shorter answer.",
     Code.WORKER_LOST: "Press Retry to ask again.",
     Code.NOT_STARTED: "Press Retry; if nothing starts, tell an administrator.",
+    Code.DATABASE: "The chat is back now: press Retry to ask again.",
     Code.INTERNAL: "Press Retry. If it fails again, tell an administrator.",
 }
 NEXT_STEPS = {str(code): text for code, text in NEXT_STEPS.items()}

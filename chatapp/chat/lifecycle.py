@@ -20,6 +20,8 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import RedisError
 
 from chatapp.chat import live, naming
 from chatapp.chat.events import conversation_group, message_event
@@ -55,8 +57,26 @@ def notify_message(message: Message) -> None:
 def queue(reply: Message) -> None:
     """Hand `reply` to a worker once it is committed (a task never runs before its row exists)."""
     message_id = reply.pk
-    # By name: the task module depends on this one, not the other way round.
-    transaction.on_commit(lambda: current_app.send_task(GENERATE_REPLY, args=[message_id]))
+    transaction.on_commit(lambda: send_to_workers(message_id))
+
+
+def send_to_workers(message_id: int) -> bool:
+    """Put the answer's task on the queue; False if the queue refused it.
+
+    A Redis that is down or full (maxmemory with `noeviction`) refuses the
+    task after the question and its answer are saved: the answer stays
+    queued, the reaper sends it again (ANSWER_RESEND_AFTER) and ends it with
+    Retry if it never starts (ANSWER_QUEUE_TIMEOUT). The request that saved
+    it is answered as usual, so the page clears its composer and nothing is
+    sent twice.
+    """
+    try:
+        # By name: the task module depends on this one, not the other way round.
+        current_app.send_task(GENERATE_REPLY, args=[message_id])
+    except (BrokerUnavailable, RedisError) as error:
+        log.warning("answer %s stays queued, the queue refused it: %s", message_id, error)
+        return False
+    return True
 
 
 def claim(message_id: int) -> Message | None:

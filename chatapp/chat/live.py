@@ -98,7 +98,12 @@ def append_chunk(pipe: Any, message_id: int, attempt: int, seq: int, delta: str,
 
 
 def publish(pipe: Any, group: str, event: dict) -> None:
-    pipe.publish(group_channel(group), encode_event(event))
+    publish_encoded(pipe, group, encode_event(event))
+
+
+def publish_encoded(pipe: Any, group: str, event: bytes) -> None:
+    """Queue the PUBLISH of an event already encoded (`encode_event`); Redis accepts it even at maxmemory."""
+    pipe.publish(group_channel(group), event)
 
 
 # --- the synchronous side: actions, the reaper, the web process's threads ---------

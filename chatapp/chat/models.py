@@ -228,6 +228,7 @@ class Message(models.Model):
         CUT_OFF = "cut_off", "The answer took too long and was cut off"
         WORKER_LOST = "worker_lost", "The worker writing the answer stopped"
         NOT_STARTED = "not_started", "No worker started the answer"
+        DATABASE = "database", "The chat's database could not be reached"
         INTERNAL = "internal", "Something went wrong"
 
     class FinishReason(models.TextChoices):

@@ -18,7 +18,16 @@ every other answer's chunks go on.
 
 Progress is saved to the database every STREAM_SAVE_INTERVAL in one batch per
 round, in a worker thread; a failed save (the database is restarting) is tried
-again next round, and the final save retries with backoff (`run_in_db`).
+again next round, and the final save retries with backoff (`run_in_db`). What
+is saved is exactly the chunks sent so far (`sent_text` with `seq`), so a page
+rendered from the database and then fed chunk seq+1 never shows text twice.
+
+One answer's fault stays in that answer: a chunk that cannot be prepared (text
+that cannot be joined or rendered) ends that answer alone (`fail`), and a
+Redis command refused for one key (Redis at maxmemory refuses log appends)
+does not fail the round: leases are renewed with EXPIRE, which Redis accepts
+even when it refuses writes that need memory, and progress saves to the
+database do not wait for Redis at all.
 """
 
 from __future__ import annotations
@@ -66,6 +75,8 @@ class AnswerStream:
         self.group = conversation_group(conversation_id)
         self.parts: list[str] = []
         self.pending: list[str] = []
+        # The text of chunks 1..seq: what a page rendered from a save may hold.
+        self.sent: list[str] = []
         self.seq = 0
         self.saved_seq = 0
         self.started = time.monotonic()
@@ -76,8 +87,10 @@ class AnswerStream:
         # A chunk waiting for its HTML, rendered in a thread: (seq, delta, html).
         self.held: tuple[int, str, asyncio.Future[str]] | None = None
         # Why the generation must end before the model is done: "stopped"
-        # (the user, or the answer was ended elsewhere) or "handed_back" (shutdown).
+        # (the user, or the answer was ended elsewhere), "handed_back" (shutdown)
+        # or "failed" (its text could not be sent; `failure` says why).
         self.interruption: str | None = None
+        self.failure: BaseException | None = None
         self.interrupted = asyncio.Event()
 
     def carry_on(self, text: str) -> None:
@@ -88,6 +101,10 @@ class AnswerStream:
         self.last_render = float("-inf")
 
     def add(self, delta: str) -> None:
+        if not isinstance(delta, str):
+            # Checked here too, not only at the client's edge: a non-text part
+            # in the buffer would fail every later chunk of this answer.
+            raise TypeError(f"answer text must be str, not {type(delta).__name__}")
         now = time.monotonic()
         if self.first_token_at is None:
             self.first_token_at = now
@@ -102,11 +119,28 @@ class AnswerStream:
             self.parts = ["".join(self.parts)]
         return self.parts[0] if self.parts else ""
 
-    def take(self) -> str:
-        delta = "".join(self.pending)
+    @property
+    def sent_text(self) -> str:
+        """Chunks 1..seq, exactly: what is saved with `seq`."""
+        if len(self.sent) > 1:
+            self.sent = ["".join(self.sent)]
+        return self.sent[0] if self.sent else ""
+
+    def next_delta(self) -> str:
+        """What the next chunk would carry; nothing changes until `commit`."""
+        return "".join(self.pending)
+
+    def commit(self, delta: str) -> int:
+        """`delta` (from `next_delta`) is chunk seq+1 now; its number."""
         self.pending = []
+        self.sent.append(delta)
         self.seq += 1
-        return delta
+        return self.seq
+
+    def fail(self, error: BaseException) -> None:
+        if self.failure is None:
+            self.failure = error
+        self.interrupt("failed")
 
     def interrupt(self, why: str) -> None:
         if self.interruption is None:
@@ -175,15 +209,16 @@ class Relay:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 4.0)
 
-    async def run_in_db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Like `db_call`, but a database that is restarting is waited for, up to DATABASE_RETRY_SECONDS."""
+    async def run_in_db(self, function: Callable[..., T], *args: Any, patient: bool = False, **kwargs: Any) -> T:
+        """Like `db_call`, but a database that is restarting is waited for, up to
+        DATABASE_RETRY_SECONDS, or until it is back if `patient` (an answer's final save)."""
         deadline = time.monotonic() + settings.DATABASE_RETRY_SECONDS
         pause = 0.25
         while True:
             try:
                 return await self.db_call(function, *args, **kwargs)
             except (OperationalError, InterfaceError) as error:
-                if time.monotonic() + pause > deadline:
+                if not patient and time.monotonic() + pause > deadline:
                     raise
                 log.warning("database unavailable (%s); retrying in %.1f s", error, pause)
                 await asyncio.sleep(pause)
@@ -208,37 +243,53 @@ class Relay:
 
     async def flush(self, stream: AnswerStream) -> None:
         """Send what `stream` has pending now (its last chunk), with its HTML (the text is complete)."""
-        html = await self.loop.run_in_executor(self.renderer, render_markdown, stream.text)
+        if stream.failure is not None:
+            return  # a failed answer ends with the chunks it sent
+        try:
+            html: str | None = await self.loop.run_in_executor(self.renderer, render_markdown, stream.text)
+        except Exception:
+            log.exception("answer %s: its HTML could not be made; the last chunk goes without", stream.message_id)
+            html = None
         while True:
             if stream.held is not None:
                 await asyncio.wait({stream.held[2]})
             async with self.sending:
+                if stream.failure is not None:
+                    return
                 if stream.held is not None and not stream.held[2].done():
                     continue  # a round took more text meanwhile, and renders it
                 if not stream.pending and stream.held is None:
                     return
                 pipe = live.async_redis().pipeline(transaction=False)
-                self._release_held(pipe, stream)
-                if stream.pending:
-                    self._send_chunk(pipe, stream, stream.take(), html)
                 try:
-                    await pipe.execute()
+                    self._release_held(pipe, stream)
+                    if stream.pending:
+                        self._send_chunk(pipe, stream, stream.next_delta(), html)
+                except Exception:
+                    log.exception("answer %s: its last chunk could not be made; it is saved unsent", stream.message_id)
+                    if stream.pending:
+                        stream.commit(stream.next_delta())
+                    return
+                try:
+                    await pipe.execute(raise_on_error=False)
                 except Exception as error:  # the saved answer carries the text all the same
                     log.warning("could not send the last chunk of answer %s: %s", stream.message_id, error)
                 return
 
     def _queue_chunk(self, pipe: Any, stream: AnswerStream, now: float) -> None:
+        """Queue `stream`'s next chunk on `pipe`; raises, changing nothing, if the chunk cannot be made."""
         if not self._release_held(pipe, stream):
             return  # its HTML is still being rendered: this answer's next text waits behind it
         if not stream.pending:
             return
-        delta = stream.take()
         if now - stream.last_render >= settings.STREAM_RENDER_INTERVAL * self.load:
+            delta = stream.next_delta()
+            seq = stream.commit(delta)
             stream.last_render = now
-            rendering = self.loop.run_in_executor(self.renderer, stream.markdown.render, stream.text)
-            stream.held = (stream.seq, delta, rendering)
+            rendering = self.loop.run_in_executor(self.renderer, stream.markdown.render, stream.sent_text)
+            stream.held = (seq, delta, rendering)
             return
-        self._send_chunk(pipe, stream, delta, None)
+        self._send_chunk(pipe, stream, stream.next_delta(), None)
 
     def _release_held(self, pipe: Any, stream: AnswerStream) -> bool:
         """Send `stream`'s chunk that waited for its HTML, once rendered; False while it still waits."""
@@ -252,10 +303,17 @@ class Relay:
         self._send_chunk(pipe, stream, delta, html, seq)
         return True
 
-    def _send_chunk(self, pipe: Any, stream: AnswerStream, delta: str, html: str | None, seq: int = 0) -> None:
-        seq = seq or stream.seq
-        live.append_chunk(pipe, stream.message_id, stream.attempt, seq, delta, first=seq == 1)
-        live.publish(pipe, stream.group, chunk_event(stream.message_id, stream.attempt, seq, delta, html))
+    def _send_chunk(
+        self, pipe: Any, stream: AnswerStream, delta: str, html: str | None, seq: int | None = None
+    ) -> None:
+        """Queue a chunk on `pipe`: `delta` as the next chunk, or as chunk `seq` already counted as sent."""
+        number = stream.seq + 1 if seq is None else seq
+        # Made in full before anything is queued: a failure leaves the pipeline as it was.
+        event = live.encode_event(chunk_event(stream.message_id, stream.attempt, number, delta, html))
+        if seq is None:
+            stream.commit(delta)
+        live.append_chunk(pipe, stream.message_id, stream.attempt, number, delta, first=number == 1)
+        live.publish_encoded(pipe, stream.group, event)
 
     @property
     def load(self) -> float:
@@ -293,13 +351,20 @@ class Relay:
             return
         pipe = live.async_redis().pipeline(transaction=False)
         for stream in streams:
-            if (stream.pending or stream.held is not None) and stream.interruption is None:
-                self._queue_chunk(pipe, stream, now)
-                stream.waiting_told = False
-            elif not stream.waiting_told and now - stream.last_text_at >= settings.ANSWER_SILENCE_NOTICE:
-                stream.waiting_told = True
-                event = waiting_event(stream.message_id, "engine_silent", now - stream.last_text_at)
-                live.publish(pipe, stream.group, event)
+            try:
+                if (stream.pending or stream.held is not None) and stream.interruption is None:
+                    self._queue_chunk(pipe, stream, now)
+                    stream.waiting_told = False
+                elif not stream.waiting_told and now - stream.last_text_at >= settings.ANSWER_SILENCE_NOTICE:
+                    stream.waiting_told = True
+                    event = waiting_event(stream.message_id, "engine_silent", now - stream.last_text_at)
+                    live.publish(pipe, stream.group, event)
+            except Exception as error:
+                log.exception("answer %s: its next chunk could not be made; ending it", stream.message_id)
+                stream.fail(error)
+        # Saved before Redis is asked anything: a Redis that refuses or hangs
+        # must not stop what protects the text.
+        self._save_due(now, streams)
         stop_checks: list[int] = []
         stop_index = None
         if now >= self.next_supervise:
@@ -307,17 +372,33 @@ class Relay:
             stop_checks = [stream.message_id for stream in streams]
             stop_index = len(pipe)
             pipe.mget([live.stop_key(message_id) for message_id in stop_checks])
+        renewals: list[int] = []
+        renew_index = len(pipe)
         if now >= self.next_renew:
             self.next_renew = now + settings.GENERATION_LEASE_SECONDS / 3
-            for stream in streams:
-                pipe.set(live.lease_key(stream.message_id), 1, ex=settings.GENERATION_LEASE_SECONDS)
-        if len(pipe):
-            results = await pipe.execute()
-            if stop_index is not None:
-                for message_id, flag in zip(stop_checks, results[stop_index], strict=True):
-                    if flag and message_id in self.streams:
-                        self.streams[message_id].interrupt("stopped")
-        self._save_due(now, streams)
+            renewals = [stream.message_id for stream in streams]
+            for message_id in renewals:
+                # EXPIRE needs no memory, so Redis at maxmemory still accepts it.
+                pipe.expire(live.lease_key(message_id), settings.GENERATION_LEASE_SECONDS)
+        if not len(pipe):
+            return
+        results = await pipe.execute(raise_on_error=False)
+        refused = [result for result in results if isinstance(result, Exception)]
+        if refused:
+            log.warning("Redis refused %d of %d commands of a round: %s", len(refused), len(results), refused[0])
+        if stop_index is not None and not isinstance(results[stop_index], Exception):
+            for message_id, flag in zip(stop_checks, results[stop_index], strict=True):
+                if flag and message_id in self.streams:
+                    self.streams[message_id].interrupt("stopped")
+        # A lease that is gone (new answers, a Redis that restarted empty) is set again.
+        missing = [m for m, renewed in zip(renewals, results[renew_index:], strict=True) if renewed is False]
+        if missing:
+            lease = live.async_redis().pipeline(transaction=False)
+            for message_id in missing:
+                lease.set(live.lease_key(message_id), 1, ex=settings.GENERATION_LEASE_SECONDS)
+            for result in await lease.execute(raise_on_error=False):
+                if isinstance(result, Exception):
+                    log.warning("could not take a lease: %s", result)
 
     def _save_due(self, now: float, streams: list[AnswerStream]) -> None:
         if self.saving:
@@ -328,7 +409,7 @@ class Relay:
             asyncio.ensure_future(self._save(due, now))
 
     async def _save(self, due: list[AnswerStream], now: float) -> None:
-        batch = [lifecycle.Progress(stream.message_id, stream.text, stream.seq) for stream in due]
+        batch = [lifecycle.Progress(stream.message_id, stream.sent_text, stream.seq) for stream in due]
         try:
             ended = await self.db_call(lifecycle.save_progress, batch)
         except DatabaseError as error:

@@ -14,6 +14,7 @@ import logging
 import time
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from chatapp.chat import lifecycle, live
@@ -35,6 +36,8 @@ LONGEST_PAUSE = 10.0
 # A prompt trimmed to fit the endpoint's own count aims this far below the limit:
 # the count scales the estimate, which is not exact turn by turn.
 FIT_SLACK = 0.95
+UNSHOWABLE = "The model sent something this chat could not show, so the answer was ended."
+DATABASE_LOST = "The chat lost its database while writing this answer."
 
 
 def error_code(error: InferenceError) -> str:
@@ -227,14 +230,18 @@ class Generation:
     async def end(self, status: str, error_code: str = "", error: str = "") -> None:
         stream = self.stream
         await self.relay.flush(stream)
+        # The text exists only here (and in the resume log) until this save:
+        # it waits for a database that is down for as long as it takes, the
+        # answer's lease renewed meanwhile, so a complete answer ends done.
         if stream.interruption == "handed_back":
-            await self.relay.run_in_db(lifecycle.hand_back, self.reply, stream.text, stream.seq)
+            await self.relay.run_in_db(lifecycle.hand_back, self.reply, stream.sent_text, stream.seq, patient=True)
             return
         await self.relay.run_in_db(
             lifecycle.finish,
             self.reply,
             status,
-            text=stream.text,
+            patient=True,
+            text=stream.sent_text,
             seq=stream.seq,
             error_code=error_code,
             error=error,
@@ -258,7 +265,10 @@ class Generation:
                 await self.generate_patiently(request)
                 if stream.interruption is None and self.finish_reason is None and not stream.text:
                     raise InferenceError(NO_ANSWER)
-            if stream.interruption is not None:
+            if stream.interruption == "failed":
+                log.warning("answer %s ended: %r", self.reply.pk, stream.failure)
+                await self.end(Message.Status.ERROR, Message.ErrorCode.ENGINE_ERROR, UNSHOWABLE)
+            elif stream.interruption is not None:
                 await self.end(Message.Status.STOPPED)
             else:
                 await self.end(Message.Status.DONE)
@@ -267,6 +277,10 @@ class Generation:
         except InferenceError as error:
             log.warning("answer %s failed: %s", self.reply.pk, error.reason)
             await self.end(Message.Status.ERROR, error_code(error), error.reason)
+        except (OperationalError, InterfaceError) as error:
+            # The database stayed away longer than DATABASE_RETRY_SECONDS before the answer could start.
+            log.warning("answer %s failed, database unavailable: %s", self.reply.pk, error)
+            await self.end(Message.Status.ERROR, Message.ErrorCode.DATABASE, DATABASE_LOST)
         except Exception:
             log.exception("answer %s failed", self.reply.pk)
             await self.end(Message.Status.ERROR, Message.ErrorCode.INTERNAL, INTERNAL)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # An image uploaded but never sent is discarded after this long.
 UNSENT_LIFETIME = timedelta(days=1)
 MAX_NAME_CHARS = 120
+STORAGE_FULL = "The server has no room to store images right now, so this one was not kept. Try again later."
 
 
 def safe_name(filename: object) -> str:
@@ -69,10 +70,17 @@ def _save_processed(processed: processing.Processed) -> StoredImage:
         thumbnail_size=len(processed.thumbnail),
         original_size=processed.original_size,
     )
-    stored.file.save(f"{processed.sha256}.{processed.extension}", ContentFile(processed.data), save=False)
-    stored.thumbnail.save(
-        f"{processed.sha256}.thumb.{processing.THUMBNAIL_FORMAT[2]}", ContentFile(processed.thumbnail), save=False
-    )
+    try:
+        stored.file.save(f"{processed.sha256}.{processed.extension}", ContentFile(processed.data), save=False)
+        stored.thumbnail.save(
+            f"{processed.sha256}.thumb.{processing.THUMBNAIL_FORMAT[2]}", ContentFile(processed.thumbnail), save=False
+        )
+    except OSError as error:
+        # The media storage is full or failing: no partial file stays (see
+        # chatapp.images.storage), and the one already written goes too.
+        log.error("could not store an image: %s", error)
+        stored.delete_files()
+        raise processing.Rejected(STORAGE_FULL, status=507) from None
     try:
         with transaction.atomic():
             stored.save()

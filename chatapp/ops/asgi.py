@@ -1,5 +1,7 @@
 """Websockets while the database or Redis is unreachable: a close the page retries, never an HTTP 500."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,6 +17,10 @@ UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTime
 # "Try again later", HTTP's 503 in the application range (daphne sends only
 # 1000 and 3000-4999); chat.js reconnects with its usual backoff.
 CLOSE_TRY_AGAIN = 4503
+# daphne drops a handshake that takes 5 s (its websocket_handshake_timeout)
+# without any HTTP response; a lookup still waiting for the database's pool
+# (DATABASE_POOL_TIMEOUT, 10 s) after this long is answered "try again later".
+HANDSHAKE_DEADLINE = 3.5
 
 
 class CloseWhenUnavailable:
@@ -33,16 +39,41 @@ class CloseWhenUnavailable:
     ) -> None:
         accepted = False
 
+        answered = asyncio.Event()
+
         async def tracking_send(message: dict[str, Any]) -> None:
             nonlocal accepted
             if message["type"] == "websocket.accept":
                 accepted = True
+            answered.set()
             await send(message)
 
+        app = asyncio.ensure_future(self.app(scope, receive, tracking_send))
         try:
-            await self.app(scope, receive, tracking_send)
+            if scope["type"] == "websocket" and not await self._answered_in_time(app, answered):
+                logger.warning("Websocket handshake not answered within %.1f s; closed", HANDSHAKE_DEADLINE)
+                app.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *UNAVAILABLE):
+                    await app
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+                return
+            await app
         except UNAVAILABLE as error:
             logger.warning("Websocket closed, a service is unavailable: %r", error)
             if not accepted:
                 await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+        finally:
+            app.cancel()
+
+    @staticmethod
+    async def _answered_in_time(app: asyncio.Future[None], answered: asyncio.Event) -> bool:
+        """Whether the app answered the handshake (or ended) within HANDSHAKE_DEADLINE."""
+        waiter = asyncio.ensure_future(answered.wait())
+        either: set[asyncio.Future[Any]] = {app, waiter}
+        try:
+            await asyncio.wait(either, timeout=HANDSHAKE_DEADLINE, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        return answered.is_set() or app.done()

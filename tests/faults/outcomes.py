@@ -44,11 +44,28 @@ def wait_for_end(ids, since, timeout):
         time.sleep(0.2)
 
 
-def report(fault, seconds, messages):
+def lost_text(message, engine_text=None, saved=""):
+    """Whether `message` lost text: less than was saved before the fault, or not the engine's text
+    (all of it when done, a beginning of it otherwise)."""
+    if not message.content.startswith(saved):
+        return True
+    if engine_text is None:
+        return False
+    if message.status == "done":
+        return message.content != engine_text
+    return not engine_text.startswith(message.content)
+
+
+def report(fault, seconds, messages, engine_texts=None, saved=None):
+    """Print the fault's recovery figures; an answer counts as lost if it is still active or lost text."""
+    engine_texts, saved = engine_texts or {}, saved or {}
     counts = Counter(m.status for m in messages)
     codes = Counter(m.error_code for m in messages if m.status == "error")
+    lost = sum(m.is_active or lost_text(m, engine_texts.get(m.pk), saved.get(m.pk, "")) for m in messages)
+    checked = "checked against the engine's text" if engine_texts else "checked against the text saved before"
     print(
         f"\n[faults] {fault}: clear state after {seconds:.1f} s; of {len(messages)} answers "
         f"{counts.get('done', 0)} completed, {counts.get('error', 0)} errored {dict(codes) or ''}, "
-        f"{counts.get('stopped', 0)} stopped, 0 lost"
+        f"{counts.get('stopped', 0)} stopped, {lost} lost ({checked})"
     )
+    return lost

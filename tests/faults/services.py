@@ -300,9 +300,13 @@ class SupervisedApp:
             f"supervisor restarted {program}",
         )
 
-    def log_text(self):
+    def log_text(self, since=0):
+        """What the processes said (from character `since`: a test's own part is `log_text(mark)`)."""
         self.log.flush()
-        return self.log_path.read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")[since:]
+
+    def log_mark(self):
+        return len(self.log_text())
 
     def close(self):
         if self.process.poll() is None:

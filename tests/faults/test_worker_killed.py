@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from benchmarks.fake_engine import answer_text
 from tests.faults.outcomes import RECOVERY_BOUND, report, wait_for_content, wait_for_end
 
 pytestmark = pytest.mark.timeout(180)
@@ -20,7 +21,7 @@ def test_a_killed_worker_is_restarted_and_its_answer_ends_in_error_with_the_text
     print(f"\n[faults] worker kill -9: supervisor restarted it after {time.monotonic() - started:.1f} s")
 
     (reply,), seconds = wait_for_end([reply_id], started, timeout=RECOVERY_BOUND + 30)
-    report("worker kill -9", seconds, [reply])
+    assert report("worker kill -9", seconds, [reply], {reply_id: answer_text(1, 300)}, {reply_id: partial}) == 0
     assert reply.status == "error" and reply.error_code == "worker_lost"
     assert reply.content.startswith(partial)
     assert seconds <= RECOVERY_BOUND

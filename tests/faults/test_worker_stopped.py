@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from benchmarks.fake_engine import answer_text
 from tests.faults.outcomes import RECOVERY_BOUND, report, wait_for_content, wait_for_end
 
 pytestmark = pytest.mark.timeout(180)
@@ -26,7 +27,8 @@ def test_a_stopping_worker_finishes_short_answers_and_hands_back_the_others(stac
     assert exit_seconds <= GRACE + 10
 
     messages, seconds = wait_for_end([short_id, long_id], started, timeout=RECOVERY_BOUND + 60)
-    report("worker SIGTERM", seconds, messages)
+    engine_texts = {short_id: answer_text(50, 20), long_id: answer_text(51, 400)}
+    assert report("worker SIGTERM", seconds, messages, engine_texts, {long_id: partial}) == 0
     short, long = messages
     assert short.status == "done"
     # Handed back: continued by the next worker (done) or ended with Retry, text kept.

@@ -1,14 +1,20 @@
 """Files on disk: stored once per content, removed when nothing refers to them."""
 
+import contextlib
+import io
+import random
+import resource
+import signal
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from PIL import Image
 
 from chatapp.chat import actions
 from chatapp.images.actions import attacher_for, delete_unreferenced_images, discard_stale_uploads
 from chatapp.images.models import Attachment, StoredImage
-from tests.images.conftest import picture, stored_files, uploaded_id
+from tests.images.conftest import picture, stored_files, upload, uploaded_id
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +85,41 @@ def test_a_sweep_removes_only_unreferenced_images(alice_client, media_root, djan
         assert delete_unreferenced_images() == 1
     assert StoredImage.objects.get() == Attachment.objects.get(pk=used).image
     assert len(stored_files(media_root)) == 2
+
+
+@contextlib.contextmanager
+def disk_full_after(limit_bytes):
+    """Writes past `limit_bytes` fail with an OSError (RLIMIT_FSIZE), as on a disk that fills up mid-file."""
+    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing the process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, previous[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def test_an_upload_to_a_full_media_storage_gets_a_clear_error_and_leaves_no_partial_file(alice_client, media_root):
+    data = noisy_picture()
+    assert len(data) > 40_000
+    uploaded_id(alice_client, picture(color=(4, 5, 6)))  # the folders exist, one image is stored
+    before = stored_files(media_root)
+
+    with disk_full_after(20_000):
+        response = upload(alice_client, data, "big.png")
+
+    assert response.status_code == 507
+    assert "no room to store images" in response.json()["error"]
+    assert stored_files(media_root) == before
+    assert StoredImage.objects.count() == 1 and Attachment.objects.count() == 1
+    # Room again: the same upload is stored.
+    assert upload(alice_client, data, "big.png").status_code == 201
+
+
+def noisy_picture():
+    """A PNG that does not compress: random pixels."""
+    image = Image.frombytes("RGB", (160, 160), random.Random(7).randbytes(160 * 160 * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()

@@ -241,3 +241,39 @@ async def test_bearer_key_is_sent_when_configured(fault_server):
     sent = json.loads(body)
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
     assert sent["stop"] == ["\n\n"] and sent["model"] == MODEL
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"choices": [{"index": 0, "delta": {"content": 7}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": ["Hel"], "finish_reason": None}]},
+        {"choices": {"index": 0}},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": 1}]},
+        {"choices": [], "usage": [10, 2]},
+    ],
+    ids=["content-a-number", "delta-a-list", "choices-not-a-list", "finish-reason-a-number", "usage-a-list"],
+)
+async def test_a_malformed_event_ends_the_answer_with_an_error_after_the_text_before_it(fault_server, event):
+    async def malformed(request: bytes, writer: asyncio.StreamWriter) -> None:
+        body = ROLE + sse_chunk({"content": "Hel"}) + f"data: {json.dumps(event)}\n\n".encode()
+        body += sse_chunk({"content": "lo"}, "stop") + b"data: [DONE]\n\n"
+        writer.write(STREAM_HEAD + http_chunk(body) + b"0\r\n\r\n")
+        await writer.drain()
+
+    received = []
+    with pytest.raises(InferenceError) as caught:
+        async with httpx.AsyncClient() as http:
+            async for streamed in stream_chat_completion(
+                http,
+                base_url=await fault_server(malformed),
+                api_key="",
+                model=MODEL,
+                messages=HELLO,
+                max_tokens=16,
+                temperature=0.2,
+            ):
+                received.append(streamed.delta)
+    assert "".join(received) == "Hel"
+    assert not isinstance(caught.value, InferenceUnavailable)
+    assert caught.value.reason == "The model service sent a malformed event."

@@ -1,0 +1,72 @@
+"""One answer's fault stays in that answer: the worker's other answers go on, exactly.
+
+The answers come from the fake engine (benchmarks/fake_engine.py), whose texts
+are known. A chunk that cannot be made is caused with a test double: a
+Markdown renderer that fails on one answer's text, as a rendering bug would;
+nothing else in the path is replaced.
+"""
+
+import pytest
+
+from benchmarks.fake_engine import answer_text, answer_tokens
+from chatapp.chat import actions
+from chatapp.chat.models import Message
+from chatapp.markdown import IncrementalMarkdown
+from tests.conftest import ensure_bots, wait_until_finished
+from tests.faults.services import FakeEngine
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HEALTHY = range(80, 85)
+POISONED = 85
+# The poisoned answer's opening: no healthy answer starts so.
+OPENING = "".join(answer_tokens(POISONED, 3))
+
+
+class UnrenderableAnswer(IncrementalMarkdown):
+    """Renders like the real one, but fails on the poisoned answer's text."""
+
+    def render(self, text: str) -> str:
+        if text.startswith(OPENING):
+            raise ValueError("this text cannot be rendered")
+        return super().render(text)
+
+
+@pytest.fixture(scope="module")
+def fake_engine():
+    engine = FakeEngine()
+    yield engine.url
+    engine.close()
+
+
+@pytest.fixture
+def engine(fake_engine, settings):
+    settings.INFERENCE_URL = fake_engine
+    settings.INFERENCE_MODEL = "relay-bench"
+    settings.MAX_ACTIVE_ANSWERS_PER_USER = 50
+    return fake_engine
+
+
+def ask(user, text):
+    _, _, _, reply = actions.send_message(user, text)
+    return reply.pk
+
+
+def test_an_answer_whose_chunk_cannot_be_made_ends_alone_and_five_beside_it_complete(
+    worker, engine, alice, monkeypatch
+):
+    assert not any(answer_text(seed, 120).startswith(OPENING) for seed in HEALTHY)
+    monkeypatch.setattr("chatapp.chat.relay.IncrementalMarkdown", UnrenderableAnswer)
+    ensure_bots()
+    healthy = {ask(alice, f"seed={seed} tokens=120 rate=20"): seed for seed in HEALTHY}
+    poisoned = ask(alice, f"seed={POISONED} tokens=120 rate=20")
+
+    bad = wait_until_finished(poisoned, timeout=60)
+    assert (bad.status, bad.error_code) == (Message.Status.ERROR, Message.ErrorCode.ENGINE_ERROR)
+    assert "could not show" in bad.error
+    # What was sent before the failure is kept, and nothing beyond it.
+    assert answer_text(POISONED, 120).startswith(bad.content)
+    for message_id, seed in healthy.items():
+        answer = wait_until_finished(message_id, timeout=60)
+        assert answer.status == Message.Status.DONE, (answer.error_code, answer.error)
+        assert answer.content == answer_text(seed, 120)
