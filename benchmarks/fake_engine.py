@@ -60,7 +60,16 @@ MODEL = os.environ.get("FAKE_ENGINE_MODEL", "relay-bench")
 # Shortest pause between two writes of one stream: above the rate's own
 # interval several due tokens leave in one write.
 TICK = float(os.environ.get("FAKE_ENGINE_TICK", "0.02"))
-DEFAULTS = {"seed": 0, "tokens": 200, "rate": 50.0, "delay": 0.0, "fail_after": -1, "repeat": 0, "poison": 0, "stall": 0}
+DEFAULTS = {
+    "seed": 0,
+    "tokens": 200,
+    "rate": 50.0,
+    "delay": 0.0,
+    "fail_after": -1,
+    "repeat": 0,
+    "poison": 0,
+    "stall": 0,
+}
 PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|fail_after|repeat|poison|stall)=([0-9.]+)")
 REPEATED_TOKEN_CHARS = 200
 # What POST /fake/config may change, and its value at start.

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0008_message_branches_conversation_pin_archive"),
+        ("chat", "0011_token_ledger"),
     ]
 
     operations = [
