@@ -57,6 +57,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 MODEL = os.environ.get("FAKE_ENGINE_MODEL", "relay-bench")
+# Named, it is the one model served (as vLLM serves one: others get a 404);
+# unnamed, any model asked for is answered (the relay benchmark, the fault suite).
+ONE_MODEL = "FAKE_ENGINE_MODEL" in os.environ
 # Shortest pause between two writes of one stream: above the rate's own
 # interval several due tokens leave in one write.
 TICK = float(os.environ.get("FAKE_ENGINE_TICK", "0.02"))
@@ -341,7 +344,7 @@ class Engine:
         body = await request.json()
         self.requests.append(body)
         messages = body.get("messages") or []
-        if body.get("model") not in (None, MODEL):
+        if ONE_MODEL and body.get("model") not in (None, MODEL):
             message = f"The model `{body.get('model')}` does not exist."
             return JSONResponse(error_body(404, message, "NotFoundError"), status_code=404)
         if self.config["validate"]:

@@ -10,15 +10,15 @@ import pytest
 
 from chatapp.api.actions import create_token, start_completion
 from chatapp.api.completions import read_completion
-from chatapp.chat import actions
 from chatapp.chat.models import Bot, Conversation, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def nothing_queued(monkeypatch):
-    monkeypatch.setattr(actions, "queue_reply", lambda reply: None)
+def nothing_queued(no_worker):
+    """Answers stay queued: no worker takes them."""
+    return no_worker
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chatapp.chat import actions, lifecycle, quotas
+from chatapp.chat import actions, quotas
 from chatapp.chat.actions import Turn
 from chatapp.chat.gate import AnswerPath, NotInTransaction, admit
 from chatapp.chat.models import Conversation, Message, TokenQuota, TokenUse
@@ -19,10 +19,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def nothing_queued(monkeypatch):
-    monkeypatch.setattr(actions, "queue_reply", lambda reply: None)
-    # A retry's new attempt is queued by the lifecycle itself.
-    monkeypatch.setattr(lifecycle, "queue", lambda reply: None)
+def nothing_queued(no_worker):
+    """Answers stay queued: no worker takes them."""
+    return no_worker
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def nothing_queued(monkeypatch):
-    monkeypatch.setattr(actions, "queue_reply", lambda reply: None)
+def nothing_queued(no_worker):
+    """Answers stay queued: no worker takes them."""
+    return no_worker
 
 
 @pytest.mark.parametrize(

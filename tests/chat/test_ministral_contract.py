@@ -112,7 +112,7 @@ def test_retried_versions_and_edited_questions(alice):
 def test_continuing_an_answer_cut_at_the_length_limit(alice):
     conversation, _, _, reply = ask(alice, "Tell me everything.")
     answer(reply, "The first part, cut", finish_reason=Message.FinishReason.LENGTH)
-    assert lifecycle.continue_answer(reply)
+    actions.continue_reply(alice, reply.pk)
     request = prompt_for(reply)
     assert request.continues and request.messages[-1] == {"role": "assistant", "content": "The first part, cut"}
 

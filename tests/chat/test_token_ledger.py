@@ -29,21 +29,20 @@ def prepared_answer(user, text="What is the VPN address?"):
 
 
 @pytest.fixture
-def nothing_queued(monkeypatch):
-    monkeypatch.setattr(actions, "queue_reply", lambda reply: None)
-    # A retry's new attempt is queued by the lifecycle itself.
-    monkeypatch.setattr(lifecycle, "queue", lambda reply: None)
+def nothing_queued(no_worker):
+    """Answers stay queued: no worker takes them."""
+    return no_worker
 
 
 def test_a_stopped_answer_costs_its_prompt_and_the_text_it_wrote(alice, nothing_queued):
     reply, request = prepared_answer(alice)
-    assert used(alice) == request.prompt_tokens > 0  # the prompt counts as soon as it is sent
+    assert used(alice) == request.estimated_tokens > 0  # the prompt counts as soon as it is sent
     written = "The VPN address is vpn.example.com, " * 4
     lifecycle.finish(reply, Message.Status.STOPPED, text=written, seq=3)
     use = TokenUse.objects.get(answer_id=reply.pk)
     assert use.settled and use.estimated
     assert use.completion_tokens == count_tokens(written) > 0
-    assert used(alice) == request.prompt_tokens + count_tokens(written)
+    assert used(alice) == request.estimated_tokens + count_tokens(written)
 
 
 def test_the_engines_usage_wins_when_it_arrives(alice, nothing_queued):
@@ -55,9 +54,9 @@ def test_the_engines_usage_wins_when_it_arrives(alice, nothing_queued):
 
 def test_an_answer_ended_by_the_reaper_still_costs_what_it_wrote(alice, nothing_queued):
     reply, request = prepared_answer(alice)
-    reply.save_progress("Half an answer, written before the worker died", seq=2)
+    lifecycle.save_progress([lifecycle.Progress(reply.pk, "Half an answer, written before the worker died", 2)])
     assert lifecycle.end_orphan(Message.objects.select_related("conversation").get(pk=reply.pk))
-    assert used(alice) == request.prompt_tokens + count_tokens("Half an answer, written before the worker died")
+    assert used(alice) == request.estimated_tokens + count_tokens("Half an answer, written before the worker died")
 
 
 def test_deleting_conversations_gives_no_tokens_back(alice, nothing_queued):
@@ -78,16 +77,19 @@ def test_an_answer_whose_conversation_is_deleted_while_it_is_written_still_costs
     actions.delete_conversation(alice, reply.conversation_id)
     with pytest.raises(Message.DoesNotExist):
         lifecycle.finish(reply, Message.Status.STOPPED, text="written meanwhile " * 10, seq=4)
-    assert used(alice) == request.prompt_tokens + count_tokens("written meanwhile " * 10)
+    assert used(alice) == request.estimated_tokens + count_tokens("written meanwhile " * 10)
 
 
-def test_a_retry_is_a_new_attempt_with_its_own_cost(alice, nothing_queued):
+def test_a_retry_is_a_new_version_with_its_own_cost_and_the_first_keeps_its_own(alice, nothing_queued):
     reply, request = prepared_answer(alice)
     lifecycle.finish(reply, Message.Status.ERROR, text="partial", seq=1)
-    actions.retry_reply(alice, reply.pk)
-    again = lifecycle.claim(reply.pk)
-    lifecycle.prepare(again)
-    assert TokenUse.objects.filter(answer_id=reply.pk).count() == 2
+    retried = actions.retry_reply(alice, reply.pk)
+    again = lifecycle.claim(retried.pk)
+    assert again is not None
+    second = lifecycle.prepare(again)
+    assert TokenUse.objects.filter(answer_id=reply.pk).count() == 1
+    assert TokenUse.objects.filter(answer_id=retried.pk).count() == 1
+    assert used(alice) == request.estimated_tokens + count_tokens("partial") + second.estimated_tokens
 
 
 # --- with the real worker -----------------------------------------------------------
