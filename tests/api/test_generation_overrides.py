@@ -27,7 +27,8 @@ def test_an_api_client_cannot_ask_for_more_than_the_bot_allows(alice, bots, no_w
     request = build_request(reply)
 
     assert request.max_tokens == 64
-    assert request.temperature == reply.conversation.bot.temperature
+    assert reply.conversation.bot.temperature is None  # the default bots take the deployment's
+    assert request.temperature == settings.INFERENCE_TEMPERATURE
 
 
 def test_a_web_answer_is_generated_with_its_bots_settings(alice, bots, no_worker, settings):
@@ -36,4 +37,4 @@ def test_a_web_answer_is_generated_with_its_bots_settings(alice, bots, no_worker
 
     request = build_request(reply)
 
-    assert (request.max_tokens, request.temperature) == (64, reply.conversation.bot.temperature)
+    assert (request.max_tokens, request.temperature) == (64, settings.INFERENCE_TEMPERATURE)

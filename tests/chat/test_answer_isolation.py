@@ -1,9 +1,10 @@
 """One answer's fault stays in that answer: the worker's other answers go on, exactly.
 
 The answers come from the fake engine (benchmarks/fake_engine.py), whose texts
-are known. A chunk that cannot be made is caused with a test double: a
-Markdown renderer that fails on one answer's text, as a rendering bug would;
-nothing else in the path is replaced.
+are known. A chunk that cannot be made is caused with a test double: the
+chunk's event fails on one answer's text, as a bug there would; nothing else
+in the path is replaced. (A renderer that fails costs a chunk its HTML only:
+the text goes on, and the final HTML is made again.)
 """
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from benchmarks.fake_engine import answer_text, answer_tokens
 from chatapp.chat import actions
 from chatapp.chat.models import Message
-from chatapp.markdown import IncrementalMarkdown
+from chatapp.chat.events import chunk_event
 from tests.conftest import ensure_bots, wait_until_finished
 from tests.faults.services import FakeEngine
 
@@ -23,13 +24,12 @@ POISONED = 85
 OPENING = "".join(answer_tokens(POISONED, 3))
 
 
-class UnrenderableAnswer(IncrementalMarkdown):
-    """Renders like the real one, but fails on the poisoned answer's text."""
-
-    def render(self, text: str) -> str:
-        if text.startswith(OPENING):
-            raise ValueError("this text cannot be rendered")
-        return super().render(text)
+def unsendable_chunk(message_id, attempt, seq, delta, html=None, texts={}):  # noqa: B006 (one text per answer)
+    """The chunk's event as usual, but a failure once an answer's text shows it is the poisoned one."""
+    texts[message_id] = texts.get(message_id, "") + delta
+    if texts[message_id].startswith(OPENING):
+        raise ValueError("this chunk cannot be made")
+    return chunk_event(message_id, attempt, seq, delta, html)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_an_answer_whose_chunk_cannot_be_made_ends_alone_and_five_beside_it_comp
     worker, engine, alice, monkeypatch
 ):
     assert not any(answer_text(seed, 120).startswith(OPENING) for seed in HEALTHY)
-    monkeypatch.setattr("chatapp.chat.relay.IncrementalMarkdown", UnrenderableAnswer)
+    monkeypatch.setattr("chatapp.chat.relay.chunk_event", unsendable_chunk)
     ensure_bots()
     healthy = {ask(alice, f"seed={seed} tokens=120 rate=20"): seed for seed in HEALTHY}
     poisoned = ask(alice, f"seed={POISONED} tokens=120 rate=20")

@@ -54,7 +54,7 @@ def seed_conversations(conversations=10_000, messages_per_conversation=20, users
             f"""
             INSERT INTO {message} (conversation_id, role, content, status, error, model, seq, attempt,
                 prompt_tokens, completion_tokens, time_to_first_token, duration, sources,
-                error_code, rejected_draft, from_client, created_at, started_at, finished_at)
+                error_code, rejected_draft, from_client, finish_reason, created_at, started_at, finished_at)
             SELECT c.id,
                 CASE WHEN n.n %% 2 = 0 THEN 'user' ELSE 'assistant' END,
                 CASE WHEN n.n %% 2 = 0 THEN 'How do I fix the build? Attempt ' || n.n
@@ -69,7 +69,7 @@ def seed_conversations(conversations=10_000, messages_per_conversation=20, users
                 CASE WHEN n.n %% 2 = 1 THEN 0.1 + ((c.id * 31 + n.n * 17) %% 100) / 100.0 END,
                 CASE WHEN n.n %% 2 = 1 THEN 1.5 + ((c.id * 11 + n.n * 3) %% 500) / 100.0 END,
                 {empty_json_list()},
-                '', '', FALSE, c.created_at, c.created_at, c.updated_at
+                '', '', FALSE, '', c.created_at, c.created_at, c.updated_at
             FROM {conversation} c CROSS JOIN ({numbers(messages_per_conversation)}) n
             WHERE c.id BETWEEN %s AND %s
             ORDER BY c.id, n.n
