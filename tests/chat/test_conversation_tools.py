@@ -92,7 +92,7 @@ def test_other_users_get_404_for_exports_pin_and_archive(alice, bob, client, no_
 
 
 def test_api_conversations_are_listed_apart_marked_api_and_reviewable_with_their_source(
-    alice, alice_client, reviewer, client, quiet_queue
+    alice, alice_client, reviewer, client, no_worker
 ):
     conversation_with(alice, "Typed in the chat", "x")
     for number in range(3):

@@ -9,11 +9,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def quiet_queue(no_worker):
+def no_worker(no_worker):
     """These tests are about the sidebar, not answers: they stay queued."""
 
 
-def test_sidebar_lists_conversations_newest_first_titled_by_their_first_message(alice_client, alice, quiet_queue):
+def test_sidebar_lists_conversations_newest_first_titled_by_their_first_message(alice_client, alice, no_worker):
     actions.send_message(alice, "How do I deploy on Fridays?")
     actions.send_message(alice, "What is the VPN address?\nIt changed.")
     page = alice_client.get("/").content.decode()
@@ -35,12 +35,12 @@ def test_sidebar_lists_conversations_newest_first_titled_by_their_first_message(
         ("What is the VPN address?\nIt changed on Monday.", "What is the VPN address?"),
     ],
 )
-def test_new_conversations_get_short_titles_from_the_questions_key_words(alice, quiet_queue, question, title):
+def test_new_conversations_get_short_titles_from_the_questions_key_words(alice, no_worker, question, title):
     conversation, *_ = actions.send_message(alice, question)
     assert conversation.title == title and len(conversation.title) <= 48
 
 
-def test_rename_changes_the_title(alice_client, alice, quiet_queue):
+def test_rename_changes_the_title(alice_client, alice, no_worker):
     conversation, *_ = actions.send_message(alice, "hello")
     response = alice_client.post(f"/c/{conversation.pk}/rename/", {"title": "  Release   plan "})
     assert response.status_code == 302
@@ -49,7 +49,7 @@ def test_rename_changes_the_title(alice_client, alice, quiet_queue):
     assert "Release plan" in alice_client.get("/").content.decode()
 
 
-def test_delete_removes_the_conversation_and_its_messages(alice_client, alice, quiet_queue):
+def test_delete_removes_the_conversation_and_its_messages(alice_client, alice, no_worker):
     conversation, *_ = actions.send_message(alice, "hello")
     response = alice_client.post(f"/c/{conversation.pk}/delete/")
     assert response.status_code == 302 and response.url == "/"
@@ -72,7 +72,7 @@ def test_the_user_message_and_a_queued_answer_exist_before_the_task_is_queued(al
     assert seen == [[("user", "done"), ("assistant", "queued")]]
 
 
-def test_a_new_question_waits_while_an_answer_is_being_written(alice, quiet_queue):
+def test_a_new_question_waits_while_an_answer_is_being_written(alice, no_worker):
     conversation, *_ = actions.send_message(alice, "first")
     with pytest.raises(actions.ChatError, match="still being written"):
         actions.send_message(alice, "second", conversation_id=conversation.pk)

@@ -47,8 +47,10 @@ async def test_a_model_still_loading_after_the_queue_timeout_fails_the_answer_wi
 
     await asyncio.to_thread(vllm_stand_in.configure, loading=False)
     await socket.send_json_to({"type": "retry", "message_id": reply.pk})
-    await receive_until(socket, finished(reply.pk), timeout=30)
-    assert (await reload(reply.pk)).content == answer_text(9, 8)
+    frames = await receive_until(socket, finished(), timeout=30)
+    again = await reload(reply_in(frames))
+    assert again.pk != reply.pk and again.content == answer_text(9, 8)
+    assert (await reload(reply.pk)).status == Message.Status.ERROR  # the failed one stays, as version 1
 
 
 async def test_a_restart_mid_answer_keeps_the_text_and_retry_answers_after_it(
@@ -67,9 +69,9 @@ async def test_a_restart_mid_answer_keeps_the_text_and_retry_answers_after_it(
 
     # Asked again while the engine is still down: the answer waits for it.
     await socket.send_json_to({"type": "retry", "message_id": reply.pk})
-    await receive_until(socket, finished(reply.pk), timeout=30)
-    reply = await reload(reply.pk)
-    assert reply.status == Message.Status.DONE and reply.content == answer_text(10, 400)
+    frames = await receive_until(socket, finished(), timeout=30)
+    again = await reload(reply_in(frames))
+    assert again.status == Message.Status.DONE and again.content == answer_text(10, 400)
 
 
 async def test_stop_ends_an_answer_that_waits_for_the_model(alice, socket_for, settings, vllm_stand_in):

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def quiet_queue(no_worker):
+def no_worker(no_worker):
     """Answers stay queued: each test writes the text it needs."""
 
 
@@ -28,7 +28,7 @@ def two_turns(user):
     return conversation, first, reply, second, reply2
 
 
-def test_regenerating_an_answer_keeps_the_earlier_one_as_version_one_of_two(alice, alice_client, quiet_queue):
+def test_regenerating_an_answer_keeps_the_earlier_one_as_version_one_of_two(alice, alice_client, no_worker):
     conversation, _, _, second, old = two_turns(alice)
     new = actions.retry_reply(alice, old.pk)
     assert new.status == Message.Status.QUEUED and new.parent_id == second.pk
@@ -41,7 +41,7 @@ def test_regenerating_an_answer_keeps_the_earlier_one_as_version_one_of_two(alic
     assert "1 / 2" in page and "Another drink." in page
 
 
-def test_a_retried_answer_is_asked_the_same_history_without_the_old_answer(alice, quiet_queue):
+def test_a_retried_answer_is_asked_the_same_history_without_the_old_answer(alice, no_worker):
     _, _, _, _, old = two_turns(alice)
     new = actions.retry_reply(alice, old.pk)
     turns = conversation_turns(new)
@@ -52,7 +52,7 @@ def test_a_retried_answer_is_asked_the_same_history_without_the_old_answer(alice
     ]
 
 
-def test_an_edited_question_starts_a_branch_and_the_old_one_stays_browsable(alice, alice_client, quiet_queue):
+def test_an_edited_question_starts_a_branch_and_the_old_one_stays_browsable(alice, alice_client, no_worker):
     conversation, first, _reply, _second, reply2 = two_turns(alice)
     question, new_reply = actions.edit_question(alice, first.pk, "What is green tea?")
     assert question.parent_id is None and new_reply.parent_id == question.pk
@@ -66,7 +66,7 @@ def test_an_edited_question_starts_a_branch_and_the_old_one_stays_browsable(alic
     assert Message.objects.filter(conversation=conversation).count() == 6
 
 
-def test_the_next_question_follows_the_branch_on_screen(alice, quiet_queue):
+def test_the_next_question_follows_the_branch_on_screen(alice, no_worker):
     conversation, first, _reply, second, _reply2 = two_turns(alice)
     actions.choose_version(alice, first.pk)
     _question, new_reply = actions.edit_question(alice, second.pk, "And cocoa?")
@@ -78,19 +78,19 @@ def test_the_next_question_follows_the_branch_on_screen(alice, quiet_queue):
     assert texts == ["What is tea?", "A drink.", "And cocoa?", "Sweet.", "Which is best?", ""]
 
 
-def test_an_answer_being_written_cannot_be_retried(alice, quiet_queue):
+def test_an_answer_being_written_cannot_be_retried(alice, no_worker):
     _, _, _, reply = actions.send_message(alice, "hello")
     with pytest.raises(actions.ChatError, match="still being written"):
         actions.retry_reply(alice, reply.pk)
 
 
-def test_an_edit_must_say_something(alice, quiet_queue):
+def test_an_edit_must_say_something(alice, no_worker):
     _, first, *_ = two_turns(alice)
     with pytest.raises(actions.ChatError, match="Type a message"):
         actions.edit_question(alice, first.pk, "   ")
 
 
-def test_another_users_messages_cannot_be_retried_edited_or_chosen(alice, bob, quiet_queue):
+def test_another_users_messages_cannot_be_retried_edited_or_chosen(alice, bob, no_worker):
     _conversation, first, reply, *_ = two_turns(alice)
     for action, args in [
         (actions.retry_reply, (reply.pk,)),
@@ -101,7 +101,7 @@ def test_another_users_messages_cannot_be_retried_edited_or_chosen(alice, bob, q
             action(bob, *args)
 
 
-def test_the_admin_transcript_shows_versions_and_the_chosen_branch(alice, admin, client, quiet_queue):
+def test_the_admin_transcript_shows_versions_and_the_chosen_branch(alice, admin, client, no_worker):
     conversation, first, *_ = two_turns(alice)
     actions.edit_question(alice, first.pk, "What is green tea?")
     client.force_login(admin)
@@ -111,7 +111,7 @@ def test_the_admin_transcript_shows_versions_and_the_chosen_branch(alice, admin,
     assert page.count("Not on the user's chosen branch") == 4
 
 
-def test_an_edited_question_keeps_the_images_of_the_original(alice, alice_client, quiet_queue, settings, tmp_path):
+def test_an_edited_question_keeps_the_images_of_the_original(alice, alice_client, no_worker, settings, tmp_path):
     from chatapp.images.actions import attacher_for
     from tests.images.conftest import picture, uploaded_id
 
@@ -125,7 +125,7 @@ def test_an_edited_question_keeps_the_images_of_the_original(alice, alice_client
 
 
 def test_retrying_a_failed_answer_keeps_the_failure_as_version_one_counted_and_seen_by_reviewers(
-    alice, alice_client, reviewer, client, quiet_queue
+    alice, alice_client, reviewer, client, no_worker
 ):
     conversation, _, _, _, old = two_turns(alice)
     Message.objects.filter(pk=old.pk).update(
