@@ -11,8 +11,8 @@ import pytest
 
 from benchmarks.fake_engine import answer_text, answer_tokens
 from chatapp.chat import actions
-from chatapp.chat.models import Message
 from chatapp.chat.events import chunk_event
+from chatapp.chat.models import Message
 from tests.conftest import ensure_bots, wait_until_finished
 from tests.faults.services import FakeEngine
 

@@ -10,7 +10,7 @@ the real code builds.
 import pytest
 
 from benchmarks.fake_engine import validation_error
-from chatapp.chat import actions, lifecycle
+from chatapp.chat import actions
 from chatapp.chat.models import Message
 from chatapp.chat.naming import title_from_model
 from chatapp.chat.prompt import build_request
