@@ -133,6 +133,14 @@ class AnswerStream:
     def commit(self, delta: str) -> int:
         """`delta` (from `next_delta`) is chunk seq+1 now; its number."""
         self.pending = []
+        return self.mark_sent(delta)
+
+    def hold(self, delta: str) -> None:
+        """`delta` (from `next_delta`) waits for its HTML: out of `pending`, not yet sent."""
+        self.pending = []
+
+    def mark_sent(self, delta: str) -> int:
+        """`delta` went out as chunk seq+1 (text that came meanwhile stays pending); its number."""
         self.sent.append(delta)
         self.seq += 1
         return self.seq
@@ -283,11 +291,13 @@ class Relay:
         if not stream.pending:
             return
         if now - stream.last_render >= settings.STREAM_RENDER_INTERVAL * self.load:
+            # Counted as sent (and saved) only once it is in the log: a save never holds
+            # text beyond the chunks a page can have received.
             delta = stream.next_delta()
-            seq = stream.commit(delta)
+            stream.hold(delta)
             stream.last_render = now
-            rendering = self.loop.run_in_executor(self.renderer, stream.markdown.render, stream.sent_text)
-            stream.held = (seq, delta, rendering)
+            rendering = self.loop.run_in_executor(self.renderer, stream.markdown.render, stream.sent_text + delta)
+            stream.held = (stream.seq + 1, delta, rendering)
             return
         self._send_chunk(pipe, stream, stream.next_delta(), None)
 
@@ -306,12 +316,14 @@ class Relay:
     def _send_chunk(
         self, pipe: Any, stream: AnswerStream, delta: str, html: str | None, seq: int | None = None
     ) -> None:
-        """Queue a chunk on `pipe`: `delta` as the next chunk, or as chunk `seq` already counted as sent."""
+        """Queue a chunk on `pipe`: `delta` as the next chunk, or as chunk `seq` that waited for its HTML."""
         number = stream.seq + 1 if seq is None else seq
         # Made in full before anything is queued: a failure leaves the pipeline as it was.
         event = live.encode_event(chunk_event(stream.message_id, stream.attempt, number, delta, html))
         if seq is None:
             stream.commit(delta)
+        else:
+            stream.mark_sent(delta)
         live.append_chunk(pipe, stream.message_id, stream.attempt, number, delta, first=number == 1)
         live.publish_encoded(pipe, stream.group, event)
 
