@@ -300,6 +300,8 @@ CHANNEL_LAYERS = {
 }
 
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport, kept running while Redis is full (see chatapp.ops.broker).
+CELERY_BROKER_TRANSPORT = "chatapp.ops.broker:Transport" if urlsplit(REDIS_URL).scheme in ("redis", "rediss") else None
 CELERY_RESULT_BACKEND = None
 # No results are kept, so the (disabled) backend has no state: one object for
 # the whole process. Otherwise each of the threads pool's threads builds its

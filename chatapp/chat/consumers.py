@@ -97,6 +97,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         A socket is counted from its connect to its disconnect; one a crashed
         process never closed stops counting after WEBSOCKET_SLOT_SECONDS.
         """
+        # Redis down: a socket opened now would hear nothing (the channel layer may take
+        # the subscription silently), so the error goes up and CloseWhenUnavailable
+        # closes it with "try again later"; the page reconnects.
+        await live.check_async_redis()
         limit = settings.MAX_SOCKETS_PER_USER
         if not limit:
             return True
@@ -112,7 +116,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 await live.async_redis().zrem(key, self.channel_name)
                 return False
             self.counted = True
-        except Exception as error:  # Redis down: the chat is down anyway; the cap must not add to it
+        except Exception as error:  # Redis full or a stale connection: the cap must not keep anyone out
             logger.warning("could not count the sockets of user %s: %s", self.user.pk, error)
         return True
 

@@ -101,20 +101,23 @@ def prepare(reply: Message) -> GenerationRequest:
     return request
 
 
-@dataclass
+@dataclass(frozen=True)
 class Progress:
     message_id: int
-    text: str
+    # None: nothing new since the last save, only that its worker is still alive.
+    text: str | None
     seq: int
 
 
 def save_progress(batch: list[Progress]) -> set[int]:
-    """Save partial texts; returns the ids that are no longer streaming (ended elsewhere)."""
+    """Save partial texts and that their worker is alive; returns the ids no longer streaming (ended elsewhere)."""
     ended = set()
+    now = timezone.now()
     for progress in batch:
-        saved = Message.objects.filter(pk=progress.message_id, status=Message.Status.STREAMING).update(
-            content=progress.text, seq=progress.seq
-        )
+        changes: dict[str, object] = {"alive_at": now}
+        if progress.text is not None:
+            changes.update(content=progress.text, seq=progress.seq)
+        saved = Message.objects.filter(pk=progress.message_id, status=Message.Status.STREAMING).update(**changes)
         if not saved:
             ended.add(progress.message_id)
     return ended
@@ -206,10 +209,12 @@ def end_orphan(reply: Message) -> bool:
 
 def reap_if_orphaned(reply: Message) -> bool:
     """A client's check on one answer it follows (the reaper does all of them)."""
-    if reply.status != Message.Status.STREAMING or live.lease_held(reply.pk):
+    if reply.status != Message.Status.STREAMING:
         return False
-    started = reply.started_at or reply.created_at
-    if (timezone.now() - started).total_seconds() < settings.GENERATION_LEASE_SECONDS:
+    last_sign = max(filter(None, (reply.started_at, reply.alive_at)), default=reply.created_at)
+    if (timezone.now() - last_sign).total_seconds() < settings.GENERATION_LEASE_SECONDS:
+        return False
+    if live.lease_held(reply.pk):
         return False
     return end_orphan(reply)
 
@@ -219,7 +224,13 @@ def reap() -> dict[str, int]:
     now = timezone.now()
     done = {"ended_orphans": 0, "resent": 0, "gave_up": 0}
     lease_cutoff = now - timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
-    streaming = list(Message.objects.filter(status=Message.Status.STREAMING, started_at__lt=lease_cutoff))
+    # Orphaned: no sign of life in the database for a lease's length, and no lease in
+    # Redis (which may have evicted or lost it while the worker was writing).
+    streaming = list(
+        Message.objects.filter(status=Message.Status.STREAMING, started_at__lt=lease_cutoff).exclude(
+            alive_at__gte=lease_cutoff
+        )
+    )
     held = live.leases_held([reply.pk for reply in streaming])
     for reply in streaming:
         if reply.pk not in held and end_orphan(reply):

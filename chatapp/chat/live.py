@@ -172,3 +172,18 @@ def async_redis() -> redis.asyncio.Redis:
         )
         _async_clients[loop] = client
     return client
+
+
+async def check_async_redis() -> None:
+    """Raise redis's ConnectionError if Redis does not answer.
+
+    After a Redis restart every idle pooled connection is dead and the first
+    command on one fails although Redis is back: those are dropped and Redis
+    asked once more, so only a Redis that is really down is reported.
+    """
+    client = async_redis()
+    try:
+        await client.ping()
+    except redis.exceptions.ConnectionError:
+        await client.connection_pool.disconnect(inuse_connections=False)
+        await client.ping()

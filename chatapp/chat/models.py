@@ -269,6 +269,9 @@ class Message(models.Model):
     # When the current attempt was queued: the reaper re-sends or fails answers queued too long.
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # When the worker writing it last said it was alive (with its Redis lease): the
+    # reaper ends an answer only when both are gone, so neither store alone decides.
+    alive_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = MessageQuerySet.as_manager()

@@ -415,13 +415,25 @@ class Relay:
     def _save_due(self, now: float, streams: list[AnswerStream]) -> None:
         if self.saving:
             return
-        due = [s for s in streams if s.seq > s.saved_seq and now - s.last_save >= settings.STREAM_SAVE_INTERVAL]
+        alive_every = settings.GENERATION_LEASE_SECONDS / 3
+        due = [
+            s
+            for s in streams
+            if s.seq > s.saved_seq
+            and now - s.last_save >= settings.STREAM_SAVE_INTERVAL
+            or now - s.last_save >= alive_every
+        ]
         if due:
             self.saving = True
             asyncio.ensure_future(self._save(due, now))
 
     async def _save(self, due: list[AnswerStream], now: float) -> None:
-        batch = [lifecycle.Progress(stream.message_id, stream.sent_text, stream.seq) for stream in due]
+        batch = [
+            lifecycle.Progress(
+                stream.message_id, stream.sent_text if stream.seq > stream.saved_seq else None, stream.seq
+            )
+            for stream in due
+        ]
         try:
             ended = await self.db_call(lifecycle.save_progress, batch)
         except DatabaseError as error:

@@ -57,6 +57,31 @@ def test_a_live_worker_is_left_alone(alice):
     assert reply.status == "streaming"
 
 
+def test_an_answer_whose_lease_redis_evicted_is_left_alone_while_its_worker_saves_progress(alice):
+    # Redis under allkeys-lru may evict a lease between two renewals; the database's
+    # sign of life (written with every save and heartbeat) keeps the answer going.
+    conversation = Conversation.objects.create(owner=alice)
+    reply = Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        status="streaming",
+        started_at=timezone.now() - timedelta(minutes=2),
+    )
+    assert lifecycle.save_progress([lifecycle.Progress(reply.pk, None, 0)]) == set()
+    reply.refresh_from_db()
+    assert not live.lease_held(reply.pk)
+    assert not lifecycle.reap_if_orphaned(reply)
+    assert lifecycle.reap()["ended_orphans"] == 0
+    reply.refresh_from_db()
+    assert reply.status == "streaming"
+
+    # Once neither the lease nor the database has heard of its worker for a lease's length, it ends.
+    Message.objects.filter(pk=reply.pk).update(alive_at=timezone.now() - timedelta(minutes=1))
+    assert lifecycle.reap()["ended_orphans"] == 1
+    reply.refresh_from_db()
+    assert (reply.status, reply.error_code) == ("error", "worker_lost")
+
+
 def answer(conversation, **fields):
     return Message.objects.create(conversation=conversation, role="assistant", **fields)
 

@@ -1,13 +1,10 @@
 """Redis at maxmemory: what protects the text goes on, and a message sent meanwhile is answered, never a 1011.
 
 Under `noeviction` Redis refuses every write that needs memory (the resume
-log's appends, new tasks); under `allkeys-lru` it evicts keys to make room.
-Either way the answers being written keep their leases (renewed with EXPIRE,
-which needs no memory) and their database saves, and end complete. Under
-`noeviction` Celery's own acknowledgement of a finished task is refused too,
-which Celery treats as unrecoverable: the worker exits and supervisor starts
-it again; under `allkeys-lru` the worker never stops, but a lease can be
-evicted and its answer reaped (an expected failure until leases survive it).
+log's appends, new tasks, the broker's record of a delivered task); under
+`allkeys-lru` it evicts keys to make room, leases among them. Either way the
+answers being written end complete: the reaper ends an answer only when both
+its lease and its database sign of life are gone, and the worker keeps running.
 """
 
 import threading
@@ -69,25 +66,7 @@ class MemoryPressure:
         self.client.close()
 
 
-ALLKEYS_LRU_EVICTS_LEASES = pytest.mark.xfail(
-    reason="allkeys-lru may evict an answer's lease between two renewals: the reaper then ends it as worker_lost",
-    strict=False,
-)
-
-
-NOEVICTION_STOPS_CELERY = pytest.mark.xfail(
-    reason="Celery may exit on its refused acknowledgement, ending the answer it was writing as worker_lost",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize(
-    "policy",
-    [
-        pytest.param("noeviction", marks=NOEVICTION_STOPS_CELERY),
-        pytest.param("allkeys-lru", marks=ALLKEYS_LRU_EVICTS_LEASES),
-    ],
-)
+@pytest.mark.parametrize("policy", ["noeviction", "allkeys-lru"])
 def test_answers_written_while_redis_is_full_end_complete(stack, redis_server, browser_for, alice, policy):
     seeds = range(100, 103)
     pages = {seed: browser_for(alice) for seed in seeds}
@@ -120,8 +99,7 @@ def test_answers_written_while_redis_is_full_end_complete(stack, redis_server, b
     print(f"[faults] Redis full ({policy}): clear state {time.monotonic() - released:.1f} s after the pressure ended")
     restarted = stack.pid("worker") != worker
     print(f"[faults] Redis full ({policy}): the worker {'was restarted' if restarted else 'kept running'}")
-    if policy == "allkeys-lru":
-        assert not restarted and "Unrecoverable error" not in stack.log_text(mark)
+    assert not restarted and "Unrecoverable error" not in stack.log_text(mark)
     for message in messages:
         if message.pk in ids:
             assert (message.status, message.error_code) == ("done", ""), (message.status, message.error)
