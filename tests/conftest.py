@@ -27,6 +27,8 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
+from benchmarks.fake_engine import EngineProcess
+
 from chatapp.settings import redis_host
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -414,43 +416,19 @@ def inference_service():
 FAKE_ENGINE_MODEL = "ministral-stand-in"
 
 
-class FakeEngineProcess:
-    """benchmarks/fake_engine.py under uvicorn: vLLM's behaviours on demand (test double for the GPU engine)."""
-
-    def __init__(self):
-        from benchmarks.fake_engine import serve_arguments
-
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.base_url = self.url + "/v1"
-        self.process = subprocess.Popen(
-            [sys.executable, *serve_arguments(port)],
-            cwd=ROOT,
-            env={**os.environ, "FAKE_ENGINE_MODEL": FAKE_ENGINE_MODEL},
-        )
-        wait_for_http(self.url + "/health", self.process, timeout=30)
-
-    def configure(self, **changes):
-        httpx.post(self.url + "/fake/config", json=changes, timeout=60).raise_for_status()
-
-    def restart(self, down_for):
-        httpx.post(self.url + "/fake/restart", json={"down_for": down_for}, timeout=5).raise_for_status()
-
-    def requests(self):
-        """The bodies of the chat requests received since the last reset."""
-        return httpx.get(self.url + "/fake/requests", timeout=5).json()
-
-    def reset(self):
-        httpx.post(self.url + "/fake/reset", timeout=5).raise_for_status()
+@pytest.fixture(scope="session")
+def fake_engine_process():
+    """benchmarks/fake_engine.py serving one model, as vLLM does: its behaviours on demand."""
+    with EngineProcess(model=FAKE_ENGINE_MODEL) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="session")
-def fake_engine_process():
-    engine = FakeEngineProcess()
-    try:
+def fake_engine():
+    """benchmarks/fake_engine.py answering any model, as the relay benchmark runs it: the question
+    says how many tokens, how fast, after what delay."""
+    with EngineProcess() as engine:
         yield engine
-    finally:
-        stop_process(engine.process)
 
 
 @pytest.fixture
