@@ -2,7 +2,8 @@
 
     python -m uvicorn benchmarks.fake_engine:app --port 8011 --no-access-log
 
-(the tests, the fault suite and the benchmarks start it with `EngineProcess`).
+(the tests, the fault suite and the benchmarks start it with `EngineProcess`)
+
 It stands in for vLLM where no GPU is at hand: for the relay benchmark (what is
 measured is the relay, not a model), the fault suite, the GPU smoke check's CI
 run and the tests of what vLLM does that the CPU service does not. The question

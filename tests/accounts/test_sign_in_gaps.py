@@ -72,7 +72,7 @@ def test_metrics_are_not_served_to_a_spoofed_loopback_behind_the_proxy(settings,
 def test_an_account_linked_to_the_provider_cannot_sign_in_with_its_local_password(alice, bob, settings):
     """As found: a user disabled at the provider kept signing in with their local password."""
     from chatapp.accounts.models import Identity
-    from tests.conftest import PASSWORD
+    from tests.support.accounts import PASSWORD
 
     settings.LOCAL_LOGIN = True
     Identity.objects.create(user=alice, issuer="https://id.example.com", subject="alice-1")

@@ -13,7 +13,8 @@ import pytest
 from chatapp.api.actions import create_token, revoke_tokens
 from chatapp.api.models import ApiToken
 from chatapp.chat.models import Message
-from tests.conftest import serve_app, wait_until_finished
+from tests.support.conversations import wait_until_finished
+from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

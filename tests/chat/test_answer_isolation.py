@@ -13,7 +13,7 @@ from benchmarks.fake_engine import answer_text, answer_tokens
 from chatapp.chat import actions
 from chatapp.chat.events import chunk_event
 from chatapp.chat.models import Message
-from tests.conftest import ensure_bots, wait_until_finished
+from tests.support.conversations import ensure_bots, wait_until_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

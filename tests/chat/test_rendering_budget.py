@@ -20,8 +20,7 @@ from chatapp import markdown
 from chatapp.chat import lifecycle
 from chatapp.chat.models import Message
 from chatapp.markdown import HIGHLIGHT_MAX_CHARS, render_markdown
-from tests.chat.conftest import reply_in
-from tests.conftest import receive_until
+from tests.support.websocket import receive_until, reply_in
 
 SLOW_LEXERS = ["make", "systemd", "cfengine3", "devicetree", "registry"]
 # Text that makes those lexers backtrack: long runs without the character they look for.

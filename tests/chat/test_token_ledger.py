@@ -10,7 +10,8 @@ from asgiref.sync import sync_to_async
 
 from chatapp.chat import actions, lifecycle, quotas
 from chatapp.chat.models import Message, TokenQuota, TokenUse, count_tokens
-from tests.conftest import receive_until, wait_until_finished
+from tests.support.conversations import wait_until_finished
+from tests.support.websocket import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

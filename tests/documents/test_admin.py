@@ -6,8 +6,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from chatapp.documents.models import Document
-from tests.conftest import signed_in
 from tests.documents.conftest import zip_bytes
+from tests.support.accounts import signed_in
 
 UPLOAD = "/admin/documents/document/upload/"
 LIST = "/admin/documents/document/"

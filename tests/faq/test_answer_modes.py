@@ -205,7 +205,7 @@ def test_a_replaced_answer_is_marked_for_the_browser_and_the_api(alice, faq_bot,
 @pytest.mark.django_db(transaction=True)
 def test_a_quoted_answer_shows_no_model_name_or_duration(alice, faq_bot, worker, client):
     from chatapp.chat import actions
-    from tests.conftest import wait_until_finished
+    from tests.support.conversations import wait_until_finished
 
     conversation, _, _, reply = actions.send_message(alice, "How do I get VPN access?", bot_slug=faq_bot.slug)
     reply = wait_until_finished(reply, timeout=60)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.conftest import sign_in
 from tests.faq.scripted_model_service import ScriptedModelService
+from tests.support.accounts import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sample_faq", "team_faq_bot")]
 

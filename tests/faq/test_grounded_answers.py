@@ -9,8 +9,8 @@ from chatapp.chat.models import Message
 from chatapp.faq.groundedness import check
 from chatapp.faq.grounding import NOT_COVERED_TEXT, UNSURE_TEXT
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
-from tests.faq.conftest import wait_until_finished
 from tests.faq.scripted_model_service import ScriptedModelService
+from tests.support.conversations import wait_until_finished
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -8,7 +8,7 @@ from chatapp.chat.prompt import build_request
 from chatapp.faq.grounding import UNSURE_TEXT
 from chatapp.faq.models import Confirmation, FAQEntry
 from chatapp.faq.search import search
-from tests.conftest import signed_in
+from tests.support.accounts import signed_in
 
 pytestmark = pytest.mark.usefixtures("sample_faq")
 

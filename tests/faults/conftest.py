@@ -12,7 +12,6 @@ import time
 import pytest
 from django.conf import settings
 
-from tests.conftest import FAST_HASHERS, database_url
 from tests.faults.browser import Browser
 from tests.faults.services import (
     PostgresCluster,
@@ -22,6 +21,8 @@ from tests.faults.services import (
     postgres_answers,
     postgres_bindir,
 )
+from tests.support.accounts import FAST_HASHERS
+from tests.support.processes import database_url
 
 # The shipped defaults, but for one shortening so the suite takes minutes: a
 # stopping worker has 5 s. The engine's timeouts and the database pool's wait

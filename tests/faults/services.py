@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT, free_port
+from tests.support.processes import ROOT, free_port
 
 BIN = Path(sys.executable).parent
 

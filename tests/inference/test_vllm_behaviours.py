@@ -18,13 +18,12 @@ from inference.client import (
     embeddings,
     stream_chat_completion,
 )
-from tests.conftest import FAKE_ENGINE_MODEL
 
 
 async def collect(engine, question: str, **options) -> list[StreamEvent]:
     arguments: dict = dict(
         api_key="",
-        model=FAKE_ENGINE_MODEL,
+        model=engine.model,
         messages=[{"role": "user", "content": question}],
         max_tokens=64,
         temperature=0.05,
@@ -62,7 +61,7 @@ async def test_an_error_event_mid_stream_fails_the_answer_after_its_text(engine)
                 http,
                 base_url=engine.base_url,
                 api_key="",
-                model=FAKE_ENGINE_MODEL,
+                model=engine.model,
                 messages=[{"role": "user", "content": "seed=4 tokens=30 rate=500 fail_after=5"}],
                 max_tokens=64,
                 temperature=0.05,
@@ -110,7 +109,7 @@ async def test_a_request_queued_in_the_engine_waits_past_the_chunk_silence_bound
                 http,
                 base_url=engine.base_url,
                 api_key="",
-                model=FAKE_ENGINE_MODEL,
+                model=engine.model,
                 messages=[{"role": "user", "content": "seed=2 tokens=5 rate=500"}],
                 max_tokens=64,
                 temperature=0.05,
@@ -161,7 +160,7 @@ async def test_a_restart_mid_answer_keeps_the_text_and_says_the_connection_close
                 http,
                 base_url=engine.base_url,
                 api_key="",
-                model=FAKE_ENGINE_MODEL,
+                model=engine.model,
                 messages=[{"role": "user", "content": "seed=6 tokens=200 rate=40"}],
                 max_tokens=300,
                 temperature=0.05,
