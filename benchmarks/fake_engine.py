@@ -2,6 +2,8 @@
 
     python -m uvicorn benchmarks.fake_engine:app --port 8011 --no-access-log
 
+(the tests, the fault suite and the benchmarks start it with `EngineProcess`)
+
 It stands in for vLLM where no GPU is at hand: for the relay benchmark (what is
 measured is the relay, not a model), the fault suite, the GPU smoke check's CI
 run and the tests of what vLLM does that the CPU service does not. The question
@@ -48,13 +50,18 @@ import math
 import os
 import random
 import re
+import subprocess
+import sys
 import time
 import unicodedata
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from benchmarks.stack import ROOT, free_port, wait_for
 
 MODEL = os.environ.get("FAKE_ENGINE_MODEL", "relay-bench")
 # Named, it is the one model served (as vLLM serves one: others get a 404);
@@ -504,7 +511,7 @@ app = Starlette(
 
 
 def serve_arguments(port: int) -> list[str]:
-    """`python` arguments that serve this engine on `port` (the benchmarks and the fault suite start it so)."""
+    """`python` arguments that serve this engine on `port`."""
     return [
         "-m",
         "uvicorn",
@@ -517,3 +524,79 @@ def serve_arguments(port: int) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+class EngineProcess:
+    """This engine in a process of its own: how the tests, the fault suite and the benchmarks start it.
+
+    `model` names the one model served (others get a 404, as from vLLM); without
+    it any model asked for is answered. `options` go to uvicorn, `output` takes
+    the process's output (a benchmark's log). `url` is the engine's root (its
+    /health, /fake/... and /bench/log), `base_url` the OpenAI API under it.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        model: str | None = None,
+        env: dict[str, str] | None = None,
+        options: tuple[str, ...] = (),
+        output=None,
+        timeout: float = 30,
+    ) -> None:
+        self.port = port or free_port()
+        self.model = model
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.base_url = self.url + "/v1"
+        env = dict(os.environ if env is None else env)
+        if model:
+            env["FAKE_ENGINE_MODEL"] = model
+        self.process = subprocess.Popen(
+            [sys.executable, *serve_arguments(self.port), *options],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+        )
+        try:
+            wait_for(self.url + "/health", timeout=timeout, process=self.process)
+        except BaseException:
+            self.close()
+            raise
+
+    def configure(self, **changes) -> dict:
+        """Change what POST /fake/config may change (see CONFIG); returns the whole configuration."""
+        response = httpx.post(self.url + "/fake/config", json=changes, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def restart(self, down_for: float) -> None:
+        httpx.post(self.url + "/fake/restart", json={"down_for": down_for}, timeout=5).raise_for_status()
+
+    def requests(self) -> list[dict]:
+        """The bodies of the chat requests received since the last reset."""
+        return httpx.get(self.url + "/fake/requests", timeout=5).json()
+
+    def reset(self) -> None:
+        """The configuration at start, no requests recorded, not down."""
+        httpx.post(self.url + "/fake/reset", timeout=5).raise_for_status()
+
+    def take_log(self) -> dict:
+        """What the engine did per request since the last call (GET /bench/log)."""
+        return httpx.get(self.url + "/bench/log", timeout=30).json()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> "EngineProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

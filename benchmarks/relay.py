@@ -63,7 +63,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from benchmarks.fake_engine import answer_text, serve_arguments
+from benchmarks.fake_engine import EngineProcess, answer_text
 from benchmarks.stack import Processes, benchmark_environment, free_port, migrate, wait_for
 
 ACTIVE = {"queued", "streaming"}
@@ -790,13 +790,10 @@ class Bench:
 
         django.setup()
         engine_env = {**self.env, "FAKE_ENGINE_TICK": str(args.engine_tick)}
-        self.engine = self.processes.start(
-            *serve_arguments(self.engine_port),
-            "--backlog",
-            "4096",
-            env=engine_env,
+        self.engine = EngineProcess(
+            self.engine_port, env=engine_env, options=("--backlog", "4096"), output=self.processes.log
         )
-        wait_for(f"http://127.0.0.1:{self.engine_port}/health", process=self.engine)
+        self.processes.adopt(self.engine.process)
         if args.direct_only:
             return
         if args.knowledge:
@@ -907,10 +904,10 @@ class Bench:
         close_old_connections()
 
     def engine_log(self) -> dict:
-        return httpx.get(f"http://127.0.0.1:{self.engine_port}/bench/log", timeout=30).json()
+        return self.engine.take_log()
 
     def monitor(self, server: str | None) -> Monitor:
-        roles = {"engine": [self.engine], "clients": [os.getpid()]}
+        roles = {"engine": [self.engine.process], "clients": [os.getpid()]}
         if server:
             roles = {"worker": self.workers, "web": self.webs[server], **roles}
         if self.redis_pid:

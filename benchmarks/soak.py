@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks.fake_engine import answer_text, serve_arguments
+from benchmarks.fake_engine import EngineProcess, answer_text
 from benchmarks.stack import Processes, benchmark_environment, free_port, migrate, wait_for
 
 PROBE_INTERVAL = float(os.environ.get("SOAK_PROBE_INTERVAL", "300"))
@@ -284,8 +284,7 @@ def main() -> None:
         else (lambda name: [])
     )
     try:
-        engine = runner.start(*serve_arguments(engine_port))
-        wait_for(f"http://127.0.0.1:{engine_port}/health", process=engine)
+        runner.adopt(EngineProcess(engine_port, env=env, output=runner.log).process)
         worker_args = ["celery", "-A", "chatapp", "worker", "--pool", "threads", "--concurrency", "32"]
         worker = runner.start(
             *(wrap("worker") or ["-m"]), *worker_args, "--queues", env["CELERY_QUEUE"], "--loglevel", "WARNING"

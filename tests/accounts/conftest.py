@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, serve_app, stop_process, wait_for_http
+from tests.support.processes import ROOT, free_port, serve_app, stop_process, wait_for_http
 
 PROVIDER_SCRIPT = ROOT / "tests" / "accounts" / "oidc_provider.mjs"
 CLIENT_ID = "chatapp"

@@ -5,7 +5,7 @@ from django.contrib.sessions.models import Session
 from django.http import HttpRequest
 from django.test import Client
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

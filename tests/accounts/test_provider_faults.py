@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from chatapp.accounts.middleware import CHECKED_AT, REFRESH_TOKEN
-from tests.conftest import free_port
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.django_db
 

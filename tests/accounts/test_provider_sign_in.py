@@ -10,7 +10,7 @@ from django.contrib.sessions.models import Session
 
 from chatapp.chat.models import Bot
 from chatapp.faq.models import FAQEntry
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,7 @@ import pytest
 
 from chatapp.api.models import CompletionRequest
 from chatapp.chat.models import Conversation, Message
-from tests.conftest import wait_until_finished
+from tests.support.conversations import wait_until_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.api.conftest import client_for
-from tests.conftest import serve_app
+from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

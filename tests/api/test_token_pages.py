@@ -4,7 +4,8 @@ import httpx
 import pytest
 
 from chatapp.api.models import ApiToken
-from tests.conftest import serve_app, sign_in
+from tests.support.accounts import sign_in
+from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from chatapp.api.actions import create_token
 from chatapp.chat.models import Conversation, Message, TokenQuota, TokenUse
-from tests.conftest import serve_app
+from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,23 +13,16 @@ import pytest
 from chatapp.api.actions import create_token, revoke_tokens
 from chatapp.api.models import ApiToken
 from chatapp.chat.models import Message
-from tests.conftest import serve_app, wait_until_finished
-from tests.faults.services import FakeEngine
+from tests.support.conversations import wait_until_finished
+from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(scope="module")
-def fake_engine():
-    engine = FakeEngine()
-    yield engine
-    engine.close()
-
-
 @pytest.fixture
 def app_url(fake_engine, worker, settings, bots):
-    settings.INFERENCE_URL = fake_engine.url
-    with serve_app(INFERENCE_URL=fake_engine.url, API_TOKEN_RECHECK_SECONDS="0.5") as url:
+    settings.INFERENCE_URL = fake_engine.base_url
+    with serve_app(INFERENCE_URL=fake_engine.base_url, API_TOKEN_RECHECK_SECONDS="0.5") as url:
         yield url
 
 

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 
 def test_the_smoke_check_prints_every_figure_against_the_fake_engine(fake_engine_process):

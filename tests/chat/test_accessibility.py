@@ -7,7 +7,8 @@ import pytest
 
 from chatapp.faq.models import FAQEntry
 from tests.chat.test_ui import CODE_ANSWER, seed, seed_versions
-from tests.conftest import PASSWORD, ROOT, serve_app, sign_in
+from tests.support.accounts import PASSWORD, sign_in
+from tests.support.processes import ROOT, serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

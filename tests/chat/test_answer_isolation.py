@@ -13,8 +13,7 @@ from benchmarks.fake_engine import answer_text, answer_tokens
 from chatapp.chat import actions
 from chatapp.chat.events import chunk_event
 from chatapp.chat.models import Message
-from tests.conftest import ensure_bots, wait_until_finished
-from tests.faults.services import FakeEngine
+from tests.support.conversations import ensure_bots, wait_until_finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,16 +31,9 @@ def unsendable_chunk(message_id, attempt, seq, delta, html=None, texts={}):  # n
     return chunk_event(message_id, attempt, seq, delta, html)
 
 
-@pytest.fixture(scope="module")
-def fake_engine():
-    engine = FakeEngine()
-    yield engine.url
-    engine.close()
-
-
 @pytest.fixture
 def engine(fake_engine, settings):
-    settings.INFERENCE_URL = fake_engine
+    settings.INFERENCE_URL = fake_engine.base_url
     settings.INFERENCE_MODEL = "relay-bench"
     settings.MAX_ACTIVE_ANSWERS_PER_USER = 50
     return fake_engine

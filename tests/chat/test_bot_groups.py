@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 
 from chatapp.chat import actions
 from chatapp.chat.models import Bot, Conversation, Message
-from tests.chat.conftest import receive_until
+from tests.support.websocket import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,7 @@ import pytest
 
 from chatapp.chat.models import Message
 from chatapp.markdown import render_markdown
-from tests.conftest import sign_in
+from tests.support.accounts import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,8 +7,8 @@ from asgiref.sync import sync_to_async
 
 from benchmarks.fake_engine import answer_text, count_tokens
 from chatapp.chat.models import Message
-from tests.chat.conftest import finished, receive_until, reload, reply_in
-from tests.conftest import converse
+from tests.support.conversations import converse
+from tests.support.websocket import finished, receive_until, reload, reply_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
 

@@ -4,7 +4,7 @@ import pytest
 
 from benchmarks.fake_engine import answer_text
 from chatapp.chat.models import Message
-from tests.chat.conftest import finished, receive_until, reload, reply_in
+from tests.support.websocket import finished, receive_until, reload, reply_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
 

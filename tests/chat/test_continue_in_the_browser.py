@@ -4,7 +4,8 @@ import pytest
 
 from benchmarks.fake_engine import answer_text
 from chatapp.chat.models import Message
-from tests.conftest import serve_app, sign_in
+from tests.support.accounts import sign_in
+from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

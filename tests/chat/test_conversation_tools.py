@@ -71,7 +71,7 @@ def test_export_as_markdown_and_json(alice, alice_client, no_worker):
 
 def test_exports_link_images_the_owner_can_open(alice, alice_client, no_worker, settings, tmp_path):
     from chatapp.images.actions import attacher_for
-    from tests.images.conftest import picture, uploaded_id
+    from tests.support.pictures import picture, uploaded_id
 
     settings.MEDIA_ROOT = tmp_path / "media"
     image_id = uploaded_id(alice_client, picture(), "diagram.png")

@@ -79,8 +79,8 @@ def test_a_new_question_waits_while_an_answer_is_being_written(alice, no_worker)
 
 
 def test_a_capable_model_titles_the_conversation_after_its_first_answer_unless_renamed(alice, worker, settings):
-    from tests.conftest import wait_until_finished
     from tests.faq.scripted_model_service import ScriptedModelService
+    from tests.support.conversations import wait_until_finished
 
     settings.INFERENCE_MODEL = "capable-model"
     settings.TITLE_MODELS = ["capable-model"]

@@ -7,8 +7,8 @@ from asgiref.sync import sync_to_async
 from django.apps import apps as django_apps
 
 from chatapp.chat.models import Bot
-from tests.chat.conftest import finished, receive_until, reload, reply_in
-from tests.conftest import ensure_bots
+from tests.support.conversations import ensure_bots
+from tests.support.websocket import finished, receive_until, reload, reply_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
 

@@ -7,7 +7,7 @@ from chatapp.chat import actions
 from chatapp.chat.extensions import Registry, registry
 from chatapp.chat.models import Message
 from chatapp.images.actions import attacher_for
-from tests.conftest import picture
+from tests.support.pictures import picture
 
 pytestmark = pytest.mark.django_db
 

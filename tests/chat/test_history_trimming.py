@@ -2,7 +2,7 @@ import pytest
 
 from chatapp.chat.models import Bot, Message
 from chatapp.chat.prompt import build_request
-from tests.conftest import awaited_answer, converse
+from tests.support.conversations import awaited_answer, converse
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.chat.conftest import receive_until
+from tests.support.websocket import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

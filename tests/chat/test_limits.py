@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from chatapp.chat import actions, quotas
 from chatapp.chat.models import Conversation, Message, TokenQuota, TokenUse
-from tests.chat.conftest import receive_until
+from tests.support.websocket import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from chatapp.chat import live
 from chatapp.chat.events import chunk_event, conversation_group
 from chatapp.chat.models import Conversation
-from tests.conftest import receive_until
+from tests.support.websocket import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

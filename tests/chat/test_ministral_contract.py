@@ -15,8 +15,8 @@ from chatapp.chat.models import Message
 from chatapp.chat.naming import title_from_model
 from chatapp.chat.prompt import build_request
 from chatapp.images.actions import attacher_for
-from tests.conftest import FAKE_ENGINE_MODEL, converse, ensure_bots
-from tests.images.conftest import uploaded_id
+from tests.support.conversations import converse, ensure_bots
+from tests.support.pictures import uploaded_id
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +128,7 @@ def test_knowledge_base_prompts_and_title_requests(alice, settings, vllm_stand_i
 
     _, _, _, reply = ask(alice, "How do I reset my password?")
     answer(reply, "Use the self-service page.")
-    reply.model = FAKE_ENGINE_MODEL
+    reply.model = vllm_stand_in.model
     title_from_model(reply)
     requests = vllm_stand_in.requests()
     assert requests
@@ -157,7 +157,7 @@ def test_api_transcripts_with_the_clients_own_turns(alice):
 def test_title_requests_carry_a_priority_only_where_the_engine_schedules_by_it(alice, settings, vllm_stand_in):
     _, _, _, reply = ask(alice, "How do I reset my password?")
     answer(reply, "Use the self-service page.")
-    reply.model = FAKE_ENGINE_MODEL
+    reply.model = vllm_stand_in.model
     title_from_model(reply)
     assert "priority" not in vllm_stand_in.requests()[-1]
 

@@ -3,8 +3,8 @@
 import pytest
 
 from chatapp.chat.models import Message
-from tests.chat.conftest import finished, receive_until, reload, reply_in
 from tests.chat.faulty_model_service import FaultyModelService
+from tests.support.websocket import finished, receive_until, reload, reply_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.conftest import serve_app, sign_in
+from tests.support.accounts import sign_in
+from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.chat.conftest import open_socket
+from tests.support.websocket import open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

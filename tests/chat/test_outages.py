@@ -4,8 +4,8 @@ import pytest
 from channels.layers import channel_layers
 
 from chatapp.settings import redis_host
-from tests.chat.conftest import open_socket
-from tests.conftest import free_port
+from tests.support.processes import free_port
+from tests.support.websocket import open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chatapp.chat.models import Conversation, Message
-from tests.chat.conftest import receive_until
+from tests.support.websocket import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

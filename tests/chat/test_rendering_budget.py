@@ -20,9 +20,7 @@ from chatapp import markdown
 from chatapp.chat import lifecycle
 from chatapp.chat.models import Message
 from chatapp.markdown import HIGHLIGHT_MAX_CHARS, render_markdown
-from tests.chat.conftest import reply_in
-from tests.conftest import receive_until
-from tests.faults.services import FakeEngine
+from tests.support.websocket import receive_until, reply_in
 
 SLOW_LEXERS = ["make", "systemd", "cfengine3", "devicetree", "registry"]
 # Text that makes those lexers backtrack: long runs without the character they look for.
@@ -96,16 +94,9 @@ def test_a_fuzz_over_every_pygments_lexer_at_the_message_size_limit_stays_within
 # --- the worker stall, as found ----------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fake_engine():
-    engine = FakeEngine()
-    yield engine
-    engine.close()
-
-
 @pytest.fixture
 def repeating_engine(fake_engine, settings, worker):
-    settings.INFERENCE_URL = fake_engine.url
+    settings.INFERENCE_URL = fake_engine.base_url
     settings.INFERENCE_MAX_TOKENS = 4096
     # A relay loop stalled this long loses its answers to the reaper.
     settings.GENERATION_LEASE_SECONDS = 3

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 SCRIPT = """
 import json

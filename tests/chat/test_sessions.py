@@ -14,7 +14,8 @@ from asgiref.sync import sync_to_async
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from tests.conftest import PASSWORD, serve_app
+from tests.support.accounts import PASSWORD
+from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

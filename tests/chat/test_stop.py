@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from chatapp.chat import actions
 from chatapp.chat.models import Message
 from chatapp.chat.tasks import generate_reply
-from tests.chat.conftest import finished, receive_until, reload, reply_in
+from tests.support.websocket import finished, receive_until, reload, reply_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
 

@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 
 from chatapp.chat import actions, lifecycle, quotas
 from chatapp.chat.models import Message, TokenQuota, TokenUse, count_tokens
-from tests.conftest import receive_until, wait_until_finished
-from tests.faults.services import FakeEngine
+from tests.support.conversations import wait_until_finished
+from tests.support.websocket import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,20 +95,13 @@ def test_a_retry_is_a_new_version_with_its_own_cost_and_the_first_keeps_its_own(
 # --- with the real worker -----------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fake_engine():
-    engine = FakeEngine()
-    yield engine
-    engine.close()
-
-
 def queued_answer(frame):
     message = frame.get("message") or {}
     return frame.get("type") == "message" and message.get("role") == "assistant" and message["status"] == "queued"
 
 
 async def test_four_answers_stopped_mid_stream_are_counted(alice, socket_for, fake_engine, worker, settings):
-    settings.INFERENCE_URL = fake_engine.url
+    settings.INFERENCE_URL = fake_engine.base_url
     socket = await socket_for(alice)
     replies = []
     for seed in range(4):

@@ -12,7 +12,8 @@ import pytest
 from django.utils import timezone
 
 from chatapp.chat.models import Conversation, Message
-from tests.conftest import serve_app, sign_in
+from tests.support.accounts import sign_in
+from tests.support.processes import free_port, serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -216,19 +217,16 @@ def test_a_failed_answer_says_what_happened_and_what_to_do(page, served, alice):
     assert answer.get_by_role("button", name="Retry").is_visible()
 
 
-def test_connection_lost_and_back_is_shown_quietly(page, alice, transactional_db, redis_service, monkeypatch):
-    import tests.conftest
-
-    port = tests.conftest.free_port()
-    monkeypatch.setattr(tests.conftest, "free_port", lambda: port)
+def test_connection_lost_and_back_is_shown_quietly(page, alice, transactional_db, redis_service):
+    port = free_port()
     conversation = seed(alice)
-    with serve_app() as url:
+    with serve_app(port) as url:
         sign_in(page, url, alice)
         page.goto(f"{url}/c/{conversation.pk}/")
         page.wait_for_timeout(500)
     state = page.locator("#connection-state")
     page.wait_for_function("() => document.getElementById('connection-state').textContent.includes('reconnecting')")
-    with serve_app():
+    with serve_app(port):
         page.wait_for_function(
             "() => document.getElementById('connection-state').textContent === 'Reconnected.'", timeout=20_000
         )

@@ -4,7 +4,7 @@ import pytest
 
 from chatapp.chat.models import Bot, Conversation, Message
 from tests.chat.test_ui import seed
-from tests.conftest import sign_in
+from tests.support.accounts import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -113,7 +113,7 @@ def test_the_admin_transcript_shows_versions_and_the_chosen_branch(alice, admin,
 
 def test_an_edited_question_keeps_the_images_of_the_original(alice, alice_client, no_worker, settings, tmp_path):
     from chatapp.images.actions import attacher_for
-    from tests.images.conftest import picture, uploaded_id
+    from tests.support.pictures import picture, uploaded_id
 
     settings.MEDIA_ROOT = tmp_path / "media"
     image_id = uploaded_id(alice_client, picture(), "screenshot.png")

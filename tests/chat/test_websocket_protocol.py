@@ -1,6 +1,6 @@
 import pytest
 
-from tests.chat.conftest import open_socket, receive_until
+from tests.support.websocket import open_socket, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,8 +6,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from chatapp.documents.models import Document
-from tests.conftest import signed_in
 from tests.documents.conftest import zip_bytes
+from tests.support.accounts import signed_in
 
 UPLOAD = "/admin/documents/document/upload/"
 LIST = "/admin/documents/document/"
@@ -138,7 +138,10 @@ def test_staff_outside_a_documents_group_do_not_see_it_in_the_admin(db, reviewer
     client = signed_in(reviewer)
 
     assert "Driver handbook" not in client.get(LIST).content.decode()
-    assert client.get(reverse("admin:documents_document_change", args=[document.pk])).status_code in {302, 404}
+    # As for a document that does not exist: back to the admin's index, told so.
+    response = client.get(reverse("admin:documents_document_change", args=[document.pk]), follow=True)
+    assert response.redirect_chain[-1] == (reverse("admin:index"), 302)
+    assert "doesn’t exist" in response.content.decode()
 
 
 def test_a_documents_admin_page_links_its_passages_and_original(db, admin):

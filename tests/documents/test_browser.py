@@ -8,7 +8,9 @@ import pytest
 from django.contrib.auth.models import Group
 
 from chatapp.documents.models import Document, Passage
-from tests.conftest import ensure_bots, serve_app, sign_in
+from tests.support.accounts import sign_in
+from tests.support.conversations import ensure_bots
+from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

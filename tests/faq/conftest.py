@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from chatapp.faq.search import current_index
-from tests.conftest import ensure_bots, wait_until_finished  # noqa: F401
+from tests.support.conversations import ensure_bots
 
 
 @pytest.fixture

@@ -1,28 +1,28 @@
 """An OpenAI-compatible model service that answers from a script.
 
-A test double, for what the real CPU model cannot be made to do on demand: be
-a capable model that judges coverage and verifies answers ("2", "no"), write
-an answer that strays from the entries, or be slow on purpose. It speaks the
-contract the app relies on: POST /v1/chat/completions, streamed (SSE chunks,
-then [DONE]) or whole (one JSON body).
+A test double, for what the real CPU model cannot be made to do on demand:
+write a given answer (one that strays from the entries, say) and a given
+conversation title. It speaks the contract the app relies on: POST
+/v1/chat/completions, streamed (SSE chunks, then [DONE]) or whole (one JSON body).
 
-Each reply is chosen by the system prompt's first words:
-- the coverage question ("You decide whether a knowledge base answers...") → `judge`;
-- the verification question ("You check an answer...") → `verify`;
-- the naming question ("You name conversations...") → `title`;
-- anything else (the bot's answer) → `answer`.
-`delay` (seconds) holds the judge's and verifier's replies back, for timeouts.
+The naming question (a system prompt starting "You name conversations") gets
+`title`; anything else (the bot's answer) gets `answer`.
 """
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def naming(body):
+    """Whether the request asks for a conversation's title."""
+    first = body["messages"][0]
+    return first["role"] == "system" and first["content"].startswith("You name conversations")
+
+
 class ScriptedModelService:
-    def __init__(self, answer="", judge="1", verify="yes", delay=0.0, title="A title"):
-        self.answer, self.judge, self.verify, self.delay, self.title = answer, judge, verify, delay, title
+    def __init__(self, answer="", title="A title"):
+        self.answer, self.title = answer, title
         self.requests = []
         service = self
 
@@ -32,17 +32,7 @@ class ScriptedModelService:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 service.requests.append(body)
-                system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
-                if system.startswith("You decide whether a knowledge base answers"):
-                    reply, kind = service.judge, "judge"
-                elif system.startswith("You check an answer"):
-                    reply, kind = service.verify, "verify"
-                elif system.startswith("You name conversations"):
-                    reply, kind = service.title, "title"
-                else:
-                    reply, kind = service.answer, "answer"
-                if kind != "answer" and service.delay:
-                    time.sleep(service.delay)
+                reply = service.title if naming(body) else service.answer
                 if body.get("stream"):
                     self.stream(reply)
                 else:
@@ -63,10 +53,7 @@ class ScriptedModelService:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                try:
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting: that is the point of the delay
+                self.wfile.write(payload)
 
             def stream(self, reply):
                 self.send_response(200)
@@ -107,15 +94,9 @@ class ScriptedModelService:
     def url(self):
         return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
-    def asked(self, kind):
-        """The requests of one kind: "judge", "verify" or "answer"."""
-        starts = {"judge": "You decide whether a knowledge base answers", "verify": "You check an answer"}
-
-        def kind_of(body):
-            system = body["messages"][0]["content"]
-            return next((name for name, start in starts.items() if system.startswith(start)), "answer")
-
-        return [body for body in self.requests if kind_of(body) == kind]
+    def answers_asked(self):
+        """The requests for an answer (not for a title)."""
+        return [body for body in self.requests if not naming(body)]
 
     def __exit__(self, *exc):
         self.server.shutdown()

@@ -29,7 +29,7 @@ def faq_bot(team_faq_bot):
 
 @pytest.fixture
 def capable(settings, faq_bot):
-    """The bot's model is declared capable: it generates, judges coverage and verifies."""
+    """The bot's model is declared capable: it generates the answer from the entries."""
     settings.FAQ_ANSWER_MODES = {MODEL: "generate"}
     with ScriptedModelService() as service:
         settings.INFERENCE_URL = service.url
@@ -148,7 +148,7 @@ def test_a_capable_model_writes_from_the_numbered_entries(alice, faq_bot, capabl
 def test_whether_to_answer_is_decided_without_asking_the_model(alice, faq_bot, capable):
     request = build_request(asking(alice, faq_bot, "Who approves my VPN request and how long does it take?"))
 
-    assert not capable.asked("judge")
+    assert not capable.requests
     assert request.canned_answer is None or request.canned_answer.startswith(UNSURE_TEXT)
 
 
@@ -174,7 +174,7 @@ def test_a_supported_answer_is_kept_with_its_citations(alice, faq_bot, capable):
 
     assert final.text == text and final.rejected_draft == ""
     assert final.sources[0]["cited"]
-    assert not capable.asked("verify"), "the lexical check needs no model"
+    assert not capable.requests, "the lexical check needs no model"
 
 
 @pytest.mark.parametrize(
@@ -190,7 +190,7 @@ def test_answers_with_missing_or_unknown_citations_are_replaced_without_asking_t
     _reply, _request, final = generated(alice, faq_bot, draft)
 
     assert final.rejected_draft == draft
-    assert not capable.asked("verify")
+    assert not capable.requests
 
 
 def test_a_replaced_answer_is_marked_for_the_browser_and_the_api(alice, faq_bot, capable):
@@ -205,7 +205,7 @@ def test_a_replaced_answer_is_marked_for_the_browser_and_the_api(alice, faq_bot,
 @pytest.mark.django_db(transaction=True)
 def test_a_quoted_answer_shows_no_model_name_or_duration(alice, faq_bot, worker, client):
     from chatapp.chat import actions
-    from tests.conftest import wait_until_finished
+    from tests.support.conversations import wait_until_finished
 
     conversation, _, _, reply = actions.send_message(alice, "How do I get VPN access?", bot_slug=faq_bot.slug)
     reply = wait_until_finished(reply, timeout=60)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.conftest import sign_in
 from tests.faq.scripted_model_service import ScriptedModelService
+from tests.support.accounts import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sample_faq", "team_faq_bot")]
 
@@ -50,7 +50,7 @@ def test_a_generated_answer_refused_by_the_check_says_it_was_replaced(page, live
     team_faq_bot.model = "capable-model"
     team_faq_bot.save()
     settings.FAQ_ANSWER_MODES = {"capable-model": "generate"}
-    with ScriptedModelService(answer="Just run `sudo rollback --force` [1].", judge="1", verify="no") as service:
+    with ScriptedModelService(answer="Just run `sudo rollback --force` [1].") as service:
         settings.INFERENCE_URL = service.url  # the worker runs in this process
         answer = ask(page, live_app, alice, "Rollback a bad deploy how?")
 

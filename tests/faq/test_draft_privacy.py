@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from chatapp.faq.models import FAQEntry
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from chatapp.faq.actions import record_unanswered
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
 from chatapp.faq.search import search, visible_entry_ids
 from chatapp.review.roles import reviewer_group
-from tests.faq.conftest import wait_until_finished
+from tests.support.conversations import wait_until_finished
 
 pytestmark = pytest.mark.django_db
 

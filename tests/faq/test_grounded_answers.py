@@ -9,8 +9,8 @@ from chatapp.chat.models import Message
 from chatapp.faq.groundedness import check
 from chatapp.faq.grounding import NOT_COVERED_TEXT, UNSURE_TEXT
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
-from tests.faq.conftest import wait_until_finished
 from tests.faq.scripted_model_service import ScriptedModelService
+from tests.support.conversations import wait_until_finished
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -94,7 +94,7 @@ def test_a_streamed_answer_off_the_entries_ends_with_the_quote_and_keeps_the_dra
     team_faq_bot.save()
     settings.FAQ_ANSWER_MODES = {"capable-model": "generate"}
     draft = 'Install it with `sudo apt-get install ssh-fork -j "https://www.wg0"` [1].'
-    with ScriptedModelService(answer=draft, judge="1", verify="no") as service:
+    with ScriptedModelService(answer=draft) as service:
         settings.INFERENCE_URL = service.url
         reply = ask(alice, "Rollback a bad deploy how?")
 
@@ -104,4 +104,4 @@ def test_a_streamed_answer_off_the_entries_ends_with_the_quote_and_keeps_the_dra
     assert reply.rejected_draft == draft
     assert reply.sources[0]["key"] == "rollback" and reply.sources[0]["cited"]
     assert message_payload(reply)["replaced"] is True
-    assert [body["stream"] for body in service.asked("answer") if "stream" in body] == [True]  # it streamed as usual
+    assert [body["stream"] for body in service.answers_asked() if "stream" in body] == [True]  # it streamed as usual

@@ -12,10 +12,8 @@ import time
 import pytest
 from django.conf import settings
 
-from tests.conftest import FAST_HASHERS, database_url
 from tests.faults.browser import Browser
 from tests.faults.services import (
-    FakeEngine,
     PostgresCluster,
     RedisServer,
     SharedServerOutage,
@@ -23,6 +21,8 @@ from tests.faults.services import (
     postgres_answers,
     postgres_bindir,
 )
+from tests.support.accounts import FAST_HASHERS
+from tests.support.processes import database_url
 
 # The shipped defaults, but for one shortening so the suite takes minutes: a
 # stopping worker has 5 s. The engine's timeouts and the database pool's wait
@@ -76,20 +76,13 @@ def redis_server():
 
 
 @pytest.fixture(scope="session")
-def fake_engine():
-    engine = FakeEngine()
-    yield engine
-    engine.close()
-
-
-@pytest.fixture(scope="session")
 def app(django_db_setup, django_db_blocker, redis_server, fake_engine):
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         **APP_ENV,
         "DATABASE_URL": database_url(),
         "REDIS_URL": redis_server.url,
-        "INFERENCE_URL": fake_engine.url,
+        "INFERENCE_URL": fake_engine.base_url,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PASSWORD_HASHERS": ",".join(FAST_HASHERS),
         # The test process signs the sessions the browsers use: the app must share its key.

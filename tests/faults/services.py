@@ -14,8 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.fake_engine import serve_arguments
-from tests.conftest import ROOT, free_port
+from tests.support.processes import ROOT, free_port
 
 BIN = Path(sys.executable).parent
 
@@ -212,26 +211,6 @@ class SharedServerOutage:
 
     def close(self):
         pass
-
-
-class FakeEngine:
-    """benchmarks/fake_engine.py under uvicorn: the question says how many tokens, how fast, after what delay."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                *serve_arguments(self.port),
-            ],
-            cwd=ROOT,
-        )
-        wait_until(lambda: _http_ok(f"http://127.0.0.1:{self.port}/health"), 30, "fake engine started")
-
-    def close(self):
-        self.process.terminate()
-        self.process.wait(10)
 
 
 def _http_ok(url):

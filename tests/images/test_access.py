@@ -7,8 +7,8 @@ from django.test import Client
 from chatapp.chat import actions
 from chatapp.images.actions import attacher_for
 from chatapp.images.models import Attachment
-from tests.conftest import make_user
-from tests.images.conftest import uploaded_id
+from tests.support.accounts import make_user
+from tests.support.pictures import uploaded_id
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import base64
 import pytest
 
 from chatapp.images.models import Attachment
-from tests.conftest import sign_in
-from tests.images.conftest import picture
+from tests.support.accounts import sign_in
+from tests.support.pictures import picture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,8 +14,8 @@ from chatapp.chat.models import Conversation, Message
 from chatapp.chat.prompt import build_request
 from chatapp.images.actions import attacher_for, record_left_out
 from chatapp.images.models import Attachment
-from tests.images.conftest import picture, uploaded_id
 from tests.images.recording_model_service import ANSWER, RecordingModelService
+from tests.support.pictures import picture, uploaded_id
 
 
 def ask_with_images(user, text, images, conversation_id=None):

@@ -6,8 +6,8 @@ from django.test import Client
 
 from chatapp.chat.models import Message
 from chatapp.images.models import Attachment
-from tests.chat.conftest import receive_until
-from tests.images.conftest import picture, uploaded_id
+from tests.support.pictures import picture, uploaded_id
+from tests.support.websocket import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,7 +114,7 @@ async def test_no_text_and_no_image_is_refused(alice, socket_for):
 
 
 async def test_the_knowledge_base_bot_says_it_cannot_read_an_attached_image_and_nothing_is_lost(alice, socket_for):
-    from tests.conftest import ensure_bots
+    from tests.support.conversations import ensure_bots
 
     faq_bot = (await sync_to_async(ensure_bots)())["team-faq"]
     ids = await upload_images(alice, 1)

@@ -14,7 +14,7 @@ from PIL import Image
 from chatapp.chat import actions
 from chatapp.images.actions import attacher_for, delete_unreferenced_images, discard_stale_uploads
 from chatapp.images.models import Attachment, StoredImage
-from tests.images.conftest import picture, stored_files, upload, uploaded_id
+from tests.support.pictures import picture, stored_files, upload, uploaded_id
 
 pytestmark = pytest.mark.django_db
 

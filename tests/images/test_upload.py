@@ -8,7 +8,7 @@ from django.test import Client
 from PIL import ExifTags, Image
 
 from chatapp.images.models import Attachment, StoredImage
-from tests.images.conftest import picture, stored_files, upload
+from tests.support.pictures import picture, stored_files, upload
 
 pytestmark = pytest.mark.django_db
 

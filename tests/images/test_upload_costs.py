@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from chatapp.images import processing, slots
-from tests.images.conftest import picture, upload
+from tests.support.pictures import picture, upload
 
 pytestmark = pytest.mark.django_db
 

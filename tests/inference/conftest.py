@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_SIZE = 2

@@ -7,7 +7,7 @@ from configparser import RawConfigParser
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import ROOT, serve_app
+from tests.support.processes import ROOT, serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.django_db
 

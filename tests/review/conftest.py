@@ -5,7 +5,9 @@ import pytest
 from chatapp.chat.models import Message
 from chatapp.images.actions import upload_image
 from chatapp.images.models import Attachment
-from tests.conftest import converse, picture, serve_app, signed_in  # noqa: F401
+from tests.support.accounts import signed_in
+from tests.support.pictures import picture
+from tests.support.processes import serve_app
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from chatapp.review import actions
 from chatapp.review.models import AuditEntry
-from tests.review.conftest import converse
+from tests.support.conversations import converse
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ from django.test import Client
 
 from chatapp.faq.models import FAQEntry
 from chatapp.review.models import ConversationReview, Feedback
-from tests.review.conftest import answer_of, attach_image, converse, question_of
+from tests.review.conftest import answer_of, attach_image, question_of
+from tests.support.conversations import converse
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

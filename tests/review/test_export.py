@@ -8,7 +8,8 @@ import pytest
 
 from chatapp.chat.models import Message
 from chatapp.review import actions
-from tests.review.conftest import answer_of, attach_image, converse, question_of
+from tests.review.conftest import answer_of, attach_image, question_of
+from tests.support.conversations import converse
 
 LIST = "/admin/chat/conversation/"
 

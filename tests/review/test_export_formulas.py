@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from tests.review.conftest import converse
+from tests.support.conversations import converse
 
 LIST = "/admin/chat/conversation/"
 

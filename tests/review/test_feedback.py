@@ -7,7 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from chatapp.chat.models import Message
 from chatapp.review.models import Feedback
-from tests.review.conftest import answer_of, converse, question_of
+from tests.review.conftest import answer_of, question_of
+from tests.support.conversations import converse
 
 pytestmark = pytest.mark.django_db
 

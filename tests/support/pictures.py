@@ -1,6 +1,16 @@
-from django.core.files.uploadedfile import SimpleUploadedFile
+"""Pictures made on the spot, and uploaded as the browser's attach does."""
 
-from tests.conftest import picture
+import io
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+
+def picture(fmt="PNG", size=(64, 48), color=(200, 40, 40), **options):
+    """The bytes of a plain picture."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt, **options)
+    return buffer.getvalue()
 
 
 def stored_files(media_root):
