@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chatapp.chat import actions, live, quotas, sessions
-from chatapp.chat.events import conversation_group, message_payload, user_group
+from chatapp.chat.events import conversation_group, message_frame, message_payload, user_group
 from chatapp.chat.extensions import registry
 from chatapp.chat.following import resume_frame
 from chatapp.chat.models import Conversation
@@ -291,7 +291,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     # --- group events -------------------------------------------------------
 
     async def chat_message(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "message", "message": event["message"]})
+        await self.send_json(message_frame(event, self.user.pk))
 
     async def chat_chunk(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["frame"])  # encoded once, by the worker

@@ -59,8 +59,24 @@ def message_payload(message: Message) -> dict[str, Any]:
     return payload
 
 
-def message_event(message: Message) -> dict[str, Any]:
-    return {"type": "chat.message", "message": message_payload(message)}
+def message_event(message: Message, owner_id: int | None = None, tokens_today: int | None = None) -> dict[str, Any]:
+    """`tokens_today`: when an answer ends, the day's tokens of its owner (`owner_id`), for "Today: N tokens"."""
+    event: dict[str, Any] = {"type": "chat.message", "message": message_payload(message)}
+    if tokens_today is not None:
+        event |= {"owner_id": owner_id, "tokens_today": tokens_today}
+    return event
+
+
+def message_frame(event: dict[str, Any], user_id: int | None) -> dict[str, Any]:
+    """The websocket frame of a message event for a socket of `user_id`.
+
+    The day's tokens go only to their owner's sockets: whoever else may follow
+    a conversation one day never reads another person's figure.
+    """
+    frame = {"type": "message", "message": event["message"]}
+    if "tokens_today" in event and event.get("owner_id") == user_id:
+        frame["tokens_today"] = event["tokens_today"]
+    return frame
 
 
 def chunk_frame(message_id: int, attempt: int, after: int, seq: int, delta: str, html: str | None = None) -> str:

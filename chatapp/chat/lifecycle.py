@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from chatapp.chat import live, naming
 from chatapp.chat.events import conversation_group, message_event
 from chatapp.chat.extensions import registry
-from chatapp.chat.models import Message, TokenUse
+from chatapp.chat.models import Message, TokenQuota, TokenUse
 from chatapp.chat.prompt import GenerationRequest, build_request
 from chatapp.chat.signals import reaper_ran
 
@@ -48,10 +48,18 @@ def notify_message(message: Message) -> None:
     The payload stays on the message as `notified_payload`, for a caller that
     sends the same message to its own client (the websocket's `send`).
     """
-    event = message_event(message)
+    event = message_event(message, **day_total(message))
     message.notified_payload = event["message"]
     group = conversation_group(message.conversation_id)
     transaction.on_commit(lambda: live.notify(group, event))
+
+
+def day_total(message: Message) -> dict[str, int]:
+    """For an answer that has ended (settled on the ledger): its owner's tokens today, which the chat shows."""
+    if message.role != Message.Role.ASSISTANT or message.status in Message.ACTIVE:
+        return {}
+    owner_id = message.conversation.owner_id
+    return {"owner_id": owner_id, "tokens_today": TokenQuota.tokens_used_today(owner_ids=[owner_id])}
 
 
 def queue(reply: Message) -> None:

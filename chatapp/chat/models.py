@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from chatapp.chat.audience import GroupLimitedQuerySet
 from chatapp.chat.signals import answer_finished
 
 if TYPE_CHECKING:
@@ -15,16 +16,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 
-class BotQuerySet(models.QuerySet["Bot"]):
-    def visible_to(self, user: "User | AnonymousUser") -> Self:
-        """The bots `user` may talk to: those limited to none of the groups, and
-        those limited to one of theirs. Superusers manage every bot."""
-        if not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser:
-            return self.all()
-        limits = Bot.groups.through.objects.filter(bot=models.OuterRef("pk"))
-        return self.filter(~models.Exists(limits) | models.Exists(limits.filter(group__user=user)))
+class BotQuerySet(GroupLimitedQuerySet["Bot"]):
+    """`visible_to(user)`: the bots `user` may talk to (`chatapp.chat.audience`)."""
 
     def default_for(self, user: "User | AnonymousUser") -> "Bot | None":
         return self.visible_to(user).order_by("-is_default", "position", "id").first()

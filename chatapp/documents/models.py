@@ -28,6 +28,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from chatapp.chat.audience import GroupLimitedQuerySet
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
@@ -43,23 +45,16 @@ def original_path(instance: "Document", filename: str) -> str:
     return f"documents/{(instance.content_hash or '00')[:2]}/{filename}"
 
 
-class DocumentQuerySet(models.QuerySet["Document"]):
+class DocumentQuerySet(GroupLimitedQuerySet["Document"]):
+    """`visible_to(user)`: the documents `user` may see, by their groups, as for FAQ entries and bots
+    (`chatapp.chat.audience`). Drafts and documents not ready are filtered by callers (`published()`,
+    `ready()`)."""
+
     def published(self) -> Self:
         return self.filter(published=True)
 
     def ready(self) -> Self:
         return self.filter(status=Document.Status.READY)
-
-    def visible_to(self, user: "User | AnonymousUser") -> Self:
-        """The documents `user` may see: those with no group, and those with one
-        of theirs. Superusers see every document. Drafts and documents not ready
-        are filtered by callers (`published()`, `ready()`)."""
-        if not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser:
-            return self.all()
-        limits = Document.groups.through.objects.filter(document=models.OuterRef("pk"))
-        return self.filter(~models.Exists(limits) | models.Exists(limits.filter(group__user=user)))
 
     def fingerprint(self) -> tuple[int, datetime | None, int | None]:
         """Changes whenever a document is added, re-processed, published, withdrawn or deleted."""

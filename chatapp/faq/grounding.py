@@ -5,10 +5,12 @@
 `uses_knowledge_base`. The latest question (with the conversation's earlier
 ones, for a follow-up) is searched and decided (`search.py`):
 
-- answer: in `quote` mode the best entry's own text is the answer, with its
-  citation and "Related" links to other matching entries; no model, nothing
-  invented. In `generate` mode the model writes from the numbered entries,
-  and `finalize` checks the result once the stream has ended.
+- answer: in `quote` mode the best entry's own text is the answer, with
+  "Related" links to other matching entries; no model, nothing invented. Its
+  citation is the message's first source (the chat's Sources block, the API's
+  `sources`), not a line of the text. In `generate` mode the model writes
+  from the numbered entries, citing them inline ("[1]"), and `finalize`
+  checks the result once the stream has ended.
 - unsure: no assertion, the closest entries as links; recorded for reviewers.
 - not covered: a fixed reply; recorded for reviewers.
 
@@ -139,14 +141,8 @@ def highlighted(text: str, question: str) -> str:
 
 
 def passage_quote(hit: Hit, question: str, sources: list) -> str:
-    """A document answer in quote mode: the passage, the answering sentences highlighted, its citation."""
-    first = sources[0]
-    label = first["question"].replace("[", "(").replace("]", ")")
-    text = f"{highlighted(hit.document.answer, question)}\n\nSource: [1] [{label}]({first['url']})"
-    related = [item for item in sources if item["use"] == "related"]
-    if related:
-        text += "\n\nRelated: " + " · ".join(entry_link(item) for item in related)
-    return text
+    """A document answer in quote mode: the passage, the answering sentences highlighted."""
+    return quote_answer(highlighted(hit.document.answer, question), sources)
 
 
 def entry_link(item: dict) -> str:
@@ -155,8 +151,12 @@ def entry_link(item: dict) -> str:
 
 
 def quote_answer(answer: str, sources: list) -> str:
-    """The entry's own text, its citation, and links to the related entries: nothing but the knowledge base."""
-    text = f"{answer.strip()}\n\nSource: [1]"
+    """The entry's own text and links to the related entries: nothing but the knowledge base.
+
+    The entry quoted is source [1], cited under the answer: repeating it in the
+    text would show the citation twice.
+    """
+    text = answer.strip()
     related = [item for item in sources if item["use"] == "related"]
     if related:
         text += "\n\nRelated: " + " · ".join(entry_link(item) for item in related)

@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from django.conf import settings
 from django.db import models
@@ -7,8 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+from chatapp.chat.audience import GroupLimitedQuerySet
 
 
 def split_lines(text: str | None) -> list[str]:
@@ -19,19 +18,12 @@ def split_tags(text: str | None) -> list[str]:
     return [tag.strip() for tag in (text or "").split(",") if tag.strip()]
 
 
-class FAQEntryQuerySet(models.QuerySet["FAQEntry"]):
+class FAQEntryQuerySet(GroupLimitedQuerySet["FAQEntry"]):
+    """`visible_to(user)`: the entries `user` may see, by their groups, as for bots and documents
+    (`chatapp.chat.audience`)."""
+
     def published(self) -> Self:
         return self.filter(status=FAQEntry.Status.PUBLISHED)
-
-    def visible_to(self, user: "User | AnonymousUser") -> Self:
-        """The entries `user` may see: those tagged with no group, and those
-        tagged with one of theirs. Superusers see every entry."""
-        if not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser:
-            return self.all()
-        limits = FAQEntry.groups.through.objects.filter(faqentry=models.OuterRef("pk"))
-        return self.filter(~models.Exists(limits) | models.Exists(limits.filter(group__user=user)))
 
     def fingerprint(self) -> tuple[int, datetime | None, int | None]:
         """Changes whenever an entry is added, edited, published, withdrawn or deleted.

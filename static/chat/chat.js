@@ -495,6 +495,11 @@
 
   function onMessage(data) {
     upsertMessage(data.message);
+    // Sent with an answer that has ended, to its owner only: the figure under their name.
+    if (Number.isInteger(data.tokens_today)) {
+      const today = document.querySelector(".token-usage .tokens-today");
+      if (today) today.textContent = String(data.tokens_today);
+    }
     if (pendingSend && data.ref === pendingSend.ref) {
       if (pendingSend.edit) {
         pendingSend = null;

@@ -29,12 +29,13 @@ def ask(api, *messages):
     return completion.choices[0].message.content, completion.model_extra.get("sources", [])
 
 
-def test_the_faq_bot_answers_from_the_entry_and_cites_it(api, sample_faq, live_app):
+def test_the_faq_bot_answers_with_the_entrys_text_and_cites_it_in_sources(api, sample_faq, live_app):
     text, sources = ask(api, "How do I get VPN access?")
 
     entry = FAQEntry.objects.get(key="vpn-access")
     assert text.startswith(entry.answer.strip())
-    assert "Source: [1]" in text
+    # The citation is in `sources`, not written into the answer a second time.
+    assert "Source" not in text
     # The entries behind the citations, as an extra field next to the standard ones.
     assert sources[0] == {
         "number": 1,
@@ -44,9 +45,12 @@ def test_the_faq_bot_answers_from_the_entry_and_cites_it(api, sample_faq, live_a
         "url": f"{live_app}/faq/vpn-access/",
         "cited": True,
     }
-    # Related entries are linked in the text with the numbers they have in `sources`.
+    # Related entries are linked in the text with the numbers they have in `sources`, absolute:
+    # the client is not on the site.
+    assert sources[1:], "another VPN entry matches too"
     for item in sources[1:]:
-        assert f"[{item['number']}] [{item['question']}]" in text
+        assert item["url"].startswith(f"{live_app}/faq/")
+        assert f"[{item['number']}] [{item['question']}]({item['url']})" in text
 
 
 def test_an_off_topic_question_gets_an_honest_not_covered(api, sample_faq):
@@ -74,7 +78,7 @@ def test_a_follow_up_is_answered_with_the_conversations_context(api, sample_faq)
     assert text.startswith(FAQEntry.objects.get(key="deploy-freeze").answer.strip())
 
 
-def test_a_streamed_faq_answer_cites_the_entry_too(api, sample_faq):
+def test_a_streamed_faq_answer_cites_the_entry_in_its_sources_too(api, sample_faq):
     chunks = list(
         api.chat.completions.create(
             model="team-faq", messages=[{"role": "user", "content": "How do I get VPN access?"}], stream=True
@@ -82,7 +86,8 @@ def test_a_streamed_faq_answer_cites_the_entry_too(api, sample_faq):
     )
 
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
-    assert "Source: [1]" in text
+    assert text.startswith(FAQEntry.objects.get(key="vpn-access").answer.strip())
+    assert "Source" not in text
     assert chunks[-1].model_extra["sources"][0]["key"] == "vpn-access"
 
 
@@ -94,6 +99,7 @@ def test_a_document_answer_carries_its_title_section_page_and_link(api, sample_f
 
     passage = document.passages.get()
     assert "minimum rest is 11 hours" in text
+    assert "Source" not in text and "Driver handbook" not in text  # cited once, in `sources`
     assert sources[0] | {"url": ""} == {
         "number": 1,
         "kind": "passage",

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from chatapp.chat import quotas
 from chatapp.chat.models import Message
 from chatapp.markdown import render_markdown
 from tests.support.accounts import sign_in
@@ -109,3 +110,22 @@ def test_a_new_conversation_can_be_renamed_and_deleted_right_away(page, live_app
     page.wait_for_url(f"{live_app}/", timeout=15_000)
     assert page.get_by_role("link", name="Greetings").count() == 0
     assert not Message.objects.exists()
+
+
+def test_todays_tokens_under_the_name_grow_as_soon_as_an_answer_ends_without_a_reload(page, live_app, alice):
+    sign_in(page, live_app, alice)
+    today = page.locator(".token-usage")
+    assert today.inner_text() == "Today: 0 tokens"
+    page.evaluate("() => { window.sameDocument = true; }")  # gone if the page reloads
+
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill("Name a colour.")
+    composer.press("Enter")
+    page.locator(f'{ANSWER}[data-status="done"]').wait_for(timeout=90_000)
+
+    spent = quotas.tokens_used_today(owner_ids=[alice.pk])
+    assert spent > 0
+    page.wait_for_function(
+        "(text) => document.querySelector('.token-usage').innerText === text", arg=f"Today: {spent} tokens"
+    )
+    assert page.evaluate("() => window.sameDocument") is True

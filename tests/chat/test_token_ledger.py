@@ -9,9 +9,10 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chatapp.chat import actions, lifecycle, quotas
+from chatapp.chat.events import message_event, message_frame
 from chatapp.chat.models import Message, TokenQuota, TokenUse, count_tokens
 from tests.support.conversations import wait_until_finished
-from tests.support.websocket import receive_until
+from tests.support.websocket import finished, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,6 +93,22 @@ def test_a_retry_is_a_new_version_with_its_own_cost_and_the_first_keeps_its_own(
     assert used(alice) == request.estimated_tokens + count_tokens("partial") + second.estimated_tokens
 
 
+def test_the_frame_that_ends_an_answer_tells_its_owner_their_tokens_today(alice, bob, nothing_queued):
+    reply, _ = prepared_answer(alice)
+    lifecycle.finish(reply, Message.Status.DONE, text="Hello.", seq=1, prompt_tokens=120, completion_tokens=3)
+    event = message_event(reply, **lifecycle.day_total(reply))
+
+    assert message_frame(event, alice.pk)["tokens_today"] == used(alice) == 123
+    # Another person's socket never reads the figure, whatever it follows.
+    assert "tokens_today" not in message_frame(event, bob.pk)
+
+
+def test_frames_of_answers_still_being_written_carry_no_figure(alice, nothing_queued):
+    reply, _ = prepared_answer(alice)
+
+    assert "tokens_today" not in message_frame(message_event(reply, **lifecycle.day_total(reply)), alice.pk)
+
+
 # --- with the real worker -----------------------------------------------------------
 
 
@@ -119,3 +136,20 @@ async def test_four_answers_stopped_mid_stream_are_counted(alice, socket_for, fa
     assert all(answer.status == Message.Status.STOPPED and answer.completion_tokens is None for answer in stopped)
     assert len(uses) == 4 and all(use.settled and use.completion_tokens > 0 for use in uses)
     assert await sync_to_async(used)(alice) >= streamed > 0
+
+
+async def test_the_end_of_an_answer_brings_the_owners_own_day_total_live(
+    alice, bob, socket_for, fake_engine, worker, settings
+):
+    settings.INFERENCE_URL = fake_engine.base_url
+    # Someone else's tokens today: never in alice's figure.
+    await sync_to_async(TokenUse.objects.create)(user=bob, answer_id=10**9, prompt_tokens=500, settled=True)
+    socket = await socket_for(alice)
+
+    await socket.send_json_to({"type": "send", "conversation_id": None, "text": "seed=3 tokens=20 rate=400"})
+    frames = await receive_until(socket, finished())
+
+    spent = await sync_to_async(used)(alice)
+    assert frames[-1]["message"]["status"] == "done"
+    assert frames[-1]["tokens_today"] == spent > 0
+    assert not any("tokens_today" in frame for frame in frames[:-1])  # only once the answer has ended

@@ -171,7 +171,7 @@ def test_reviewers_see_a_refused_draft_in_the_transcript_marked_as_such(admin_cl
     Message.objects.create(
         conversation=conversation,
         role="assistant",
-        content="Run `/deploy rollback production` in **#deploys**.\n\nSource: [1]",
+        content="Run `/deploy rollback production` in **#deploys**.",
         rejected_draft="Just run `sudo rollback --force` [1].",
     )
 

@@ -54,12 +54,13 @@ def knowledge_base_text():
 # --- quote mode: the default for the CPU model ---------------------------------------------------
 
 
-def test_a_quote_answer_is_the_entrys_own_text_with_its_citation(alice, faq_bot):
+def test_a_quote_answer_is_the_entrys_own_text_cited_once_as_its_first_source(alice, faq_bot):
     request = build_request(asking(alice, faq_bot, "How do I get VPN access?"))
 
     entry = FAQEntry.objects.get(key="vpn-access")
     assert request.canned_answer.startswith(entry.answer.strip())
-    assert "Source: [1]" in request.canned_answer
+    # Cited under the answer (the Sources block), not a second time in its text.
+    assert "Source" not in request.canned_answer and "[1]" not in request.canned_answer
     assert request.sources[0]["key"] == "vpn-access" and request.sources[0]["cited"]
 
 
@@ -79,7 +80,7 @@ def test_quote_mode_answers_contain_nothing_but_knowledge_base_text(alice, faq_b
     request = build_request(asking(alice, faq_bot, question))
 
     # Every word is the knowledge base's, or one of the fixed phrases around it.
-    fixed = set(words(f"Source Related faq {UNSURE_TEXT} {NOT_COVERED_TEXT}"))
+    fixed = set(words(f"Related faq {UNSURE_TEXT} {NOT_COVERED_TEXT}"))
     assert request.canned_answer is not None
     assert set(words(request.canned_answer)) <= knowledge_base_text() | fixed
 
@@ -164,7 +165,7 @@ def test_an_answer_stating_what_the_entries_do_not_say_is_replaced_by_the_quote(
 
     assert final.rejected_draft == STRAYING
     entry = FAQEntry.objects.get(key=request.sources[0]["key"])
-    assert final.text.startswith(entry.answer.strip()) and "Source: [1]" in final.text
+    assert final.text.startswith(entry.answer.strip()) and "Source" not in final.text
     assert final.sources[0]["cited"] and final.sources[0]["use"] == "quoted"
 
 

@@ -20,12 +20,14 @@ def ask(page, live_app, user, question):
     return page.locator(ANSWER)
 
 
-def test_the_faq_bot_answer_links_its_source_entry(page, live_app, alice):
+def test_the_faq_bot_answer_cites_its_source_entry_once_under_it(page, live_app, alice):
     answer = ask(page, live_app, alice, "How do I get VPN access?")
 
-    assert "WireGuard" in answer.locator(".message-body").inner_text()
+    body = answer.locator(".message-body").inner_text()
+    assert "WireGuard" in body and "Source" not in body
     assert answer.locator(".sources-label").inner_text() == "Sources"
     assert answer.get_by_role("link", name="[1] How do I get VPN access?").is_visible()
+    assert answer.inner_text().count("[1]") == 1
     # Finished live, its actions are inside its card as after a reload.
     card, footer = answer.bounding_box(), answer.locator(".message-footer").bounding_box()
     assert footer["y"] + footer["height"] <= card["y"] + card["height"]

@@ -24,16 +24,21 @@ def handbook(db):
     return ready_document()
 
 
-def test_a_question_only_a_document_answers_gets_the_passage_with_its_citation(alice, team_faq_bot, handbook):
+def test_a_question_only_a_document_answers_gets_the_passage_cited_once_as_its_source(alice, team_faq_bot, handbook):
     request = build_request(asking(alice, team_faq_bot, "What is the minimum rest between two normal duties?"))
 
     passage = handbook.passages.get()
     assert request.canned_answer.startswith("The rest between two duties")
     assert "**Between two normal duties the minimum rest is 11 hours.**" in request.canned_answer
-    assert (
-        f"Source: [1] [Driver handbook › Rest periods (p. 12)]({passage.get_absolute_url()})" in request.canned_answer
-    )
+    # The citation is the first source (the Sources block under the answer), not a line of its text.
+    assert "Source" not in request.canned_answer and "Driver handbook" not in request.canned_answer
     first = request.sources[0]
+    assert (first["number"], first["question"], first["url"], first["cited"]) == (
+        1,
+        "Driver handbook › Rest periods (p. 12)",
+        passage.get_absolute_url(),
+        True,
+    )
     assert first["kind"] == SourceKind.PASSAGE and first["use"] == "quoted"
     assert (first["title"], first["section"], first["page"]) == ("Driver handbook", "Rest periods", 12)
 

@@ -6,10 +6,12 @@ from django.test import Client
 
 from chatapp.chat.actions import send_message
 from chatapp.chat.models import Message
+from chatapp.documents.models import Document
 from chatapp.faq.actions import record_unanswered
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
 from chatapp.faq.search import search, visible_entry_ids
 from chatapp.review.roles import reviewer_group
+from tests.documents.conftest import ready_document
 from tests.support.conversations import wait_until_finished
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +64,21 @@ def test_retrieval_finds_a_group_entry_only_for_its_members(alice, bob, admin, v
     assert search(VPN, visible=visible_entry_ids(admin)).best.key == "vpn-access"
     for_bob = search(VPN, k=10, visible=visible_entry_ids(bob))
     assert "vpn-access" not in for_bob.keys
+
+
+def test_an_entry_and_a_document_limited_to_one_group_open_for_exactly_the_same_people(
+    alice, bob, admin, django_user_model, engineering, vpn_for_engineering
+):
+    document = ready_document()
+    document.groups.add(engineering)
+    for user, status in ((alice, 200), (bob, 404), (admin, 200)):
+        client = signed_in(user)
+        assert client.get("/faq/vpn-access/").status_code == status, user
+        assert client.get(document.get_absolute_url()).status_code == status, user
+    # A member whose account was deactivated keeps neither.
+    left = django_user_model.objects.create_user(username="carol", is_active=False)
+    left.groups.add(engineering)
+    assert not FAQEntry.objects.visible_to(left).exists() and not Document.objects.visible_to(left).exists()
 
 
 def test_a_non_member_gets_404_on_the_entry_page_even_as_staff(alice, bob, django_user_model, vpn_for_engineering):
