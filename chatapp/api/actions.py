@@ -74,18 +74,18 @@ def start_completion(token: ApiToken, completion: Completion, bot: Bot) -> Messa
         continued = _continued_conversation(token.user, completion, bot)
         if continued is not None:
             last = len(completion.turns) - 1
-            _, _, _, reply = send_message(
+            reply = send_message(
                 token.user,
                 completion.turns[-1].text,
                 conversation_id=continued.pk,
                 source=Conversation.Source.API,
                 attach=_LastTurnImages(attach, last, completion.turns[-1].images) if attach else None,
                 path=AnswerPath.API,
-            )
+            ).reply
         else:
-            _, _, reply = send_transcript(
+            reply = send_transcript(
                 token.user, completion.turns, bot, source=Conversation.Source.API, attach=attach
-            )
+            ).reply
         CompletionRequest.objects.create(
             reply=reply,
             token=token,

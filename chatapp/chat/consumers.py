@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chatapp.chat import actions, live, quotas, sessions
-from chatapp.chat.events import conversation_group, message_payload, user_group
+from chatapp.chat.events import conversation_group, user_group
 from chatapp.chat.extensions import registry
 from chatapp.chat.following import resume_frame
 from chatapp.chat.models import Conversation
@@ -44,20 +44,6 @@ def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise actions.ChatError("Expected a non-negative integer id.")
     return value
-
-
-def send_with_payloads(
-    user: User, text: object, **kwargs: Any
-) -> tuple[Conversation, bool, dict[str, Any], dict[str, Any]]:
-    """`actions.send_message`, with the question's and the answer's payloads for the sender."""
-    conversation, created, question, reply = actions.send_message(user, text, **kwargs)
-    # As the conversation's listeners were told (nothing changed them since).
-    return (
-        conversation,
-        created,
-        getattr(question, "notified_payload", None) or message_payload(question),
-        getattr(reply, "notified_payload", None) or message_payload(reply),
-    )
 
 
 def _echo(ref: object) -> object:
@@ -208,11 +194,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if conversation_id is not None:
             conversation_id = _int(conversation_id)
         # Off the shared ORM thread: a burst of sends from many sockets is not
-        # written one after another. The payloads in the same call: one thread
+        # written one after another. The payloads come with it: one thread
         # hop and one pooled connection per send.
-        conversation, created, question, reply = await database_sync_to_async(
-            send_with_payloads, thread_sensitive=False
-        )(
+        sent = await database_sync_to_async(actions.send_message, thread_sensitive=False)(
             self.user,
             content.get("text"),
             conversation_id=conversation_id,
@@ -220,9 +204,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             attach=await self.attachments(content.get("images")),
         )
         unreachable: Exception | None = None
-        if created:
+        if sent.created:
             try:
-                await self.follow(conversation.pk)
+                await self.follow(sent.conversation.pk)
             except (RedisConnectionError, RedisTimeoutError) as error:
                 # Saved all the same: the page hears so (and clears its
                 # composer) before the socket closes with "try again later".
@@ -231,13 +215,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 {
                     "type": "created",
                     "ref": content.get("ref"),
-                    "conversation": {"id": conversation.pk, "title": conversation.title},
+                    "conversation": {"id": sent.conversation.pk, "title": sent.conversation.title},
                 }
             )
         # The group may already have delivered these; sending them to this
         # socket too covers the moment before it joined a new conversation.
-        await self.send_json({"type": "message", "ref": content.get("ref"), "message": question})
-        await self.send_json({"type": "message", "message": reply})
+        # As the conversation's listeners were told (nothing changed them since).
+        await self.send_json({"type": "message", "ref": content.get("ref"), "message": sent.question_payload})
+        await self.send_json({"type": "message", "message": sent.reply_payload})
         if unreachable is not None:
             raise unreachable
 
@@ -272,10 +257,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(actions.continue_reply)(self.user, _int(content.get("message_id")))
 
     async def handle_edit(self, content: dict[str, Any]) -> None:
-        question, _reply = await database_sync_to_async(actions.edit_question)(
+        sent = await database_sync_to_async(actions.edit_question)(
             self.user, _int(content.get("message_id")), content.get("text")
         )
-        await self.send_json({"type": "message", "ref": content.get("ref"), "message": await self.payload(question)})
+        await self.send_json({"type": "message", "ref": content.get("ref"), "message": sent.question_payload})
 
     async def handle_choose(self, content: dict[str, Any]) -> None:
         conversation = await database_sync_to_async(actions.choose_version)(self.user, _int(content.get("message_id")))
@@ -325,7 +310,3 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     @database_sync_to_async
     def owns_conversation(self, conversation_id: int) -> bool:
         return Conversation.objects.visible_to(self.user).filter(pk=conversation_id).exists()
-
-    @database_sync_to_async
-    def payload(self, message: Message) -> dict[str, Any]:
-        return message_payload(message)

@@ -23,9 +23,13 @@ def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
-def message_payload(message: Message) -> dict[str, Any]:
+# A message as clients see it (see message_payload).
+MessagePayload = dict[str, Any]
+
+
+def message_payload(message: Message) -> MessagePayload:
     """A message as clients see it. May query (images): call it where the ORM is allowed."""
-    payload: dict[str, Any] = {
+    payload: MessagePayload = {
         "id": message.pk,
         "conversation_id": message.conversation_id,
         # The message it follows: a new one that does not follow the last shown starts another branch.

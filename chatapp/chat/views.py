@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_POST
 from chatapp.chat import actions, exports
 from chatapp.chat.error_help import NEXT_STEPS, next_step
 from chatapp.chat.extensions import registry
-from chatapp.chat.models import Bot, Conversation, Message
+from chatapp.chat.models import Bot, Conversation, Message, Versions
 from chatapp.chat.search import search as search_conversations
 from chatapp.markdown import highlight_css
 
@@ -57,14 +58,26 @@ def _sidebar(user: User) -> dict[str, Any]:
     }
 
 
-def _transcript(conversation: Conversation | None, through: Message | None = None) -> list[Message]:
+@dataclass(frozen=True)
+class Shown:
+    """A message of the transcript as the page shows it."""
+
+    message: Message
+    versions: Versions
+    next_step: str  # what to do about a failed answer (chat.error_help)
+
+
+def _transcript(conversation: Conversation | None, through: Message | None = None) -> list[Shown]:
     if conversation is None:
         return []
-    branch = conversation.branch(through)
+    thread = conversation.thread()
+    branch = thread.branch(conversation.current_id, through)
     prefetch_related_objects(branch, *registry.message_prefetches)
-    for message in branch:
-        message.next_step = next_step(message)
-    return branch
+    return [Shown(message, thread.place(message), next_step(message)) for message in branch]
+
+
+def _sources(transcript: list[Shown]) -> dict[int, str]:
+    return {shown.message.pk: shown.message.content for shown in transcript}
 
 
 def _page(
@@ -83,7 +96,7 @@ def _page(
             "conversation": conversation,
             "transcript": transcript,
             "found": through,
-            "message_sources": {message.pk: message.content for message in transcript},
+            "message_sources": _sources(transcript),
             "error_next_steps": NEXT_STEPS,
             "max_message_chars": settings.MAX_MESSAGE_CHARS,
             "bots": Bot.objects.visible_to(request.user),
@@ -135,7 +148,7 @@ def transcript(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     return render(
         request,
         "chat/transcript.html",
-        {"transcript": branch, "message_sources": {message.pk: message.content for message in branch}},
+        {"transcript": branch, "message_sources": _sources(branch)},
     )
 
 

@@ -62,7 +62,8 @@ def test_a_non_member_cannot_start_a_conversation_with_the_bot(bob, runbook_bot)
 
 
 def test_a_member_removed_from_the_group_cannot_go_on_with_the_bot(alice, engineering, runbook_bot):
-    conversation, _, _, reply = actions.send_message(alice, "How do I restart the database?", bot_slug="runbook")
+    sent = actions.send_message(alice, "How do I restart the database?", bot_slug="runbook")
+    conversation, reply = sent.conversation, sent.reply
     reply.finish(Message.Status.DONE)
     alice.groups.remove(engineering)
 
