@@ -7,6 +7,7 @@ it once and every web process sends it as it is to each socket.
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from chatapp.chat.extensions import registry
@@ -94,9 +95,16 @@ def chunk_event(message_id: int, attempt: int, seq: int, delta: str, html: str |
     }
 
 
-def waiting_event(message_id: int, reason: str, seconds: float) -> dict:
-    """The answer has had no new text for `seconds`: `queued` (no worker yet), `engine_silent`,
-    or `model_starting` (the model service is loading or restarting; the answer waits for it)."""
+class WaitReason(StrEnum):
+    """Why an answer has had no new text for a while (the page says so)."""
+
+    QUEUED = "queued"  # no worker yet (the page tells this one itself)
+    ENGINE_SILENT = "engine_silent"
+    MODEL_STARTING = "model_starting"  # the model service is loading or restarting; the answer waits for it
+
+
+def waiting_event(message_id: int, reason: WaitReason, seconds: float) -> dict:
+    """The answer has had no new text for `seconds`, for `reason`."""
     return {"type": "chat.waiting", "message_id": message_id, "reason": reason, "seconds": round(seconds)}
 
 
