@@ -8,13 +8,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from chatapp.api.completions import Completion
-from chatapp.api.errors import invalid
 from chatapp.api.models import ApiToken, CompletionRequest
-from chatapp.chat.actions import ChatError, send_message, send_transcript
+from chatapp.chat.actions import send_message, send_transcript
+from chatapp.chat.errors import ChatError
 from chatapp.chat.gate import AnswerPath
 from chatapp.chat.models import Bot, Conversation, Message
 from chatapp.images.actions import ImageAttacher, attacher_for, upload_image
 from chatapp.images.processing import Rejected
+from inference.errors import invalid
 from inference.images import ImagePart
 
 

@@ -25,8 +25,6 @@ from chatapp.chat.gate import AnswerPath, admit
 from chatapp.chat.lifecycle import notify_message
 from chatapp.chat.models import Bot, Conversation, Message
 
-__all__ = ["ChatError", "NotFound"]  # where callers have always found them
-
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 

@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chatapp.chat import actions, live, quotas, sessions
+from chatapp.chat.errors import ChatError, NotFound
 from chatapp.chat.events import conversation_group, user_group
 from chatapp.chat.extensions import registry
 from chatapp.chat.following import resume_frame
@@ -42,7 +43,7 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 
 def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise actions.ChatError("Expected a non-negative integer id.")
+        raise ChatError("Expected a non-negative integer id.")
     return value
 
 
@@ -153,9 +154,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.user = user
             await quotas.ahit("request", self.user.pk)
             if handler is None:
-                raise actions.ChatError(f"Unknown request type: {str(kind)[:40]!r}.")
+                raise ChatError(f"Unknown request type: {str(kind)[:40]!r}.")
             await handler(content)
-        except actions.ChatError as error:
+        except ChatError as error:
             await self.send_error(
                 str(error), request=kind if isinstance(kind, str) else None, ref=_echo(ref), **error.details
             )
@@ -185,7 +186,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def handle_open(self, content: dict[str, Any]) -> None:
         conversation_id = _int(content.get("conversation_id"))
         if not await self.owns_conversation(conversation_id):
-            raise actions.NotFound()
+            raise NotFound()
         await self.follow(conversation_id)
         await self.send_json({"type": "opened", "conversation_id": conversation_id})
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from chatapp.chat import actions, exports
 from chatapp.chat.error_help import NEXT_STEPS, next_step
+from chatapp.chat.errors import ChatError, NotFound
 from chatapp.chat.extensions import registry
 from chatapp.chat.models import Bot, Conversation, Message, Versions
 from chatapp.chat.search import search as search_conversations
@@ -164,7 +165,7 @@ def search(request: SignedInRequest) -> HttpResponse:
 def pin(request: SignedInRequest, conversation_id: int) -> HttpResponseRedirect:
     try:
         actions.pin_conversation(request.user, conversation_id, request.POST.get("pinned") != "0")
-    except actions.NotFound:
+    except NotFound:
         raise Http404("No such conversation.") from None
     return redirect("chat:conversation", conversation_id=conversation_id)
 
@@ -175,7 +176,7 @@ def archive(request: SignedInRequest, conversation_id: int) -> HttpResponseRedir
     archived = request.POST.get("archived") != "0"
     try:
         actions.archive_conversation(request.user, conversation_id, archived)
-    except actions.NotFound:
+    except NotFound:
         raise Http404("No such conversation.") from None
     if archived:
         flash.info(request, "Conversation archived. Find it under Archived in the list, or by searching.")
@@ -210,9 +211,9 @@ def export_json(request: SignedInRequest, conversation_id: int) -> HttpResponse:
 def rename(request: SignedInRequest, conversation_id: int) -> HttpResponseRedirect:
     try:
         actions.rename_conversation(request.user, conversation_id, request.POST.get("title", ""))
-    except actions.NotFound:
+    except NotFound:
         raise Http404("No such conversation.") from None
-    except actions.ChatError as error:
+    except ChatError as error:
         flash.error(request, str(error))
     return redirect("chat:conversation", conversation_id=conversation_id)
 
@@ -222,7 +223,7 @@ def rename(request: SignedInRequest, conversation_id: int) -> HttpResponseRedire
 def delete(request: SignedInRequest, conversation_id: int) -> HttpResponseRedirect:
     try:
         actions.delete_conversation(request.user, conversation_id)
-    except actions.NotFound:
+    except NotFound:
         raise Http404("No such conversation.") from None
     return redirect("chat:home")
 

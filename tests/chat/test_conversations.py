@@ -3,6 +3,7 @@ import time
 import pytest
 
 from chatapp.chat import actions
+from chatapp.chat.errors import ChatError
 from chatapp.chat.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,7 +75,7 @@ def test_the_user_message_and_a_queued_answer_exist_before_the_task_is_queued(al
 
 def test_a_new_question_waits_while_an_answer_is_being_written(alice, no_worker):
     conversation = actions.send_message(alice, "first").conversation
-    with pytest.raises(actions.ChatError, match="still being written"):
+    with pytest.raises(ChatError, match="still being written"):
         actions.send_message(alice, "second", conversation_id=conversation.pk)
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from chatapp.chat import actions
+from chatapp.chat.errors import ChatError, NotFound
 from chatapp.chat.models import Message
 from chatapp.chat.prompt import conversation_turns
 
@@ -83,13 +84,13 @@ def test_the_next_question_follows_the_branch_on_screen(alice, no_worker):
 
 def test_an_answer_being_written_cannot_be_retried(alice, no_worker):
     reply = actions.send_message(alice, "hello").reply
-    with pytest.raises(actions.ChatError, match="still being written"):
+    with pytest.raises(ChatError, match="still being written"):
         actions.retry_reply(alice, reply.pk)
 
 
 def test_an_edit_must_say_something(alice, no_worker):
     _, first, *_ = two_turns(alice)
-    with pytest.raises(actions.ChatError, match="Type a message"):
+    with pytest.raises(ChatError, match="Type a message"):
         actions.edit_question(alice, first.pk, "   ")
 
 
@@ -100,7 +101,7 @@ def test_another_users_messages_cannot_be_retried_edited_or_chosen(alice, bob, n
         (actions.edit_question, (first.pk, "mine now")),
         (actions.choose_version, (reply.pk,)),
     ]:
-        with pytest.raises(actions.NotFound):
+        with pytest.raises(NotFound):
             action(bob, *args)
 
 
