@@ -148,13 +148,10 @@ def send_message(
     text = validate_question(text, images=attach.count if attach else 0)
     with transaction.atomic():
         created = conversation_id is None
-        conversation: Conversation | None
         if conversation_id is None:
             conversation = _start_conversation(user, text, resolve_bot(user, bot_slug), source)
         else:
-            conversation = Conversation.objects.visible_to(user).locked().filter(pk=conversation_id).first()
-            if conversation is None:
-                raise NotFound()
+            conversation = _owned_conversation(user, conversation_id, locked=True)
             _check_idle(conversation)
         check_bot_reads_images(conversation.bot, attach.count if attach else 0)
         follows = None if created else _follows_current(conversation)
@@ -282,10 +279,7 @@ def _check_idle(conversation: Conversation) -> None:
 
 def _locked_conversation(user: User, message: Message) -> Conversation:
     """The conversation of the user's `message`, locked for a change to its branches."""
-    conversation = Conversation.objects.visible_to(user).locked().filter(pk=message.conversation_id).first()
-    if conversation is None:
-        raise NotFound()
-    return conversation
+    return _owned_conversation(user, message.conversation_id, locked=True)
 
 
 def owned_message(user: User | AnonymousUser, message_id: int, role: str | None = None) -> Message:
@@ -372,8 +366,10 @@ def archive_conversation(user: User, conversation_id: int, archived: bool = True
     return conversation
 
 
-def _owned_conversation(user: User, conversation_id: int) -> Conversation:
-    conversation = Conversation.objects.visible_to(user).filter(pk=conversation_id).first()
+def _owned_conversation(user: User, conversation_id: int, *, locked: bool = False) -> Conversation:
+    """The user's conversation `conversation_id` (`locked` for a change to its branches), or NotFound."""
+    found = Conversation.objects.visible_to(user)
+    conversation = (found.locked() if locked else found).filter(pk=conversation_id).first()
     if conversation is None:
         raise NotFound()
     return conversation
@@ -387,15 +383,7 @@ def _notify_turn(conversation: Conversation, created: bool, question: Message, r
 
 def owned_reply(user: User | AnonymousUser, message_id: int) -> Message:
     """The user's own answer `message_id`, or NotFound (whoever else owns it)."""
-    reply = (
-        Message.objects.visible_to(user)
-        .select_related("conversation")
-        .filter(pk=message_id, role=Message.Role.ASSISTANT)
-        .first()
-    )
-    if reply is None:
-        raise NotFound("message")
-    return reply
+    return owned_message(user, message_id, Message.Role.ASSISTANT)
 
 
 def stop_reply(user: User | AnonymousUser, message_id: int) -> Message:
@@ -430,9 +418,7 @@ def rename_conversation(user: User, conversation_id: int, title: str | None) -> 
     check_storable(title)
     if not title:
         raise ChatError("A title cannot be empty.")
-    conversation = Conversation.objects.visible_to(user).filter(pk=conversation_id).first()
-    if conversation is None:
-        raise NotFound()
+    conversation = _owned_conversation(user, conversation_id)
     conversation.title = title
     conversation.save(update_fields=["title"])
     notify_conversation(conversation)
