@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from chatapp.chat.extensions import registry
 
@@ -24,8 +24,89 @@ def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
-# A message as clients see it (see message_payload).
-MessagePayload = dict[str, Any]
+class Usage(TypedDict):
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+class MessagePayload(TypedDict):
+    """A message as clients see it."""
+
+    id: int
+    conversation_id: int
+    parent_id: int | None
+    role: str
+    status: str
+    content: str
+    html: str
+    seq: int
+    attempt: int
+    error: str
+    error_code: str
+    finish_reason: str
+    replaced: bool
+    model: str
+    created_at: str
+    usage: Usage
+    time_to_first_token: float | None
+    duration: float | None
+    sources: list[dict[str, object]]
+    images: list[dict[str, object]]
+    images_left_out: int
+
+
+class MessageEvent(TypedDict):
+    type: Literal["chat.message"]
+    message: MessagePayload
+
+
+# Chunks `from`+1 … `seq` of an answer (`from` is a keyword: the functional form).
+ChunkEvent = TypedDict(
+    "ChunkEvent",
+    {
+        "type": Literal["chat.chunk"],
+        "message_id": int,
+        "attempt": int,
+        "from": int,
+        "seq": int,
+        "delta": str,
+        "frame": str,
+    },
+)
+
+
+class WaitingEvent(TypedDict):
+    type: Literal["chat.waiting"]
+    message_id: int
+    reason: str
+    seconds: int
+
+
+class MessageFrame(TypedDict):
+    """A message sent to one websocket (the group's events are `MessageEvent`)."""
+
+    type: Literal["message"]
+    message: MessagePayload
+
+
+# What a conversation's group carries.
+ConversationGroupEvent = MessageEvent | ChunkEvent | WaitingEvent
+
+
+class ConversationPayload(TypedDict):
+    id: int
+    title: str
+    updated_at: str
+    pinned: bool
+    archived: bool
+    source: str
+    current_id: int | None
+    deleted: bool
+
+
+class ConversationEvent(TypedDict):
+    type: Literal["chat.conversation"]
+    conversation: ConversationPayload
 
 
 def message_payload(message: Message) -> MessagePayload:
@@ -64,13 +145,13 @@ def message_payload(message: Message) -> MessagePayload:
     return payload
 
 
-def message_event(message: Message) -> dict[str, Any]:
+def message_event(message: Message) -> MessageEvent:
     return {"type": "chat.message", "message": message_payload(message)}
 
 
 def chunk_frame(message_id: int, attempt: int, after: int, seq: int, delta: str, html: str | None = None) -> str:
     """The websocket frame for chunks `after`+1 … `seq` of an answer; `from` is for gap detection."""
-    frame: dict[str, Any] = {
+    frame: dict[str, object] = {
         "type": "chunk",
         "message_id": message_id,
         "attempt": attempt,
@@ -83,7 +164,7 @@ def chunk_frame(message_id: int, attempt: int, after: int, seq: int, delta: str,
     return json.dumps(frame, ensure_ascii=False)
 
 
-def chunk_event(message_id: int, attempt: int, seq: int, delta: str, html: str | None = None) -> dict:
+def chunk_event(message_id: int, attempt: int, seq: int, delta: str, html: str | None = None) -> ChunkEvent:
     return {
         "type": "chat.chunk",
         "message_id": message_id,
@@ -103,12 +184,12 @@ class WaitReason(StrEnum):
     MODEL_STARTING = "model_starting"  # the model service is loading or restarting; the answer waits for it
 
 
-def waiting_event(message_id: int, reason: WaitReason, seconds: float) -> dict:
+def waiting_event(message_id: int, reason: WaitReason, seconds: float) -> WaitingEvent:
     """The answer has had no new text for `seconds`, for `reason`."""
     return {"type": "chat.waiting", "message_id": message_id, "reason": reason, "seconds": round(seconds)}
 
 
-def conversation_event(conversation: Conversation, deleted: bool = False) -> dict[str, Any]:
+def conversation_event(conversation: Conversation, deleted: bool = False) -> ConversationEvent:
     return {
         "type": "chat.conversation",
         "conversation": {

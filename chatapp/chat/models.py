@@ -223,7 +223,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
     def visible_to(self, user: "User | AnonymousUser") -> Self:
         return self.filter(conversation__in=Conversation.objects.visible_to(user))
 
-    def append(self, conversation: Conversation, **fields: Any) -> "Message":
+    def append(self, conversation: Conversation, **fields: object) -> "Message":
         """A new message following `conversation`'s latest one, as a transcript without branches is written."""
         latest = self.filter(conversation=conversation).order_by("-created_at", "-id").first()
         return self.create(conversation=conversation, parent=latest, **fields)
@@ -326,7 +326,7 @@ class Message(models.Model):
             return self.completion_tokens / decode if decode > 0 else None
         return None
 
-    def _update_if(self, statuses: list[str], **fields: Any) -> bool:
+    def _update_if(self, statuses: list[str], **fields: object) -> bool:
         """Write `fields` only while the row is still in one of `statuses`.
 
         The database decides races (two workers, a stop during a save): the

@@ -41,7 +41,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 from django.conf import settings
@@ -54,6 +54,8 @@ from chatapp.markdown import IncrementalMarkdown, render_markdown
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+A = TypeVar("A")
+P = ParamSpec("P")
 
 
 class Interruption(StrEnum):
@@ -196,7 +198,7 @@ class Relay:
 
     # --- the database, from the loop ------------------------------------------------
 
-    def _in_thread(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _in_thread(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return function(*args, **kwargs)
         except (OperationalError, InterfaceError):
@@ -208,16 +210,16 @@ class Relay:
             if connection.settings_dict.get("OPTIONS", {}).get("pool"):
                 connection.close()
 
-    async def db_call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def db_call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.loop.run_in_executor(self.db, partial(self._in_thread, function, *args, **kwargs))
 
-    async def prepare(self, function: Callable[..., T], *args: Any) -> T:
+    async def prepare(self, function: Callable[[A], T], argument: A) -> T:
         """Like `run_in_db`, on the prompt threads: an answer's prompt, however long its grounding takes."""
         deadline = time.monotonic() + settings.DATABASE_RETRY_SECONDS
         pause = 0.25
         while True:
             try:
-                return await self.loop.run_in_executor(self.prompts, partial(self._in_thread, function, *args))
+                return await self.loop.run_in_executor(self.prompts, partial(self._in_thread, function, argument))
             except (OperationalError, InterfaceError) as error:
                 if time.monotonic() + pause > deadline:
                     raise
@@ -292,7 +294,7 @@ class Relay:
                     log.warning("could not send the last chunk of answer %s: %s", stream.message_id, error)
                 return
 
-    def _queue_chunk(self, pipe: Any, stream: AnswerStream, now: float) -> None:
+    def _queue_chunk(self, pipe: live.Pipeline, stream: AnswerStream, now: float) -> None:
         """Queue `stream`'s next chunk on `pipe`; raises, changing nothing, if the chunk cannot be made."""
         if not self._release_held(pipe, stream):
             return  # its HTML is still being rendered: this answer's next text waits behind it
@@ -309,7 +311,7 @@ class Relay:
             return
         self._send_chunk(pipe, stream, stream.next_delta(), None)
 
-    def _release_held(self, pipe: Any, stream: AnswerStream) -> bool:
+    def _release_held(self, pipe: live.Pipeline, stream: AnswerStream) -> bool:
         """Send `stream`'s chunk that waited for its HTML, once rendered; False while it still waits."""
         if stream.held is None:
             return True
@@ -322,7 +324,7 @@ class Relay:
         return True
 
     def _send_chunk(
-        self, pipe: Any, stream: AnswerStream, delta: str, html: str | None, seq: int | None = None
+        self, pipe: live.Pipeline, stream: AnswerStream, delta: str, html: str | None, seq: int | None = None
     ) -> None:
         """Queue a chunk on `pipe`: `delta` as the next chunk, or as chunk `seq` that waited for its HTML."""
         number = stream.seq + 1 if seq is None else seq

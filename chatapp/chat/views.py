@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib import messages as flash
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 SIDEBAR_SIZE = 200
 
 
-def _sidebar(user: User) -> dict[str, Any]:
+def _sidebar(user: User) -> dict[str, object]:
     """The conversation list in groups: Pinned, Today, Previous 7 days, Older."""
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=7)
@@ -86,7 +86,7 @@ def _page(
     conversation: Conversation | None = None,
     through: Message | None = None,
     template: str = "chat/conversation.html",
-    **extra: Any,
+    **extra: object,
 ) -> HttpResponse:
     transcript = _transcript(conversation, through)
     default_bot = conversation.bot if conversation else Bot.objects.default_for(request.user)
