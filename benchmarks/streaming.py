@@ -160,7 +160,7 @@ def concurrency_check(env, streams, tokens=40, interval=0.1):
             # figure is the worker's, not how fast this script writes rows.
             held: list[int] = []
             with patch.object(celery_app, "send_task", lambda name, args=(), *rest, **options: held.append(args[0])):
-                replies = [actions.send_message(user, f"question {i}")[3].pk for i in range(count)]
+                replies = [actions.send_message(user, f"question {i}").reply.pk for i in range(count)]
             started = time.monotonic()
             for reply_id in held:
                 generate_reply.delay(reply_id)

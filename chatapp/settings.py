@@ -1,8 +1,12 @@
-"""Settings for the whole project, read from the environment.
+"""Settings for the whole project.
 
-Every variable has an embedded default so that `make run` works on a laptop:
-SQLite, a Redis on localhost (started by `make run` if none answers) and the
-CPU inference service from `inference/`.
+What operators set comes first, read from the environment topic by topic,
+with the application's fixed wiring (apps, middleware, templates) beside the
+topic it belongs to; what is derived from those settings comes last, each
+assigned once. Every variable has an
+embedded default so that `make run` works on a laptop: SQLite, a Redis on
+localhost (started by `make run` if none answers) and the CPU inference
+service from `inference/`.
 """
 
 import os
@@ -42,11 +46,6 @@ if not DEBUG and is_weak(SECRET_KEY):
 # Behind a TLS proxy: the header it sets and the value meaning HTTPS, e.g.
 # SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (value "https" unless given as "Header,value").
 _proxy_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
-if _proxy_header:
-    SECURE_PROXY_SSL_HEADER = (
-        "HTTP_" + _proxy_header[0].upper().replace("-", "_"),
-        _proxy_header[1] if len(_proxy_header) > 1 else "https",
-    )
 # One switch for a site served over HTTPS only; each setting can still be set on its own.
 HTTPS = env.bool("HTTPS", default=False)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
@@ -69,22 +68,6 @@ X_FRAME_OPTIONS = "DENY"
 # domain's owner decides, with SECURE_HSTS_PRELOAD, not this app's checks.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
-# Every HTML page: scripts, styles, images and connections from this site
-# only; nothing inline, nothing framed (django-csp 4).
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "img-src": ["'self'", "data:", "blob:"],
-        "connect-src": ["'self'"],
-        "font-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'none'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    },
-}
 
 INSTALLED_APPS = [
     "daphne",
@@ -104,6 +87,7 @@ INSTALLED_APPS = [
     "chatapp.documents",
     "chatapp.api",
     "chatapp.ops",
+    "chatapp.accounts",
 ]
 
 MIDDLEWARE = [
@@ -122,6 +106,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into its response.
     "axes.middleware.AxesMiddleware",
+    # Signs out a user the identity provider no longer accepts (OIDC_RECHECK_SECONDS).
+    "chatapp.accounts.middleware.ProviderCheckMiddleware",
 ]
 
 ROOT_URLCONF = "chatapp.urls"
@@ -141,44 +127,13 @@ TEMPLATES = [
         },
     },
 ]
-
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'chatapp.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Many worker threads write partial answers at once: WAL lets readers go on
-    # while one writes, and the timeout waits for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "timeout": 30,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    )
-    # A file, not memory, so that browser tests' server process shares it.
-    DATABASES["default"].setdefault("TEST", {"NAME": str(DATA_DIR / "test.sqlite3")})
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # One process holds up to a few hundred streams in threads; a pool shares
-    # a handful of connections between them instead of one each.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "pool",
-        {
-            "min_size": 1,
-            "max_size": env.int("DATABASE_POOL_SIZE", default=20),
-            # How long a request waits for a connection before it fails: a 503
-            # page while the database is down instead of a hung page, and a
-            # websocket handshake answered within daphne's 5 s limit.
-            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
-            # The pool reconnects with a doubling pause that has no ceiling of
-            # its own (a 75 s outage left it waiting ~40 s after the database
-            # was back); giving up after 10 s starts the next attempt afresh at 1 s.
-            "reconnect_timeout": 10.0,
-        },
-    )
-# After a database restart every connection kept is dead: test each one before
-# use (with the pool, Django gives it psycopg_pool's check_connection) instead
-# of failing the request or the worker's save that draws it.
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Not a setting of its own: it may carry a password (DATABASES hides it on error pages).
+_database_url = env.str("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'chatapp.sqlite3'}")
+# Connections a process's pool (PostgreSQL) keeps, and how long a request
+# waits for one before it fails: a 503 page while the database is down instead
+# of a hung page, and a websocket handshake answered within daphne's 5 s limit.
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=20)
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=10.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -203,9 +158,12 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Sign-in protection (django-axes): both sign-in forms, /accounts/login/ and /admin/login/ ---
 # django-axes' backend first: it refuses a locked-out sign-in before any password is checked.
+# Then Django's password sign-in, limited to superusers when LOCAL_LOGIN is off,
+# and ProviderBackend, which keeps users signed in through the identity provider.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "chatapp.accounts.backends.LocalPasswordBackend",
+    "chatapp.accounts.backends.ProviderBackend",
 ]
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -223,12 +181,10 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # "Security limits").
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
-# Password reset mails a link: offered only where mail can be sent.
+# Where mail goes (smtp://user:password@host:587, smtps://..., consolemail://);
+# password reset mails a link, offered only where mail can be sent.
 EMAIL_URL = env.str("EMAIL_URL", default="")
-if EMAIL_URL:
-    globals().update(env.email_url("EMAIL_URL"))
-    DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
-PASSWORD_RESET_ENABLED = bool(EMAIL_URL)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
 PASSWORD_RESET_RATE = env.str("PASSWORD_RESET_RATE", default="5/hour")
 
 LOGIN_URL = "login"
@@ -289,19 +245,6 @@ def redis_host(address: str) -> dict:
 # CHANNEL_PREFIX starts every key this app writes in Redis (channel layer,
 # answer logs, rate limits): one Redis can serve several deployments.
 CHANNEL_PREFIX = env.str("CHANNEL_PREFIX", default="chatapp")
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {
-            "hosts": [redis_host(REDIS_URL)],
-            "prefix": CHANNEL_PREFIX,
-        },
-    }
-}
-
-CELERY_BROKER_URL = REDIS_URL
-# kombu's Redis transport, kept running while Redis is full (see chatapp.ops.broker).
-CELERY_BROKER_TRANSPORT = "chatapp.ops.broker:Transport" if urlsplit(REDIS_URL).scheme in ("redis", "rediss") else None
 CELERY_RESULT_BACKEND = None
 # No results are kept, so the (disabled) backend has no state: one object for
 # the whole process. Otherwise each of the threads pool's threads builds its
@@ -380,13 +323,6 @@ WORKER_SHUTDOWN_GRACE = env.float("WORKER_SHUTDOWN_GRACE", default=20.0)
 REAPER_INTERVAL = env.float("REAPER_INTERVAL", default=5.0)
 ANSWER_RESEND_AFTER = env.float("ANSWER_RESEND_AFTER", default=15.0)
 ANSWER_QUEUE_TIMEOUT = env.float("ANSWER_QUEUE_TIMEOUT", default=180.0)
-CELERY_BEAT_SCHEDULE = {
-    "reap-answers": {
-        "task": "chatapp.chat.tasks.reap_answers",
-        "schedule": REAPER_INTERVAL,
-        "options": {"expires": REAPER_INTERVAL},
-    },
-}
 
 LOGGING = {
     "version": 1,
@@ -419,10 +355,6 @@ MAX_IMAGE_TOTAL_BYTES = env.int("MAX_IMAGE_TOTAL_BYTES", default=25 * 1024 * 102
 # longest side: storing more only costs disk and tokens.
 IMAGE_MAX_SIDE = env.int("IMAGE_MAX_SIDE", default=1540)
 IMAGE_THUMBNAIL_SIDE = env.int("IMAGE_THUMBNAIL_SIDE", default=320)
-# An accepted image stays in memory (no temporary file); the request body may
-# be as large as one image plus its multipart envelope.
-FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 64 * 1024
 # The largest request body outside the API (an image upload with its form), refused
 # with 413 before it is buffered (chatapp.asgi.BodyLimit); the API has API_MAX_REQUEST_BYTES.
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=MAX_IMAGE_BYTES + 1024 * 1024)
@@ -442,11 +374,6 @@ INFERENCE_OCR_IMAGE_TOKENS = env.int("INFERENCE_OCR_IMAGE_TOKENS", default=256)
 # image files, by a daily Celery beat job (`celery -A chatapp beat`); 0 keeps
 # everything. `manage.py purge_conversations` does the same on demand.
 PURGE_CONVERSATIONS_AFTER_DAYS = env.int("PURGE_CONVERSATIONS_AFTER_DAYS", default=0)
-if PURGE_CONVERSATIONS_AFTER_DAYS > 0:
-    CELERY_BEAT_SCHEDULE["purge-old-conversations"] = {
-        "task": "chatapp.review.tasks.purge_old_conversations",
-        "schedule": 24 * 3600,
-    }
 
 # --- Team FAQ: retrieval for knowledge-base bots ---
 # Entries listed (and given to the model) for each question.
@@ -498,27 +425,17 @@ API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="60/minute")
 # An answer that no worker has started after this many seconds is given up
 # with a 503, rather than keeping the client waiting on a stalled queue.
 API_QUEUE_TIMEOUT = env.float("API_QUEUE_TIMEOUT", default=60.0)
-# Largest request body: a long history plus a message's images, which data:
-# URIs make a third larger than the files.
-# Turns of a client's history stored with its question, at most (fewer when they
-# would not fit the model's context anyway: INFERENCE_CONTEXT_TOKENS).
 # Seconds between checks, while an answer streams, that its API token is still
 # valid and its user active: a revoked token's stream ends within about this.
 API_TOKEN_RECHECK_SECONDS = env.float("API_TOKEN_RECHECK_SECONDS", default=2.0)
+# Turns of a client's history stored with its question, at most (fewer when they
+# would not fit the model's context anyway: INFERENCE_CONTEXT_TOKENS).
 API_MAX_STORED_TURNS = env.int("API_MAX_STORED_TURNS", default=40)
+# Largest request body: a long history plus a message's images, which data:
+# URIs make a third larger than the files.
 API_MAX_REQUEST_BYTES = env.int("API_MAX_REQUEST_BYTES", default=MAX_IMAGE_TOTAL_BYTES * 4 // 3 + 1024 * 1024)
 
 # --- Single sign-on (OpenID Connect) and group-scoped access ---
-INSTALLED_APPS = [*INSTALLED_APPS, "chatapp.accounts"]
-# Django's password sign-in, limited to superusers when LOCAL_LOGIN is off;
-# ProviderBackend keeps users signed in through the identity provider.
-AUTHENTICATION_BACKENDS = [
-    "chatapp.accounts.backends.LocalPasswordBackend"
-    if backend == "django.contrib.auth.backends.ModelBackend"
-    else backend
-    for backend in globals().get("AUTHENTICATION_BACKENDS", ["django.contrib.auth.backends.ModelBackend"])
-] + ["chatapp.accounts.backends.ProviderBackend"]
-MIDDLEWARE = [*MIDDLEWARE, "chatapp.accounts.middleware.ProviderCheckMiddleware"]
 # The provider's issuer URL; its /.well-known/openid-configuration says the rest.
 # Empty turns single sign-on off.
 OIDC_ISSUER = env.str("OIDC_ISSUER", default="")
@@ -537,11 +454,6 @@ OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
 # refresh-token grant); one it refuses is deactivated here. 0: never.
 OIDC_RECHECK_SECONDS = env.int("OIDC_RECHECK_SECONDS", default=900)
 OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
-if OIDC_ISSUER:
-    # Signing out is a form whose answer sends the browser on to the provider's
-    # end-session page: the CSP's form-action must allow the provider's origin.
-    _issuer = urlsplit(OIDC_ISSUER)
-    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(f"{_issuer.scheme}://{_issuer.netloc}")
 # Off: only superusers may sign in with a password (the break-glass account).
 LOCAL_LOGIN = env.bool("LOCAL_LOGIN", default=True)
 
@@ -553,10 +465,6 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # writes its samples below METRICS_DIR, in a directory per host, and /metrics
 # adds them all up. Unset: each process counts only its own.
 METRICS_DIR = env.str("METRICS_DIR", default="")
-if METRICS_DIR and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-    # Read by prometheus_client when first imported, after these settings.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(Path(METRICS_DIR) / socket.gethostname())
-    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 # Seconds each dependency check of /readyz may take.
 READY_CHECK_TIMEOUT = env.float("READY_CHECK_TIMEOUT", default=2.0)
 
@@ -576,7 +484,7 @@ MAX_ACTIVE_ANSWERS_PER_USER = env.int("MAX_ACTIVE_ANSWERS_PER_USER", default=3)
 # Token quotas in the admin override it per user and add shared ones per group.
 DAILY_TOKEN_QUOTA = env.int("DAILY_TOKEN_QUOTA", default=0)
 # Where the counters live in Redis (deployments sharing one Redis keep theirs apart).
-LIMITS_PREFIX = env.str("LIMITS_PREFIX", default=env.str("CHANNEL_PREFIX", default="chatapp") + ":limits")
+LIMITS_PREFIX = env.str("LIMITS_PREFIX", default=CHANNEL_PREFIX + ":limits")
 # Largest websocket request; bigger ones get an error and the socket stays
 # open (daphne's own frame limit, --websocket-max-frame-size in supervisord.conf
 # and the Dockerfile, is above it).
@@ -595,3 +503,113 @@ ANSWER_LINK_HOSTS = env.list("ANSWER_LINK_HOSTS", default=[])
 # what the images declare, before any is decoded.
 API_MAX_IMAGES = env.int("API_MAX_IMAGES", default=8)
 API_MAX_PIXELS = env.int("API_MAX_PIXELS", default=2 * MAX_IMAGE_PIXELS)
+
+
+# === Derived from the settings above: not set on their own ===
+
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _proxy_header[0].upper().replace("-", "_"),
+        _proxy_header[1] if len(_proxy_header) > 1 else "https",
+    )
+
+# Every HTML page: scripts, styles, images and connections from this site
+# only; nothing inline, nothing framed (django-csp 4). Signing out through
+# single sign-on is a form whose answer sends the browser on to the provider's
+# end-session page: form-action allows the provider's origin too.
+_provider_origin = f"{urlsplit(OIDC_ISSUER).scheme}://{urlsplit(OIDC_ISSUER).netloc}" if OIDC_ISSUER else None
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'", *([_provider_origin] if _provider_origin else [])],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+_database = env.db_url_config(_database_url)
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    # Many worker threads write partial answers at once: WAL lets readers go on
+    # while one writes, and the timeout waits for the lock instead of failing.
+    _database["OPTIONS"] = {
+        **_database.get("OPTIONS", {}),
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not memory, so that browser tests' server process shares it.
+    _database.setdefault("TEST", {"NAME": str(DATA_DIR / "test.sqlite3")})
+elif _database["ENGINE"] == "django.db.backends.postgresql":
+    # One process holds up to a few hundred streams in threads; a pool shares
+    # a handful of connections between them instead of one each.
+    _database["OPTIONS"] = {
+        "pool": {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT,
+            # The pool reconnects with a doubling pause that has no ceiling of
+            # its own (a 75 s outage left it waiting ~40 s after the database
+            # was back); giving up after 10 s starts the next attempt afresh at 1 s.
+            "reconnect_timeout": 10.0,
+        },
+        **_database.get("OPTIONS", {}),
+    }
+DATABASES = {
+    # After a database restart every connection kept is dead: test each one before
+    # use (with the pool, Django gives it psycopg_pool's check_connection) instead
+    # of failing the request or the worker's save that draws it.
+    "default": {**_database, "CONN_HEALTH_CHECKS": True},
+}
+
+PASSWORD_RESET_ENABLED = bool(EMAIL_URL)
+if EMAIL_URL:
+    _email = env.email_url_config(EMAIL_URL)
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"]
+    EMAIL_PORT = _email["EMAIL_PORT"]
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+    EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+
+# An accepted image stays in memory (no temporary file); the request body may
+# be as large as one image plus its multipart envelope.
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 64 * 1024
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [redis_host(REDIS_URL)],
+            "prefix": CHANNEL_PREFIX,
+        },
+    }
+}
+CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport, kept running while Redis is full (see chatapp.ops.broker).
+CELERY_BROKER_TRANSPORT = "chatapp.ops.broker:Transport" if urlsplit(REDIS_URL).scheme in ("redis", "rediss") else None
+CELERY_BEAT_SCHEDULE = {
+    "reap-answers": {
+        "task": "chatapp.chat.tasks.reap_answers",
+        "schedule": REAPER_INTERVAL,
+        "options": {"expires": REAPER_INTERVAL},
+    },
+    **(
+        {"purge-old-conversations": {"task": "chatapp.review.tasks.purge_old_conversations", "schedule": 24 * 3600}}
+        if PURGE_CONVERSATIONS_AFTER_DAYS > 0
+        else {}
+    ),
+}
+
+if METRICS_DIR and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    # Read by prometheus_client when first imported, after these settings.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(Path(METRICS_DIR) / socket.gethostname())
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,8 @@ def test_the_chat_streams_an_answer_under_the_policy(page, live_app, alice):
 
 def test_the_admin_pages_work_under_the_policy(page, admin, alice):
     conversation = Conversation.objects.create(owner=alice, title="Code")
-    Message.objects.create(conversation=conversation, role="user", content="Show me Python")
-    Message.objects.create(conversation=conversation, role="assistant", content="```python\nprint('hi')\n```")
+    Message.objects.append(conversation=conversation, role="user", content="Show me Python")
+    Message.objects.append(conversation=conversation, role="assistant", content="```python\nprint('hi')\n```")
     with serve_app() as url:
         violations = watch_violations(page)
         sign_in(page, url, admin)
@@ -73,8 +73,8 @@ def test_the_admin_pages_work_under_the_policy(page, admin, alice):
 
 def test_a_model_written_link_shows_its_real_host_and_only_allowed_hosts_are_clickable(page, alice):
     conversation = Conversation.objects.create(owner=alice, title="Links")
-    Message.objects.create(conversation=conversation, role="user", content="Where do I log in?")
-    Message.objects.create(
+    Message.objects.append(conversation=conversation, role="user", content="Where do I log in?")
+    Message.objects.append(
         conversation=conversation,
         role="assistant",
         content="[Verify your session](https://evil.example/?c=SECRET) or read [the docs](https://docs.example.com/vpn).",

@@ -8,13 +8,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from chatapp.api.completions import Completion
-from chatapp.api.errors import invalid
 from chatapp.api.models import ApiToken, CompletionRequest
-from chatapp.chat.actions import ChatError, send_message, send_transcript
+from chatapp.chat.actions import send_message, send_transcript
+from chatapp.chat.errors import ChatError
 from chatapp.chat.gate import AnswerPath
 from chatapp.chat.models import Bot, Conversation, Message
 from chatapp.images.actions import ImageAttacher, attacher_for, upload_image
 from chatapp.images.processing import Rejected
+from inference.errors import invalid
 from inference.images import ImagePart
 
 
@@ -74,18 +75,18 @@ def start_completion(token: ApiToken, completion: Completion, bot: Bot) -> Messa
         continued = _continued_conversation(token.user, completion, bot)
         if continued is not None:
             last = len(completion.turns) - 1
-            _, _, _, reply = send_message(
+            reply = send_message(
                 token.user,
                 completion.turns[-1].text,
                 conversation_id=continued.pk,
                 source=Conversation.Source.API,
                 attach=_LastTurnImages(attach, last, completion.turns[-1].images) if attach else None,
                 path=AnswerPath.API,
-            )
+            ).reply
         else:
-            _, _, reply = send_transcript(
+            reply = send_transcript(
                 token.user, completion.turns, bot, source=Conversation.Source.API, attach=attach
-            )
+            ).reply
         CompletionRequest.objects.create(
             reply=reply,
             token=token,

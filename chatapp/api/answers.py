@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chatapp.chat import actions
-from chatapp.chat.events import conversation_group
+from chatapp.chat.events import ConversationGroupEvent, conversation_group
 from chatapp.chat.following import catch_up
 from chatapp.chat.models import Message
 
@@ -54,7 +54,7 @@ class AnswerFeed:
         self.layer = get_channel_layer()
         self.group = conversation_group(reply.conversation_id)
         self.channel: str | None = None
-        self.receiving: asyncio.Future[dict[str, Any]] | None = None
+        self.receiving: asyncio.Future[ConversationGroupEvent] | None = None
         self.text = ""
         self.seq = 0
         self.finished: Message | None = None
@@ -85,7 +85,7 @@ class AnswerFeed:
             if delta:
                 yield delta
 
-    async def receive(self, timeout: float) -> dict[str, Any] | None:
+    async def receive(self, timeout: float) -> ConversationGroupEvent | None:
         # One receive stays pending across timeouts: cancelling a channel
         # layer receive can drop a message it was handing over.
         if self.receiving is None:
@@ -96,8 +96,10 @@ class AnswerFeed:
         task, self.receiving = self.receiving, None
         return task.result()
 
-    async def apply(self, event: dict[str, Any]) -> str:
-        if event.get("type") == "chat.chunk" and event.get("message_id") == self.reply.pk:
+    async def apply(self, event: ConversationGroupEvent) -> str:
+        if event["type"] == "chat.chunk":
+            if event["message_id"] != self.reply.pk:
+                return ""
             if event["attempt"] != self.reply.attempt or event["seq"] <= self.seq:
                 return ""
             if event["from"] != self.seq:
@@ -105,9 +107,8 @@ class AnswerFeed:
             self.seq = event["seq"]
             self.text += event["delta"]
             return event["delta"]
-        message = event.get("message") or {}
-        if event.get("type") == "chat.message" and message.get("id") == self.reply.pk:
-            if message.get("status") not in Message.ACTIVE:
+        if event["type"] == "chat.message" and event["message"]["id"] == self.reply.pk:
+            if event["message"]["status"] not in Message.ACTIVE:
                 return await self.catch_up()
         return ""
 

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from chatapp.api.errors import invalid
-from chatapp.chat.actions import ChatError, Turn, check_length, validate_question
+from chatapp.chat.actions import Turn, check_length, validate_question
+from chatapp.chat.errors import ChatError
 from chatapp.chat.models import CHARS_PER_TOKEN, Message
 from chatapp.images.processing import Rejected, check_pixels, check_size, megapixels
 from inference.chat_request import ChatRequest, parse_chat_request, read_json_body
+from inference.errors import invalid
 from inference.images import ImagePart
 
 ROLES = ("system", "developer", "user", "assistant")

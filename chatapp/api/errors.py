@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING
 
 from django.http import JsonResponse
 
-from inference.errors import APIError, invalid
+from inference.errors import APIError
 
 if TYPE_CHECKING:
     from chatapp.chat.quotas import LimitReached
-
-__all__ = ["APIError", "invalid", "error_response"]
 
 
 def error_response(error: APIError) -> JsonResponse:

@@ -3,7 +3,6 @@
 import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from chatapp.chat.models import Bot, Message
 
@@ -16,7 +15,7 @@ def absolute_links(text: str, absolute: Callable[[str], str]) -> str:
     return SITE_LINK.sub(lambda match: f"]({absolute(match.group(1))}", text)
 
 
-def model_object(bot: Bot) -> dict[str, Any]:
+def model_object(bot: Bot) -> dict[str, object]:
     return {
         "id": bot.slug,
         "object": "model",
@@ -27,7 +26,7 @@ def model_object(bot: Bot) -> dict[str, Any]:
     }
 
 
-def model_list(bots: Iterable[Bot]) -> dict[str, Any]:
+def model_list(bots: Iterable[Bot]) -> dict[str, object]:
     return {"object": "list", "data": [model_object(bot) for bot in bots]}
 
 
@@ -46,7 +45,7 @@ def finish_reason(reply: Message, max_tokens: int | None) -> str:
     return "stop"
 
 
-def sources(reply: Message, absolute: Callable[[str], str]) -> list[dict[str, Any]]:
+def sources(reply: Message, absolute: Callable[[str], str]) -> list[dict[str, object]]:
     """The knowledge-base sources the answer drew on (its text cites them as [n]): entries and passages.
 
     A passage also carries its document's title and file name, its section and page.
@@ -86,13 +85,13 @@ class Completion:
         self.max_tokens = max_tokens
         self.absolute = absolute
 
-    def extras(self, reply: Message) -> dict[str, Any]:
-        extra: dict[str, Any] = {"conversation_id": reply.conversation_id}
+    def extras(self, reply: Message) -> dict[str, object]:
+        extra: dict[str, object] = {"conversation_id": reply.conversation_id}
         if reply.sources:
             extra["sources"] = sources(reply, self.absolute)
         return extra
 
-    def whole(self, reply: Message) -> dict[str, Any]:
+    def whole(self, reply: Message) -> dict[str, object]:
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -115,9 +114,9 @@ class Completion:
         }
 
     def chunk(
-        self, delta: dict[str, Any], finish: str | None = None, with_usage: bool = False, **extra: Any
-    ) -> dict[str, Any]:
-        chunk: dict[str, Any] = {
+        self, delta: dict[str, object], finish: str | None = None, with_usage: bool = False, **extra: object
+    ) -> dict[str, object]:
+        chunk: dict[str, object] = {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
@@ -130,7 +129,7 @@ class Completion:
             chunk["usage"] = None
         return chunk
 
-    def usage_chunk(self, reply: Message) -> dict[str, Any]:
+    def usage_chunk(self, reply: Message) -> dict[str, object]:
         return {
             "id": self.id,
             "object": "chat.completion.chunk",

@@ -22,10 +22,8 @@ from chatapp.api.answers import AnswerFeed, NoWorker
 from chatapp.api.authentication import authenticate
 from chatapp.api.completions import Completion, read_completion
 from chatapp.api.errors import (
-    APIError,
     answer_failed,
     error_response,
-    invalid,
     key_withdrawn,
     limit_reached,
     method_not_allowed,
@@ -37,8 +35,10 @@ from chatapp.api.errors import (
 from chatapp.api.models import ApiToken
 from chatapp.api.throttle import throttle
 from chatapp.chat import quotas
-from chatapp.chat.actions import ChatError, NotFound, resolve_bot
+from chatapp.chat.actions import resolve_bot
+from chatapp.chat.errors import ChatError, NotFound
 from chatapp.chat.models import Bot, Message, answer_token_limit
+from inference.errors import APIError, invalid
 
 # An async view, as the URLconf takes it.
 AsyncView = Callable[..., Coroutine[Any, Any, HttpResponseBase]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -19,13 +19,11 @@ from django.utils import timezone
 
 from chatapp.chat import lifecycle, live
 from chatapp.chat.errors import ChatError, NotFound
-from chatapp.chat.events import conversation_event, user_group
+from chatapp.chat.events import MessagePayload, conversation_event, user_group
 from chatapp.chat.extensions import registry
 from chatapp.chat.gate import AnswerPath, admit
 from chatapp.chat.lifecycle import notify_message
 from chatapp.chat.models import Bot, Conversation, Message
-
-__all__ = ["ChatError", "NotFound"]  # where callers have always found them
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -112,6 +110,18 @@ def validate_question(text: object, images: int = 0) -> str:
 
 
 @dataclass(frozen=True)
+class Sent:
+    """A question saved with its queued answer, and what the conversation's listeners were told of each."""
+
+    conversation: Conversation
+    created: bool  # the question started `conversation`
+    question: Message
+    reply: Message
+    question_payload: MessagePayload
+    reply_payload: MessagePayload
+
+
+@dataclass(frozen=True)
 class Turn:
     """One message of a transcript a client sends whole (the API)."""
 
@@ -128,29 +138,25 @@ def send_message(
     source: str = Conversation.Source.WEB,
     attach: Attacher | None = None,
     path: AnswerPath = AnswerPath.SEND,
-) -> tuple[Conversation, bool, Message, Message]:
+) -> Sent:
     """Save the user's message and a queued answer, then queue its generation.
 
     `attach(message)` links already-uploaded images to the new user message
     inside the same transaction (see chatapp.images.actions.attacher_for).
     Listeners are told once it is committed.
-    Returns (conversation, created, question, reply).
     """
     text = validate_question(text, images=attach.count if attach else 0)
     with transaction.atomic():
         created = conversation_id is None
-        conversation: Conversation | None
         if conversation_id is None:
             conversation = _start_conversation(user, text, resolve_bot(user, bot_slug), source)
         else:
-            conversation = Conversation.objects.visible_to(user).locked().filter(pk=conversation_id).first()
-            if conversation is None:
-                raise NotFound()
+            conversation = _owned_conversation(user, conversation_id, locked=True)
             _check_idle(conversation)
         check_bot_reads_images(conversation.bot, attach.count if attach else 0)
-        question, reply = _ask(conversation, text, attach, path)
-        _notify_turn(conversation, question, reply)
-    return conversation, created, question, reply
+        follows = None if created else _follows_current(conversation)
+        question, reply = _ask(conversation, text, attach, path, follows)
+        return _notify_turn(conversation, created, question, reply)
 
 
 def send_transcript(
@@ -159,7 +165,7 @@ def send_transcript(
     bot: Bot | None,
     source: str = Conversation.Source.API,
     attach: Callable[[int, Message], None] | None = None,
-) -> tuple[Conversation, Message, Message]:
+) -> Sent:
     """Start a conversation with `bot` from a whole transcript and queue the answer to its last turn.
 
     For stateless clients (the API) that send the history with every request.
@@ -169,7 +175,6 @@ def send_transcript(
     `attach(index, message)` links images to the user message of turn `index`.
     Callers may wrap this in their own transaction to save more with it: the
     answer is queued and listeners told only once everything is committed.
-    Returns (conversation, question, reply).
     """
     if not turns or turns[-1].role != Message.Role.USER:
         raise ChatError("The last message must be the user's.")
@@ -185,27 +190,25 @@ def send_transcript(
     check_bot_reads_images(bot, sum(turn.images for turn in checked))
     with transaction.atomic():
         conversation = _start_conversation(user, first_question, bot, source)
+        previous: Message | None = None
         for index, turn in enumerate(earlier):
-            message = Message.objects.create(
+            previous = Message.objects.create(
                 conversation=conversation,
+                parent=previous,
                 role=turn.role,
                 content=turn.text,
                 from_client=turn.role == Message.Role.ASSISTANT,
             )
             if attach and turn.role == Message.Role.USER:
-                attach(index, message)
+                attach(index, previous)
         question, reply = _ask(
-            conversation, last.text, _attach_turn(attach, len(earlier)) if attach else None, AnswerPath.API
+            conversation, last.text, _attach_turn(attach, len(earlier)) if attach else None, AnswerPath.API, previous
         )
-        _notify_turn(conversation, question, reply)
-    return conversation, question, reply
+        return _notify_turn(conversation, True, question, reply)
 
 
 def _attach_turn(attach: Callable[[int, Message], None], index: int) -> Callable[[Message], None]:
     return lambda message: attach(index, message)
-
-
-_LEAF = object()
 
 
 def _start_conversation(user: User, text: str, bot: Bot | None, source: str) -> Conversation:
@@ -220,34 +223,27 @@ def _ask(
     text: str,
     attach: Callable[[Message], None] | None,
     path: AnswerPath,
-    follows: Any = _LEAF,  # a Message, None for a first question, or _LEAF
+    follows: Message | int | None,
 ) -> tuple[Message, Message]:
-    """Inside the caller's transaction: the user's message and its queued answer.
-
-    The question follows the end of the branch the user is on, or `follows`
-    (an edited question takes the place of the one it replaces).
-    """
+    """Inside the caller's transaction: the user's message, following `follows`
+    (a message or its id; None starts a branch of its own), and its queued answer."""
     check_bot_allowed(conversation)
-    if follows is _LEAF and conversation.current_id is not None:
-        # The branch's end by its id: nothing of it is needed but the link.
-        question = Message(
-            conversation=conversation, role=Message.Role.USER, content=text, parent_id=conversation.current_id
-        )
-        question.starts_branch = False
+    question = Message(conversation=conversation, role=Message.Role.USER, content=text)
+    if isinstance(follows, int):
+        question.parent_id = follows
     else:
-        if follows is _LEAF:
-            follows = _current_leaf(conversation)
-        question = Message(conversation=conversation, role=Message.Role.USER, content=text, parent=follows)
-        question.starts_branch = follows is None
+        question.parent = follows
     question.save()
     if attach:
         attach(question)
     return question, start_answer(conversation, question, path)
 
 
-def _current_leaf(conversation: Conversation) -> Message | None:
+def _follows_current(conversation: Conversation) -> Message | int | None:
+    """The end of the branch the user is on: by its id when the conversation names it
+    (nothing of it is needed but the link), else the newest message."""
     if conversation.current_id is not None:
-        return conversation.current
+        return conversation.current_id
     return conversation.messages.order_by("created_at", "id").last()
 
 
@@ -283,10 +279,7 @@ def _check_idle(conversation: Conversation) -> None:
 
 def _locked_conversation(user: User, message: Message) -> Conversation:
     """The conversation of the user's `message`, locked for a change to its branches."""
-    conversation = Conversation.objects.visible_to(user).locked().filter(pk=message.conversation_id).first()
-    if conversation is None:
-        raise NotFound()
-    return conversation
+    return _owned_conversation(user, message.conversation_id, locked=True)
 
 
 def owned_message(user: User | AnonymousUser, message_id: int, role: str | None = None) -> Message:
@@ -323,12 +316,11 @@ def retry_reply(user: User, message_id: int) -> Message:
     return reply
 
 
-def edit_question(user: User, message_id: int, text: object) -> tuple[Message, Message]:
+def edit_question(user: User, message_id: int, text: object) -> Sent:
     """Ask an edited question in place of `message_id`, and queue its answer.
 
     The old question and everything after it stay, browsable as another
-    branch; the edited question keeps the original's images. Returns
-    (question, reply).
+    branch; the edited question keeps the original's images.
     """
     original = owned_message(user, message_id, role=Message.Role.USER)
     images = registry.images.count_on(original) if registry.images is not None else 0
@@ -341,11 +333,8 @@ def edit_question(user: User, message_id: int, text: object) -> tuple[Message, M
             if registry.images is not None:
                 registry.images.copy(original, question)
 
-        question, reply = _ask(
-            conversation, text, keep_images if images else None, AnswerPath.EDIT, follows=original.parent
-        )
-    _notify_turn(conversation, question, reply)
-    return question, reply
+        question, reply = _ask(conversation, text, keep_images if images else None, AnswerPath.EDIT, original.parent_id)
+    return _notify_turn(conversation, False, question, reply)
 
 
 def choose_version(user: User, message_id: int) -> Conversation:
@@ -377,30 +366,24 @@ def archive_conversation(user: User, conversation_id: int, archived: bool = True
     return conversation
 
 
-def _owned_conversation(user: User, conversation_id: int) -> Conversation:
-    conversation = Conversation.objects.visible_to(user).filter(pk=conversation_id).first()
+def _owned_conversation(user: User, conversation_id: int, *, locked: bool = False) -> Conversation:
+    """The user's conversation `conversation_id` (`locked` for a change to its branches), or NotFound."""
+    found = Conversation.objects.visible_to(user)
+    conversation = (found.locked() if locked else found).filter(pk=conversation_id).first()
     if conversation is None:
         raise NotFound()
     return conversation
 
 
-def _notify_turn(conversation: Conversation, question: Message, reply: Message) -> None:
-    notify_message(question)
-    notify_message(reply)
+def _notify_turn(conversation: Conversation, created: bool, question: Message, reply: Message) -> Sent:
+    question_payload, reply_payload = notify_message(question), notify_message(reply)
     notify_conversation(conversation)
+    return Sent(conversation, created, question, reply, question_payload, reply_payload)
 
 
 def owned_reply(user: User | AnonymousUser, message_id: int) -> Message:
     """The user's own answer `message_id`, or NotFound (whoever else owns it)."""
-    reply = (
-        Message.objects.visible_to(user)
-        .select_related("conversation")
-        .filter(pk=message_id, role=Message.Role.ASSISTANT)
-        .first()
-    )
-    if reply is None:
-        raise NotFound("message")
-    return reply
+    return owned_message(user, message_id, Message.Role.ASSISTANT)
 
 
 def stop_reply(user: User | AnonymousUser, message_id: int) -> Message:
@@ -435,9 +418,7 @@ def rename_conversation(user: User, conversation_id: int, title: str | None) -> 
     check_storable(title)
     if not title:
         raise ChatError("A title cannot be empty.")
-    conversation = Conversation.objects.visible_to(user).filter(pk=conversation_id).first()
-    if conversation is None:
-        raise NotFound()
+    conversation = _owned_conversation(user, conversation_id)
     conversation.title = title
     conversation.save(update_fields=["title"])
     notify_conversation(conversation)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -19,10 +19,20 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chatapp.chat import actions, live, quotas, sessions
-from chatapp.chat.events import conversation_group, message_frame, message_payload, user_group
+from chatapp.chat.errors import ChatError, NotFound
+from chatapp.chat.events import (
+    ChunkEvent,
+    ConversationEvent,
+    MessageEvent,
+    WaitingEvent,
+    conversation_group,
+    message_frame,
+    user_group,
+)
 from chatapp.chat.extensions import registry
 from chatapp.chat.following import resume_frame
 from chatapp.chat.models import Conversation
+from chatapp.chat.sessions import SessionCheckEvent
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -42,22 +52,20 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 
 def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise actions.ChatError("Expected a non-negative integer id.")
+        raise ChatError("Expected a non-negative integer id.")
     return value
 
 
-def send_with_payloads(
-    user: User, text: object, **kwargs: Any
-) -> tuple[Conversation, bool, dict[str, Any], dict[str, Any]]:
-    """`actions.send_message`, with the question's and the answer's payloads for the sender."""
-    conversation, created, question, reply = actions.send_message(user, text, **kwargs)
-    # As the conversation's listeners were told (nothing changed them since).
-    return (
-        conversation,
-        created,
-        getattr(question, "notified_payload", None) or message_payload(question),
-        getattr(reply, "notified_payload", None) or message_payload(reply),
-    )
+# A request from the page, as its JSON was parsed.
+Request = dict[str, object]
+
+
+def _bot_slug(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise NotFound("bot")
+    return value
 
 
 def _echo(ref: object) -> object:
@@ -145,8 +153,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except (ValueError, RecursionError):
             await self.send_error("That was not valid JSON.")
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        handlers: dict[object, Callable[[dict[str, Any]], Awaitable[None]]] = {
+    async def receive_json(self, content: object, **kwargs: object) -> None:
+        handlers: dict[str, Callable[[Request], Awaitable[None]]] = {
             "open": self.handle_open,
             "send": self.handle_send,
             "resume": self.handle_resume,
@@ -158,7 +166,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "choose": self.handle_choose,
             "ping": self.handle_ping,
         }
-        kind, ref = (content.get("type"), content.get("ref")) if isinstance(content, dict) else (None, None)
+        request: Request = content if isinstance(content, dict) else {}
+        kind, ref = request.get("type"), request.get("ref")
         # Only a string names a request: `{"type": []}` is refused, not a crash.
         handler = handlers.get(kind) if isinstance(kind, str) else None
         try:
@@ -171,9 +180,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.user = user
             await quotas.ahit("request", self.user.pk)
             if handler is None:
-                raise actions.ChatError(f"Unknown request type: {str(kind)[:40]!r}.")
-            await handler(content)
-        except actions.ChatError as error:
+                raise ChatError(f"Unknown request type: {str(kind)[:40]!r}.")
+            await handler(request)
+        except ChatError as error:
             await self.send_error(
                 str(error), request=kind if isinstance(kind, str) else None, ref=_echo(ref), **error.details
             )
@@ -195,38 +204,35 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 code="internal",
             )
 
-    async def send_error(self, reason: str, **details: Any) -> None:
+    async def send_error(self, reason: str, **details: object) -> None:
         await self.send_json({"type": "error", "error": reason, **{k: v for k, v in details.items() if v is not None}})
 
     # --- requests -----------------------------------------------------------
 
-    async def handle_open(self, content: dict[str, Any]) -> None:
+    async def handle_open(self, content: Request) -> None:
         conversation_id = _int(content.get("conversation_id"))
         if not await self.owns_conversation(conversation_id):
-            raise actions.NotFound()
+            raise NotFound()
         await self.follow(conversation_id)
         await self.send_json({"type": "opened", "conversation_id": conversation_id})
 
-    async def handle_send(self, content: dict[str, Any]) -> None:
-        conversation_id = content.get("conversation_id")
-        if conversation_id is not None:
-            conversation_id = _int(conversation_id)
+    async def handle_send(self, content: Request) -> None:
+        given = content.get("conversation_id")
+        conversation_id = None if given is None else _int(given)
         # Off the shared ORM thread: a burst of sends from many sockets is not
-        # written one after another. The payloads in the same call: one thread
+        # written one after another. The payloads come with it: one thread
         # hop and one pooled connection per send.
-        conversation, created, question, reply = await database_sync_to_async(
-            send_with_payloads, thread_sensitive=False
-        )(
+        sent = await database_sync_to_async(actions.send_message, thread_sensitive=False)(
             self.user,
             content.get("text"),
             conversation_id=conversation_id,
-            bot_slug=content.get("bot") or None,
+            bot_slug=_bot_slug(content.get("bot")),
             attach=await self.attachments(content.get("images")),
         )
         unreachable: Exception | None = None
-        if created:
+        if sent.created:
             try:
-                await self.follow(conversation.pk)
+                await self.follow(sent.conversation.pk)
             except (RedisConnectionError, RedisTimeoutError) as error:
                 # Saved all the same: the page hears so (and clears its
                 # composer) before the socket closes with "try again later".
@@ -235,23 +241,24 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 {
                     "type": "created",
                     "ref": content.get("ref"),
-                    "conversation": {"id": conversation.pk, "title": conversation.title},
+                    "conversation": {"id": sent.conversation.pk, "title": sent.conversation.title},
                 }
             )
         # The group may already have delivered these; sending them to this
         # socket too covers the moment before it joined a new conversation.
-        await self.send_json({"type": "message", "ref": content.get("ref"), "message": question})
-        await self.send_json({"type": "message", "message": reply})
+        # As the conversation's listeners were told (nothing changed them since).
+        await self.send_json({"type": "message", "ref": content.get("ref"), "message": sent.question_payload})
+        await self.send_json({"type": "message", "message": sent.reply_payload})
         if unreachable is not None:
             raise unreachable
 
-    async def attachments(self, image_ids: Any) -> Callable[[Message], None] | None:
+    async def attachments(self, image_ids: object) -> Callable[[Message], None] | None:
         """Attached images, through the images extension point (see chatapp.chat.extensions)."""
         if not image_ids or registry.images is None:
             return None
         return await database_sync_to_async(registry.images.attacher)(self.user, image_ids)
 
-    async def handle_resume(self, content: dict[str, Any]) -> None:
+    async def handle_resume(self, content: Request) -> None:
         """Send what the client missed of an answer after chunk `after`."""
         attempt = content.get("attempt")
         frame = await database_sync_to_async(resume_frame)(
@@ -266,43 +273,43 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             # Finished, or the log is gone: the saved message replaces what the client has.
             await self.send_json(frame)
 
-    async def handle_stop(self, content: dict[str, Any]) -> None:
+    async def handle_stop(self, content: Request) -> None:
         await database_sync_to_async(actions.stop_reply)(self.user, _int(content.get("message_id")))
 
-    async def handle_retry(self, content: dict[str, Any]) -> None:
+    async def handle_retry(self, content: Request) -> None:
         await database_sync_to_async(actions.retry_reply)(self.user, _int(content.get("message_id")))
 
-    async def handle_continue(self, content: dict[str, Any]) -> None:
+    async def handle_continue(self, content: Request) -> None:
         await database_sync_to_async(actions.continue_reply)(self.user, _int(content.get("message_id")))
 
-    async def handle_edit(self, content: dict[str, Any]) -> None:
-        question, _reply = await database_sync_to_async(actions.edit_question)(
+    async def handle_edit(self, content: Request) -> None:
+        sent = await database_sync_to_async(actions.edit_question)(
             self.user, _int(content.get("message_id")), content.get("text")
         )
-        await self.send_json({"type": "message", "ref": content.get("ref"), "message": await self.payload(question)})
+        await self.send_json({"type": "message", "ref": content.get("ref"), "message": sent.question_payload})
 
-    async def handle_choose(self, content: dict[str, Any]) -> None:
+    async def handle_choose(self, content: Request) -> None:
         conversation = await database_sync_to_async(actions.choose_version)(self.user, _int(content.get("message_id")))
         await self.send_json({"type": "chosen", "ref": content.get("ref"), "current_id": conversation.current_id})
 
-    async def handle_ping(self, content: dict[str, Any]) -> None:
+    async def handle_ping(self, content: Request) -> None:
         await self.send_json({"type": "pong"})
 
     # --- group events -------------------------------------------------------
 
-    async def chat_message(self, event: dict[str, Any]) -> None:
+    async def chat_message(self, event: MessageEvent) -> None:
         await self.send_json(message_frame(event, self.user.pk))
 
-    async def chat_chunk(self, event: dict[str, Any]) -> None:
+    async def chat_chunk(self, event: ChunkEvent) -> None:
         await self.send(text_data=event["frame"])  # encoded once, by the worker
 
-    async def chat_waiting(self, event: dict[str, Any]) -> None:
+    async def chat_waiting(self, event: WaitingEvent) -> None:
         await self.send_json({**event, "type": "waiting"})
 
-    async def chat_conversation(self, event: dict[str, Any]) -> None:
+    async def chat_conversation(self, event: ConversationEvent) -> None:
         await self.send_json({"type": "conversation", "conversation": event["conversation"]})
 
-    async def session_check(self, event: dict[str, Any]) -> None:
+    async def session_check(self, event: SessionCheckEvent) -> None:
         """A session of this user ended or their account changed: close if it was this socket's."""
         session = self.scope.get("session")
         ended = event.get("session_key")
@@ -329,7 +336,3 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     @database_sync_to_async
     def owns_conversation(self, conversation_id: int) -> bool:
         return Conversation.objects.visible_to(self.user).filter(pk=conversation_id).exists()
-
-    @database_sync_to_async
-    def payload(self, message: Message) -> dict[str, Any]:
-        return message_payload(message)

@@ -7,7 +7,8 @@ it once and every web process sends it as it is to each socket.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 
 from chatapp.chat.extensions import registry
 
@@ -23,9 +24,98 @@ def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
-def message_payload(message: Message) -> dict[str, Any]:
+class Usage(TypedDict):
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+class MessagePayload(TypedDict):
+    """A message as clients see it."""
+
+    id: int
+    conversation_id: int
+    parent_id: int | None
+    role: str
+    status: str
+    content: str
+    html: str
+    seq: int
+    attempt: int
+    error: str
+    error_code: str
+    finish_reason: str
+    replaced: bool
+    model: str
+    created_at: str
+    usage: Usage
+    time_to_first_token: float | None
+    duration: float | None
+    sources: list[dict[str, object]]
+    images: list[dict[str, object]]
+    images_left_out: int
+
+
+class MessageEvent(TypedDict):
+    type: Literal["chat.message"]
+    message: MessagePayload
+    # When an answer ends: its owner's tokens of the day, for that owner's sockets only.
+    owner_id: NotRequired[int | None]
+    tokens_today: NotRequired[int]
+
+
+# Chunks `from`+1 … `seq` of an answer (`from` is a keyword: the functional form).
+ChunkEvent = TypedDict(
+    "ChunkEvent",
+    {
+        "type": Literal["chat.chunk"],
+        "message_id": int,
+        "attempt": int,
+        "from": int,
+        "seq": int,
+        "delta": str,
+        "frame": str,
+    },
+)
+
+
+class WaitingEvent(TypedDict):
+    type: Literal["chat.waiting"]
+    message_id: int
+    reason: str
+    seconds: int
+
+
+class MessageFrame(TypedDict):
+    """A message sent to one websocket (the group's events are `MessageEvent`)."""
+
+    type: Literal["message"]
+    message: MessagePayload
+    tokens_today: NotRequired[int]
+
+
+# What a conversation's group carries.
+ConversationGroupEvent = MessageEvent | ChunkEvent | WaitingEvent
+
+
+class ConversationPayload(TypedDict):
+    id: int
+    title: str
+    updated_at: str
+    pinned: bool
+    archived: bool
+    source: str
+    current_id: int | None
+    deleted: bool
+
+
+class ConversationEvent(TypedDict):
+    type: Literal["chat.conversation"]
+    conversation: ConversationPayload
+
+
+def message_payload(message: Message) -> MessagePayload:
     """A message as clients see it. May query (images): call it where the ORM is allowed."""
-    payload: dict[str, Any] = {
+    payload: MessagePayload = {
         "id": message.pk,
         "conversation_id": message.conversation_id,
         # The message it follows: a new one that does not follow the last shown starts another branch.
@@ -59,21 +149,22 @@ def message_payload(message: Message) -> dict[str, Any]:
     return payload
 
 
-def message_event(message: Message, owner_id: int | None = None, tokens_today: int | None = None) -> dict[str, Any]:
+def message_event(message: Message, owner_id: int | None = None, tokens_today: int | None = None) -> MessageEvent:
     """`tokens_today`: when an answer ends, the day's tokens of its owner (`owner_id`), for "Today: N tokens"."""
-    event: dict[str, Any] = {"type": "chat.message", "message": message_payload(message)}
+    event: MessageEvent = {"type": "chat.message", "message": message_payload(message)}
     if tokens_today is not None:
-        event |= {"owner_id": owner_id, "tokens_today": tokens_today}
+        event["owner_id"] = owner_id
+        event["tokens_today"] = tokens_today
     return event
 
 
-def message_frame(event: dict[str, Any], user_id: int | None) -> dict[str, Any]:
+def message_frame(event: MessageEvent, user_id: int | None) -> MessageFrame:
     """The websocket frame of a message event for a socket of `user_id`.
 
     The day's tokens go only to their owner's sockets: whoever else may follow
     a conversation one day never reads another person's figure.
     """
-    frame = {"type": "message", "message": event["message"]}
+    frame: MessageFrame = {"type": "message", "message": event["message"]}
     if "tokens_today" in event and event.get("owner_id") == user_id:
         frame["tokens_today"] = event["tokens_today"]
     return frame
@@ -81,7 +172,7 @@ def message_frame(event: dict[str, Any], user_id: int | None) -> dict[str, Any]:
 
 def chunk_frame(message_id: int, attempt: int, after: int, seq: int, delta: str, html: str | None = None) -> str:
     """The websocket frame for chunks `after`+1 … `seq` of an answer; `from` is for gap detection."""
-    frame: dict[str, Any] = {
+    frame: dict[str, object] = {
         "type": "chunk",
         "message_id": message_id,
         "attempt": attempt,
@@ -94,7 +185,7 @@ def chunk_frame(message_id: int, attempt: int, after: int, seq: int, delta: str,
     return json.dumps(frame, ensure_ascii=False)
 
 
-def chunk_event(message_id: int, attempt: int, seq: int, delta: str, html: str | None = None) -> dict:
+def chunk_event(message_id: int, attempt: int, seq: int, delta: str, html: str | None = None) -> ChunkEvent:
     return {
         "type": "chat.chunk",
         "message_id": message_id,
@@ -106,13 +197,20 @@ def chunk_event(message_id: int, attempt: int, seq: int, delta: str, html: str |
     }
 
 
-def waiting_event(message_id: int, reason: str, seconds: float) -> dict:
-    """The answer has had no new text for `seconds`: `queued` (no worker yet), `engine_silent`,
-    or `model_starting` (the model service is loading or restarting; the answer waits for it)."""
+class WaitReason(StrEnum):
+    """Why an answer has had no new text for a while (the page says so)."""
+
+    QUEUED = "queued"  # no worker yet (the page tells this one itself)
+    ENGINE_SILENT = "engine_silent"
+    MODEL_STARTING = "model_starting"  # the model service is loading or restarting; the answer waits for it
+
+
+def waiting_event(message_id: int, reason: WaitReason, seconds: float) -> WaitingEvent:
+    """The answer has had no new text for `seconds`, for `reason`."""
     return {"type": "chat.waiting", "message_id": message_id, "reason": reason, "seconds": round(seconds)}
 
 
-def conversation_event(conversation: Conversation, deleted: bool = False) -> dict[str, Any]:
+def conversation_event(conversation: Conversation, deleted: bool = False) -> ConversationEvent:
     return {
         "type": "chat.conversation",
         "conversation": {

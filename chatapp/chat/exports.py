@@ -1,7 +1,6 @@
 """One conversation, exported by its owner as Markdown (the branch they chose) or JSON (every version)."""
 
 from collections.abc import Callable
-from typing import Any
 
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
@@ -38,7 +37,7 @@ def as_markdown(conversation: Conversation, absolute: Callable[[str], str]) -> s
     return "\n".join(lines).rstrip() + "\n"
 
 
-def as_json(conversation: Conversation, absolute: Callable[[str], str]) -> dict[str, Any]:
+def as_json(conversation: Conversation, absolute: Callable[[str], str]) -> dict[str, object]:
     thread = conversation.thread()
     messages = list(thread.by_id.values())
     _prefetch(messages)

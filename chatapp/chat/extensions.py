@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -113,11 +113,18 @@ class GenerationOverrides:
     temperature: float | None = None
 
 
+class PayloadExtras(TypedDict, total=False):
+    """What a feature adds to a message's payload (`register_payload`)."""
+
+    images: list[dict[str, object]]
+    images_left_out: int
+
+
 @dataclass
 class Registry:
     images: Images | None = None
     knowledge_base: KnowledgeBase | None = None
-    payload: list[Callable[[Message], dict[str, Any]]] = field(default_factory=list)
+    payload: list[Callable[[Message], PayloadExtras]] = field(default_factory=list)
     templates: dict[Slot, list[str]] = field(default_factory=dict)
     message_prefetches: list[str] = field(default_factory=list)
     generation: list[Callable[[Message], GenerationOverrides | None]] = field(default_factory=list)
@@ -142,7 +149,7 @@ def register_knowledge_base(knowledge_base: KnowledgeBase) -> None:
     registry.knowledge_base = knowledge_base
 
 
-def register_payload(extra: Callable[[Message], dict[str, Any]]) -> None:
+def register_payload(extra: Callable[[Message], PayloadExtras]) -> None:
     if extra not in registry.payload:
         registry.payload.append(extra)
 

@@ -10,11 +10,11 @@ the database once it is saved, and ends an answer whose worker died.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chatapp.chat import lifecycle, live
 from chatapp.chat.actions import owned_reply
-from chatapp.chat.events import chunk_frame, message_payload
+from chatapp.chat.events import MessageFrame, chunk_frame, message_payload
 from chatapp.chat.live import Backlog
 from chatapp.chat.models import Message
 from chatapp.markdown import render_markdown
@@ -48,7 +48,7 @@ def catch_up(user: User | AnonymousUser, message_id: int, after: int = 0, attemp
 
 def resume_frame(
     user: User | AnonymousUser, message_id: int, after: int, attempt: int | None
-) -> dict[str, Any] | str | None:
+) -> MessageFrame | str | None:
     """For the websocket: a chunk frame (str) from the log, the saved message (dict), or None."""
     caught = catch_up(user, message_id, after, attempt)
     if caught.backlog is not None:

@@ -24,7 +24,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 
 from chatapp.chat import live, naming
-from chatapp.chat.events import conversation_group, message_event
+from chatapp.chat.events import MessagePayload, conversation_group, message_event
 from chatapp.chat.extensions import registry
 from chatapp.chat.models import Message, TokenQuota, TokenUse
 from chatapp.chat.prompt import GenerationRequest, build_request
@@ -42,16 +42,16 @@ SHUT_DOWN = "The server restarted while this answer was being written."
 NOT_STARTED = "No worker was free to start this answer."
 
 
-def notify_message(message: Message) -> None:
+def notify_message(message: Message) -> MessagePayload:
     """Tell the conversation's listeners about `message` once the current transaction commits.
 
-    The payload stays on the message as `notified_payload`, for a caller that
-    sends the same message to its own client (the websocket's `send`).
+    Returns what they are told, for a caller that sends the same message to
+    its own client (the websocket's `send`).
     """
     event = message_event(message, **day_total(message))
-    message.notified_payload = event["message"]
     group = conversation_group(message.conversation_id)
     transaction.on_commit(lambda: live.notify(group, event))
+    return event["message"]
 
 
 def day_total(message: Message) -> dict[str, int]:

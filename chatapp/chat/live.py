@@ -15,6 +15,7 @@ second or so between two saves, and expires a while after the answer ends.
 import asyncio
 import logging
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -64,7 +65,11 @@ def group_channel(group: str) -> str:
     return f"{redis_prefix()}__group__{group}"
 
 
-def encode_event(event: dict) -> bytes:
+# A pipeline of either client: the worker's loop batches with the async one.
+Pipeline = redis.client.Pipeline | redis.asyncio.client.Pipeline
+
+
+def encode_event(event: Mapping[str, object]) -> bytes:
     return get_channel_layer().serialize(event)
 
 
@@ -89,7 +94,7 @@ def backlog_from(entries: list | None, after: int) -> Backlog | None:
     return Backlog("".join(text), "".join(missing), seq)
 
 
-def append_chunk(pipe: Any, message_id: int, attempt: int, seq: int, delta: str, first: bool) -> None:
+def append_chunk(pipe: Pipeline, message_id: int, attempt: int, seq: int, delta: str, first: bool) -> None:
     """Queue the log append of chunk `seq` on a pipeline (sync or async)."""
     key = log_key(message_id, attempt)
     pipe.xadd(key, {"seq": seq, "delta": delta})
@@ -97,11 +102,11 @@ def append_chunk(pipe: Any, message_id: int, attempt: int, seq: int, delta: str,
         pipe.expire(key, LOG_TTL)
 
 
-def publish(pipe: Any, group: str, event: dict) -> None:
+def publish(pipe: Pipeline, group: str, event: Mapping[str, object]) -> None:
     publish_encoded(pipe, group, encode_event(event))
 
 
-def publish_encoded(pipe: Any, group: str, event: bytes) -> None:
+def publish_encoded(pipe: Pipeline, group: str, event: bytes) -> None:
     """Queue the PUBLISH of an event already encoded (`encode_event`); Redis accepts it even at maxmemory."""
     pipe.publish(group_channel(group), event)
 
@@ -118,7 +123,7 @@ def sync_redis() -> redis.Redis:
     return _sync_redis(settings.REDIS_URL)
 
 
-def notify(group: str, event: dict) -> None:
+def notify(group: str, event: Mapping[str, object]) -> None:
     """Tell every listener of `group` (any web process) about `event`.
 
     At most once, like every channel-layer message: a listener that missed it

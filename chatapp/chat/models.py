@@ -1,5 +1,6 @@
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from django.conf import settings
@@ -142,12 +143,17 @@ class Conversation(models.Model):
 
     def branch(self, through: "Message | None" = None) -> list["Message"]:
         """The messages the user sees, oldest first: the chosen branch, or the one through `through`."""
-        thread = self.thread()
-        if through is not None and through.pk in thread.by_id:
-            leaf = thread.latest_leaf(thread.by_id[through.pk])
-        else:
-            leaf = thread.by_id.get(self.current_id) or thread.latest_leaf(None)
-        return thread.branch_to(leaf)
+        return self.thread().branch(self.current_id, through)
+
+
+@dataclass(frozen=True)
+class Versions:
+    """A message's place among the versions of its turn (1-based `number` of `total`)."""
+
+    number: int
+    total: int
+    previous: "Message | None"
+    next: "Message | None"
 
 
 class Thread:
@@ -174,21 +180,32 @@ class Thread:
     def versions(self, message: "Message") -> list["Message"]:
         return [m for m in self.children[message.parent_id] if m.role == message.role]
 
+    def place(self, message: "Message") -> Versions:
+        versions = self.versions(message)
+        index = versions.index(message)
+        return Versions(
+            number=index + 1,
+            total=len(versions),
+            previous=versions[index - 1] if index > 0 else None,
+            next=versions[index + 1] if index + 1 < len(versions) else None,
+        )
+
+    def branch(self, current_id: int | None, through: "Message | None" = None) -> list["Message"]:
+        """The branch through `through`, else the one ending at `current_id`, else the newest."""
+        if through is not None and through.pk in self.by_id:
+            leaf = self.latest_leaf(self.by_id[through.pk])
+        else:
+            leaf = self.by_id.get(current_id) or self.latest_leaf(None)
+        return self.branch_to(leaf)
+
     def branch_to(self, leaf: "Message | None") -> list["Message"]:
-        """Root to `leaf`, each message told its place among its versions."""
+        """Root to `leaf`."""
         path = []
         node = leaf
         while node is not None:
             path.append(node)
             node = self.by_id.get(node.parent_id)
         path.reverse()
-        for message in path:
-            versions = self.versions(message)
-            index = versions.index(message)
-            message.version_number = index + 1
-            message.version_total = len(versions)
-            message.previous_version = versions[index - 1] if index > 0 else None
-            message.next_version = versions[index + 1] if index + 1 < len(versions) else None
         return path
 
     def on_branch(self, leaf: "Message | None") -> set[int]:
@@ -198,6 +215,11 @@ class Thread:
 class MessageQuerySet(models.QuerySet["Message"]):
     def visible_to(self, user: "User | AnonymousUser") -> Self:
         return self.filter(conversation__in=Conversation.objects.visible_to(user))
+
+    def append(self, conversation: Conversation, **fields: object) -> "Message":
+        """A new message following `conversation`'s latest one, as a transcript without branches is written."""
+        latest = self.filter(conversation=conversation).order_by("-created_at", "-id").first()
+        return self.create(conversation=conversation, parent=latest, **fields)
 
 
 class Message(models.Model):
@@ -269,18 +291,6 @@ class Message(models.Model):
 
     objects = MessageQuerySet.as_manager()
 
-    # Set on the messages of a branch by Thread.branch_to, for the page.
-    version_number: int
-    version_total: int
-    previous_version: "Message | None"
-    next_version: "Message | None"
-    # Set on an unsaved question that starts a branch of its own: see save().
-    starts_branch: bool
-    # What to do about a failed answer, set by the chat page (chat.error_help).
-    next_step: str
-    # The payload its listeners were last told of (chat.lifecycle.notify_message).
-    notified_payload: dict[str, Any]
-
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
@@ -290,16 +300,6 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} message {self.pk}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        # A message written without a place in the tree (an API transcript, an
-        # import) follows the conversation's latest one, as before branches;
-        # only an edited first question starts a branch of its own.
-        if self._state.adding and self.parent_id is None and not getattr(self, "starts_branch", False):
-            self.parent = (
-                Message.objects.filter(conversation_id=self.conversation_id).order_by("-created_at", "-id").first()
-            )
-        super().save(*args, **kwargs)
 
     @property
     def html(self) -> str:
@@ -322,7 +322,7 @@ class Message(models.Model):
             return self.completion_tokens / decode if decode > 0 else None
         return None
 
-    def _update_if(self, statuses: list[str], **fields: Any) -> bool:
+    def _update_if(self, statuses: list[str], **fields: object) -> bool:
         """Write `fields` only while the row is still in one of `statuses`.
 
         The database decides races (two workers, a stop during a save): the

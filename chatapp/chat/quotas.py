@@ -15,11 +15,11 @@ import logging
 import math
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -88,6 +88,22 @@ def _limiter() -> SlidingWindowCounterRateLimiter:
     return _storages[key]
 
 
+# One step of counting: the limiter's method to call with a rate; what it returns is sent back.
+_Step = tuple[Literal["test", "get_window_stats", "hit"], RateLimitItem]
+
+
+def _counting(action: str) -> Generator[_Step, Any, None]:
+    """How one `action` is counted, for `hit` and `ahit` to run against their limiter:
+    every rate is tested before any is counted, so a refusal counts nothing."""
+    rates = _rates(action)
+    for rate in rates:
+        if not (yield "test", rate):
+            stats = yield "get_window_stats", rate
+            raise _refusal(action, rate, stats.reset_time)
+    for rate in rates:
+        yield "hit", rate
+
+
 def hit(action: str, key: object) -> None:
     """Count one `action` for `key` (a user id, an address); raises LimitReached when over a rate.
 
@@ -96,13 +112,14 @@ def hit(action: str, key: object) -> None:
     into errors of their own.
     """
     limiter = _limiter()
+    steps = _counting(action)
     try:
-        rates = _rates(action)
-        for rate in rates:
-            if not limiter.test(rate, action, str(key)):
-                raise _refusal(action, rate, limiter.get_window_stats(rate, action, str(key)).reset_time)
-        for rate in rates:
-            limiter.hit(rate, action, str(key))
+        step = next(steps)
+        while True:
+            method, rate = step
+            step = steps.send(getattr(limiter, method)(rate, action, str(key)))
+    except StopIteration:
+        pass
     except RedisError as error:
         log.warning("could not count %s for %s: %s", action, key, error)
 
@@ -126,14 +143,14 @@ def _async_limiter() -> AsyncLimiter:
 async def ahit(action: str, key: object) -> None:
     """`hit` for code on an event loop (the websocket consumer, the API views)."""
     limiter = _async_limiter()
+    steps = _counting(action)
     try:
-        rates = _rates(action)
-        for rate in rates:
-            if not await limiter.test(rate, action, str(key)):
-                stats = await limiter.get_window_stats(rate, action, str(key))
-                raise _refusal(action, rate, stats.reset_time)
-        for rate in rates:
-            await limiter.hit(rate, action, str(key))
+        step = next(steps)
+        while True:
+            method, rate = step
+            step = steps.send(await getattr(limiter, method)(rate, action, str(key)))
+    except StopIteration:
+        pass
     except RedisError as error:
         log.warning("could not count %s for %s: %s", action, key, error)
 

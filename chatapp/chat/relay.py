@@ -39,20 +39,33 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
 from chatapp.chat import lifecycle, live
-from chatapp.chat.events import chunk_event, conversation_group, waiting_event
+from chatapp.chat.events import WaitReason, chunk_event, conversation_group, waiting_event
 from chatapp.markdown import IncrementalMarkdown, render_markdown
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+A = TypeVar("A")
+P = ParamSpec("P")
+
+
+class Interruption(StrEnum):
+    """Why an answer's generation must end before the model is done."""
+
+    STOP_REQUESTED = "stop_requested"  # its Stop flag: the user's Stop, or its conversation deleted
+    ENDED_ELSEWHERE = "ended_elsewhere"  # its row no longer streaming: a Stop while queued, the reaper
+    HANDED_BACK = "handed_back"  # this worker shuts down
+    FAILED = "failed"  # its text could not be sent; `AnswerStream.failure` says why
+
 
 # How often Stop is checked: well within a second, for every answer in one command.
 SUPERVISE_INTERVAL = 0.3
@@ -86,10 +99,7 @@ class AnswerStream:
         self.markdown = IncrementalMarkdown()
         # A chunk waiting for its HTML, rendered in a thread: (seq, delta, html).
         self.held: tuple[int, str, asyncio.Future[str]] | None = None
-        # Why the generation must end before the model is done: "stopped"
-        # (the user, or the answer was ended elsewhere), "handed_back" (shutdown)
-        # or "failed" (its text could not be sent; `failure` says why).
-        self.interruption: str | None = None
+        self.interruption: Interruption | None = None
         self.failure: BaseException | None = None
         self.interrupted = asyncio.Event()
 
@@ -148,9 +158,9 @@ class AnswerStream:
     def fail(self, error: BaseException) -> None:
         if self.failure is None:
             self.failure = error
-        self.interrupt("failed")
+        self.interrupt(Interruption.FAILED)
 
-    def interrupt(self, why: str) -> None:
+    def interrupt(self, why: Interruption) -> None:
         if self.interruption is None:
             self.interruption = why
             self.interrupted.set()
@@ -188,7 +198,7 @@ class Relay:
 
     # --- the database, from the loop ------------------------------------------------
 
-    def _in_thread(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _in_thread(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return function(*args, **kwargs)
         except (OperationalError, InterfaceError):
@@ -200,16 +210,16 @@ class Relay:
             if connection.settings_dict.get("OPTIONS", {}).get("pool"):
                 connection.close()
 
-    async def db_call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def db_call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.loop.run_in_executor(self.db, partial(self._in_thread, function, *args, **kwargs))
 
-    async def prepare(self, function: Callable[..., T], *args: Any) -> T:
+    async def prepare(self, function: Callable[[A], T], argument: A) -> T:
         """Like `run_in_db`, on the prompt threads: an answer's prompt, however long its grounding takes."""
         deadline = time.monotonic() + settings.DATABASE_RETRY_SECONDS
         pause = 0.25
         while True:
             try:
-                return await self.loop.run_in_executor(self.prompts, partial(self._in_thread, function, *args))
+                return await self.loop.run_in_executor(self.prompts, partial(self._in_thread, function, argument))
             except (OperationalError, InterfaceError) as error:
                 if time.monotonic() + pause > deadline:
                     raise
@@ -284,7 +294,7 @@ class Relay:
                     log.warning("could not send the last chunk of answer %s: %s", stream.message_id, error)
                 return
 
-    def _queue_chunk(self, pipe: Any, stream: AnswerStream, now: float) -> None:
+    def _queue_chunk(self, pipe: live.Pipeline, stream: AnswerStream, now: float) -> None:
         """Queue `stream`'s next chunk on `pipe`; raises, changing nothing, if the chunk cannot be made."""
         if not self._release_held(pipe, stream):
             return  # its HTML is still being rendered: this answer's next text waits behind it
@@ -301,7 +311,7 @@ class Relay:
             return
         self._send_chunk(pipe, stream, stream.next_delta(), None)
 
-    def _release_held(self, pipe: Any, stream: AnswerStream) -> bool:
+    def _release_held(self, pipe: live.Pipeline, stream: AnswerStream) -> bool:
         """Send `stream`'s chunk that waited for its HTML, once rendered; False while it still waits."""
         if stream.held is None:
             return True
@@ -314,7 +324,7 @@ class Relay:
         return True
 
     def _send_chunk(
-        self, pipe: Any, stream: AnswerStream, delta: str, html: str | None, seq: int | None = None
+        self, pipe: live.Pipeline, stream: AnswerStream, delta: str, html: str | None, seq: int | None = None
     ) -> None:
         """Queue a chunk on `pipe`: `delta` as the next chunk, or as chunk `seq` that waited for its HTML."""
         number = stream.seq + 1 if seq is None else seq
@@ -369,7 +379,7 @@ class Relay:
                     stream.waiting_told = False
                 elif not stream.waiting_told and now - stream.last_text_at >= settings.ANSWER_SILENCE_NOTICE:
                     stream.waiting_told = True
-                    event = waiting_event(stream.message_id, "engine_silent", now - stream.last_text_at)
+                    event = waiting_event(stream.message_id, WaitReason.ENGINE_SILENT, now - stream.last_text_at)
                     live.publish(pipe, stream.group, event)
             except Exception as error:
                 log.exception("answer %s: its next chunk could not be made; ending it", stream.message_id)
@@ -401,7 +411,7 @@ class Relay:
         if stop_index is not None and not isinstance(results[stop_index], Exception):
             for message_id, flag in zip(stop_checks, results[stop_index], strict=True):
                 if flag and message_id in self.streams:
-                    self.streams[message_id].interrupt("stopped")
+                    self.streams[message_id].interrupt(Interruption.STOP_REQUESTED)
         # A lease that is gone (new answers, a Redis that restarted empty) is set again.
         missing = [m for m, renewed in zip(renewals, results[renew_index:], strict=True) if renewed is False]
         if missing:
@@ -444,7 +454,7 @@ class Relay:
         for stream, progress in zip(due, batch, strict=True):
             stream.saved_seq, stream.last_save = progress.seq, now
             if stream.message_id in ended:
-                stream.interrupt("stopped")  # ended elsewhere: a Stop, a reaper
+                stream.interrupt(Interruption.ENDED_ELSEWHERE)
 
     # --- shutdown -------------------------------------------------------------------
 
@@ -454,7 +464,7 @@ class Relay:
 
     def _hand_back_all(self) -> None:
         for stream in list(self.streams.values()):
-            stream.interrupt("handed_back")
+            stream.interrupt(Interruption.HANDED_BACK)
 
 
 _relay: Relay | None = None

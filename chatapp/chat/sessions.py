@@ -9,7 +9,7 @@ that user, through the channel layer, to check again at once.
 
 from importlib import import_module
 from types import SimpleNamespace
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 from django.conf import settings
 from django.contrib import auth
@@ -41,9 +41,14 @@ def current_user(session: SessionBase | None) -> AbstractBaseUser | AnonymousUse
     return user if user.is_authenticated and user.is_active else None
 
 
+class SessionCheckEvent(TypedDict):
+    type: Literal["session.check"]
+    session_key: NotRequired[str]  # the session that ended
+
+
 def tell_sockets(user_id: int, session_key: str | None = None) -> None:
     """Ask every socket of `user_id` to check its session; the one of `session_key` closes."""
-    event: dict[str, Any] = {"type": "session.check"}
+    event: SessionCheckEvent = {"type": "session.check"}
     if session_key:
         event["session_key"] = session_key
     # Best effort: a socket that misses it still checks on its next request.
@@ -51,7 +56,7 @@ def tell_sockets(user_id: int, session_key: str | None = None) -> None:
 
 
 @receiver(user_logged_out, dispatch_uid="chat-sockets-end-on-logout")
-def _logged_out(sender: type, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
+def _logged_out(sender: type, request: HttpRequest, user: User | None, **kwargs: object) -> None:
     # Sent before the session is flushed: the socket is told which one ends.
     if user is not None:
         tell_sockets(user.pk, getattr(request.session, "session_key", None))
@@ -59,7 +64,7 @@ def _logged_out(sender: type, request: HttpRequest, user: User | None, **kwargs:
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="chat-sockets-check-on-user-change")
 def _user_saved(
-    sender: type, instance: User, created: bool, update_fields: frozenset[str] | None = None, **kwargs: Any
+    sender: type, instance: User, created: bool, update_fields: frozenset[str] | None = None, **kwargs: object
 ) -> None:
     # Deactivation and password changes land here (a sign-in only records its
     # time); after the commit, so that the sockets read the new state.
@@ -68,5 +73,5 @@ def _user_saved(
 
 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="chat-sockets-end-on-user-delete")
-def _user_deleted(sender: type, instance: User, **kwargs: Any) -> None:
+def _user_deleted(sender: type, instance: User, **kwargs: object) -> None:
     transaction.on_commit(lambda: tell_sockets(instance.pk))

@@ -18,11 +18,11 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from chatapp.chat import lifecycle, live
-from chatapp.chat.events import waiting_event
+from chatapp.chat.events import WaitReason, waiting_event
 from chatapp.chat.extensions import registry
 from chatapp.chat.models import Message
 from chatapp.chat.prompt import GenerationRequest, build_request
-from chatapp.chat.relay import Relay
+from chatapp.chat.relay import Interruption, Relay
 from inference.client import InferenceError, InferenceUnavailable, count_prompt_tokens, stream_chat_completion
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class Generation:
         waited = (timezone.now() - queued).total_seconds()
         return time.monotonic() + settings.ANSWER_QUEUE_TIMEOUT - waited
 
-    async def tell_waiting(self, reason: str) -> None:
+    async def tell_waiting(self, reason: WaitReason) -> None:
         stream = self.stream
         # The ticker would otherwise say "busy or slow" over this notice.
         stream.waiting_told = True
@@ -209,7 +209,7 @@ class Generation:
                     ) from None
                 waiting_since = waiting_since or time.monotonic()
                 log.info("answer %s: model not ready (%s); trying again in %.0f s", self.reply.pk, error.reason, wait)
-                await self.tell_waiting("model_starting")
+                await self.tell_waiting(WaitReason.MODEL_STARTING)
                 try:
                     await asyncio.wait_for(self.stream.interrupted.wait(), wait)
                     return request  # stopped or handed back while waiting
@@ -233,7 +233,7 @@ class Generation:
         # The text exists only here (and in the resume log) until this save:
         # it waits for a database that is down for as long as it takes, the
         # answer's lease renewed meanwhile, so a complete answer ends done.
-        if stream.interruption == "handed_back":
+        if stream.interruption is Interruption.HANDED_BACK:
             await self.relay.run_in_db(lifecycle.hand_back, self.reply, stream.sent_text, stream.seq, patient=True)
             return
         await self.relay.run_in_db(
@@ -265,10 +265,10 @@ class Generation:
                 await self.generate_patiently(request)
                 if stream.interruption is None and self.finish_reason is None and not stream.text:
                     raise InferenceError(NO_ANSWER)
-            if stream.interruption == "failed":
+            if stream.interruption is Interruption.FAILED:
                 log.warning("answer %s ended: %r", self.reply.pk, stream.failure)
                 await self.end(Message.Status.ERROR, Message.ErrorCode.ENGINE_ERROR, UNSHOWABLE)
-            elif stream.interruption is not None:
+            elif stream.interruption is not None:  # a Stop, or ended elsewhere (whose verdict stands)
                 await self.end(Message.Status.STOPPED)
             else:
                 await self.end(Message.Status.DONE)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib import messages as flash
@@ -17,8 +18,9 @@ from django.views.decorators.http import require_POST
 
 from chatapp.chat import actions, exports
 from chatapp.chat.error_help import NEXT_STEPS, next_step
+from chatapp.chat.errors import ChatError, NotFound
 from chatapp.chat.extensions import registry
-from chatapp.chat.models import Bot, Conversation, Message
+from chatapp.chat.models import Bot, Conversation, Message, Versions
 from chatapp.chat.search import search as search_conversations
 from chatapp.markdown import highlight_css
 
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 SIDEBAR_SIZE = 200
 
 
-def _sidebar(user: User) -> dict[str, Any]:
+def _sidebar(user: User) -> dict[str, object]:
     """The conversation list in groups: Pinned, Today, Previous 7 days, Older."""
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=7)
@@ -57,14 +59,26 @@ def _sidebar(user: User) -> dict[str, Any]:
     }
 
 
-def _transcript(conversation: Conversation | None, through: Message | None = None) -> list[Message]:
+@dataclass(frozen=True)
+class Shown:
+    """A message of the transcript as the page shows it."""
+
+    message: Message
+    versions: Versions
+    next_step: str  # what to do about a failed answer (chat.error_help)
+
+
+def _transcript(conversation: Conversation | None, through: Message | None = None) -> list[Shown]:
     if conversation is None:
         return []
-    branch = conversation.branch(through)
+    thread = conversation.thread()
+    branch = thread.branch(conversation.current_id, through)
     prefetch_related_objects(branch, *registry.message_prefetches)
-    for message in branch:
-        message.next_step = next_step(message)
-    return branch
+    return [Shown(message, thread.place(message), next_step(message)) for message in branch]
+
+
+def _sources(transcript: list[Shown]) -> dict[int, str]:
+    return {shown.message.pk: shown.message.content for shown in transcript}
 
 
 def _page(
@@ -72,7 +86,7 @@ def _page(
     conversation: Conversation | None = None,
     through: Message | None = None,
     template: str = "chat/conversation.html",
-    **extra: Any,
+    **extra: object,
 ) -> HttpResponse:
     transcript = _transcript(conversation, through)
     default_bot = conversation.bot if conversation else Bot.objects.default_for(request.user)
@@ -83,7 +97,7 @@ def _page(
             "conversation": conversation,
             "transcript": transcript,
             "found": through,
-            "message_sources": {message.pk: message.content for message in transcript},
+            "message_sources": _sources(transcript),
             "error_next_steps": NEXT_STEPS,
             "max_message_chars": settings.MAX_MESSAGE_CHARS,
             "bots": Bot.objects.visible_to(request.user),
@@ -135,7 +149,7 @@ def transcript(request: SignedInRequest, conversation_id: int) -> HttpResponse:
     return render(
         request,
         "chat/transcript.html",
-        {"transcript": branch, "message_sources": {message.pk: message.content for message in branch}},
+        {"transcript": branch, "message_sources": _sources(branch)},
     )
 
 
@@ -151,7 +165,7 @@ def search(request: SignedInRequest) -> HttpResponse:
 def pin(request: SignedInRequest, conversation_id: int) -> HttpResponseRedirect:
     try:
         actions.pin_conversation(request.user, conversation_id, request.POST.get("pinned") != "0")
-    except actions.NotFound:
+    except NotFound:
         raise Http404("No such conversation.") from None
     return redirect("chat:conversation", conversation_id=conversation_id)
 
@@ -162,7 +176,7 @@ def archive(request: SignedInRequest, conversation_id: int) -> HttpResponseRedir
     archived = request.POST.get("archived") != "0"
     try:
         actions.archive_conversation(request.user, conversation_id, archived)
-    except actions.NotFound:
+    except NotFound:
         raise Http404("No such conversation.") from None
     if archived:
         flash.info(request, "Conversation archived. Find it under Archived in the list, or by searching.")
@@ -197,9 +211,9 @@ def export_json(request: SignedInRequest, conversation_id: int) -> HttpResponse:
 def rename(request: SignedInRequest, conversation_id: int) -> HttpResponseRedirect:
     try:
         actions.rename_conversation(request.user, conversation_id, request.POST.get("title", ""))
-    except actions.NotFound:
+    except NotFound:
         raise Http404("No such conversation.") from None
-    except actions.ChatError as error:
+    except ChatError as error:
         flash.error(request, str(error))
     return redirect("chat:conversation", conversation_id=conversation_id)
 
@@ -209,7 +223,7 @@ def rename(request: SignedInRequest, conversation_id: int) -> HttpResponseRedire
 def delete(request: SignedInRequest, conversation_id: int) -> HttpResponseRedirect:
     try:
         actions.delete_conversation(request.user, conversation_id)
-    except actions.NotFound:
+    except NotFound:
         raise Http404("No such conversation.") from None
     return redirect("chat:home")
 

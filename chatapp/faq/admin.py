@@ -20,6 +20,7 @@ from chatapp.faq import actions, formats
 from chatapp.faq.grouping import QuestionGroup, group_similar
 from chatapp.faq.models import Confirmation, FAQEntry, FAQEntryQuerySet, UnansweredQuestion, split_tags
 from chatapp.faq.search import visible_entry_ids
+from chatapp.readonly_admin import ReadOnlyAdmin
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -295,7 +296,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Confirmation)
-class ConfirmationAdmin(admin.ModelAdmin):
+class ConfirmationAdmin(ReadOnlyAdmin):
     """ "This answers it" clicks waiting for review, one row per question and source, most people first.
 
     Accept makes the question a phrasing of the entry (or, for a passage, a new
@@ -307,12 +308,7 @@ class ConfirmationAdmin(admin.ModelAdmin):
     list_display_links = None
     search_fields = ("question",)
     actions = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    deletable = True
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Confirmation]:
         return Confirmation.objects.ranked().select_related("entry", "passage__document")

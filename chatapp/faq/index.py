@@ -227,10 +227,6 @@ class Query:
     # English words it stands for and its weight: what an entry must contain to answer it.
     asked: list
 
-    @property
-    def words_only(self) -> str:
-        return " ".join(words(self.text))
-
 
 @dataclass
 class Retrieval:

@@ -158,12 +158,6 @@ class UnansweredQuestion(models.Model):
     def __str__(self) -> str:
         return self.question[:80]
 
-    def candidate_entries(self) -> list[FAQEntry]:
-        """The listed entries that still exist, closest first."""
-        ids = [item["id"] for item in self.candidates or [] if isinstance(item, dict) and "id" in item]
-        found = FAQEntry.objects.in_bulk(ids)
-        return [found[pk] for pk in ids if pk in found]
-
 
 def question_key(text: str) -> str:
     """A question's words, folded: two people asking the same thing in different case or spacing count together."""

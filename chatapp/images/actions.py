@@ -23,7 +23,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from chatapp.chat.actions import ChatError, check_image_count
+from chatapp.chat.actions import check_image_count
+from chatapp.chat.errors import ChatError
 from chatapp.images import processing, slots
 from chatapp.images.models import Attachment, StoredImage
 

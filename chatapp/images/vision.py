@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
     from chatapp.chat import extensions
+    from chatapp.chat.extensions import PayloadExtras
     from chatapp.chat.models import Message
     from chatapp.images.models import Attachment, StoredImage
 
@@ -104,7 +105,7 @@ class PromptImages:
         return [{"name": image.name, "url": absolute(image.url)} for image in message.images.all()]
 
 
-def message_images(message: Message) -> dict[str, object]:
+def message_images(message: Message) -> PayloadExtras:
     """What a message's event says of its images."""
     if message.role == "user":
         return {"images": [image.as_event() for image in message.images.all()]}

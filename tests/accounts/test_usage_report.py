@@ -15,8 +15,8 @@ def ask(user, days_ago, questions=1):
     when = timezone.now() - timedelta(days=days_ago)
     conversation = Conversation.objects.create(owner=user, title="Q", created_at=when, updated_at=when)
     for _ in range(questions):
-        Message.objects.create(conversation=conversation, role=Message.Role.USER, content="Hi?", created_at=when)
-        Message.objects.create(
+        Message.objects.append(conversation=conversation, role=Message.Role.USER, content="Hi?", created_at=when)
+        Message.objects.append(
             conversation=conversation, role=Message.Role.ASSISTANT, content="Hello.", created_at=when
         )
 

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @sync_to_async
 def answer_being_written(user):
     conversation = Conversation.objects.create(owner=user, source=Conversation.Source.API)
-    Message.objects.create(conversation=conversation, role="user", content="Greet the world.")
-    reply = Message.objects.create(conversation=conversation, role="assistant", status="queued")
+    Message.objects.append(conversation=conversation, role="user", content="Greet the world.")
+    reply = Message.objects.append(conversation=conversation, role="assistant", status="queued")
     reply.claim()
     return reply
 

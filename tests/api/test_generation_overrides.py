@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_an_api_answer_is_generated_with_what_the_client_asked_for(alice, bots, no_worker, settings):
     settings.INFERENCE_MAX_TOKENS = 512
-    _, _, _, reply = actions.send_message(alice, "Write a long story about a dragon.")
+    reply = actions.send_message(alice, "Write a long story about a dragon.").reply
     CompletionRequest.objects.create(reply=reply, max_tokens=4, temperature=0.0)
 
     request = build_request(reply)
@@ -21,7 +21,7 @@ def test_an_api_answer_is_generated_with_what_the_client_asked_for(alice, bots, 
 
 def test_an_api_client_cannot_ask_for_more_than_the_bot_allows(alice, bots, no_worker, settings):
     settings.INFERENCE_MAX_TOKENS = 64
-    _, _, _, reply = actions.send_message(alice, "Write a long story about a dragon.")
+    reply = actions.send_message(alice, "Write a long story about a dragon.").reply
     CompletionRequest.objects.create(reply=reply, max_tokens=4000, temperature=None)
 
     request = build_request(reply)
@@ -33,7 +33,7 @@ def test_an_api_client_cannot_ask_for_more_than_the_bot_allows(alice, bots, no_w
 
 def test_a_web_answer_is_generated_with_its_bots_settings(alice, bots, no_worker, settings):
     settings.INFERENCE_MAX_TOKENS = 64
-    _, _, _, reply = actions.send_message(alice, "Write a long story about a dragon.")
+    reply = actions.send_message(alice, "Write a long story about a dragon.").reply
 
     request = build_request(reply)
 

@@ -76,7 +76,7 @@ def test_a_huge_history_is_stored_only_as_far_as_the_model_could_be_shown(alice,
 
 @pytest.mark.parametrize("text", ["a\x00b", "lone \ud800"], ids=["NUL", "lone surrogate"])
 def test_nul_and_lone_surrogates_get_a_400_naming_the_message(text):
-    from chatapp.api.errors import APIError
+    from inference.errors import APIError
 
     body = json.dumps({"model": "assistant", "messages": [{"role": "user", "content": text}]}).encode()
     with pytest.raises(APIError) as refusal:

@@ -45,8 +45,8 @@ def test_a_completion_beyond_the_answers_at_once_gets_429(alice, bots):
     key = create_token(alice, "tests")[1]
     # An answer still waiting for a worker (none runs here).
     waiting = Conversation.objects.create(owner=alice, title="Waiting")
-    Message.objects.create(conversation=waiting, role="user", content="a question")
-    Message.objects.create(conversation=waiting, role="assistant", status=Message.Status.QUEUED)
+    Message.objects.append(conversation=waiting, role="user", content="a question")
+    Message.objects.append(conversation=waiting, role="assistant", status=Message.Status.QUEUED)
     with serve_app(MAX_ACTIVE_ANSWERS_PER_USER="1") as url:
         response = call(url, key, "/v1/chat/completions", QUESTION)
     assert response.status_code == 429 and response.json()["error"]["code"] == "too_many_answers"
@@ -58,7 +58,7 @@ def test_a_completion_over_the_daily_quota_gets_429_insufficient_quota(alice, bo
     key = create_token(alice, "tests")[1]
     TokenQuota.objects.create(user=alice, daily_tokens=50)
     earlier = Conversation.objects.create(owner=alice, title="Earlier")
-    reply = Message.objects.create(
+    reply = Message.objects.append(
         conversation=earlier,
         role="assistant",
         content="an answer",

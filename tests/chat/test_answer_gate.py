@@ -32,7 +32,8 @@ def no_limits(settings):
 
 
 def finished_answer(user, status=Message.Status.DONE):
-    _, _, question, reply = actions.send_message(user, "What is the VPN address?")
+    sent = actions.send_message(user, "What is the VPN address?")
+    question, reply = sent.question, sent.reply
     reply.finish(status, content="vpn.example.com")
     return question, reply
 
@@ -45,7 +46,7 @@ def prepare(path, user):
         _, reply = finished_answer(user, Message.Status.STOPPED)
         return lambda: actions.retry_reply(user, reply.pk)
     if path == AnswerPath.CONTINUE:
-        _, _, _, reply = actions.send_message(user, "Tell me everything about the VPN.")
+        reply = actions.send_message(user, "Tell me everything about the VPN.").reply
         reply.finish(Message.Status.DONE, content="The VPN is", finish_reason=Message.FinishReason.LENGTH)
         return lambda: actions.continue_reply(user, reply.pk)
     if path == AnswerPath.EDIT:

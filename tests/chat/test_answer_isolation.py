@@ -40,7 +40,7 @@ def engine(fake_engine, settings):
 
 
 def ask(user, text):
-    _, _, _, reply = actions.send_message(user, text)
+    reply = actions.send_message(user, text).reply
     return reply.pk
 
 

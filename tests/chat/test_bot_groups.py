@@ -5,6 +5,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group
 
 from chatapp.chat import actions
+from chatapp.chat.errors import NotFound
 from chatapp.chat.models import Bot, Conversation, Message
 from tests.support.websocket import receive_until
 
@@ -56,17 +57,18 @@ def test_a_user_in_several_of_a_bots_groups_sees_it_once(alice, runbook_bot):
 
 
 def test_a_non_member_cannot_start_a_conversation_with_the_bot(bob, runbook_bot):
-    with pytest.raises(actions.NotFound, match="No such bot"):
+    with pytest.raises(NotFound, match="No such bot"):
         actions.send_message(bob, "How do I restart the database?", bot_slug="runbook")
     assert not Conversation.objects.filter(owner=bob).exists()
 
 
 def test_a_member_removed_from_the_group_cannot_go_on_with_the_bot(alice, engineering, runbook_bot):
-    conversation, _, _, reply = actions.send_message(alice, "How do I restart the database?", bot_slug="runbook")
+    sent = actions.send_message(alice, "How do I restart the database?", bot_slug="runbook")
+    conversation, reply = sent.conversation, sent.reply
     reply.finish(Message.Status.DONE)
     alice.groups.remove(engineering)
 
-    with pytest.raises(actions.NotFound, match="No such bot"):
+    with pytest.raises(NotFound, match="No such bot"):
         actions.send_message(alice, "And then?", conversation_id=conversation.pk)
     assert conversation.messages.filter(role=Message.Role.USER).count() == 1
 

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from chatapp.chat import actions
+from chatapp.chat.errors import ChatError
 from chatapp.chat.models import Conversation
 from chatapp.markdown import render_markdown
 
@@ -41,7 +42,7 @@ async def test_every_odd_frame_gets_an_error_frame_and_the_socket_stays(frame, a
 
 def test_nul_and_lone_surrogates_are_refused_with_words_and_nothing_is_saved(alice):
     for text in ("a\x00b", "x\udfff"):
-        with pytest.raises(actions.ChatError, match="NUL|surrogate"):
+        with pytest.raises(ChatError, match="NUL|surrogate"):
             actions.send_message(alice, text)
     assert not Conversation.objects.filter(owner=alice).exists()
 

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def conversation_with(user, question, answer):
-    conversation, _, _, reply = actions.send_message(user, question)
+    sent = actions.send_message(user, question)
+    conversation, reply = sent.conversation, sent.reply
     Message.objects.filter(pk=reply.pk).update(status=Message.Status.DONE, content=answer)
     return conversation, reply
 
@@ -75,7 +76,7 @@ def test_exports_link_images_the_owner_can_open(alice, alice_client, no_worker, 
 
     settings.MEDIA_ROOT = tmp_path / "media"
     image_id = uploaded_id(alice_client, picture(), "diagram.png")
-    conversation, *_ = actions.send_message(alice, "Look", attach=attacher_for(alice, [image_id]))
+    conversation = actions.send_message(alice, "Look", attach=attacher_for(alice, [image_id])).conversation
     text = alice_client.get(f"/c/{conversation.pk}/export.md").content.decode()
     url = f"http://testserver/images/{image_id}/"
     assert f"![diagram.png]({url}" in text

@@ -3,6 +3,7 @@ import time
 import pytest
 
 from chatapp.chat import actions
+from chatapp.chat.errors import ChatError
 from chatapp.chat.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,12 +37,12 @@ def test_sidebar_lists_conversations_newest_first_titled_by_their_first_message(
     ],
 )
 def test_new_conversations_get_short_titles_from_the_questions_key_words(alice, no_worker, question, title):
-    conversation, *_ = actions.send_message(alice, question)
+    conversation = actions.send_message(alice, question).conversation
     assert conversation.title == title and len(conversation.title) <= 48
 
 
 def test_rename_changes_the_title(alice_client, alice, no_worker):
-    conversation, *_ = actions.send_message(alice, "hello")
+    conversation = actions.send_message(alice, "hello").conversation
     response = alice_client.post(f"/c/{conversation.pk}/rename/", {"title": "  Release   plan "})
     assert response.status_code == 302
     conversation.refresh_from_db()
@@ -50,7 +51,7 @@ def test_rename_changes_the_title(alice_client, alice, no_worker):
 
 
 def test_delete_removes_the_conversation_and_its_messages(alice_client, alice, no_worker):
-    conversation, *_ = actions.send_message(alice, "hello")
+    conversation = actions.send_message(alice, "hello").conversation
     response = alice_client.post(f"/c/{conversation.pk}/delete/")
     assert response.status_code == 302 and response.url == "/"
     assert not Conversation.objects.filter(pk=conversation.pk).exists()
@@ -73,8 +74,8 @@ def test_the_user_message_and_a_queued_answer_exist_before_the_task_is_queued(al
 
 
 def test_a_new_question_waits_while_an_answer_is_being_written(alice, no_worker):
-    conversation, *_ = actions.send_message(alice, "first")
-    with pytest.raises(actions.ChatError, match="still being written"):
+    conversation = actions.send_message(alice, "first").conversation
+    with pytest.raises(ChatError, match="still being written"):
         actions.send_message(alice, "second", conversation_id=conversation.pk)
 
 
@@ -87,7 +88,8 @@ def test_a_capable_model_titles_the_conversation_after_its_first_answer_unless_r
     question = "Can you please summarise this CSV of salaries by department and tell me which team earns the most?"
     with ScriptedModelService(answer="Engineering earns the most.", title='"Salaries by department."') as service:
         settings.INFERENCE_URL = service.url  # the worker runs in this process
-        conversation, _, _, reply = actions.send_message(alice, question)
+        sent = actions.send_message(alice, question)
+        conversation, reply = sent.conversation, sent.reply
         wait_until_finished(reply, timeout=60)
         deadline = time.monotonic() + 20
         while (
@@ -97,7 +99,8 @@ def test_a_capable_model_titles_the_conversation_after_its_first_answer_unless_r
             time.sleep(0.2)
         assert Conversation.objects.get(pk=conversation.pk).title == "Salaries by department"
 
-        renamed, _, _, reply = actions.send_message(alice, "Plan the offsite agenda for the whole team next month")
+        sent = actions.send_message(alice, "Plan the offsite agenda for the whole team next month")
+        renamed, reply = sent.conversation, sent.reply
         actions.rename_conversation(alice, renamed.pk, "Offsite")
         wait_until_finished(reply, timeout=60)
         time.sleep(1)

@@ -19,9 +19,8 @@ def answered_with_an_image(alice, alice_client, no_worker):
     """Alice asked about a picture; the answer cites a knowledge-base entry."""
     upload = SimpleUploadedFile("red.png", picture(), content_type="image/png")
     image_id = alice_client.post("/images/", {"image": upload}).json()["image"]["id"]
-    conversation, _, _, reply = actions.send_message(
-        alice, "What is in this picture?", attach=attacher_for(alice, [image_id])
-    )
+    sent = actions.send_message(alice, "What is in this picture?", attach=attacher_for(alice, [image_id]))
+    conversation, reply = sent.conversation, sent.reply
     Message.objects.filter(pk=reply.pk).update(status=Message.Status.DONE, content="A red square.", sources=[SOURCE])
     return conversation, image_id
 

@@ -23,9 +23,9 @@ def test_history_alternates_and_starts_with_the_system_prompt(alice, settings):
 
 def test_failed_answers_are_left_out_and_their_questions_merged(alice):
     conversation = converse(alice, [("First question", None)])
-    Message.objects.create(conversation=conversation, role="assistant", status="error", content="", error="boom")
-    Message.objects.create(conversation=conversation, role="user", content="Second try")
-    reply = Message.objects.create(conversation=conversation, role="assistant", status="queued")
+    Message.objects.append(conversation=conversation, role="assistant", status="error", content="", error="boom")
+    Message.objects.append(conversation=conversation, role="user", content="Second try")
+    reply = Message.objects.append(conversation=conversation, role="assistant", status="queued")
     request = build_request(reply)
     assert [m["role"] for m in request.messages] == ["system", "user"]
     assert request.messages[1]["content"] == "First question\n\nSecond try"

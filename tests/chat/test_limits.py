@@ -81,7 +81,7 @@ async def test_a_flood_of_pings_is_answered_with_errors_and_the_socket_stays_ope
 
 def test_retries_count_against_their_own_rate(alice, settings):
     settings.CHAT_RETRY_RATE = "2/minute"
-    _, _, _, reply = actions.send_message(alice, "hello")
+    reply = actions.send_message(alice, "hello").reply
     for _ in range(2):
         reply.finish(Message.Status.ERROR, error="failed")
         reply = actions.retry_reply(alice, reply.pk)
@@ -93,8 +93,8 @@ def test_retries_count_against_their_own_rate(alice, settings):
 def answered(user, tokens):
     """A finished answer of today that used `tokens` (prompt and completion), on the ledger."""
     conversation = Conversation.objects.create(owner=user, title="Earlier")
-    Message.objects.create(conversation=conversation, role="user", content="a question")
-    reply = Message.objects.create(
+    Message.objects.append(conversation=conversation, role="user", content="a question")
+    reply = Message.objects.append(
         conversation=conversation,
         role="assistant",
         content="an answer",

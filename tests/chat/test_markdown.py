@@ -55,7 +55,7 @@ def test_lists_tables_and_links_render(settings):
 @pytest.mark.django_db
 def test_history_and_live_frames_use_the_same_renderer(alice, client):
     conversation = Conversation.objects.create(owner=alice, title="t")
-    reply = Message.objects.create(
+    reply = Message.objects.append(
         conversation=conversation, role="assistant", content="<script>x</script> **bold**", status="done"
     )
     assert message_payload(reply)["html"] == render_markdown(reply.content)

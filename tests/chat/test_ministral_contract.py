@@ -60,20 +60,21 @@ def test_the_validator_refuses_what_vllm_refuses():
 
 def test_a_first_question_and_a_long_history(alice):
     conversation = converse(alice, [(f"Question {n}", f"Answer {n}") for n in range(5)])
-    _, _, _, reply = ask(alice, "And now?", conversation_id=conversation.pk)
+    reply = ask(alice, "And now?", conversation_id=conversation.pk).reply
     request = prompt_for(reply)
     assert [message["role"] for message in request.messages][:2] == ["system", "user"]
 
-    _, _, _, first = ask(alice, "Hello")
+    first = ask(alice, "Hello").reply
     prompt_for(first)
 
 
 def test_histories_with_images_in_vision_mode(alice, alice_client, vision):
     images = [uploaded_id(alice_client) for _ in range(3)]
-    conversation, _, _, reply = ask(alice, "What is in these?", images=images)
+    sent = ask(alice, "What is in these?", images=images)
+    conversation, reply = sent.conversation, sent.reply
     answer(reply)
     more = [uploaded_id(alice_client) for _ in range(3)]
-    _, _, _, reply = ask(alice, "", conversation_id=conversation.pk, images=more)  # an image alone is a question
+    reply = ask(alice, "", conversation_id=conversation.pk, images=more).reply  # an image alone is a question
     request = prompt_for(reply)
     parts = [
         part for message in request.messages if isinstance(message["content"], list) for part in message["content"]
@@ -83,19 +84,21 @@ def test_histories_with_images_in_vision_mode(alice, alice_client, vision):
 
 
 def test_failed_stopped_and_empty_answers_in_the_history(alice):
-    conversation, _, _, reply = ask(alice, "One")
+    sent = ask(alice, "One")
+    conversation, reply = sent.conversation, sent.reply
     answer(reply, "", status=Message.Status.ERROR, error="The model failed.")
-    _, _, _, reply = ask(alice, "Two", conversation_id=conversation.pk)
+    reply = ask(alice, "Two", conversation_id=conversation.pk).reply
     answer(reply, "", status=Message.Status.STOPPED)
-    _, _, _, reply = ask(alice, "Three", conversation_id=conversation.pk)
+    reply = ask(alice, "Three", conversation_id=conversation.pk).reply
     answer(reply, "Half an answ", status=Message.Status.STOPPED)
-    _, _, _, reply = ask(alice, "Four", conversation_id=conversation.pk)
+    reply = ask(alice, "Four", conversation_id=conversation.pk).reply
     request = prompt_for(reply)
     assert all(message["content"] for message in request.messages if message["role"] == "assistant")
 
 
 def test_retried_versions_and_edited_questions(alice):
-    conversation, _, question, reply = ask(alice, "First question")
+    sent = ask(alice, "First question")
+    question, reply = sent.question, sent.reply
     answer(reply, "", status=Message.Status.ERROR, error="Unreachable.")
     again = actions.retry_reply(alice, reply.pk)
     prompt_for(again)
@@ -105,12 +108,12 @@ def test_retried_versions_and_edited_questions(alice):
     prompt_for(third)
     answer(third, "Another version.")
 
-    _, edited_reply = actions.edit_question(alice, question.pk, "The question, edited")
+    edited_reply = actions.edit_question(alice, question.pk, "The question, edited").reply
     prompt_for(edited_reply)
 
 
 def test_continuing_an_answer_cut_at_the_length_limit(alice):
-    conversation, _, _, reply = ask(alice, "Tell me everything.")
+    reply = ask(alice, "Tell me everything.").reply
     answer(reply, "The first part, cut", finish_reason=Message.FinishReason.LENGTH)
     actions.continue_reply(alice, reply.pk)
     request = prompt_for(reply)
@@ -123,10 +126,10 @@ def test_knowledge_base_prompts_and_title_requests(alice, settings, vllm_stand_i
     call_command("load_sample_faq", verbosity=0)
     settings.FAQ_ANSWER_MODE = "generate"
     faq_bot = ensure_bots()["team-faq"]
-    _, _, _, reply = actions.send_message(alice, "How do I request time off?", bot_slug=faq_bot.slug)
+    reply = actions.send_message(alice, "How do I request time off?", bot_slug=faq_bot.slug).reply
     prompt_for(reply)
 
-    _, _, _, reply = ask(alice, "How do I reset my password?")
+    reply = ask(alice, "How do I reset my password?").reply
     answer(reply, "Use the self-service page.")
     reply.model = vllm_stand_in.model
     title_from_model(reply)
@@ -143,19 +146,19 @@ def test_api_transcripts_with_the_clients_own_turns(alice):
         actions.Turn("assistant", ""),  # a client that sends an empty turn
         actions.Turn("user", "Summarise our chat."),
     ]
-    _, _, reply = actions.send_transcript(alice, turns, bot=ensure_bots()["assistant"])
+    reply = actions.send_transcript(alice, turns, bot=ensure_bots()["assistant"]).reply
     prompt_for(reply)
 
-    _, _, reply = actions.send_transcript(
+    reply = actions.send_transcript(
         alice,
         [actions.Turn("user", "One"), actions.Turn("user", "Two in a row")],
         bot=ensure_bots()["assistant"],
-    )
+    ).reply
     prompt_for(reply)
 
 
 def test_title_requests_carry_a_priority_only_where_the_engine_schedules_by_it(alice, settings, vllm_stand_in):
-    _, _, _, reply = ask(alice, "How do I reset my password?")
+    reply = ask(alice, "How do I reset my password?").reply
     answer(reply, "Use the self-service page.")
     reply.model = vllm_stand_in.model
     title_from_model(reply)

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def alices_conversation(alice):
     conversation = Conversation.objects.create(owner=alice, title="Alice's secret plans")
-    Message.objects.create(conversation=conversation, role="user", content="my secret")
-    Message.objects.create(conversation=conversation, role="assistant", content="noted", status="error", error="x")
+    Message.objects.append(conversation=conversation, role="user", content="my secret")
+    Message.objects.append(conversation=conversation, role="assistant", content="noted", status="error", error="x")
     return conversation
 
 

@@ -16,12 +16,12 @@ from chatapp.chat.search import search
 alice = User.objects.create_user("alice")
 bob = User.objects.create_user("bob")
 chat = Conversation.objects.create(owner=alice, title="Pay review")
-Message.objects.create(conversation=chat, role="user", content="Here is a CSV of our salaries by team.")
-reply = Message.objects.create(conversation=chat, role="assistant", content="Thinking")
+Message.objects.append(conversation=chat, role="user", content="Here is a CSV of our salaries by team.")
+reply = Message.objects.append(conversation=chat, role="assistant", content="Thinking")
 reply.content = "The salary column is in euros."
 reply.save()
 other = Conversation.objects.create(owner=bob, title="Bob's")
-Message.objects.create(conversation=other, role="user", content="csv salaries of bob")
+Message.objects.append(conversation=other, role="user", content="csv salaries of bob")
 found = {query: [[str(hit.passage) for hit in result.hits] for result in search(alice, query)]
          for query in ["csv salaries", "salaries csv", "salary", "euros column", "csv lunch", "\\"NEAR("]}
 print(json.dumps(found))

@@ -56,7 +56,7 @@ async def test_stop_from_another_tab_works(alice, socket_for, model_service):
 
 async def test_an_answer_stopped_before_it_starts_never_runs(alice, socket_for, no_worker):
     # The task is held back, so the answer is still queued when Stop arrives.
-    _, _, _, reply = await sync_to_async(actions.send_message)(alice, "Hello?")
+    reply = (await sync_to_async(actions.send_message)(alice, "Hello?")).reply
     socket = await socket_for(alice)
     await socket.send_json_to({"type": "open", "conversation_id": reply.conversation_id})
     await socket.send_json_to({"type": "stop", "message_id": reply.pk})

@@ -23,7 +23,7 @@ def used(user):
 
 def prepared_answer(user, text="What is the VPN address?"):
     """An answer whose prompt was built and sent to the model, as the worker does."""
-    _, _, _, reply = actions.send_message(user, text)
+    reply = actions.send_message(user, text).reply
     reply = lifecycle.claim(reply.pk)
     request = lifecycle.prepare(reply)
     return reply, request

@@ -3,6 +3,7 @@
 import pytest
 
 from chatapp.chat import actions
+from chatapp.chat.errors import ChatError, NotFound
 from chatapp.chat.models import Message
 from chatapp.chat.prompt import conversation_turns
 
@@ -21,9 +22,11 @@ def answered(reply, text):
 
 
 def two_turns(user):
-    conversation, _, first, reply = actions.send_message(user, "What is tea?")
+    sent = actions.send_message(user, "What is tea?")
+    conversation, first, reply = sent.conversation, sent.question, sent.reply
     answered(reply, "A drink.")
-    _, _, second, reply2 = actions.send_message(user, "And coffee?", conversation_id=conversation.pk)
+    sent = actions.send_message(user, "And coffee?", conversation_id=conversation.pk)
+    second, reply2 = sent.question, sent.reply
     answered(reply2, "Another drink.")
     return conversation, first, reply, second, reply2
 
@@ -54,7 +57,8 @@ def test_a_retried_answer_is_asked_the_same_history_without_the_old_answer(alice
 
 def test_an_edited_question_starts_a_branch_and_the_old_one_stays_browsable(alice, alice_client, no_worker):
     conversation, first, _reply, _second, reply2 = two_turns(alice)
-    question, new_reply = actions.edit_question(alice, first.pk, "What is green tea?")
+    sent = actions.edit_question(alice, first.pk, "What is green tea?")
+    question, new_reply = sent.question, sent.reply
     assert question.parent_id is None and new_reply.parent_id == question.pk
     assert [(turn.role, turn.text) for turn in conversation_turns(new_reply)] == [("user", "What is green tea?")]
     page = alice_client.get(f"/c/{conversation.pk}/").content.decode()
@@ -69,9 +73,9 @@ def test_an_edited_question_starts_a_branch_and_the_old_one_stays_browsable(alic
 def test_the_next_question_follows_the_branch_on_screen(alice, no_worker):
     conversation, first, _reply, second, _reply2 = two_turns(alice)
     actions.choose_version(alice, first.pk)
-    _question, new_reply = actions.edit_question(alice, second.pk, "And cocoa?")
+    new_reply = actions.edit_question(alice, second.pk, "And cocoa?").reply
     answered(new_reply, "Sweet.")
-    _, _, third, _ = actions.send_message(alice, "Which is best?", conversation_id=conversation.pk)
+    third = actions.send_message(alice, "Which is best?", conversation_id=conversation.pk).question
     assert third.parent_id == new_reply.pk
     conversation.refresh_from_db()
     texts = [message.content for message in conversation.branch()]
@@ -79,14 +83,14 @@ def test_the_next_question_follows_the_branch_on_screen(alice, no_worker):
 
 
 def test_an_answer_being_written_cannot_be_retried(alice, no_worker):
-    _, _, _, reply = actions.send_message(alice, "hello")
-    with pytest.raises(actions.ChatError, match="still being written"):
+    reply = actions.send_message(alice, "hello").reply
+    with pytest.raises(ChatError, match="still being written"):
         actions.retry_reply(alice, reply.pk)
 
 
 def test_an_edit_must_say_something(alice, no_worker):
     _, first, *_ = two_turns(alice)
-    with pytest.raises(actions.ChatError, match="Type a message"):
+    with pytest.raises(ChatError, match="Type a message"):
         actions.edit_question(alice, first.pk, "   ")
 
 
@@ -97,7 +101,7 @@ def test_another_users_messages_cannot_be_retried_edited_or_chosen(alice, bob, n
         (actions.edit_question, (first.pk, "mine now")),
         (actions.choose_version, (reply.pk,)),
     ]:
-        with pytest.raises(actions.NotFound):
+        with pytest.raises(NotFound):
             action(bob, *args)
 
 
@@ -117,9 +121,10 @@ def test_an_edited_question_keeps_the_images_of_the_original(alice, alice_client
 
     settings.MEDIA_ROOT = tmp_path / "media"
     image_id = uploaded_id(alice_client, picture(), "screenshot.png")
-    _, _, question, reply = actions.send_message(alice, "What is this?", attach=attacher_for(alice, [image_id]))
+    sent = actions.send_message(alice, "What is this?", attach=attacher_for(alice, [image_id]))
+    question, reply = sent.question, sent.reply
     answered(reply, "A red square.")
-    edited, _ = actions.edit_question(alice, question.pk, "What colour is this?")
+    edited = actions.edit_question(alice, question.pk, "What colour is this?").question
     assert [image.name for image in edited.images.all()] == ["screenshot.png"]
     assert [image.pk for image in question.images.all()] == [image_id]
 

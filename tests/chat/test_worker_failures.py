@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_task_delivered_twice_writes_one_answer(alice, model_service, no_worker):
-    _, _, _, reply = actions.send_message(alice, "Say hello.")
+    reply = actions.send_message(alice, "Say hello.").reply
     # Run in this thread twice, as a broker redelivery would: the second finds it taken.
     generate_reply.run(reply.pk)
     reply.refresh_from_db()
@@ -28,8 +28,8 @@ def test_a_task_delivered_twice_writes_one_answer(alice, model_service, no_worke
 
 def test_an_answer_whose_worker_died_ends_in_error_with_retry(alice):
     conversation = Conversation.objects.create(owner=alice)
-    Message.objects.create(conversation=conversation, role="user", content="hi")
-    reply = Message.objects.create(
+    Message.objects.append(conversation=conversation, role="user", content="hi")
+    reply = Message.objects.append(
         conversation=conversation,
         role="assistant",
         status="streaming",
@@ -45,7 +45,7 @@ def test_an_answer_whose_worker_died_ends_in_error_with_retry(alice):
 
 def test_a_live_worker_is_left_alone(alice):
     conversation = Conversation.objects.create(owner=alice)
-    reply = Message.objects.create(
+    reply = Message.objects.append(
         conversation=conversation,
         role="assistant",
         status="streaming",
@@ -83,12 +83,12 @@ def test_an_answer_whose_lease_redis_evicted_is_left_alone_while_its_worker_save
 
 
 def answer(conversation, **fields):
-    return Message.objects.create(conversation=conversation, role="assistant", **fields)
+    return Message.objects.append(conversation=conversation, role="assistant", **fields)
 
 
 def test_the_reaper_ends_an_orphan_with_the_text_its_log_holds(alice):
     conversation = Conversation.objects.create(owner=alice)
-    Message.objects.create(conversation=conversation, role="user", content="hi")
+    Message.objects.append(conversation=conversation, role="user", content="hi")
     reply = answer(
         conversation, status="streaming", content="Hel", seq=1, started_at=timezone.now() - timedelta(minutes=1)
     )
@@ -108,7 +108,7 @@ def test_the_reaper_resends_an_answer_whose_task_was_lost_and_a_worker_writes_it
     alice, worker, model_service, no_worker, monkeypatch
 ):
     # The task is lost: no_worker holds it back.
-    _, _, _, reply = actions.send_message(alice, "Say hello.")
+    reply = actions.send_message(alice, "Say hello.").reply
     Message.objects.filter(pk=reply.pk).update(queued_at=timezone.now() - timedelta(minutes=1))
     monkeypatch.undo()  # tasks reach the worker again
 

@@ -167,8 +167,8 @@ def test_reviewers_see_a_refused_draft_in_the_transcript_marked_as_such(admin_cl
     from chatapp.chat.models import Conversation, Message
 
     conversation = Conversation.objects.create(owner=alice)
-    Message.objects.create(conversation=conversation, role="user", content="Rollback a bad deploy how?")
-    Message.objects.create(
+    Message.objects.append(conversation=conversation, role="user", content="Rollback a bad deploy how?")
+    Message.objects.append(
         conversation=conversation,
         role="assistant",
         content="Run `/deploy rollback production` in **#deploys**.",

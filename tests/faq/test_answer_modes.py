@@ -40,10 +40,10 @@ def asking(user, bot, *questions):
     """An answer waiting to be written for the last of `questions` (earlier ones answered)."""
     conversation = Conversation.objects.create(owner=user, bot=bot)
     for question in questions[:-1]:
-        Message.objects.create(conversation=conversation, role="user", content=question)
-        Message.objects.create(conversation=conversation, role="assistant", content="(an earlier answer)")
-    Message.objects.create(conversation=conversation, role="user", content=questions[-1])
-    return Message.objects.create(conversation=conversation, role="assistant", status=Message.Status.STREAMING)
+        Message.objects.append(conversation=conversation, role="user", content=question)
+        Message.objects.append(conversation=conversation, role="assistant", content="(an earlier answer)")
+    Message.objects.append(conversation=conversation, role="user", content=questions[-1])
+    return Message.objects.append(conversation=conversation, role="assistant", status=Message.Status.STREAMING)
 
 
 def knowledge_base_text():
@@ -208,7 +208,8 @@ def test_a_quoted_answer_shows_no_model_name_or_duration(alice, faq_bot, worker,
     from chatapp.chat import actions
     from tests.support.conversations import wait_until_finished
 
-    conversation, _, _, reply = actions.send_message(alice, "How do I get VPN access?", bot_slug=faq_bot.slug)
+    sent = actions.send_message(alice, "How do I get VPN access?", bot_slug=faq_bot.slug)
+    conversation, reply = sent.conversation, sent.reply
     reply = wait_until_finished(reply, timeout=60)
     assert reply.status == Message.Status.DONE and reply.content.startswith("Source") is False
     assert (reply.model, reply.duration, reply.time_to_first_token) == ("", None, None)

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.usefixtures("sample_faq")
 
 def asking(user, bot, question):
     conversation = Conversation.objects.create(owner=user, bot=bot)
-    Message.objects.create(conversation=conversation, role="user", content=question)
-    return Message.objects.create(conversation=conversation, role="assistant", status=Message.Status.STREAMING)
+    Message.objects.append(conversation=conversation, role="user", content=question)
+    return Message.objects.append(conversation=conversation, role="assistant", status=Message.Status.STREAMING)
 
 
 @pytest.fixture

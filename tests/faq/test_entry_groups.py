@@ -122,8 +122,8 @@ def test_the_unanswered_list_offers_only_entries_the_reviewer_may_see(
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("worker", "team_faq_bot")
 def test_an_answer_cites_a_group_entry_only_to_its_members(alice, bob, vpn_for_engineering):
-    _, _, _, alices = send_message(alice, VPN, bot_slug="team-faq")
-    _, _, _, bobs = send_message(bob, VPN, bot_slug="team-faq")
+    alices = send_message(alice, VPN, bot_slug="team-faq").reply
+    bobs = send_message(bob, VPN, bot_slug="team-faq").reply
     alices, bobs = wait_until_finished(alices), wait_until_finished(bobs)
 
     assert alices.status == bobs.status == Message.Status.DONE

@@ -19,7 +19,7 @@ pytestmark = [
 
 
 def ask(user, text, bot_slug="team-faq", conversation_id=None):
-    _, _, _, reply = send_message(user, text, conversation_id=conversation_id, bot_slug=bot_slug)
+    reply = send_message(user, text, conversation_id=conversation_id, bot_slug=bot_slug).reply
     return wait_until_finished(reply)
 
 

@@ -17,7 +17,7 @@ NEAR_MISS = "Who approves my VPN request and how long does it take?"
 
 def unsure_reply(user, bot, question=NEAR_MISS):
     conversation = Conversation.objects.create(owner=user, bot=bot)
-    asked = Message.objects.create(conversation=conversation, role="user", content=question)
+    asked = Message.objects.append(conversation=conversation, role="user", content=question)
     reply = Message.objects.create(
         conversation=conversation, role="assistant", status=Message.Status.STREAMING, parent=asked
     )

@@ -61,7 +61,7 @@ def test_the_faq_list_searches_published_entries(alice_client, sample_faq):
 def test_a_saved_answer_links_the_entries_it_cited(alice):
     conversation = Conversation.objects.create(owner=alice)
     sources = retrieved(cited="staging-access")
-    reply = Message.objects.create(
+    reply = Message.objects.append(
         conversation=conversation, role="assistant", content="Use the VPN [2].", sources=sources
     )
 
@@ -74,7 +74,7 @@ def test_a_saved_answer_links_the_entries_it_cited(alice):
 
 def test_promoting_a_reviewed_answer_creates_a_draft_linked_to_it(alice, admin):
     conversation = Conversation.objects.create(owner=alice)
-    answer = Message.objects.create(conversation=conversation, role="assistant", content="Ask reception.")
+    answer = Message.objects.append(conversation=conversation, role="assistant", content="Ask reception.")
 
     entry = create_draft_entry(
         "  How do I get   a badge? ", "Ask reception.", conversation=conversation, message=answer, user=admin
@@ -90,7 +90,7 @@ def test_promoting_a_reviewed_answer_creates_a_draft_linked_to_it(alice, admin):
 def test_reviewers_see_every_retrieved_entry_and_whether_it_was_cited(alice):
     conversation = Conversation.objects.create(owner=alice)
     sources = retrieved(cited="vpn-access")
-    reply = Message.objects.create(
+    reply = Message.objects.append(
         conversation=conversation, role="assistant", content="Use the VPN [1].", sources=sources
     )
 

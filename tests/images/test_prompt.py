@@ -19,10 +19,7 @@ from tests.support.pictures import picture, uploaded_id
 
 
 def ask_with_images(user, text, images, conversation_id=None):
-    _conversation, _created, _question, reply = actions.send_message(
-        user, text, conversation_id=conversation_id, attach=attacher_for(user, images)
-    )
-    return reply
+    return actions.send_message(user, text, conversation_id=conversation_id, attach=attacher_for(user, images)).reply
 
 
 def finished(reply, timeout=180):
@@ -63,11 +60,11 @@ def conversation_with_images(user, client, images_per_turn, size=(560, 560)):
     conversation = Conversation.objects.create(owner=user, title="Pictures")
     shade = iter(range(1, 255))
     for number, count in enumerate(images_per_turn):
-        question = Message.objects.create(conversation=conversation, role="user", content=f"Question {number}")
+        question = Message.objects.append(conversation=conversation, role="user", content=f"Question {number}")
         ids = [uploaded_id(client, picture("PNG", size=size, color=(next(shade), 0, 0))) for _ in range(count)]
         Attachment.objects.filter(pk__in=ids).update(message=question)
         last = number == len(images_per_turn) - 1
-        reply = Message.objects.create(
+        reply = Message.objects.append(
             conversation=conversation,
             role="assistant",
             content="" if last else f"Answer {number}",

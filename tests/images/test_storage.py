@@ -20,9 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 def send_with_images(user, *attachment_ids, text="Look at this."):
-    conversation, _created, question, _reply = actions.send_message(
-        user, text, attach=attacher_for(user, list(attachment_ids))
-    )
+    sent = actions.send_message(user, text, attach=attacher_for(user, list(attachment_ids)))
+    conversation, question = sent.conversation, sent.question
     return conversation, question
 
 

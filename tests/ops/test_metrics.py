@@ -18,7 +18,7 @@ def sample(name, **labels):
 
 def answer(alice, **fields):
     conversation = Conversation.objects.create(owner=alice)
-    return Message.objects.create(conversation=conversation, role="assistant", **fields)
+    return Message.objects.append(conversation=conversation, role="assistant", **fields)
 
 
 def test_metrics_are_not_shown_to_other_hosts_without_a_token(client):

@@ -35,7 +35,7 @@ def converse(owner, exchanges, title="A conversation", source="web", age=timedel
     )
     for number, (question, answer, *extra) in enumerate(exchanges):
         at = moment + timedelta(seconds=2 * number)
-        Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question, created_at=at)
+        Message.objects.append(conversation=conversation, role=Message.Role.USER, content=question, created_at=at)
         if answer is None:
             continue
         fields = {
@@ -49,7 +49,7 @@ def converse(owner, exchanges, title="A conversation", source="web", age=timedel
             "finished_at": at + timedelta(seconds=1),
             **(extra[0] if extra else {}),
         }
-        Message.objects.create(
+        Message.objects.append(
             conversation=conversation,
             role=Message.Role.ASSISTANT,
             content=answer,
@@ -65,7 +65,7 @@ def awaited_answer(conversation, status="queued"):
 
     last = conversation.messages.order_by("created_at", "id").last()
     at = last.created_at + timedelta(seconds=1) if last else timezone.now()
-    return Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, status=status, created_at=at)
+    return Message.objects.append(conversation=conversation, role=Message.Role.ASSISTANT, status=status, created_at=at)
 
 
 def wait_until_finished(reply, timeout=240):
