@@ -28,6 +28,7 @@ QUEUE_SIZE = 2
 class Service:
     url: str  # http://host:port
     process: subprocess.Popen
+    queue_size: int  # requests it holds waiting beside the one it generates for
 
     @property
     def base_url(self) -> str:
@@ -73,7 +74,7 @@ def service():
             if time.monotonic() > deadline:
                 raise RuntimeError("the inference service did not start within 60 s")
             time.sleep(0.05)
-        yield Service(url=url, process=process)
+        yield Service(url=url, process=process, queue_size=QUEUE_SIZE)
     finally:
         process.terminate()
         try:
