@@ -97,6 +97,11 @@ async def fault_server():
 
     ``await fault_server(handler)`` returns a base URL ending in /v1; the handler gets
     (request_bytes, writer) after the request has been read completely.
+
+    Not the fake engine (benchmarks/fake_engine.py), which every other test uses: these
+    tests are of the HTTP client's edge, byte by byte (a chunk cut in half, a malformed
+    event, the request's headers as sent), which an HTTP server framework cannot be made
+    to write or hands over already parsed.
     """
     servers = []
 
