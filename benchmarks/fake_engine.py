@@ -13,10 +13,18 @@ seconds, an error event after `fail_after` tokens; without them, 200 tokens at
 50 tokens/s from a seed of 0); with ``repeat=1`` the answer is the rest of the
 question, after its first line, in tokens of 200 characters (a model repeating
 what it was given). The benchmark rebuilds the same text with `answer_tokens`
-to check what its clients received. Two faults
-for the fault suite: ``poison=N`` sends, after N tokens, an event whose
-``delta.content`` is a number (then goes on), and ``stall=N`` goes silent for
-good after N tokens.
+to check what its clients received. Faults: ``poison=N`` sends, after N tokens,
+an event whose ``delta.content`` is a number (then goes on); ``stall=N`` goes
+silent for good after N tokens (a long `delay` is silence before the first);
+``drop_after=N`` ends the stream after N tokens with neither a finish_reason
+nor [DONE], as a connection dropped mid-answer; ``status=500`` answers with that
+status and an error body, before any stream.
+
+Scripted answers, for a test that needs a given text (one that strays from the
+knowledge base, a conversation's title): `POST /fake/config {"script": [{"when":
+"...", "answer": "..."}]}`. The first rule whose `when` is in the prompt (any
+message's text; a rule without `when` matches every prompt) gives the answer,
+in tokens of a word each; the question's parameters still set its pace and faults.
 
 vLLM's behaviours, each read from its OpenAI server (v0.12):
 - a prompt plus `max_tokens` over `max_model_len` is a 400 with vLLM's words;
@@ -79,8 +87,10 @@ DEFAULTS = {
     "repeat": 0,
     "poison": 0,
     "stall": 0,
+    "drop_after": -1,
+    "status": 0,
 }
-PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|fail_after|repeat|poison|stall)=([0-9.]+)")
+PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|fail_after|repeat|poison|stall|drop_after|status)=([0-9.]+)")
 REPEATED_TOKEN_CHARS = 200
 # What POST /fake/config may change, and its value at start.
 CONFIG = {
@@ -92,6 +102,7 @@ CONFIG = {
     "scheduling_policy": "fcfs",
     "chars_per_token": 2.0,
     "image_tokens": 1200,
+    "script": [],  # [{"when": text in the prompt (optional), "answer": text}], first match answers
 }
 
 WORDS = (
@@ -133,6 +144,23 @@ def answer_tokens(seed: int, count: int) -> list[str]:
 
 def answer_text(seed: int, count: int) -> str:
     return "".join(answer_tokens(seed, count))
+
+
+def message_text(message: dict) -> str:
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def scripted_tokens(messages: list, script: list) -> list[str] | None:
+    """The answer the script gives this prompt, a word a token; None when no rule matches."""
+    prompt = "\n".join(message_text(message) for message in messages or [])
+    for rule in script:
+        if rule.get("when", "") in prompt:
+            words = rule["answer"].split(" ")
+            return [words[0]] + [" " + word for word in words[1:]]
+    return None
 
 
 def question_text(messages: list) -> str:
@@ -276,6 +304,7 @@ class Engine:
         start = time.monotonic() + asked["delay"]
         sent = 0
         fail_after = asked["fail_after"]
+        drop_after = asked["drop_after"]
         try:
             while sent < len(tokens):
                 if generation != self.restarts:
@@ -289,6 +318,10 @@ class Engine:
                         due = asked[fault]  # stop at the fault's token
                 if 0 <= fail_after <= due:
                     due = fail_after
+                if 0 <= drop_after <= due:
+                    due = drop_after
+                if 0 <= drop_after == sent:
+                    return  # the connection drops: no finish_reason, no [DONE]
                 if due > sent or (0 <= fail_after == sent):
                     body = b"".join(
                         b"data: " + head + json.dumps(token).encode() + tail + b"\n\n" for token in tokens[sent:due]
@@ -371,7 +404,16 @@ class Engine:
             )
             return JSONResponse(error_body(400, message), status_code=400)
         asked = parameters(messages)
-        whole = answer_tokens(asked["seed"], asked["tokens"])
+        if asked["status"]:
+            message = (
+                "CUDA out of memory. Tried to allocate 2.00 GiB" if asked["status"] == 500 else "The engine failed."
+            )
+            return JSONResponse(
+                error_body(asked["status"], message, "InternalServerError"), status_code=asked["status"]
+            )
+        whole = scripted_tokens(messages, self.config["script"])
+        if whole is None:
+            whole = answer_tokens(asked["seed"], asked["tokens"])
         written = 0
         last = messages[-1] if messages else {}
         if body.get("continue_final_message") and last.get("role") == "assistant":

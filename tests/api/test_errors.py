@@ -7,7 +7,7 @@ import pytest
 from chatapp.api.actions import create_token, revoke_tokens
 from chatapp.api.models import ApiToken
 from chatapp.chat.models import Message
-from tests.api.conftest import client_for
+from tests.support.api import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -92,7 +92,7 @@ def test_a_streamed_faq_answer_cites_the_entry_in_its_sources_too(api, sample_fa
 
 
 def test_a_document_answer_carries_its_title_section_page_and_link(api, sample_faq, live_app):
-    from tests.documents.conftest import ready_document
+    from tests.support.documents import ready_document
 
     document = ready_document()
     text, sources = ask(api, "What is the minimum rest between two normal duties?")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.api.conftest import client_for
+from tests.support.api import client_for
 from tests.support.processes import serve_app
 
 pytestmark = pytest.mark.django_db(transaction=True)

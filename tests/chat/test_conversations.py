@@ -79,29 +79,29 @@ def test_a_new_question_waits_while_an_answer_is_being_written(alice, no_worker)
         actions.send_message(alice, "second", conversation_id=conversation.pk)
 
 
-def test_a_capable_model_titles_the_conversation_after_its_first_answer_unless_renamed(alice, worker, settings):
-    from tests.faq.scripted_model_service import ScriptedModelService
+def test_a_capable_model_titles_the_conversation_after_its_first_answer_unless_renamed(
+    alice, worker, settings, scripted_engine
+):
     from tests.support.conversations import wait_until_finished
 
     settings.INFERENCE_MODEL = "capable-model"
     settings.TITLE_MODELS = ["capable-model"]
     question = "Can you please summarise this CSV of salaries by department and tell me which team earns the most?"
-    with ScriptedModelService(answer="Engineering earns the most.", title='"Salaries by department."') as service:
-        settings.INFERENCE_URL = service.url  # the worker runs in this process
-        sent = actions.send_message(alice, question)
-        conversation, reply = sent.conversation, sent.reply
-        wait_until_finished(reply, timeout=60)
-        deadline = time.monotonic() + 20
-        while (
-            Conversation.objects.get(pk=conversation.pk).title != "Salaries by department"
-            and time.monotonic() < deadline
-        ):
-            time.sleep(0.2)
-        assert Conversation.objects.get(pk=conversation.pk).title == "Salaries by department"
+    # The worker runs in this process: it reads the engine's address the fixture sets.
+    scripted_engine(answer="Engineering earns the most.", title='"Salaries by department."')
+    sent = actions.send_message(alice, question)
+    conversation, reply = sent.conversation, sent.reply
+    wait_until_finished(reply, timeout=60)
+    deadline = time.monotonic() + 20
+    while (
+        Conversation.objects.get(pk=conversation.pk).title != "Salaries by department" and time.monotonic() < deadline
+    ):
+        time.sleep(0.2)
+    assert Conversation.objects.get(pk=conversation.pk).title == "Salaries by department"
 
-        sent = actions.send_message(alice, "Plan the offsite agenda for the whole team next month")
-        renamed, reply = sent.conversation, sent.reply
-        actions.rename_conversation(alice, renamed.pk, "Offsite")
-        wait_until_finished(reply, timeout=60)
-        time.sleep(1)
-        assert Conversation.objects.get(pk=renamed.pk).title == "Offsite"
+    sent = actions.send_message(alice, "Plan the offsite agenda for the whole team next month")
+    renamed, reply = sent.conversation, sent.reply
+    actions.rename_conversation(alice, renamed.pk, "Offsite")
+    wait_until_finished(reply, timeout=60)
+    time.sleep(1)
+    assert Conversation.objects.get(pk=renamed.pk).title == "Offsite"

@@ -2,8 +2,8 @@
 
 import pytest
 
+from benchmarks.fake_engine import answer_text
 from chatapp.chat.models import Message
-from tests.chat.faulty_model_service import FaultyModelService
 from tests.support.websocket import finished, receive_until, reload, reply_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
@@ -50,11 +50,9 @@ async def test_unreachable_service_gives_a_clear_error_and_retry_works_once_it_i
     assert reply.status == Message.Status.DONE and reply.content
 
 
-async def test_a_500_from_the_service_shows_its_reason(alice, socket_for, settings, inference_service):
+async def test_a_500_from_the_service_shows_its_reason(alice, socket_for, settings, inference_service, engine_faults):
     socket = await socket_for(alice)
-    with FaultyModelService("error_500") as url:
-        settings.INFERENCE_URL = url
-        _, reply = await ask(socket)
+    _, reply = await ask(socket, "Tell me a story. status=500")
     assert (reply.status, reply.error_code) == (Message.Status.ERROR, Message.ErrorCode.ENGINE_ERROR)
     assert "CUDA out of memory" in reply.error
 
@@ -62,31 +60,33 @@ async def test_a_500_from_the_service_shows_its_reason(alice, socket_for, settin
     assert reply.status == Message.Status.DONE
 
 
-async def test_a_connection_dropped_mid_answer_keeps_the_partial_text(alice, socket_for, settings, inference_service):
+async def test_a_connection_dropped_mid_answer_keeps_the_partial_text(
+    alice, socket_for, settings, inference_service, engine_faults
+):
     socket = await socket_for(alice)
-    with FaultyModelService("drop_mid_answer") as url:
-        settings.INFERENCE_URL = url
-        frames, reply = await ask(socket)
+    frames, reply = await ask(socket, "Tell me a story. seed=7 drop_after=4")
+    partial = answer_text(7, 4)
     assert reply.status == Message.Status.ERROR
-    assert reply.content == "Once upon a time"
+    assert reply.content == partial
     assert "mid-answer" in reply.error or "closed" in reply.error.lower()
-    assert frames[-1]["message"]["content"] == "Once upon a time"
+    assert frames[-1]["message"]["content"] == partial
 
     reply = await retry_against_the_real_service(socket, reply, settings, inference_service)
-    assert reply.status == Message.Status.DONE and reply.content != "Once upon a time"
+    assert reply.status == Message.Status.DONE and reply.content != partial
 
 
-async def test_a_silent_engine_is_said_so_within_seconds_then_the_answer_times_out(alice, socket_for, settings):
+async def test_a_silent_engine_is_said_so_within_seconds_then_the_answer_times_out(
+    alice, socket_for, settings, engine_faults
+):
     settings.ANSWER_SILENCE_NOTICE = 1.0
     settings.INFERENCE_READ_TIMEOUT = 4.0
     settings.INFERENCE_FIRST_TOKEN_TIMEOUT = 4.0
     socket = await socket_for(alice)
-    with FaultyModelService("stall_before_answering") as url:
-        settings.INFERENCE_URL = url
-        await socket.send_json_to({"type": "send", "conversation_id": None, "text": "Anyone there?"})
-        frames = await receive_until(socket, lambda f: f["type"] == "waiting", timeout=10)
-        assert frames[-1]["reason"] == "engine_silent"
-        frames = await receive_until(socket, finished(), timeout=20)
+    # Headers at once, then silence: an engine stuck behind other requests.
+    await socket.send_json_to({"type": "send", "conversation_id": None, "text": "Anyone there? delay=60"})
+    frames = await receive_until(socket, lambda f: f["type"] == "waiting", timeout=10)
+    assert frames[-1]["reason"] == "engine_silent"
+    frames = await receive_until(socket, finished(), timeout=20)
     reply = await reload(reply_in(frames))
     assert (reply.status, reply.error_code) == (Message.Status.ERROR, Message.ErrorCode.TIMEOUT)
     assert "did not start the answer in time" in reply.error  # silent before its first token

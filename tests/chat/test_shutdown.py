@@ -10,7 +10,6 @@ import pytest
 from chatapp.chat.error_help import next_step
 from chatapp.chat.models import Message
 from chatapp.chat.relay import running_relay
-from tests.chat.faulty_model_service import FaultyModelService
 from tests.support.websocket import finished, receive_until, reload, reply_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
@@ -33,15 +32,14 @@ async def test_an_answer_with_text_ends_with_retry_and_keeps_its_text(alice, soc
     assert frames[-1]["message"]["content"] == reply.content
 
 
-async def test_an_answer_with_no_text_yet_goes_back_to_the_queue(alice, socket_for, settings):
+async def test_an_answer_with_no_text_yet_goes_back_to_the_queue(alice, socket_for, engine_faults):
     socket = await socket_for(alice)
-    with FaultyModelService("stall_before_answering") as url:
-        settings.INFERENCE_URL = url
-        await socket.send_json_to({"type": "send", "conversation_id": None, "text": "Anyone there?"})
-        frames = await receive_until(socket, lambda f: f.get("message", {}).get("status") == "streaming")
-        running_relay().hand_back_after(0)
-        frames = await receive_until(socket, lambda f: f.get("message", {}).get("status") == "queued")
-        reply = await reload(reply_in(frames))
-        assert reply.content == "" and reply.attempt == 1
-        await socket.send_json_to({"type": "stop", "message_id": reply.pk})
-        await receive_until(socket, finished(reply.pk))
+    # The engine says nothing for a minute: the answer has no text when the worker shuts down.
+    await socket.send_json_to({"type": "send", "conversation_id": None, "text": "Anyone there? delay=60"})
+    frames = await receive_until(socket, lambda f: f.get("message", {}).get("status") == "streaming")
+    running_relay().hand_back_after(0)
+    frames = await receive_until(socket, lambda f: f.get("message", {}).get("status") == "queued")
+    reply = await reload(reply_in(frames))
+    assert reply.content == "" and reply.attempt == 1
+    await socket.send_json_to({"type": "stop", "message_id": reply.pk})
+    await receive_until(socket, finished(reply.pk))

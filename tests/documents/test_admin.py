@@ -6,8 +6,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from chatapp.documents.models import Document
-from tests.documents.conftest import zip_bytes
 from tests.support.accounts import signed_in
+from tests.support.documents import zip_bytes
 
 UPLOAD = "/admin/documents/document/upload/"
 LIST = "/admin/documents/document/"
@@ -107,7 +107,7 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_stored(db, admin, se
 
 
 def test_the_list_refreshes_itself_while_documents_are_being_processed(db, admin):
-    from tests.documents.conftest import ready_document
+    from tests.support.documents import ready_document
 
     ready_document(status="processing", parts_done=3, parts_total=10)
 
@@ -129,7 +129,7 @@ def test_uploading_the_same_file_again_changes_nothing(db, admin, django_capture
 def test_staff_outside_a_documents_group_do_not_see_it_in_the_admin(db, reviewer, admin):
     from django.contrib.auth.models import Group, Permission
 
-    from tests.documents.conftest import ready_document
+    from tests.support.documents import ready_document
 
     reviewer.user_permissions.add(*Permission.objects.filter(content_type__app_label="documents"))
     document = ready_document()
@@ -145,7 +145,7 @@ def test_staff_outside_a_documents_group_do_not_see_it_in_the_admin(db, reviewer
 
 
 def test_a_documents_admin_page_links_its_passages_and_original(db, admin):
-    from tests.documents.conftest import ready_document
+    from tests.support.documents import ready_document
 
     document = ready_document()
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from chatapp.documents.models import Document
-from tests.documents.conftest import docx_bytes
+from tests.support.documents import docx_bytes
 
 pytestmark = pytest.mark.django_db
 

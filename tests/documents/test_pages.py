@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth.models import Group
 
 from chatapp.documents.models import Passage
-from tests.documents.conftest import ready_document
 from tests.support.accounts import signed_in
+from tests.support.documents import ready_document
 
 pytestmark = pytest.mark.django_db
 

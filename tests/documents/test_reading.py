@@ -15,7 +15,7 @@ from pypdf import PdfReader, PdfWriter
 
 from chatapp.documents import processing
 from chatapp.documents.reading import Limits, Reason, Refused, read
-from tests.documents.conftest import REST_PERIODS, docx_bytes, pdf_bytes, zip_bytes
+from tests.support.documents import REST_PERIODS, docx_bytes, pdf_bytes, zip_bytes
 
 DEV_SET = Path(__file__).resolve().parents[2] / "chatapp" / "documents" / "data" / "brewery"
 

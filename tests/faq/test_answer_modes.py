@@ -1,6 +1,6 @@
 """How knowledge-base answers are written: quoted from the entry, or generated and then checked.
 
-The capable model is a scripted OpenAI-compatible service (tests/faq/scripted_model_service.py):
+The capable model is the fake engine answering from a script (the `scripted_engine` fixture):
 the real CPU model cannot be made to stray from the entries on demand.
 """
 
@@ -12,7 +12,6 @@ from chatapp.chat.prompt import build_request
 from chatapp.faq.analysis import words
 from chatapp.faq.grounding import NOT_COVERED_TEXT, UNSURE_TEXT, finalize
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
-from tests.faq.scripted_model_service import ScriptedModelService
 
 pytestmark = pytest.mark.usefixtures("sample_faq")
 
@@ -28,12 +27,10 @@ def faq_bot(team_faq_bot):
 
 
 @pytest.fixture
-def capable(settings, faq_bot):
+def capable(settings, faq_bot, scripted_engine):
     """The bot's model is declared capable: it generates the answer from the entries."""
     settings.FAQ_ANSWER_MODES = {MODEL: "generate"}
-    with ScriptedModelService() as service:
-        settings.INFERENCE_URL = service.url
-        yield service
+    return scripted_engine()
 
 
 def asking(user, bot, *questions):
@@ -149,7 +146,7 @@ def test_a_capable_model_writes_from_the_numbered_entries(alice, faq_bot, capabl
 def test_whether_to_answer_is_decided_without_asking_the_model(alice, faq_bot, capable):
     request = build_request(asking(alice, faq_bot, "Who approves my VPN request and how long does it take?"))
 
-    assert not capable.requests
+    assert not capable.requests()
     assert request.canned_answer is None or request.canned_answer.startswith(UNSURE_TEXT)
 
 
@@ -175,7 +172,7 @@ def test_a_supported_answer_is_kept_with_its_citations(alice, faq_bot, capable):
 
     assert final.text == text and final.rejected_draft == ""
     assert final.sources[0]["cited"]
-    assert not capable.requests, "the lexical check needs no model"
+    assert not capable.requests(), "the lexical check needs no model"
 
 
 @pytest.mark.parametrize(
@@ -191,7 +188,7 @@ def test_answers_with_missing_or_unknown_citations_are_replaced_without_asking_t
     _reply, _request, final = generated(alice, faq_bot, draft)
 
     assert final.rejected_draft == draft
-    assert not capable.requests
+    assert not capable.requests()
 
 
 def test_a_replaced_answer_is_marked_for_the_browser_and_the_api(alice, faq_bot, capable):

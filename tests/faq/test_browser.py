@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.faq.scripted_model_service import ScriptedModelService
 from tests.support.accounts import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sample_faq", "team_faq_bot")]
@@ -48,19 +47,20 @@ def test_an_in_between_question_shows_not_sure_with_links_to_the_closest_entries
     page.wait_for_url(f"{live_app}/faq/vpn-access/")
 
 
-def test_a_generated_answer_refused_by_the_check_says_it_was_replaced(page, live_app, alice, settings, team_faq_bot):
+def test_a_generated_answer_refused_by_the_check_says_it_was_replaced(
+    page, live_app, alice, settings, team_faq_bot, scripted_engine
+):
     team_faq_bot.model = "capable-model"
     team_faq_bot.save()
     settings.FAQ_ANSWER_MODES = {"capable-model": "generate"}
-    with ScriptedModelService(answer="Just run `sudo rollback --force` [1].") as service:
-        settings.INFERENCE_URL = service.url  # the worker runs in this process
-        answer = ask(page, live_app, alice, "Rollback a bad deploy how?")
+    scripted_engine(answer="Just run `sudo rollback --force` [1].")  # the worker runs in this process
+    answer = ask(page, live_app, alice, "Rollback a bad deploy how?")
 
-        assert "Replaced by the knowledge base's own answer" in answer.locator(".message-sources").inner_text()
-        assert "sudo rollback" not in answer.locator(".message-body").inner_text()
-        assert "/deploy rollback production" in answer.locator(".message-body").inner_text()
-        page.reload()
-        assert "Replaced by the knowledge base's own answer" in page.locator(ANSWER).inner_text()
+    assert "Replaced by the knowledge base's own answer" in answer.locator(".message-sources").inner_text()
+    assert "sudo rollback" not in answer.locator(".message-body").inner_text()
+    assert "/deploy rollback production" in answer.locator(".message-body").inner_text()
+    page.reload()
+    assert "Replaced by the knowledge base's own answer" in page.locator(ANSWER).inner_text()
 
 
 def test_an_off_topic_question_gets_an_honest_not_covered(page, live_app, alice):

@@ -8,7 +8,7 @@ from chatapp.chat.prompt import build_request
 from chatapp.faq.grounding import NOT_COVERED_TEXT, finalize
 from chatapp.faq.index import SourceKind
 from chatapp.faq.search import search, visible_entry_ids
-from tests.documents.conftest import ready_document
+from tests.support.documents import ready_document
 
 pytestmark = pytest.mark.usefixtures("sample_faq")
 

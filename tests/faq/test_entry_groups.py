@@ -11,8 +11,8 @@ from chatapp.faq.actions import record_unanswered
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
 from chatapp.faq.search import search, visible_entry_ids
 from chatapp.review.roles import reviewer_group
-from tests.documents.conftest import ready_document
 from tests.support.conversations import wait_until_finished
+from tests.support.documents import ready_document
 
 pytestmark = pytest.mark.django_db
 

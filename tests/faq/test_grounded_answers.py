@@ -1,15 +1,15 @@
 """The Team FAQ bot end to end: the real worker, the sample knowledge base, the real CPU model
-(and, for a capable model's generated answers, a scripted OpenAI-compatible one)."""
+(and, for a capable model's generated answers, the fake engine answering from a script)."""
 
 import pytest
 
 from chatapp.chat.actions import send_message
 from chatapp.chat.events import message_payload
 from chatapp.chat.models import Message
+from chatapp.chat.naming import INSTRUCTIONS
 from chatapp.faq.groundedness import check
 from chatapp.faq.grounding import NOT_COVERED_TEXT, UNSURE_TEXT
 from chatapp.faq.models import FAQEntry, UnansweredQuestion
-from tests.faq.scripted_model_service import ScriptedModelService
 from tests.support.conversations import wait_until_finished
 
 pytestmark = [
@@ -89,14 +89,15 @@ def test_the_cpu_model_in_generate_mode_ends_with_a_checked_answer(alice, settin
         assert check(reply.content, texts).grounded
 
 
-def test_a_streamed_answer_off_the_entries_ends_with_the_quote_and_keeps_the_draft(alice, settings, team_faq_bot):
+def test_a_streamed_answer_off_the_entries_ends_with_the_quote_and_keeps_the_draft(
+    alice, settings, team_faq_bot, scripted_engine
+):
     team_faq_bot.model = "capable-model"
     team_faq_bot.save()
     settings.FAQ_ANSWER_MODES = {"capable-model": "generate"}
     draft = 'Install it with `sudo apt-get install ssh-fork -j "https://www.wg0"` [1].'
-    with ScriptedModelService(answer=draft) as service:
-        settings.INFERENCE_URL = service.url
-        reply = ask(alice, "Rollback a bad deploy how?")
+    engine = scripted_engine(answer=draft)
+    reply = ask(alice, "Rollback a bad deploy how?")
 
     entry = FAQEntry.objects.get(key="rollback")
     assert reply.status == Message.Status.DONE
@@ -104,4 +105,5 @@ def test_a_streamed_answer_off_the_entries_ends_with_the_quote_and_keeps_the_dra
     assert reply.rejected_draft == draft
     assert reply.sources[0]["key"] == "rollback" and reply.sources[0]["cited"]
     assert message_payload(reply)["replaced"] is True
-    assert [body["stream"] for body in service.answers_asked() if "stream" in body] == [True]  # it streamed as usual
+    answers_asked = [body for body in engine.requests() if not body["messages"][0]["content"].startswith(INSTRUCTIONS)]
+    assert [body["stream"] for body in answers_asked if "stream" in body] == [True]  # it streamed as usual

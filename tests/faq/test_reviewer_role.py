@@ -11,8 +11,7 @@ from chatapp.faq.models import FAQEntry, UnansweredQuestion
 from chatapp.ops.logfilters import ForbiddenWithoutTraceback
 from chatapp.review import actions as review_actions
 from chatapp.review.roles import reviewer_group
-from tests.review.conftest import answer_of
-from tests.support.conversations import converse
+from tests.support.conversations import answer_of, converse
 
 pytestmark = pytest.mark.django_db
 

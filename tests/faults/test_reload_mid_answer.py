@@ -8,15 +8,14 @@ import redis
 
 from benchmarks.fake_engine import answer_text
 from chatapp.chat.models import Message
-from tests.faults.conftest import APP_ENV
 from tests.faults.outcomes import report, wait_for_end
 
 pytestmark = pytest.mark.timeout(180)
 
 
-def chunks(client, message):
+def chunks(client, prefix, message):
     """The answer's chunk log as {seq: delta}, read as a reconnecting page would."""
-    key = f"{APP_ENV['CHANNEL_PREFIX']}:log:{message.pk}:{message.attempt}"
+    key = f"{prefix}:log:{message.pk}:{message.attempt}"
     return {int(fields[b"seq"]): fields[b"delta"].decode() for _id, fields in client.xrange(key)}
 
 
@@ -33,7 +32,7 @@ def test_every_saved_partial_answer_is_exactly_its_chunks(stack, redis_server, b
             break
         for message in streaming:
             # The log is read after the row, so it holds at least chunks 1..seq.
-            log = chunks(client, message)
+            log = chunks(client, stack.env["CHANNEL_PREFIX"], message)
             samples += 1
             expected = "".join(log.get(seq, "\0") for seq in range(1, message.seq + 1))
             if message.content != expected:

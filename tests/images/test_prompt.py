@@ -14,7 +14,6 @@ from chatapp.chat.models import Conversation, Message
 from chatapp.chat.prompt import build_request
 from chatapp.images.actions import attacher_for, record_left_out
 from chatapp.images.models import Attachment
-from tests.images.recording_model_service import ANSWER, RecordingModelService
 from tests.support.pictures import picture, uploaded_id
 
 
@@ -34,15 +33,14 @@ def finished(reply, timeout=180):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_model_service_receives_the_images_as_openai_content_parts(alice, alice_client, worker, settings):
+def test_the_model_service_receives_the_images_as_openai_content_parts(alice, alice_client, worker, scripted_engine):
     image = uploaded_id(alice_client, picture("PNG", size=(120, 80)), "chart.png")
-    service = RecordingModelService()
-    with service as url:
-        settings.INFERENCE_URL = url
-        reply = finished(ask_with_images(alice, "What is in this picture?", [image]))
-    assert reply.status == Message.Status.DONE and reply.content == ANSWER
-    [request] = [request for request in service.requests if request["path"] == "/v1/chat/completions"]
-    system, question = request["body"]["messages"]
+    # The fake engine: what reaches it is the request as sent (the real service turns images into text first).
+    engine = scripted_engine(answer="A small red rectangle.")
+    reply = finished(ask_with_images(alice, "What is in this picture?", [image]))
+    assert reply.status == Message.Status.DONE and reply.content == "A small red rectangle."
+    [request] = engine.requests()
+    system, question = request["messages"]
     assert system["role"] == "system"
     data = Attachment.objects.get(pk=image).image.read()
     assert question == {

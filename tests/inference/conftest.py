@@ -28,6 +28,7 @@ QUEUE_SIZE = 2
 class Service:
     url: str  # http://host:port
     process: subprocess.Popen
+    queue_size: int  # requests it holds waiting beside the one it generates for
 
     @property
     def base_url(self) -> str:
@@ -73,7 +74,7 @@ def service():
             if time.monotonic() > deadline:
                 raise RuntimeError("the inference service did not start within 60 s")
             time.sleep(0.05)
-        yield Service(url=url, process=process)
+        yield Service(url=url, process=process, queue_size=QUEUE_SIZE)
     finally:
         process.terminate()
         try:
@@ -96,6 +97,11 @@ async def fault_server():
 
     ``await fault_server(handler)`` returns a base URL ending in /v1; the handler gets
     (request_bytes, writer) after the request has been read completely.
+
+    Not the fake engine (benchmarks/fake_engine.py), which every other test uses: these
+    tests are of the HTTP client's edge, byte by byte (a chunk cut in half, a malformed
+    event, the request's headers as sent), which an HTTP server framework cannot be made
+    to write or hands over already parsed.
     """
     servers = []
 

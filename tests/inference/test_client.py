@@ -17,8 +17,7 @@ from inference.client import (
     list_models,
     stream_chat_completion,
 )
-
-from .conftest import QUEUE_SIZE, free_port
+from tests.support.processes import free_port
 
 MODEL = "SmolLM2-135M-Instruct"
 HELLO = [{"role": "user", "content": "Say hello."}]
@@ -50,10 +49,10 @@ async def test_closed_port_is_unavailable():
 async def test_full_queue_is_unavailable_and_says_busy(idle_service):
     async with contextlib.AsyncExitStack() as held:
         http = await held.enter_async_context(httpx.AsyncClient(timeout=30))
-        for max_tokens in [1500] + [3] * QUEUE_SIZE:
+        for max_tokens in [1500] + [3] * idle_service.queue_size:
             body = {"model": MODEL, "messages": HELLO, "max_tokens": max_tokens, "ignore_eos": True, "stream": True}
             await held.enter_async_context(http.stream("POST", idle_service.base_url + "/chat/completions", json=body))
-        await idle_service.wait_until(lambda h: h["queued"] == QUEUE_SIZE)
+        await idle_service.wait_until(lambda h: h["queued"] == idle_service.queue_size)
         with pytest.raises(InferenceUnavailable) as caught:
             await collect(idle_service.base_url)
     assert "busy" in caught.value.reason

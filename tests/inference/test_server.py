@@ -253,13 +253,11 @@ async def test_second_request_waits_while_first_runs(idle_service):
 
 
 async def test_queue_full_answers_503_with_retry_after(idle_service):
-    from .conftest import QUEUE_SIZE
-
     async with contextlib.AsyncExitStack() as streams:
         await streams.enter_async_context(open_stream(idle_service, long_generation()))
-        for _ in range(QUEUE_SIZE):
+        for _ in range(idle_service.queue_size):
             await streams.enter_async_context(open_stream(idle_service, chat(stream=True)))
-        await idle_service.wait_until(lambda h: h["busy"] and h["queued"] == QUEUE_SIZE)
+        await idle_service.wait_until(lambda h: h["busy"] and h["queued"] == idle_service.queue_size)
         rejected_before = (await idle_service.health())["rejected"]
         async with httpx.AsyncClient() as http:
             response = await http.post(idle_service.base_url + "/chat/completions", json=chat(stream=True))

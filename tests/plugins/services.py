@@ -172,6 +172,34 @@ def fake_engine():
 
 
 @pytest.fixture
+def scripted_engine(fake_engine, settings):
+    """The fake engine as the model service, answering from a script, for what the real CPU model
+    cannot be made to write on demand: `scripted_engine(answer, title=...)` makes every answer
+    `answer` and every conversation's title `title`, and returns the engine (its `requests()`).
+    """
+
+    def script(answer="", title="A title"):
+        from chatapp.chat.naming import INSTRUCTIONS  # how the request for a title begins
+
+        fake_engine.reset()
+        fake_engine.configure(script=[{"when": INSTRUCTIONS, "answer": title}, {"answer": answer}])
+        settings.INFERENCE_URL = fake_engine.base_url
+        return fake_engine
+
+    yield script
+    fake_engine.reset()
+
+
+@pytest.fixture
+def engine_faults(fake_engine, settings):
+    """The fake engine as the model service, for its faults: the question says which
+    (``status=500``, ``drop_after=N``, a long ``delay``); see benchmarks/fake_engine.py."""
+    fake_engine.reset()
+    settings.INFERENCE_URL = fake_engine.base_url
+    return fake_engine
+
+
+@pytest.fixture
 def vllm_stand_in(fake_engine_process, settings):
     """The fake engine as the model service, fresh: vLLM's behaviours without a GPU.
 

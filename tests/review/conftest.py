@@ -1,12 +1,8 @@
-"""Actors and conversations for the review tests."""
+"""Actors and the app for the review tests."""
 
 import pytest
 
-from chatapp.chat.models import Message
-from chatapp.images.actions import upload_image
-from chatapp.images.models import Attachment
 from tests.support.accounts import signed_in
-from tests.support.pictures import picture
 from tests.support.processes import serve_app
 
 
@@ -18,21 +14,6 @@ def reviewer_client(reviewer):
 @pytest.fixture
 def root_client(admin):
     return signed_in(admin)
-
-
-def attach_image(message, color="red"):
-    attachment = upload_image(message.conversation.owner, picture(color=color), f"{color}.png")
-    Attachment.objects.filter(pk=attachment.pk).update(message=message)
-    attachment.refresh_from_db()
-    return attachment
-
-
-def question_of(conversation, number=0):
-    return conversation.messages.filter(role=Message.Role.USER).order_by("created_at", "id")[number]
-
-
-def answer_of(conversation, number=0):
-    return conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("created_at", "id")[number]
 
 
 @pytest.fixture

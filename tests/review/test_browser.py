@@ -5,8 +5,8 @@ from django.test import Client
 
 from chatapp.faq.models import FAQEntry
 from chatapp.review.models import ConversationReview, Feedback
-from tests.review.conftest import answer_of, attach_image, question_of
-from tests.support.conversations import converse
+from tests.support.conversations import answer_of, converse, question_of
+from tests.support.pictures import attach_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,8 +8,7 @@ import pytest
 
 from chatapp.chat.models import Conversation, Message
 from chatapp.review import actions
-from tests.review.conftest import answer_of
-from tests.support.conversations import converse
+from tests.support.conversations import answer_of, converse
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import pytest
 from chatapp.faq.models import FAQEntry
 from chatapp.review import actions
 from chatapp.review.models import AuditEntry, ConversationReview
-from tests.review.conftest import answer_of, attach_image, question_of
-from tests.support.conversations import converse
+from tests.support.conversations import answer_of, converse, question_of
+from tests.support.pictures import attach_image
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ import pytest
 
 from chatapp.chat.models import Message
 from chatapp.review import actions
-from tests.review.conftest import answer_of, attach_image, question_of
-from tests.support.conversations import converse
+from tests.support.conversations import answer_of, converse, question_of
+from tests.support.pictures import attach_image
 
 LIST = "/admin/chat/conversation/"
 

@@ -7,8 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from chatapp.chat.models import Message
 from chatapp.review.models import Feedback
-from tests.review.conftest import answer_of, question_of
-from tests.support.conversations import converse
+from tests.support.conversations import answer_of, converse, question_of
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from chatapp.chat.models import Conversation, Message
 from chatapp.review import actions, metrics
-from tests.review.conftest import answer_of
-from tests.support.conversations import converse
+from tests.support.conversations import answer_of, converse
 
 pytestmark = pytest.mark.django_db
 

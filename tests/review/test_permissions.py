@@ -8,9 +8,8 @@ from chatapp.chat import live
 from chatapp.chat.models import Message
 from chatapp.review.models import AuditEntry
 from chatapp.review.roles import REVIEWER_PERMISSIONS
-from tests.review.conftest import answer_of
 from tests.support.accounts import signed_in
-from tests.support.conversations import awaited_answer, converse
+from tests.support.conversations import answer_of, awaited_answer, converse
 from tests.support.websocket import receive_until
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ from django.test.utils import CaptureQueriesContext
 
 from chatapp.chat.models import Conversation, Message
 from chatapp.review import actions
-from tests.review.conftest import attach_image, question_of
 from tests.review.seeding import seed_conversations
-from tests.support.conversations import converse
+from tests.support.conversations import converse, question_of
+from tests.support.pictures import attach_image
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from chatapp.images.models import StoredImage
 from chatapp.review import tasks
 from chatapp.review.actions import purge_conversations
 from chatapp.review.models import AuditEntry, Feedback
-from tests.review.conftest import answer_of, attach_image, question_of
-from tests.support.conversations import awaited_answer, converse
+from tests.support.conversations import answer_of, awaited_answer, converse, question_of
+from tests.support.pictures import attach_image
 from tests.support.websocket import receive_until
 
 

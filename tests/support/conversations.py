@@ -83,3 +83,15 @@ def wait_until_finished(reply, timeout=240):
         if time.monotonic() > deadline:
             raise AssertionError(f"message {message_id} was still {message.status} after {timeout} s")
         time.sleep(0.1)
+
+
+def question_of(conversation, number=0):
+    from chatapp.chat.models import Message
+
+    return conversation.messages.filter(role=Message.Role.USER).order_by("created_at", "id")[number]
+
+
+def answer_of(conversation, number=0):
+    from chatapp.chat.models import Message
+
+    return conversation.messages.filter(role=Message.Role.ASSISTANT).order_by("created_at", "id")[number]

@@ -26,3 +26,14 @@ def uploaded_id(client, data=None, name="picture.png"):
     response = upload(client, data if data is not None else picture(), name)
     assert response.status_code == 201, response.content
     return response.json()["image"]["id"]
+
+
+def attach_image(message, color="red"):
+    """A picture of `color` uploaded by the conversation's owner and attached to `message`."""
+    from chatapp.images.actions import upload_image
+    from chatapp.images.models import Attachment
+
+    attachment = upload_image(message.conversation.owner, picture(color=color), f"{color}.png")
+    Attachment.objects.filter(pk=attachment.pk).update(message=message)
+    attachment.refresh_from_db()
+    return attachment
