@@ -329,10 +329,18 @@ def decide(
     earlier = [text for text in context if text and text.strip()][-2:]
     follow_up = " ".join(earlier) if earlier and is_follow_up(question) else ""
 
+    # Embedded once for every search below (the question, and the follow-up with its context, in one request).
+    texts = [index.dense_text(question)] + ([index.dense_text(question, follow_up)] if follow_up else [])
+    vectors = index.query_vectors(texts) if index.vectors is not None else [None] * len(texts)
+
     def decided(allowed: Collection[int] | None) -> Decision:
-        decision = judge(index, index.search(question, k=k, visible=allowed), calibration)
+        decision = judge(index, index.search(question, k=k, visible=allowed, query_vector=vectors[0]), calibration)
         if follow_up and decision.confidence < 1.0:
-            followed = judge(index, index.search(question, k=k, visible=allowed, context=follow_up), calibration)
+            followed = judge(
+                index,
+                index.search(question, k=k, visible=allowed, context=follow_up, query_vector=vectors[-1]),
+                calibration,
+            )
             if followed.confidence > decision.confidence:
                 decision = followed
         return decision

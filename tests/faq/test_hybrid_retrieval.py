@@ -103,3 +103,21 @@ def test_a_question_asked_again_is_not_embedded_again():
     embedder.embed_query("Where can I park?")
 
     assert len(embedder.requests) == 1
+
+
+def test_a_text_given_twice_is_embedded_once():
+    embedder = Recording()
+
+    vectors = embedder.embed(["Handbook › Rest periods", "Handbook › Rest periods", "Handbook › Fares"])
+
+    assert embedder.requests == [["Handbook › Rest periods", "Handbook › Fares"]]
+    assert vectors.shape == (3, 4)
+
+
+def test_a_follow_up_and_its_context_are_embedded_in_one_request():
+    embedder = Recording()
+
+    embedder.embed_queries(["and for staging?", "How do I deploy? and for staging?"])
+    embedder.embed_query("and for staging?")
+
+    assert embedder.requests == [["and for staging?", "How do I deploy? and for staging?"]]
