@@ -211,15 +211,23 @@ def dense_features(dense: np.ndarray | None, top: int) -> tuple[float, float, fl
 
 
 def thresholds(
-    p_answer: np.ndarray, p_cover: np.ndarray, right: np.ndarray, listed: np.ndarray, answerable: np.ndarray
+    p_answer: np.ndarray,
+    p_cover: np.ndarray,
+    right: np.ndarray,
+    listed: np.ndarray,
+    answerable: np.ndarray,
+    max_wrong: float | None = None,
+    max_uncovered: float | None = None,
 ) -> tuple[float, float]:
     """The lowest answer threshold that keeps wrong answers rare, the list threshold that keeps declines rare."""
+    max_wrong = MAX_ANSWERED_WRONG if max_wrong is None else max_wrong
+    max_uncovered = MAX_ANSWERED_UNCOVERED if max_uncovered is None else max_uncovered
     answer_at = 0.99
     for candidate in np.arange(0.3, 0.99, 0.01):
         answered = p_answer >= candidate
         wrong = (answered & ~right)[answerable].mean() if answerable.any() else 0.0
         anyway = answered[~answerable].mean() if (~answerable).any() else 0.0
-        if wrong <= MAX_ANSWERED_WRONG and anyway <= MAX_ANSWERED_UNCOVERED:
+        if wrong <= max_wrong and anyway <= max_uncovered:
             answer_at = float(candidate)
             break
     found = np.maximum(p_cover, p_answer)[answerable & listed]
@@ -234,6 +242,8 @@ def fit_calibration(
     answerable: np.ndarray,
     names: tuple[str, ...],
     fitted_on: str,
+    max_wrong: float | None = None,
+    max_uncovered: float | None = None,
 ) -> Calibration:
     """Models and thresholds from labelled questions: `right` the first source answers, `listed` one listed does."""
     empty = Calibration(
@@ -242,7 +252,9 @@ def fit_calibration(
     x = empty.select(rows)
     answer = fit(x, (answerable & right).astype(float))
     cover = fit(x, (answerable & listed).astype(float))
-    answer_at, list_at = thresholds(answer.probability(x), cover.probability(x), right, listed, answerable)
+    answer_at, list_at = thresholds(
+        answer.probability(x), cover.probability(x), right, listed, answerable, max_wrong, max_uncovered
+    )
     return Calibration(names, answer, cover, answer_at, list_at, fitted_on)
 
 
@@ -329,10 +341,18 @@ def decide(
     earlier = [text for text in context if text and text.strip()][-2:]
     follow_up = " ".join(earlier) if earlier and is_follow_up(question) else ""
 
+    # Embedded once for every search below (the question, and the follow-up with its context, in one request).
+    texts = [index.dense_text(question)] + ([index.dense_text(question, follow_up)] if follow_up else [])
+    vectors = index.query_vectors(texts) if index.vectors is not None else [None] * len(texts)
+
     def decided(allowed: Collection[int] | None) -> Decision:
-        decision = judge(index, index.search(question, k=k, visible=allowed), calibration)
+        decision = judge(index, index.search(question, k=k, visible=allowed, query_vector=vectors[0]), calibration)
         if follow_up and decision.confidence < 1.0:
-            followed = judge(index, index.search(question, k=k, visible=allowed, context=follow_up), calibration)
+            followed = judge(
+                index,
+                index.search(question, k=k, visible=allowed, context=follow_up, query_vector=vectors[-1]),
+                calibration,
+            )
             if followed.confidence > decision.confidence:
                 decision = followed
         return decision

@@ -79,24 +79,44 @@ class Embedder:
         """One unit vector per text; raises EmbeddingsUnavailable."""
         prefix = self.prefixes[kind]
         prepared = [prefix + (text.strip() or "-") for text in texts]
-        parts = [
-            self.encode_batch(prepared[start : start + self.batch]) for start in range(0, len(prepared), self.batch)
-        ]
-        return normalised(np.vstack(parts)) if parts else np.zeros((0, 0), dtype="float32")
+        # A heading shared by the passages of one long section is embedded once.
+        unique = list(dict.fromkeys(prepared))
+        parts = [self.encode_batch(unique[start : start + self.batch]) for start in range(0, len(unique), self.batch)]
+        if not parts:
+            return np.zeros((0, 0), dtype="float32")
+        vectors = normalised(np.vstack(parts))
+        if len(unique) == len(prepared):
+            return vectors
+        row = {text: number for number, text in enumerate(unique)}
+        return vectors[[row[text] for text in prepared]]
 
     def embed_query(self, text: str) -> np.ndarray:
-        with self._cache_lock:
-            cached = self._cache.get(text)
-            if cached is not None:
-                self._cache.move_to_end(text)
-                return cached
-        prepared = self.prefixes[TextKind.QUERY] + (text.strip() or "-")
-        (vector,) = normalised(self.encode_batch([prepared], timeout=self.query_timeout))
-        with self._cache_lock:
-            self._cache[text] = vector
-            while len(self._cache) > QUERY_CACHE_SIZE:
-                self._cache.popitem(last=False)
+        (vector,) = self.embed_queries([text])
         return vector
+
+    def embed_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One unit vector per question; those not recently embedded go in one request (a follow-up and
+        its context cost one call, not two)."""
+        found: dict[str, np.ndarray] = {}
+        with self._cache_lock:
+            for text in texts:
+                cached = self._cache.get(text)
+                if cached is not None:
+                    self._cache.move_to_end(text)
+                    found[text] = cached
+        missing = list(dict.fromkeys(text for text in texts if text not in found))
+        if missing:
+            prefix = self.prefixes[TextKind.QUERY]
+            vectors = normalised(
+                self.encode_batch([prefix + (text.strip() or "-") for text in missing], timeout=self.query_timeout)
+            )
+            found.update(zip(missing, vectors, strict=True))
+            with self._cache_lock:
+                for text in missing:
+                    self._cache[text] = found[text]
+                while len(self._cache) > QUERY_CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return [found[text] for text in texts]
 
 
 class RemoteEmbedder(Embedder):

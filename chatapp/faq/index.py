@@ -196,6 +196,7 @@ class DenseVectors:
     def scores(self, query: np.ndarray, count: int) -> np.ndarray:
         similarities = self.unit @ query
         best = np.full(count, -1.0, dtype="float32")
+        # numpy 2's unbuffered `maximum.at` takes 0.2 ms at 100,000 parts (`maximum.reduceat` over runs: 0.9 ms).
         np.maximum.at(best, self.owner, similarities)
         return best
 
@@ -254,6 +255,18 @@ class Retrieval:
 def relative(scores: np.ndarray) -> np.ndarray:
     top = float(scores.max()) if len(scores) else 0.0
     return scores / top if top > 0 else scores
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` highest scores, best first, ties in index order (as a stable full sort gives)."""
+    if k <= 0 or not len(scores):
+        return np.zeros(0, dtype=np.int64)
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    # Every score tied with the k-th is a candidate, so that ties keep their index order.
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    candidates = np.flatnonzero(scores >= kth)
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
 
 
 def title_similarity(question: str, document: Document) -> float:
@@ -377,15 +390,24 @@ class SearchIndex:
 
     def query_vector(self, text: str) -> np.ndarray | None:
         """The question's embedding, None without embeddings or when the endpoint fails."""
+        return self.query_vectors([text])[0]
+
+    def query_vectors(self, texts: list[str]) -> list[np.ndarray | None]:
+        """The questions' embeddings, in one request; Nones without embeddings or when the endpoint fails."""
         if self.vectors is None or self.embedder is None:
-            return None
+            return [None] * len(texts)
         from chatapp.faq.embeddings import EmbeddingsUnavailable
 
         try:
-            return np.asarray(self.embedder.embed_query(text))
+            return [np.asarray(vector) for vector in self.embedder.embed_queries(texts)]
         except EmbeddingsUnavailable as error:
             log.warning("FAQ embeddings unavailable, ranking lexically: %s", error)
-            return None
+            return [None] * len(texts)
+
+    @staticmethod
+    def dense_text(question: str, context: str = "") -> str:
+        """What is embedded for a question: a follow-up with its context."""
+        return f"{context} {question}" if context else question
 
     def search(
         self,
@@ -439,13 +461,13 @@ class SearchIndex:
         dense = None
         if self.vectors is not None:
             if query_vector is None:
-                query_vector = self.query_vector(f"{context} {question}" if context else question)
+                query_vector = self.query_vector(self.dense_text(question, context))
             if query_vector is not None:
                 dense = np.where(allowed, self.vectors.scores(query_vector, count), -1.0)
         fused = (
             blend if dense is None else (1 - DENSE_WEIGHT) * blend + DENSE_WEIGHT * relative(np.clip(dense, 0, None))
         )
-        order = [index for index in np.argsort(-fused, kind="stable")[:k] if fused[index] > 0]
+        order = [index for index in top_k(fused, k) if fused[index] > 0]
         hits = [
             Hit(
                 self.documents[index],

@@ -9,6 +9,7 @@ import pytest
 from celery.exceptions import Retry
 
 from chatapp.faq.embeddings import Embedder, TextKind
+from chatapp.faq.index import top_k
 from chatapp.faq.models import FAQEntry
 from chatapp.faq.search import current_index, search
 from chatapp.faq.tasks import rebuild_index
@@ -103,3 +104,31 @@ def test_a_question_asked_again_is_not_embedded_again():
     embedder.embed_query("Where can I park?")
 
     assert len(embedder.requests) == 1
+
+
+def test_a_text_given_twice_is_embedded_once():
+    embedder = Recording()
+
+    vectors = embedder.embed(["Handbook › Rest periods", "Handbook › Rest periods", "Handbook › Fares"])
+
+    assert embedder.requests == [["Handbook › Rest periods", "Handbook › Fares"]]
+    assert vectors.shape == (3, 4)
+
+
+def test_a_follow_up_and_its_context_are_embedded_in_one_request():
+    embedder = Recording()
+
+    embedder.embed_queries(["and for staging?", "How do I deploy? and for staging?"])
+    embedder.embed_query("and for staging?")
+
+    assert embedder.requests == [["and for staging?", "How do I deploy? and for staging?"]]
+
+
+def test_the_first_sources_are_the_best_ones_and_ties_keep_the_knowledge_base_order():
+    scores = np.array([0.2, 0.9, 0.5, 0.9, 0.1, 0.5, 0.5], dtype="float32")
+
+    assert list(top_k(scores, 3)) == [1, 3, 2]
+    assert list(top_k(scores, 4)) == [1, 3, 2, 5]
+    assert list(top_k(scores, 10)) == [1, 3, 2, 5, 6, 0, 4]
+    many = np.random.default_rng(3).random(50_000).round(2).astype("float32")
+    assert list(top_k(many, 5)) == list(np.argsort(-many, kind="stable")[:5])

@@ -20,6 +20,8 @@ from chatapp.faq.decision import (
     COEFFICIENTS,
     HYBRID_FEATURES,
     LEXICAL_FEATURES,
+    MAX_ANSWERED_UNCOVERED,
+    MAX_ANSWERED_WRONG,
     all_features,
     fit_calibration,
 )
@@ -65,6 +67,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sets", nargs="+", default=list(DEVELOPMENT))
         parser.add_argument("--output", default=str(COEFFICIENTS))
+        parser.add_argument(
+            "--max-wrong",
+            type=float,
+            default=MAX_ANSWERED_WRONG,
+            help="Share of answerable questions the fitted threshold may answer with a wrong source.",
+        )
+        parser.add_argument(
+            "--max-anyway",
+            type=float,
+            default=MAX_ANSWERED_UNCOVERED,
+            help="Share of unanswerable questions the fitted threshold may answer.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         embedder = LocalEmbedder()
@@ -81,21 +95,29 @@ class Command(BaseCommand):
             samples["lexical"][name] = labelled(lexical, questions)
             samples["hybrid"][name] = labelled(hybrid, questions)
         output = {}
+        limits = {"max_wrong": options["max_wrong"], "max_uncovered": options["max_anyway"]}
         for kind, names in (("lexical", LEXICAL_FEATURES), ("hybrid", HYBRID_FEATURES)):
-            self.stdout.write(f"{kind}: on a set the models were not fitted on (answered right / wrong / anyway):")
+            self.stdout.write(
+                f"{kind}: on a set the models were not fitted on "
+                "(answered right / wrong / right answered or listed / anyway):"
+            )
             for held in samples[kind]:
                 pooled = [samples[kind][name] for name in samples[kind] if name != held]
-                calibration = fit_calibration(*pooled_samples(pooled), names, "")
+                calibration = fit_calibration(*pooled_samples(pooled), names, "", **limits)
                 rows, right, listed, answerable = samples[kind][held]
                 x = calibration.select(rows)
-                answered = calibration.answer.probability(x) >= calibration.answer_threshold
+                p_answer = calibration.answer.probability(x)
+                answered = p_answer >= calibration.answer_threshold
+                shown = np.maximum(calibration.cover.probability(x), p_answer) >= calibration.list_threshold
+                found = (answered & right) | (~answered & shown & listed)
                 self.stdout.write(
                     f"  {held:<8} {(answered & right)[answerable].mean():.3f} / "
-                    f"{(answered & ~right)[answerable].mean():.3f} / {answered[~answerable].mean():.3f}"
+                    f"{(answered & ~right)[answerable].mean():.3f} / {found[answerable].mean():.3f} / "
+                    f"{answered[~answerable].mean():.3f}"
                 )
             everything = pooled_samples(list(samples[kind].values()))
             calibration = fit_calibration(
-                *everything, names, f"{len(everything[0])} questions of the {', '.join(samples[kind])} sets"
+                *everything, names, f"{len(everything[0])} questions of the {', '.join(samples[kind])} sets", **limits
             )
             self.stdout.write(f"  {calibration.describe()}")
             output[kind] = calibration.as_dict()
