@@ -27,6 +27,7 @@ UNFINISHED = "The model service ended the answer without finishing it."
 MODEL_MISSING = "The model service does not serve this model yet (it may still be loading)."
 NO_FIRST_TOKEN = "The model service did not start the answer in time."
 MALFORMED = "The model service sent a malformed event."
+UNREADABLE = "The model service sent an unreadable reply."
 # Finish reasons that mean the text is complete as far as the model is concerned.
 FINISHED_NORMALLY = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 MAX_MESSAGE_CHARS = 300
@@ -158,7 +159,7 @@ def _events_from_chunk(data: str) -> list[StreamEvent]:
     except ValueError:
         chunk = None
     if not isinstance(chunk, dict):
-        raise InferenceError("The model service sent an unreadable reply.")
+        raise InferenceError(UNREADABLE)
     # vLLM reports failures after the stream began as an error chunk on a 200.
     if "error" in chunk or chunk.get("object") == "error":
         message, code = _message_from(chunk)
@@ -343,7 +344,48 @@ async def _get_json(
     try:
         return response.json()
     except ValueError:
-        raise InferenceError("The model service sent an unreadable reply.") from None
+        raise InferenceError(UNREADABLE) from None
+
+
+async def chat_completion(
+    client: httpx.AsyncClient,
+    *,
+    base_url: str,
+    api_key: str,
+    model: str,
+    messages: list[dict],
+    max_tokens: int,
+    temperature: float,
+    timeout: float = 10.0,
+    extra_body: dict | None = None,
+) -> str:
+    """One chat completion, not streamed: the answer's text ("" when it has none), for short requests such as a title.
+
+    Failures raise InferenceError, as ``stream_chat_completion``'s do.
+    """
+    payload: dict[str, object] = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "stream": False,
+        **(extra_body or {}),
+    }
+    body = await _get_json(
+        client,
+        "POST",
+        _endpoint(base_url, "/chat/completions"),
+        api_key=api_key,
+        timeout=_timeout(timeout, timeout),
+        json_body=payload,
+    )
+    choices = body.get("choices") if isinstance(body, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    message = first.get("message") if isinstance(first, dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(message, dict) or not isinstance(content, str | None):
+        raise InferenceError(UNREADABLE)
+    return content or ""
 
 
 async def list_models(client: httpx.AsyncClient, *, base_url: str, api_key: str, timeout: float = 10.0) -> list[dict]:
