@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -128,10 +128,16 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+class _Details(TypedDict):
+    status_code: int
+    code: str | None
+    detail: str | None
+
+
 def _status_error(response: httpx.Response, *, not_found_is_model: bool = False) -> InferenceError:
     status = response.status_code
     message, code = _error_message(response)
-    details: dict[str, Any] = {"status_code": status, "code": code, "detail": message}
+    details: _Details = {"status_code": status, "code": code, "detail": message}
     if status in (429, 503):
         return InferenceUnavailable(BUSY, retry_after=_retry_after(response), **details)
     if status in (502, 504):
@@ -312,7 +318,7 @@ async def count_prompt_tokens(
     failure is None: the caller falls back on its estimate.
     """
     root = base_url.rstrip("/").removesuffix("/v1")
-    body: dict[str, Any] = {"model": model, "messages": messages, **(extra_body or {})}
+    body: dict[str, object] = {"model": model, "messages": messages, **(extra_body or {})}
     try:
         response = await client.post(
             root + "/tokenize", json=body, headers=_headers(api_key), timeout=_timeout(timeout, timeout)
