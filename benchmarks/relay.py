@@ -65,6 +65,7 @@ import psutil
 
 from benchmarks.fake_engine import EngineProcess, answer_text
 from benchmarks.stack import Processes, benchmark_environment, free_port, migrate, wait_for
+from chatapp.chat.chunks import Answer, Step
 
 ACTIVE = {"queued", "streaming"}
 STALL_SECONDS = 5  # as chat.js: an answer quiet this long is asked for what is missing
@@ -161,9 +162,7 @@ class Reader:
         self.opened = asyncio.Event()
         self.closing = False
         self.message_id = None
-        self.seq = 0
-        self.attempt = 1
-        self.status = None
+        self.answer = Answer()
         self.last_chunk_at = time.monotonic()
 
     @property
@@ -224,9 +223,7 @@ class Reader:
 
     async def resume(self) -> None:
         self.last_chunk_at = time.monotonic()
-        await self.request(
-            {"type": "resume", "message_id": self.message_id, "after": self.seq, "attempt": self.attempt}
-        )
+        await self.request(self.answer.resume(self.message_id))
 
     async def stop(self) -> None:
         if self.message_id is not None:
@@ -256,40 +253,29 @@ class Reader:
             self.message_id = message["id"]
         elif message["id"] != self.message_id:
             return
-        elif message["attempt"] < self.attempt or (
-            message["attempt"] == self.attempt and message["status"] in ACTIVE and message["seq"] < self.seq
-        ):
+        if not self.answer.apply_message(message):
             return  # older than what this reader has
-        self.seq, self.attempt, self.status = message["seq"], message["attempt"], message["status"]
         self.last_chunk_at = now
         reading = self.reading
         # The saved message replaces what the page shows.
-        reading.text = message.get("content") or ""
+        reading.text = self.answer.text
         reading.grew(now)
-        if self.status not in ACTIVE:
-            reading.final_at, reading.final_status = now, self.status
+        if not self.answer.active:
+            reading.final_at, reading.final_status = now, self.answer.status
 
     def apply_chunk(self, chunk: dict, now: float) -> None:
         if self.message_id is None or chunk.get("message_id") != self.message_id:
             return
         reading = self.reading
         reading.chunks += 1
-        if chunk["attempt"] != self.attempt:
-            if chunk["attempt"] > self.attempt:
-                asyncio.ensure_future(self.resume())
-            return
-        if chunk["seq"] <= self.seq:
-            reading.stale += 1
-            return
-        if chunk["from"] != self.seq:
-            reading.gaps += 1
+        step = self.answer.apply_chunk(chunk)
+        reading.stale += step is Step.DUPLICATE
+        reading.gaps += step is Step.GAP
+        if step.needs_resume:
             asyncio.ensure_future(self.resume())
-            return
-        self.seq = chunk["seq"]
-        self.last_chunk_at = now
-        if self.status in (None, "queued"):
-            self.status = "streaming"
-        reading.append(chunk.get("delta") or "", now)
+        if step is Step.APPLIED:
+            self.last_chunk_at = now
+            reading.append(chunk["delta"], now)
 
 
 # --- the processes and their CPU ----------------------------------------------------

@@ -36,6 +36,7 @@ import psutil
 
 from benchmarks.fake_engine import EngineProcess, answer_text
 from benchmarks.stack import Processes, benchmark_environment, free_port, migrate, wait_for
+from chatapp.chat.chunks import Answer
 
 PROBE_INTERVAL = float(os.environ.get("SOAK_PROBE_INTERVAL", "300"))
 
@@ -128,7 +129,7 @@ class Conversation:
         await socket.send(
             json.dumps({"type": "send", "ref": ref, "conversation_id": self.conversation_id, "text": question})
         )
-        reply_id, text, seq = None, "", 0
+        reply_id, answer = None, Answer()
         deadline = time.monotonic() + self.tokens / self.rate + 60
         while time.monotonic() < deadline:
             frame = json.loads(await asyncio.wait_for(socket.recv(), deadline - time.monotonic()))
@@ -142,18 +143,15 @@ class Conversation:
                 message = frame["message"]
                 if reply_id is None and message["status"] in ("queued", "streaming") and message["id"] > self.last:
                     reply_id = self.last = message["id"]
-                if message["id"] != reply_id:
+                if message["id"] != reply_id or not answer.apply_message(message):
                     continue
-                text, seq = message["content"], message.get("seq", 0)
-                if message["status"] not in ("queued", "streaming"):
-                    exact = message["status"] == "done" and message["content"] == answer_text(seed, self.tokens)
-                    self.outcomes["completed" if exact else message["status"]] += 1
+                if not answer.active:
+                    exact = answer.status == "done" and answer.text == answer_text(seed, self.tokens)
+                    self.outcomes["completed" if exact else answer.status] += 1
                     return
             elif kind == "chunk" and frame["message_id"] == reply_id:
-                if frame["from"] == seq:
-                    text, seq = text + frame["delta"], frame["seq"]
-                elif frame["seq"] > seq:
-                    await socket.send(json.dumps({"type": "resume", "message_id": reply_id, "after": seq}))
+                if answer.apply_chunk(frame).needs_resume:
+                    await socket.send(json.dumps(answer.resume(reply_id)))
         self.outcomes["lost"] += 1
 
 

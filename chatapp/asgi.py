@@ -1,7 +1,14 @@
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from asgiref.typing import (
+    ASGIReceiveCallable,
+    ASGIReceiveEvent,
+    ASGISendCallable,
+    ASGISendEvent,
+    HTTPScope,
+    WebSocketScope,
+)
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatapp.settings")
@@ -43,13 +50,13 @@ class StrictOriginValidator:
     def __init__(self, application: Callable[..., Awaitable[None]]) -> None:
         self.application = application
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def __call__(self, scope: WebSocketScope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         if self.allowed(scope):
             return await self.application(scope, receive, send)
         return await WebsocketDenier()(scope, receive, send)
 
     @staticmethod
-    def allowed(scope: dict[str, Any]) -> bool:
+    def allowed(scope: WebSocketScope) -> bool:
         headers = {name: value.decode("latin1") for name, value in scope.get("headers", [])}
         origin = headers.get(b"origin", "")
         try:
@@ -104,7 +111,7 @@ class BodyLimit:
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def __call__(self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         limit = body_limit(scope.get("path", ""))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -118,9 +125,9 @@ class BodyLimit:
         over = False
         started = False
 
-        async def counted_receive() -> dict[str, Any]:
+        async def counted_receive() -> ASGIReceiveEvent:
             nonlocal received, over
-            message: dict[str, Any] = await receive()
+            message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
@@ -128,7 +135,7 @@ class BodyLimit:
                     return {"type": "http.disconnect"}  # Django stops reading, and answers nothing
             return message
 
-        async def tracking_send(message: dict[str, Any]) -> None:
+        async def tracking_send(message: ASGISendEvent) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -143,13 +150,13 @@ class BodyLimit:
         return f"The request is too large: the limit is {limit:,} bytes."
 
     @staticmethod
-    async def refuse(send: Callable[..., Any], status: int, reason: str) -> None:
+    async def refuse(send: ASGISendCallable, status: int, reason: str) -> None:
         body = reason.encode()
         headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
         # The body is left unread: the connection closes after the answer.
         headers.append((b"connection", b"close"))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.start", "status": status, "headers": headers, "trailers": False})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 application = ProtocolTypeRouter(

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -27,6 +27,7 @@ UNFINISHED = "The model service ended the answer without finishing it."
 MODEL_MISSING = "The model service does not serve this model yet (it may still be loading)."
 NO_FIRST_TOKEN = "The model service did not start the answer in time."
 MALFORMED = "The model service sent a malformed event."
+UNREADABLE = "The model service sent an unreadable reply."
 # Finish reasons that mean the text is complete as far as the model is concerned.
 FINISHED_NORMALLY = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 MAX_MESSAGE_CHARS = 300
@@ -127,10 +128,16 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+class _Details(TypedDict):
+    status_code: int
+    code: str | None
+    detail: str | None
+
+
 def _status_error(response: httpx.Response, *, not_found_is_model: bool = False) -> InferenceError:
     status = response.status_code
     message, code = _error_message(response)
-    details: dict[str, Any] = {"status_code": status, "code": code, "detail": message}
+    details: _Details = {"status_code": status, "code": code, "detail": message}
     if status in (429, 503):
         return InferenceUnavailable(BUSY, retry_after=_retry_after(response), **details)
     if status in (502, 504):
@@ -158,7 +165,7 @@ def _events_from_chunk(data: str) -> list[StreamEvent]:
     except ValueError:
         chunk = None
     if not isinstance(chunk, dict):
-        raise InferenceError("The model service sent an unreadable reply.")
+        raise InferenceError(UNREADABLE)
     # vLLM reports failures after the stream began as an error chunk on a 200.
     if "error" in chunk or chunk.get("object") == "error":
         message, code = _message_from(chunk)
@@ -311,7 +318,7 @@ async def count_prompt_tokens(
     failure is None: the caller falls back on its estimate.
     """
     root = base_url.rstrip("/").removesuffix("/v1")
-    body: dict[str, Any] = {"model": model, "messages": messages, **(extra_body or {})}
+    body: dict[str, object] = {"model": model, "messages": messages, **(extra_body or {})}
     try:
         response = await client.post(
             root + "/tokenize", json=body, headers=_headers(api_key), timeout=_timeout(timeout, timeout)
@@ -343,7 +350,48 @@ async def _get_json(
     try:
         return response.json()
     except ValueError:
-        raise InferenceError("The model service sent an unreadable reply.") from None
+        raise InferenceError(UNREADABLE) from None
+
+
+async def chat_completion(
+    client: httpx.AsyncClient,
+    *,
+    base_url: str,
+    api_key: str,
+    model: str,
+    messages: list[dict],
+    max_tokens: int,
+    temperature: float,
+    timeout: float = 10.0,
+    extra_body: dict | None = None,
+) -> str:
+    """One chat completion, not streamed: the answer's text ("" when it has none), for short requests such as a title.
+
+    Failures raise InferenceError, as ``stream_chat_completion``'s do.
+    """
+    payload: dict[str, object] = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "stream": False,
+        **(extra_body or {}),
+    }
+    body = await _get_json(
+        client,
+        "POST",
+        _endpoint(base_url, "/chat/completions"),
+        api_key=api_key,
+        timeout=_timeout(timeout, timeout),
+        json_body=payload,
+    )
+    choices = body.get("choices") if isinstance(body, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    message = first.get("message") if isinstance(first, dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(message, dict) or not isinstance(content, str | None):
+        raise InferenceError(UNREADABLE)
+    return content or ""
 
 
 async def list_models(client: httpx.AsyncClient, *, base_url: str, api_key: str, timeout: float = 10.0) -> list[dict]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -88,7 +89,9 @@ def read_inputs(body: object) -> tuple[list[str], str, str]:
     return texts, model, str(encoding)
 
 
-def embeddings_handler(encoder: Encoder, authorize: Any, read_body: Any) -> Any:
+def embeddings_handler(
+    encoder: Encoder, authorize: Callable[[Request], None], read_body: Callable[[Request], Awaitable[object]]
+) -> Callable[[Request], Awaitable[Response]]:
     """The route handler: `authorize(request)` raises for a bad key, `read_body(request)` parses JSON."""
     busy = asyncio.Semaphore(1)
 

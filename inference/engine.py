@@ -343,7 +343,7 @@ class Engine:
         # by the time the final (finish_reason) chunk arrives.
         criteria_calls = 0
 
-        def stop_when_cancelled(_input_ids: Any, _logits: Any) -> bool:
+        def stop_when_cancelled(_input_ids: object, _logits: object) -> bool:
             nonlocal criteria_calls
             criteria_calls += 1
             return generation.cancelled

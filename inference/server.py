@@ -199,7 +199,7 @@ def _dump(payload: dict) -> str:
 
 
 async def _stream(generation: Generation, chat: ChatRequest, completion_id: str, created: int) -> AsyncIterator[dict]:
-    def chunk(choices: list, **extra: Any) -> dict:
+    def chunk(choices: list, **extra: object) -> dict:
         body = {
             "id": completion_id,
             "object": "chat.completion.chunk",

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
 from django.db.models import F, QuerySet
 from django.db.models.expressions import Combinable
 from django.http import HttpRequest
@@ -63,7 +64,7 @@ class PeriodFilter(admin.SimpleListFilter):
     title = "period"
     parameter_name = "period"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Usage]) -> list[tuple[str, str]]:
         return list(PERIODS.items())
 
     def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
@@ -75,7 +76,7 @@ class PeriodFilter(admin.SimpleListFilter):
                 "display": label,
             }
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Usage]) -> QuerySet[Usage]:
         # The period shapes the counts (UsageAdmin.get_queryset), not which users are listed.
         return queryset
 
@@ -99,7 +100,7 @@ class UsageAdmin(ReadOnlyAdmin):
     list_display_links = None
     list_per_page = 100
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Usage]:
         period = request.GET.get("period", DEFAULT_PERIOD)
         days = int(period) if period in PERIODS else int(DEFAULT_PERIOD)
         return Usage.objects.in_period(timezone.now() - timedelta(days=days))
@@ -144,7 +145,7 @@ class UserAdmin(auth_admin.UserAdmin):
     actions = ["deactivate"]
 
     @admin.action(description="Deactivate the selected users and end their sessions", permissions=["change"])
-    def deactivate(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[AbstractUser]) -> None:
         count = 0
         # One save() per user, never an update(): the signals that end
         # sessions and close sockets listen for saves.

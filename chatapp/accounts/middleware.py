@@ -1,7 +1,7 @@
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, cast
 
 import requests
 from asgiref.sync import iscoroutinefunction
@@ -93,8 +93,12 @@ def client_address(meta: dict, trusted_proxies: int) -> str:
     return forwarded[-trusted_proxies]
 
 
+SyncHandler = Callable[[HttpRequest], HttpResponse]
+AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+
 @sync_and_async_middleware
-def ClientAddressMiddleware(get_response: Any) -> Any:  # noqa: N802  (named as a middleware class)
+def ClientAddressMiddleware(get_response: SyncHandler | AsyncHandler) -> SyncHandler | AsyncHandler:  # noqa: N802  (named as a middleware class)
     """REMOTE_ADDR made the client's own address behind TRUSTED_PROXY_COUNT proxies.
 
     First in the stack: the sign-in lockout, the password-reset throttle and
@@ -102,15 +106,18 @@ def ClientAddressMiddleware(get_response: Any) -> Any:  # noqa: N802  (named as 
     the async API views pay no thread hop for it.
     """
     if iscoroutinefunction(get_response):
+        get_response_async = cast(AsyncHandler, get_response)
 
         async def address_async(request: HttpRequest) -> HttpResponse:
             request.META["REMOTE_ADDR"] = client_address(request.META, settings.TRUSTED_PROXY_COUNT)
-            return await get_response(request)
+            return await get_response_async(request)
 
         return address_async
 
+    get_response_sync = cast(SyncHandler, get_response)
+
     def address(request: HttpRequest) -> HttpResponse:
         request.META["REMOTE_ADDR"] = client_address(request.META, settings.TRUSTED_PROXY_COUNT)
-        return get_response(request)
+        return get_response_sync(request)
 
     return address

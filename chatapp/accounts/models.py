@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -66,7 +66,7 @@ class SignedInSession(models.Model):
         return f"{self.user} ({self.get_method_display()})"
 
 
-class UsageQuerySet(models.QuerySet[Any]):
+class UsageQuerySet(models.QuerySet["Usage"]):
     def in_period(self, since: datetime) -> Self:
         asked = models.Q(conversations__messages__role="user")
         recent = asked & models.Q(conversations__messages__created_at__gte=since)

@@ -3,8 +3,9 @@
 The answer is queued (at commit) before the view can know its conversation,
 so the view subscribes right after and then catches up on what was written
 meanwhile: the Redis log of the generation while it runs, the database once it
-is saved. Chunks are numbered; a duplicate is skipped and a gap (group
-messages are at-most-once) is filled from the log. When nothing arrives for a
+is saved. Chunks are numbered and applied by the readers' rules (chunks.py):
+a duplicate is skipped and a gap (group messages are at-most-once) is filled
+from the log. When nothing arrives for a
 while the database is asked again, so a lost final event cannot hang a client.
 """
 
@@ -20,6 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chatapp.chat import actions
+from chatapp.chat.chunks import Answer, Step
 from chatapp.chat.events import ConversationGroupEvent, conversation_group
 from chatapp.chat.following import catch_up
 from chatapp.chat.models import Message
@@ -55,8 +57,7 @@ class AnswerFeed:
         self.group = conversation_group(reply.conversation_id)
         self.channel: str | None = None
         self.receiving: asyncio.Future[ConversationGroupEvent] | None = None
-        self.text = ""
-        self.seq = 0
+        self.answer = Answer(attempt=reply.attempt)
         self.finished: Message | None = None
         self.queued_since = time.monotonic()
 
@@ -100,13 +101,11 @@ class AnswerFeed:
         if event["type"] == "chat.chunk":
             if event["message_id"] != self.reply.pk:
                 return ""
-            if event["attempt"] != self.reply.attempt or event["seq"] <= self.seq:
-                return ""
-            if event["from"] != self.seq:
+            # Another attempt's chunks are not this answer's: its end is read from the database.
+            step = self.answer.apply_chunk(event)
+            if step is Step.GAP:
                 return await self.catch_up()
-            self.seq = event["seq"]
-            self.text += event["delta"]
-            return event["delta"]
+            return event["delta"] if step is Step.APPLIED else ""
         if event["type"] == "chat.message" and event["message"]["id"] == self.reply.pk:
             if event["message"]["status"] not in Message.ACTIVE:
                 return await self.catch_up()
@@ -114,7 +113,7 @@ class AnswerFeed:
 
     async def catch_up(self) -> str:
         """What the answer has beyond the text passed on so far, from the database or the log."""
-        caught = await database_sync_to_async(catch_up)(self.user, self.reply.pk, self.seq, self.reply.attempt)
+        caught = await database_sync_to_async(catch_up)(self.user, self.reply.pk, self.answer.seq, self.answer.attempt)
         reply, backlog = caught.reply, caught.backlog
         if not reply.is_active:
             self.finished = reply
@@ -124,21 +123,25 @@ class AnswerFeed:
                 await database_sync_to_async(actions.stop_reply)(self.user, reply.pk)
                 raise NoWorker("No worker is free to answer right now; please try again in a moment.")
             return ""
-        if backlog is not None and backlog.seq > self.seq:
-            self.seq = backlog.seq
-            self.text += backlog.missing
+        if backlog is not None and backlog.seq > self.answer.seq:
+            self.answer.extend(backlog.seq, backlog.missing)
             return backlog.missing
-        if backlog is None and reply.seq > self.seq:
-            self.seq = reply.seq
+        if backlog is None and reply.seq > self.answer.seq:
+            self.answer.seq = reply.seq
             return self.extend_to(reply.content)
         return ""
 
     def extend_to(self, content: str) -> str:
         # Every saved text of one attempt starts with the text streamed before it.
-        if not content.startswith(self.text):
+        if not content.startswith(self.answer.text):
             return ""
-        delta, self.text = content[len(self.text) :], content
+        delta, self.answer.text = content[len(self.answer.text) :], content
         return delta
+
+    @property
+    def text(self) -> str:
+        """The answer's text passed on so far."""
+        return self.answer.text
 
     @property
     def unavailable(self) -> bool:

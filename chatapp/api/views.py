@@ -9,7 +9,7 @@ events or returning it whole.
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import wraps
-from typing import Any, cast
+from typing import cast
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -41,7 +41,7 @@ from chatapp.chat.models import Bot, Message, answer_token_limit
 from inference.errors import APIError, invalid
 
 # An async view, as the URLconf takes it.
-AsyncView = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
+AsyncView = Callable[..., Coroutine[object, None, HttpResponseBase]]
 
 
 def api_endpoint(*methods: str) -> Callable[[AsyncView], AsyncView]:

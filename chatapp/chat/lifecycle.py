@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from celery import current_app
 from django.conf import settings
@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from chatapp.chat import live, naming
 from chatapp.chat.events import MessagePayload, conversation_group, message_event
 from chatapp.chat.extensions import registry
-from chatapp.chat.models import Message, TokenQuota, TokenUse
+from chatapp.chat.models import EngineFigures, Figures, Message, TokenQuota, TokenUse
 from chatapp.chat.prompt import GenerationRequest, build_request
 from chatapp.chat.signals import reaper_ran
 
@@ -141,13 +141,14 @@ def finish(
     error: str = "",
     sources: list | None = None,
     generated: bool = True,
-    **figures: Any,
+    **measured: Unpack[EngineFigures],
 ) -> Message:
     """End the answer with `text`; if someone else ended it first, their verdict stands.
 
     A knowledge-base answer the model wrote (`generated`, with `sources`) is
     checked against its entries first, and may be replaced by their own text.
     """
+    figures: Figures = {**measured}
     if sources:
         figures["sources"] = sources
         if status == Message.Status.DONE and generated and registry.knowledge_base is not None:

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import cast
 
 import redis
 import redis.asyncio
@@ -32,7 +32,7 @@ LOG_TTL = 3600
 
 def redis_prefix() -> str:
     """The prefix of every key this deployment keeps in Redis (CHANNEL_PREFIX)."""
-    return cast(dict[str, Any], settings.CHANNEL_LAYERS["default"]["CONFIG"])["prefix"]
+    return cast(dict[str, str], settings.CHANNEL_LAYERS["default"]["CONFIG"])["prefix"]
 
 
 def _key(kind: str, message_id: object) -> str:

@@ -1,7 +1,7 @@
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self, TypedDict, Unpack
 
 from django.conf import settings
 from django.db import models
@@ -15,6 +15,24 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from django.contrib.auth.models import AnonymousUser, User
+
+
+class EngineFigures(TypedDict, total=False):
+    """What the generation of an answer measured (`model` "" for one no model wrote)."""
+
+    model: str
+    duration: float
+    time_to_first_token: float
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str
+
+
+class Figures(EngineFigures, total=False):
+    """What an ended answer records beside its text and status."""
+
+    sources: list
+    rejected_draft: str
 
 
 class BotQuerySet(GroupLimitedQuerySet["Bot"]):
@@ -352,9 +370,9 @@ class Message(models.Model):
         seq: int | None = None,
         error: str = "",
         error_code: str = "",
-        **figures: Any,
+        **figures: Unpack[Figures],
     ) -> bool:
-        fields: dict[str, Any] = {
+        fields: dict[str, object] = {
             "status": status,
             "error": error,
             "error_code": error_code,
@@ -523,7 +541,7 @@ class TokenUse(models.Model):
         """
         prompt = prompt_tokens if prompt_tokens is not None else reply.prompt_tokens
         completion = completion_tokens if completion_tokens is not None else reply.completion_tokens
-        fields: dict[str, Any] = {
+        fields: dict[str, object] = {
             "settled": True,
             "completion_tokens": completion if completion is not None else count_tokens(text),
             "estimated": completion is None,

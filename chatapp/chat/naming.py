@@ -10,11 +10,13 @@ import logging
 import re
 
 import httpx
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 
 from chatapp.chat.models import Conversation, Message
 from chatapp.chat.titles import MAX_CHARS, title_for
+from inference.client import InferenceError, chat_completion
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +41,30 @@ def title_from_model(reply: Message) -> str | None:
     """The model's title for the conversation `reply` answers, cleaned, or None."""
     question = reply.parent
     assert question is not None  # wants_title checked it
-    headers = {"Authorization": f"Bearer {settings.INFERENCE_API_KEY}"} if settings.INFERENCE_API_KEY else {}
-    body = {
-        "model": reply.model,
-        "messages": [
-            {"role": "system", "content": INSTRUCTIONS},
-            {"role": "user", "content": f"Question: {question.content[:2000]}\n\nAnswer: {reply.content[:2000]}"},
-        ],
-        "max_tokens": 20,
-        "temperature": 0.0,
-        "stream": False,
-    }
-    if settings.INFERENCE_TITLE_PRIORITY:
-        body["priority"] = settings.INFERENCE_TITLE_PRIORITY
+    messages = [
+        {"role": "system", "content": INSTRUCTIONS},
+        {"role": "user", "content": f"Question: {question.content[:2000]}\n\nAnswer: {reply.content[:2000]}"},
+    ]
+    priority = {"priority": settings.INFERENCE_TITLE_PRIORITY} if settings.INFERENCE_TITLE_PRIORITY else None
+
+    async def ask() -> str:
+        async with httpx.AsyncClient() as client:
+            return await chat_completion(
+                client,
+                base_url=settings.INFERENCE_URL,
+                api_key=settings.INFERENCE_API_KEY,
+                model=reply.model,
+                messages=messages,
+                max_tokens=20,
+                temperature=0.0,
+                timeout=settings.TITLE_TIMEOUT,
+                extra_body=priority,
+            )
+
     try:
-        response = httpx.post(
-            settings.INFERENCE_URL.rstrip("/") + "/chat/completions",
-            json=body,
-            headers=headers,
-            timeout=httpx.Timeout(settings.TITLE_TIMEOUT),
-        )
-        response.raise_for_status()
-        text = str(response.json()["choices"][0]["message"]["content"] or "")
-    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
-        log.warning("No title from the model, the key-word title stays: %s", error.__class__.__name__)
+        text = async_to_sync(ask)()
+    except InferenceError as error:
+        log.warning("No title from the model, the key-word title stays: %s", error.reason)
         return None
     first_line = text.strip().splitlines()[0] if text.strip() else ""
     title = " ".join(re.sub(r'^(title:\s*)|["“”*#]', "", first_line, flags=re.IGNORECASE).split()).rstrip(".")

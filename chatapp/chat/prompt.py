@@ -7,7 +7,6 @@ always stay.
 """
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.conf import settings
 from django.db.models import prefetch_related_objects
@@ -33,17 +32,17 @@ class Turn:
     def tokens(self) -> int:
         return estimate_tokens(self.text) + sum(image.cost for image in self.images)
 
-    def as_openai(self) -> dict[str, Any]:
+    def as_openai(self) -> dict[str, object]:
         if not self.images:
             return {"role": self.role, "content": self.text}
-        parts: list[dict[str, Any]] = [{"type": "text", "text": self.text}] if self.text.strip() else []
+        parts: list[dict[str, object]] = [{"type": "text", "text": self.text}] if self.text.strip() else []
         return {"role": self.role, "content": parts + [image.as_openai() for image in self.images]}
 
 
 @dataclass
 class GenerationRequest:
     model: str
-    messages: list[dict[str, Any]]
+    messages: list[dict[str, object]]
     max_tokens: int
     temperature: float
     # The prompt tokens that fit beside the answer: the context less `max_tokens`.
@@ -62,7 +61,7 @@ class GenerationRequest:
     dropped_images: list = field(default_factory=list)
 
     @property
-    def extra_body(self) -> dict[str, Any]:
+    def extra_body(self) -> dict[str, object]:
         if not self.continues:
             return {}
         # vLLM's names for "write on from the last assistant message" (in
@@ -180,7 +179,8 @@ def build_request(reply: Message, estimate_budget: int | None = None) -> Generat
     dropped_images = [
         image.attachment_id for turn in history for image in turn.images if image.left_out or id(turn) not in kept
     ]
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system}] + [turn.as_openai() for turn in turns]
+    messages: list[dict[str, object]] = [{"role": "system", "content": system}]
+    messages += [turn.as_openai() for turn in turns]
     if so_far:
         messages.append({"role": "assistant", "content": so_far})
     estimated = (

@@ -192,7 +192,7 @@ class Relay:
         # One TLS context and one pool for every answer's request to the model.
         return httpx.AsyncClient(verify=ssl.create_default_context(), limits=httpx.Limits(max_connections=None))
 
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+    def run(self, coroutine: Coroutine[object, None, T]) -> T:
         """Run `coroutine` on the relay's loop; blocks the calling (Celery) thread until it ends."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from chatapp.chat import lifecycle, live
 from chatapp.chat.events import WaitReason, waiting_event
 from chatapp.chat.extensions import registry
-from chatapp.chat.models import Message
+from chatapp.chat.models import EngineFigures, Message
 from chatapp.chat.prompt import GenerationRequest, build_request
 from chatapp.chat.relay import Interruption, Relay
 from inference.client import InferenceError, InferenceUnavailable, count_prompt_tokens, stream_chat_completion
@@ -112,12 +112,12 @@ class Generation:
                 task.cancel()
             await asyncio.wait({consume, interrupted}, timeout=5)
 
-    def figures(self) -> dict:
+    def figures(self) -> EngineFigures:
         if not self.generated:
             # Written without a model (the knowledge base's own words): no model's name or timing on it.
             return {"model": ""}
         stream = self.stream
-        figures: dict = {"duration": round(time.monotonic() - stream.started, 3)}
+        figures: EngineFigures = {"duration": round(time.monotonic() - stream.started, 3)}
         if stream.first_token_at is not None:
             figures["time_to_first_token"] = round(stream.first_token_at - stream.started, 3)
         if self.usage:

@@ -5,14 +5,16 @@ and leaves nothing behind: Django's own storage keeps the partial file, which
 nothing would ever remove.
 """
 
-import contextlib
-from typing import Any
+from __future__ import annotations
 
+import contextlib
+
+from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 
 
 class CleanFileSystemStorage(FileSystemStorage):
-    def _save(self, name: str, content: Any) -> str:
+    def _save(self, name: str, content: File[bytes]) -> str:
         try:
             # `_save` is Django's documented hook for storages; django-stubs do not declare it.
             return super()._save(name, content)  # type: ignore[misc]

@@ -4,8 +4,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from asgiref.typing import (
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    ASGISendEvent,
+    Scope,
+    WebSocketAcceptEvent,
+    WebSocketCloseEvent,
+)
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -21,6 +28,8 @@ CLOSE_TRY_AGAIN = 4503
 # without any HTTP response; a lookup still waiting for the database's pool
 # (DATABASE_POOL_TIMEOUT, 10 s) after this long is answered "try again later".
 HANDSHAKE_DEADLINE = 3.5
+ACCEPT: WebSocketAcceptEvent = {"type": "websocket.accept", "subprotocol": None, "headers": []}
+CLOSE: WebSocketCloseEvent = {"type": "websocket.close", "code": CLOSE_TRY_AGAIN, "reason": ""}
 
 
 class CloseWhenUnavailable:
@@ -33,15 +42,15 @@ class CloseWhenUnavailable:
 
     async def __call__(
         self,
-        scope: dict[str, Any],
-        receive: Callable[[], Awaitable[dict[str, Any]]],
-        send: Callable[[dict[str, Any]], Awaitable[None]],
+        scope: Scope,
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
     ) -> None:
         accepted = False
 
         answered = asyncio.Event()
 
-        async def tracking_send(message: dict[str, Any]) -> None:
+        async def tracking_send(message: ASGISendEvent) -> None:
             nonlocal accepted
             if message["type"] == "websocket.accept":
                 accepted = True
@@ -55,15 +64,15 @@ class CloseWhenUnavailable:
                 app.cancel()
                 with contextlib.suppress(asyncio.CancelledError, *UNAVAILABLE):
                     await app
-                await send({"type": "websocket.accept"})
-                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+                await send(ACCEPT)
+                await send(CLOSE)
                 return
             await app
         except UNAVAILABLE as error:
             logger.warning("Websocket closed, a service is unavailable: %r", error)
             if not accepted:
-                await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+                await send(ACCEPT)
+            await send(CLOSE)
         finally:
             app.cancel()
 
@@ -71,9 +80,8 @@ class CloseWhenUnavailable:
     async def _answered_in_time(app: asyncio.Future[None], answered: asyncio.Event) -> bool:
         """Whether the app answered the handshake (or ended) within HANDSHAKE_DEADLINE."""
         waiter = asyncio.ensure_future(answered.wait())
-        either: set[asyncio.Future[Any]] = {app, waiter}
         try:
-            await asyncio.wait(either, timeout=HANDSHAKE_DEADLINE, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((app, waiter), timeout=HANDSHAKE_DEADLINE, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
         return answered.is_set() or app.done()

@@ -154,7 +154,7 @@ class ConversationAdmin(AuditedChangeView, admin.ModelAdmin):
         return with_review_figures(super().get_queryset(request))
 
     def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+        self, request: HttpRequest, queryset: QuerySet[Conversation], search_term: str
     ) -> tuple[QuerySet[Conversation], bool]:
         # The default joins messages and then needs DISTINCT over every row and
         # figure; EXISTS finds the same conversations without duplicates.

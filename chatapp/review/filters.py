@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.contrib import admin
 from django.db.models import Exists, Q, QuerySet
@@ -16,7 +15,7 @@ from chatapp.review.models import ConversationReview, answered_by, has_error, ha
 class YesNoFilter(admin.SimpleListFilter):
     condition: Callable[[], Q | Exists]
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Conversation]) -> list[tuple[str, str]]:
         return [("yes", "Yes"), ("no", "No")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -43,7 +42,7 @@ class ReviewStatusFilter(admin.SimpleListFilter):
     title = "review status"
     parameter_name = "review"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Conversation]) -> list[tuple[str, str]]:
         return ConversationReview.Status.choices
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -57,7 +56,7 @@ class ModelFilter(admin.SimpleListFilter):
     title = "model"
     parameter_name = "model"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Conversation]) -> list[tuple[str, str]]:
         models = (
             Message.objects.filter(role=Message.Role.ASSISTANT)
             .exclude(model="")

@@ -1,4 +1,4 @@
-from typing import Any, Protocol
+from typing import Protocol
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -111,7 +111,7 @@ class ReviewFigures(Protocol):
     answer_model: str | None
 
 
-def with_review_figures(conversations: QuerySet[Conversation]) -> QuerySet[Conversation, Any]:
+def with_review_figures(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """Annotate conversations with what the review list shows, one subquery per figure.
 
     Correlated subqueries rather than joins and GROUP BY: the database evaluates

@@ -105,3 +105,31 @@ def test_a_capable_model_titles_the_conversation_after_its_first_answer_unless_r
     wait_until_finished(reply, timeout=60)
     time.sleep(1)
     assert Conversation.objects.get(pk=renamed.pk).title == "Offsite"
+
+
+@pytest.mark.parametrize(
+    ("engine", "priority"),
+    [
+        ({"loading": True}, 0),  # a 503 while the model loads
+        ({"scheduling_policy": "fcfs"}, 10),  # a 400: a priority the engine does not schedule by
+    ],
+    ids=["model loading", "priority refused"],
+)
+def test_a_title_the_model_cannot_give_leaves_the_key_word_title(
+    alice, no_worker, vllm_stand_in, settings, engine, priority
+):
+    from chatapp.chat.naming import wants_title
+    from chatapp.chat.tasks import title_conversation
+
+    settings.TITLE_MODELS = [vllm_stand_in.model]
+    settings.INFERENCE_TITLE_PRIORITY = priority
+    vllm_stand_in.configure(**engine)
+    sent = actions.send_message(alice, "How do I reset my password?")
+    sent.reply.claim()
+    sent.reply.finish(Message.Status.DONE, content="Use the self-service page.")
+
+    assert wants_title(sent.reply)  # the model is asked, and fails
+
+    title_conversation(sent.reply.pk)
+
+    assert Conversation.objects.get(pk=sent.conversation.pk).title == "How do I reset my password?"

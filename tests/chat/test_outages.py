@@ -23,4 +23,4 @@ def redis_unreachable(settings):
 async def test_a_handshake_while_redis_is_unreachable_is_closed_with_try_again_later(alice, redis_unreachable):
     socket = await open_socket(alice)
     assert socket is not None  # accepted, so the page sees a close code rather than a failed handshake
-    assert await socket.receive_output(timeout=10) == {"type": "websocket.close", "code": 4503}
+    assert await socket.receive_output(timeout=10) == {"type": "websocket.close", "code": 4503, "reason": ""}

@@ -3,7 +3,7 @@
 import pytest
 
 from chatapp.chat.models import Message
-from tests.support.websocket import finished, receive_until, reload, reply_in
+from tests.support.websocket import finished, receive_until, reload, reply_in, streamed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker", "model_service")]
 
@@ -16,27 +16,20 @@ async def test_reconnecting_mid_stream_yields_exactly_the_missing_text(alice, so
     frames = await receive_until(first, lambda f: f["type"] == "chunk" and f["seq"] >= 2)
     reply_id = reply_in(frames)
     conversation_id = next(f for f in frames if f["type"] == "created")["conversation"]["id"]
-    seen = "".join(f["delta"] for f in frames if f["type"] == "chunk")
-    after = max(f["seq"] for f in frames if f["type"] == "chunk")
+    answer = streamed(frames, reply_id)
     await first.disconnect()  # like closing the tab mid-answer
 
     second = await socket_for(alice)
     await second.send_json_to({"type": "open", "conversation_id": conversation_id})
-    await second.send_json_to({"type": "resume", "message_id": reply_id, "after": after, "attempt": 1})
+    await second.send_json_to(answer.resume(reply_id))
     rest = await receive_until(second, finished(reply_id))
 
-    text = seen
-    last = after
-    for frame in rest:
-        if frame["type"] == "chunk" and frame["from"] == last:
-            text += frame["delta"]
-            last = frame["seq"]
-        elif frame["type"] == "message" and frame["message"]["id"] == reply_id and frame["message"]["status"] == "done":
-            final = frame["message"]
+    streamed(rest, reply_id, answer)
+    final = rest[-1]["message"]
     reply = await reload(reply_id)
     assert reply.status == Message.Status.DONE
-    assert text == reply.content
-    assert final["seq"] == last == reply.seq
+    assert answer.text == reply.content
+    assert final["status"] == "done" and final["seq"] == answer.seq == reply.seq
 
 
 async def test_resuming_a_finished_answer_gets_the_saved_message(alice, socket_for):

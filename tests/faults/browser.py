@@ -8,6 +8,8 @@ import websockets.exceptions
 import websockets.sync.client
 from django.test import Client
 
+from chatapp.chat.chunks import Answer
+
 
 def session_cookie(user):
     client = Client()
@@ -21,7 +23,7 @@ class Browser:
         self.ws_url = app_url.replace("http://", "ws://") + "/ws/chat/"
         self.cookie = f"sessionid={session_cookie(user)}"
         self.socket = None
-        self.answers = {}  # message id → {"seq", "text", "status", "attempt"}
+        self.answers = {}  # message id → Answer
         self.frames = []
         if connect:
             self.connect()
@@ -93,33 +95,17 @@ class Browser:
                 return frame
 
     def apply(self, frame):
-        """chat.js's rule: a chunk applies only if it follows the last one; otherwise ask for the rest."""
+        """chat.js's rules: a chunk applies only if it follows the last one; otherwise ask for the rest."""
         if frame.get("type") == "message" and frame["message"]["role"] == "assistant":
             message = frame["message"]
-            self.answers[message["id"]] = {
-                "seq": message.get("seq", 0),
-                "text": message["content"],
-                "status": message["status"],
-                "attempt": message.get("attempt"),
-            }
+            self.answers.setdefault(message["id"], Answer(attempt=message["attempt"])).apply_message(message)
         elif frame.get("type") == "chunk":
-            answer = self.answers.setdefault(
-                frame["message_id"], {"seq": 0, "text": "", "status": "streaming", "attempt": frame["attempt"]}
-            )
-            if frame["attempt"] != answer["attempt"]:
-                answer.update(seq=0, text="", attempt=frame["attempt"])
-            if frame["from"] == answer["seq"]:
-                answer["seq"] = frame["seq"]
-                answer["text"] += frame["delta"]
-            elif frame["seq"] > answer["seq"]:
+            answer = self.answers.setdefault(frame["message_id"], Answer(attempt=frame["attempt"]))
+            if answer.apply_chunk(frame).needs_resume:
                 self.resume(frame["message_id"])
 
     def resume(self, message_id):
-        answer = self.answers.get(message_id, {"seq": 0, "attempt": None})
-        payload = {"type": "resume", "message_id": message_id, "after": answer["seq"]}
-        if answer.get("attempt"):
-            payload["attempt"] = answer["attempt"]
-        self.request(**payload)
+        self.request(**self.answers.get(message_id, Answer()).resume(message_id))
 
     def follow_to_the_end(self, message_id, timeout):
         return self.receive_until(

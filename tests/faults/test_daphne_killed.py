@@ -35,7 +35,7 @@ def test_a_client_reconnects_to_a_restarted_daphne_and_gets_the_whole_answer(sta
     final = browser.follow_to_the_end(reply_id, timeout=60)
     (reply,), _ = wait_for_end([reply_id], started, timeout=10)
     assert final["status"] == reply.status == "done"
-    assert browser.answers[reply_id]["text"] == reply.content  # nothing lost, nothing doubled
+    assert browser.answers[reply_id].text == reply.content  # nothing lost, nothing doubled
 
 
 def test_a_dead_web_process_leaves_no_group_membership_behind(stack, browser_for, alice, bob):

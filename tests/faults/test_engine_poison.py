@@ -48,7 +48,7 @@ def test_one_poisoned_answer_ends_alone_and_five_beside_it_complete(stack, brows
 def streamed_text(page, message_id):
     """What the page had assembled from chunks when the answer's final state arrived."""
     while True:
-        before = page.answers.get(message_id, {}).get("text", "")
+        before = page.answers[message_id].text if message_id in page.answers else ""
         frame = page.receive(timeout=10)
         if frame.get("type") == "message" and frame["message"]["id"] == message_id:
             if frame["message"]["status"] in ("done", "error", "stopped"):

@@ -8,6 +8,8 @@ import sys
 from asgiref.sync import sync_to_async
 from django.test import Client
 
+from chatapp.chat.chunks import Answer
+
 ORIGIN = b"http://127.0.0.1"
 
 
@@ -74,6 +76,15 @@ def reply_in(frames):
         if frame.get("type") == "message" and message.get("role") == "assistant":
             return message["id"]
     return None
+
+
+def streamed(frames, message_id, answer=None):
+    """`message_id`'s answer as its chunks among `frames` build it (onto `answer`, when given), by chat.js's rules."""
+    answer = answer or Answer()
+    for frame in frames:
+        if frame.get("type") == "chunk" and frame["message_id"] == message_id:
+            answer.apply_chunk(frame)
+    return answer
 
 
 @sync_to_async

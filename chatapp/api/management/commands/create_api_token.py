@@ -1,9 +1,16 @@
-from typing import Any
+from typing import TypedDict, Unpack
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatapp.api.actions import create_token
+
+
+class Options(TypedDict):
+    """The options this command reads."""
+
+    username: str
+    name: str
 
 
 class Command(BaseCommand):
@@ -13,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--name", default="", help="What the token is for, shown in the admin.")
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *args: str, **options: Unpack[Options]) -> None:
         user = get_user_model().objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"No user named {options['username']!r}.")

@@ -2,7 +2,7 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
 import httpx
 from django.conf import settings
@@ -10,6 +10,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 RULE = "─" * 64
+
+
+class Options(TypedDict):
+    """The options this command reads."""
+
+    welcome: str | None
+    timeout: float
 
 
 class Command(BaseCommand):
@@ -26,7 +33,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--timeout", type=float, default=300.0, help="Seconds to wait for --welcome's URL.")
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *args: str, **options: Unpack[Options]) -> None:
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
         created = self.ensure_admin(username)
         if options["welcome"]:
