@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.contrib import admin
@@ -31,13 +31,14 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleFileField(forms.FileField):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "widget", MultipleFileInput(attrs={"accept": ".pdf,.docx,.html,.htm,.md,.markdown,.txt,.zip"})
+    def __init__(self, *, label: str, help_text: str = "") -> None:
+        super().__init__(
+            label=label,
+            help_text=help_text,
+            widget=MultipleFileInput(attrs={"accept": ".pdf,.docx,.html,.htm,.md,.markdown,.txt,.zip"}),
         )
-        super().__init__(*args, **kwargs)
 
-    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+    def clean(self, data: object, initial: object = None) -> list[UploadedFile]:
         single = super().clean
         if isinstance(data, list | tuple):
             return [single(item, initial) for item in data]
@@ -141,11 +142,13 @@ class DocumentAdmin(admin.ModelAdmin):
             path("upload/", self.admin_site.admin_view(self.upload_view), name="documents_document_upload"),
         ] + super().get_urls()
 
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, object] | None = None
+    ) -> HttpResponse:
         # Documents come from files: adding one is uploading it.
         return redirect("admin:documents_document_upload")
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, object] | None = None) -> HttpResponse:
         busy = self.get_queryset(request).filter(status__in=[Document.Status.QUEUED, Document.Status.PROCESSING])
         return super().changelist_view(request, {**(extra_context or {}), "refresh": busy.exists()})
 

@@ -1,10 +1,8 @@
-from typing import Any
-
 from django.apps import AppConfig
 from django.db.models.signals import m2m_changed
 
 
-def touch_document(sender: type, instance: Any, action: str, **kwargs: Any) -> None:
+def touch_document(sender: type, instance: object, action: str, **kwargs: object) -> None:
     # A change of groups changes who may see the passages: the fingerprint must change too.
     if action in {"post_add", "post_remove", "post_clear"} and hasattr(instance, "updated_at"):
         from chatapp.documents.models import Document

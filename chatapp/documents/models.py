@@ -20,11 +20,13 @@ tell its index is stale.
 """
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Literal, Self, TypedDict
 
 from django.conf import settings
 from django.db import models
+from django.db.models.base import ModelBase
 from django.urls import reverse
 from django.utils import timezone
 
@@ -38,6 +40,21 @@ HEADING_SEPARATOR = " › "
 # Tables in a passage's text are Markdown tables: cells between unescaped pipes, a rule under the header.
 TABLE_CELL = re.compile(r"(?<!\\)\|")
 TABLE_RULE = re.compile(r"^\|(\s*:?-+:?\s*\|)+$")
+
+# A piece of a passage as its page shows it: a paragraph, or a table's rows of cells.
+Block = tuple[Literal["text"], str] | tuple[Literal["table"], list[list[str]]]
+
+
+class PassageSource(TypedDict):
+    """The API's shape of a passage as a source of an answer."""
+
+    kind: Literal["passage"]
+    id: int
+    title: str
+    document: str
+    section: str
+    page: int | None
+    url: str
 
 
 def original_path(instance: "Document", filename: str) -> str:
@@ -112,11 +129,18 @@ class Document(models.Model):
     def __str__(self) -> str:
         return self.title or self.original_name
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
+    def save(
+        self,
+        *,
+        force_insert: bool | tuple[ModelBase, ...] = False,
+        force_update: bool = False,
+        using: str | None = None,
+        update_fields: Iterable[str] | None = None,
+    ) -> None:
         self.updated_at = timezone.now()
-        if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}
-        super().save(*args, **kwargs)
+        if update_fields is not None:
+            update_fields = {*update_fields, "updated_at"}
+        super().save(force_insert=force_insert, force_update=force_update, using=using, update_fields=update_fields)
 
     def get_absolute_url(self) -> str:
         return reverse("documents:document", args=[self.pk])
@@ -192,9 +216,9 @@ class Passage(models.Model):
     def get_absolute_url(self) -> str:
         return f"{self.document.get_absolute_url()}?passage={self.anchor}#{self.anchor}"
 
-    def blocks(self) -> list[tuple[str, Any]]:
+    def blocks(self) -> list[Block]:
         """("text", paragraph) and ("table", rows of cells), in order: how the page shows it."""
-        found: list[tuple[str, Any]] = []
+        found: list[Block] = []
         for part in self.text.split("\n\n"):
             lines = part.strip().split("\n")
             if len(lines) > 1 and all(line.startswith("|") and line.endswith("|") for line in lines):
@@ -208,7 +232,7 @@ class Passage(models.Model):
                 found.append(("text", part))
         return found
 
-    def as_source(self, request_base: str = "") -> dict[str, Any]:
+    def as_source(self, request_base: str = "") -> PassageSource:
         """The API's shape of this passage as a source of an answer."""
         return {
             "kind": "passage",

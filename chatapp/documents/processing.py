@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
@@ -106,7 +105,7 @@ def read_file(path: Path, name: str, progress: Progress) -> Read | Refusal:
     )
     assert child.stdout is not None
     output = b""
-    message: dict[str, Any] | None = None
+    message: reading.ChildMessage | None = None
     try:
         while True:
             left = deadline - time.monotonic()

@@ -23,9 +23,12 @@ import re
 import sys
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
 HEADING_SEPARATOR = " › "
 
@@ -89,6 +92,35 @@ class PassageText:
 Progress = Callable[[int, int], None]
 
 
+class PassageFields(TypedDict):
+    """A `PassageText` on the child's standard output."""
+
+    heading_path: str
+    page: int | None
+    text: str
+    headings: list[str]
+
+
+class ReadResult(TypedDict):
+    format: str
+    title: str
+    pages: int
+    passages: list[PassageFields]
+
+
+class RefusedResult(TypedDict):
+    reason: str
+    detail: str
+
+
+class ChildMessage(TypedDict, total=False):
+    """One JSON line of the child's output: exactly one of these keys."""
+
+    progress: list[int]
+    result: ReadResult
+    refused: RefusedResult
+
+
 def no_progress(done: int, total: int) -> None:
     pass
 
@@ -150,16 +182,20 @@ PAGE_NUMBER = re.compile(r"^(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?$", re.IGNORE
 NUMBERED_HEADING = re.compile(r"^(\d{1,2}(\.\d{1,2}){0,3}\.?)\s+[A-Z][^.!?:;]{1,80}$")
 
 
-def outline_of(reader: Any) -> list[tuple[str, int, int]]:
+def outline_of(reader: PdfReader) -> list[tuple[str, int, int]]:
     """(title, level, page index) of the PDF's bookmarks, in order."""
+    from pypdf.generic import Destination
+
     found: list[tuple[str, int, int]] = []
 
-    def walk(items: list[Any], level: int) -> None:
+    def walk(items: Sequence[object], level: int) -> None:
         for item in items:
             if len(found) > 5000:
                 return
             if isinstance(item, list):
                 walk(item, level + 1)
+                continue
+            if not isinstance(item, Destination):  # pypdf's outline holds nothing else
                 continue
             try:
                 page = reader.get_destination_page_number(item)
@@ -622,7 +658,7 @@ def passages_from(reading: Reading, limits: Limits) -> list[PassageText]:
     return found
 
 
-def read(name: str, data: bytes, limits: Limits, progress: Progress = no_progress) -> dict[str, Any]:
+def read(name: str, data: bytes, limits: Limits, progress: Progress = no_progress) -> ReadResult:
     """Everything the worker needs from a file: its format, title, pages and passages."""
     if len(data) > limits.max_bytes:
         raise Refused(Reason.TOO_LARGE, f"{len(data):,} bytes; the limit is {limits.max_bytes:,}")
@@ -640,11 +676,14 @@ def read(name: str, data: bytes, limits: Limits, progress: Progress = no_progres
         "format": format,
         "title": reading.title[:300],
         "pages": reading.pages,
-        "passages": [asdict(passage) for passage in passages],
+        "passages": [
+            {"heading_path": p.heading_path, "page": p.page, "text": p.text, "headings": list(p.headings)}
+            for p in passages
+        ],
     }
 
 
-def emit(message: dict[str, Any]) -> None:
+def emit(message: ChildMessage) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,6 +19,28 @@ if TYPE_CHECKING:
 
     from chatapp.chat.models import Conversation, Message
     from chatapp.faq.decision import Decision
+
+
+class Candidate(TypedDict):
+    """A source listed under a "not sure" answer, as the unanswered question keeps it."""
+
+    id: int
+    key: str
+    question: str
+    score: float
+    # Passages only: the question is the passage's citation, the link goes to the document at it.
+    kind: NotRequired[Literal["passage"]]
+    url: NotRequired[str]
+
+
+class EntryFields(TypedDict):
+    """The model fields an imported row sets on an entry."""
+
+    question: str
+    answer: str
+    status: str
+    phrasings: str
+    tags: str
 
 
 def create_draft_entry(
@@ -76,7 +98,7 @@ def record_unanswered(
     message: Message | None = None,
     best_score: float | None = None,
     outcome: str | None = None,
-    candidates: Iterable[dict[str, Any]] = (),
+    candidates: Iterable[Candidate] = (),
 ) -> UnansweredQuestion:
     """Note a question the knowledge base did not answer; whoever asked is the conversation's owner."""
     return UnansweredQuestion.objects.create(
@@ -98,16 +120,18 @@ def note_question(question: str, decision: Decision, message: Message) -> Unansw
     if UnansweredQuestion.objects.filter(_same_question(message)).exists():
         return None
     unsure = decision.outcome == UnansweredQuestion.Outcome.UNSURE
-    candidates = [
-        {"id": hit.document.id, "key": hit.key, "question": hit.document.question, "score": hit.score}
-        # A passage is listed with its citation and the link to the document at it.
-        | (
-            {"kind": "passage", "question": hit.document.label, "url": hit.document.url}
-            if hit.document.is_passage
-            else {}
-        )
-        for hit in (decision.hits if unsure else [])
-    ]
+    candidates: list[Candidate] = []
+    for hit in decision.hits if unsure else []:
+        candidate: Candidate = {
+            "id": hit.document.id,
+            "key": hit.key,
+            "question": hit.document.question,
+            "score": hit.score,
+        }
+        if hit.document.is_passage:
+            # A passage is listed with its citation and the link to the document at it.
+            candidate |= {"kind": "passage", "question": hit.document.label, "url": hit.document.url}
+        candidates.append(candidate)
     return record_unanswered(
         question,
         conversation=message.conversation,
@@ -164,7 +188,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list = field(default_factory=list)  # (where, message)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (where, message)
 
     def __str__(self) -> str:
         text = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
@@ -173,7 +197,7 @@ class ImportReport:
         return text
 
 
-def entry_fields(row: dict[str, Any], entry: FAQEntry) -> dict[str, Any]:
+def entry_fields(row: formats.Row, entry: FAQEntry) -> EntryFields:
     """The model fields a row sets on `entry` (a new or existing one); raises ValidationError."""
     question = " ".join(row.get("question", "").split())
     if not question:
@@ -184,7 +208,7 @@ def entry_fields(row: dict[str, Any], entry: FAQEntry) -> dict[str, Any]:
     status = (row.get("status") or entry.status or FAQEntry.Status.PUBLISHED).lower()
     if status not in FAQEntry.Status.values:
         raise ValidationError(f"status must be one of {', '.join(FAQEntry.Status.values)}, not {status!r}")
-    fields = {
+    fields: EntryFields = {
         "question": question,
         "answer": answer,
         "status": status,

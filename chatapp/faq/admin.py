@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from django import forms
 from django.contrib import admin
@@ -24,6 +24,7 @@ from chatapp.readonly_admin import ReadOnlyAdmin
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+    from django.db.models.expressions import Combinable
 
     class StaffRequest(HttpRequest):
         """What the admin's own views and actions receive: a signed-in staff member's request."""
@@ -41,7 +42,7 @@ class TagFilter(admin.SimpleListFilter):
     title = "tag"
     parameter_name = "tag"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[FAQEntry]) -> list[tuple[str, str]]:
         tags = sorted({tag for value in FAQEntry.objects.values_list("tags", flat=True) for tag in split_tags(value)})
         return [(tag, tag) for tag in tags]
 
@@ -75,8 +76,12 @@ class ImportForm(forms.Form):
         return upload
 
 
-def export_action(file_format: str) -> Callable[..., HttpResponse]:
-    def export(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[FAQEntry]) -> HttpResponse:
+def export_action(
+    file_format: str,
+) -> Callable[[admin.ModelAdmin[FAQEntry], HttpRequest, QuerySet[FAQEntry]], HttpResponse]:
+    def export(
+        modeladmin: admin.ModelAdmin[FAQEntry], request: HttpRequest, queryset: QuerySet[FAQEntry]
+    ) -> HttpResponse:
         response = HttpResponse(
             formats.write(queryset.order_by("key"), file_format),
             content_type=f"{formats.CONTENT_TYPES[file_format]}; charset=utf-8",
@@ -120,7 +125,7 @@ class FAQEntryAdmin(admin.ModelAdmin):
         # Reviewers work on the entries they may see; another group's are not found.
         return cast(FAQEntryQuerySet, super().get_queryset(request)).visible_to(request.user)
 
-    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, str | list[str]]:
         initial = super().get_changeform_initial_data(request)
         initial.setdefault("status", FAQEntry.Status.DRAFT)
         return initial
@@ -205,7 +210,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         return False
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, object] | None = None
     ) -> HttpResponse:
         # "Entries listed" shows only what this reviewer may see: rendered here, while it is known.
         token = viewer_visible.set(visible_entry_ids(request.user))
@@ -235,7 +240,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
             path("act/", self.admin_site.admin_view(self.group_action), name="faq_unansweredquestion_act"),
         ] + super().get_urls()
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, object] | None = None) -> HttpResponse:
         if self.LIST_PARAMETER in request.GET:
             request.GET = request.GET.copy()  # type: ignore[assignment]  # a mutable copy, on purpose
             del request.GET[self.LIST_PARAMETER]  # type: ignore[misc]
@@ -313,7 +318,7 @@ class ConfirmationAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Confirmation]:
         return Confirmation.objects.ranked().select_related("entry", "passage__document")
 
-    def get_ordering(self, request: HttpRequest) -> list[Any]:
+    def get_ordering(self, request: HttpRequest) -> list[str | Combinable]:
         return ["-people", "-created_at"]
 
     @admin.display(description="Answered by")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
@@ -8,29 +8,31 @@ from django.db.models.signals import post_delete, post_save
 if TYPE_CHECKING:
     from chatapp.chat.extensions import FinalAnswer, Grounding
     from chatapp.chat.models import Bot, Message
+    from chatapp.chat.prompt import Turn
+    from chatapp.faq.grounding import Source
 
 
 class KnowledgeBase:
     """The knowledge base's side of the core's answer path (see chatapp.chat.extensions)."""
 
-    def ground(self, bot: Bot | None, turns: list, system: str, reply: Message) -> Grounding:
+    def ground(self, bot: Bot | None, turns: list[Turn], system: str, reply: Message) -> Grounding:
         from chatapp.faq.grounding import ground
 
         return ground(bot, turns, system, reply)
 
-    def finalize(self, reply: Message, text: str, sources: list) -> FinalAnswer:
+    def finalize(self, reply: Message, text: str, sources: list[Source]) -> FinalAnswer:
         from chatapp.faq.grounding import finalize
 
         return finalize(reply, text, sources)
 
 
-def document_changed(sender: type, instance: Any = None, **kwargs: Any) -> None:
+def document_changed(sender: type, instance: object = None, **kwargs: object) -> None:
     # Progress saves while a document is read change nothing answers may cite.
     if kwargs.get("signal") is post_delete or getattr(instance, "is_ready", False):
         entries_changed(sender, **kwargs)
 
 
-def entries_changed(sender: type, **kwargs: Any) -> None:
+def entries_changed(sender: type, **kwargs: object) -> None:
     # Every process notices the change by the entries' fingerprint; the embeddings are
     # computed once, in a task, as soon as the change is committed.
     from django.db import transaction

@@ -35,6 +35,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import numpy as np
 
@@ -119,6 +120,17 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = 25) -> M
     return Model(mean, scale, weights)
 
 
+class CalibrationFigures(TypedDict):
+    """A `Calibration` as `data/decision.json` keeps it."""
+
+    features: list[str]
+    answer: list[list[float]]
+    cover: list[list[float]]
+    answer_threshold: float
+    list_threshold: float
+    fitted_on: NotRequired[str]
+
+
 @dataclass
 class Calibration:
     """The two models and their thresholds, for one kind of index (lexical or hybrid)."""
@@ -141,7 +153,7 @@ class Calibration:
     def select(self, x: np.ndarray) -> np.ndarray:
         return np.atleast_2d(x)[:, [ALL_FEATURES.index(name) for name in self.names]]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> CalibrationFigures:
         return {
             "features": list(self.names),
             "answer": self.answer.as_lists(),
@@ -152,7 +164,7 @@ class Calibration:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Calibration":
+    def from_dict(cls, data: CalibrationFigures) -> "Calibration":
         return cls(
             tuple(data["features"]),
             Model.from_lists(data["answer"]),
@@ -277,12 +289,13 @@ class Decision:
     # Probability that the first source answers the question / that a listed one does.
     confidence: float = 0.0
     coverage: float = 0.0
-    figures: dict = field(default_factory=dict)
+    # Each feature's value, by name (ALL_FEATURES).
+    figures: dict[str, float] = field(default_factory=dict)
     # Set when a capable model chose the answer (or none) among the listed entries.
     judged_by_model: bool = False
 
     @property
-    def hits(self) -> list:
+    def hits(self) -> list[Hit]:
         return self.retrieval.hits
 
     @property
@@ -290,7 +303,7 @@ class Decision:
         return self.retrieval.best
 
     @property
-    def keys(self) -> list:
+    def keys(self) -> list[str]:
         return self.retrieval.keys
 
     @property

@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 import httpx
 import numpy as np
@@ -53,6 +53,15 @@ def normalised(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype="float32")
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms > 0, norms, 1)
+
+
+class EmbedderOptions(TypedDict, total=False):
+    """How any embedder batches, prefixes and waits (`Embedder`'s arguments)."""
+
+    batch: int
+    query_prefix: str
+    passage_prefix: str
+    query_timeout: float
 
 
 class Embedder:
@@ -120,8 +129,10 @@ class Embedder:
 
 
 class RemoteEmbedder(Embedder):
-    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 10.0, **options: object) -> None:
-        super().__init__(**options)  # type: ignore[arg-type]
+    def __init__(
+        self, base_url: str, model: str, api_key: str = "", timeout: float = 10.0, **options: Unpack[EmbedderOptions]
+    ) -> None:
+        super().__init__(**options)
         self.base_url = base_url
         self.model = model
         self.api_key = api_key
@@ -189,7 +200,7 @@ def configured_embedder() -> Embedder | None:
         settings.FAQ_EMBEDDINGS_PASSAGE_PREFIX,
     )
     if key not in _configured:
-        options = {
+        options: EmbedderOptions = {
             "batch": settings.FAQ_EMBEDDINGS_BATCH,
             "query_prefix": settings.FAQ_EMBEDDINGS_QUERY_PREFIX,
             "passage_prefix": settings.FAQ_EMBEDDINGS_PASSAGE_PREFIX,

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 from chatapp.faq.decision import ANSWER, NOT_COVERED, UNSURE, calibrate, decide
 from chatapp.faq.index import Document, SearchIndex, SourceKind
@@ -30,13 +30,40 @@ class EvaluationFileError(Exception):
     pass
 
 
+class ExpectedPassage(TypedDict):
+    doc: str  # the document's file name
+    section: NotRequired[str]  # a heading or "page N"
+
+
+class EntryJson(TypedDict):
+    kind: Literal["entry"]
+    key: str
+
+
+class PassageJson(TypedDict):
+    kind: Literal["passage"]
+    doc: str
+    section: str
+    page: int | None
+
+
+class OutcomeJson(TypedDict):
+    """One line of `faq_eval --json`."""
+
+    question: str
+    outcome: str
+    sources: list[EntryJson | PassageJson]
+    answer: str | None
+
+
 @dataclass
 class Case:
     question: str
-    # Entry keys (str) and passages ({"doc": file name, "section": heading or "page N"}).
-    expected: list
+    # Entry keys and passages.
+    expected: list[str | ExpectedPassage]
     kind: str = ""
-    context: list = field(default_factory=list)
+    # The earlier questions of the conversation, oldest first.
+    context: list[str] = field(default_factory=list)
 
     def matches(self, document: Document) -> bool:
         return any(expected_matches(expected, document) for expected in self.expected)
@@ -51,12 +78,13 @@ class Case:
     @property
     def file_format(self) -> str:
         """The extension of the document that answers it ("" for entries)."""
-        if self.source_kind != SourceKind.PASSAGE:
+        first = self.expected[0] if self.expected else ""
+        if isinstance(first, str):
             return ""
-        return Path(self.expected[0]["doc"]).suffix.lstrip(".").lower() or "text"
+        return Path(first["doc"]).suffix.lstrip(".").lower() or "text"
 
 
-def expected_matches(expected: str | dict, document: Document) -> bool:
+def expected_matches(expected: str | ExpectedPassage, document: Document) -> bool:
     if isinstance(expected, str):
         return not document.is_passage and document.key == expected
     if not document.is_passage or document.file_name != expected["doc"]:
@@ -73,9 +101,9 @@ def expected_matches(expected: str | dict, document: Document) -> bool:
 @dataclass
 class Outcome:
     case: Case
-    ranked: list  # Documents, best first
+    ranked: list[Document]  # best first
     decision: str
-    listed: list  # Documents listed (or the answer first)
+    listed: list[Document]  # listed (or the answer first)
     seconds: float
     confidence: float = 0.0
 
@@ -97,14 +125,14 @@ class Outcome:
             return "unsure, listed" if any(map(self.case.matches, self.listed)) else "unsure, not listed"
         return "wrongly declined"
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> OutcomeJson:
         """One line of `faq_eval --json`: readable by other tools."""
         sources = [source_json(document) for document in (self.listed if self.decision != NOT_COVERED else [])]
         answer = self.listed[0].answer if self.decision == ANSWER else None
         return {"question": self.case.question, "outcome": self.decision, "sources": sources, "answer": answer}
 
 
-def source_json(document: Document) -> dict[str, Any]:
+def source_json(document: Document) -> EntryJson | PassageJson:
     if document.is_passage:
         return {"kind": "passage", "doc": document.file_name, "section": document.section, "page": document.page}
     return {"kind": "entry", "key": document.key}
@@ -116,14 +144,14 @@ UNANSWERABLE_VERDICTS = ("answered anyway", "unsure", "declined")
 
 @dataclass
 class Report:
-    outcomes: list = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
 
     @property
-    def answerable(self) -> list:
+    def answerable(self) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if outcome.case.expected]
 
     @property
-    def unanswerable(self) -> list:
+    def unanswerable(self) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if not outcome.case.expected]
 
     @staticmethod
@@ -168,7 +196,7 @@ class Report:
         return sorted(outcome.seconds for outcome in self.outcomes)
 
 
-def read_cases(lines: Iterable[str]) -> list:
+def read_cases(lines: Iterable[str]) -> list[Case]:
     cases = []
     for number, line in enumerate(lines, 1):
         if not line.strip():

@@ -23,8 +23,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from markdown_it import MarkdownIt
 
@@ -32,9 +32,23 @@ if TYPE_CHECKING:
     from chatapp.faq.models import FAQEntry
 
 FORMATS = ("csv", "json", "md")
-# A row as read, with where it is in the file; a row that could not be read is its error.
-Rows = Iterator[tuple[str, "dict[str, Any] | RowError"]]
 FIELDS = ("key", "question", "answer", "phrasings", "tags", "status")
+TEXT_FIELDS: tuple[Literal["key", "question", "answer", "status"], ...] = ("key", "question", "answer", "status")
+
+
+class Row(TypedDict, total=False):
+    """An entry as a file holds it; every field may be missing."""
+
+    key: str
+    question: str
+    answer: str
+    phrasings: list[str]
+    tags: list[str]
+    status: str
+
+
+# A row as read, with where it is in the file; a row that could not be read is its error.
+Rows = Iterator[tuple[str, "Row | RowError"]]
 PHRASING_SEPARATOR = " | "
 MARKDOWN_FIELDS = {"key": "key", "tags": "tags", "also asked": "phrasings", "status": "status"}
 
@@ -62,13 +76,13 @@ def as_list(value: object, separator: str) -> list[str]:
     return [item.strip() for item in value if item.strip()]
 
 
-def normalise(row: dict[str, Any]) -> dict[str, Any]:
+def normalise(row: Mapping[str, object]) -> Row:
     """A row from any format with lists where lists belong; raises RowError."""
     unknown = set(row) - set(FIELDS)
     if unknown:
         raise RowError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    clean: dict[str, Any] = {}
-    for name in ("key", "question", "answer", "status"):
+    clean: Row = {}
+    for name in TEXT_FIELDS:
         value = row.get(name)
         if value is not None and not isinstance(value, str):
             raise RowError(f"{name}: expected text")
@@ -176,7 +190,7 @@ def read(text: str, file_format: str) -> Rows:
 # --- writing -----------------------------------------------------------------
 
 
-def entry_row(entry: FAQEntry) -> dict[str, Any]:
+def entry_row(entry: FAQEntry) -> Row:
     return {
         "key": entry.key,
         "question": entry.question,
@@ -193,9 +207,8 @@ def write_csv(entries: Iterable[FAQEntry]) -> str:
     writer.writeheader()
     for entry in entries:
         row = entry_row(entry)
-        row["phrasings"] = "\n".join(row["phrasings"])
-        row["tags"] = ", ".join(row["tags"])
-        writer.writerow(row)
+        # A cell holds text: one phrasing a line, tags separated by commas.
+        writer.writerow({**row, "phrasings": "\n".join(row["phrasings"]), "tags": ", ".join(row["tags"])})
     return buffer.getvalue()
 
 

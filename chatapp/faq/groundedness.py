@@ -27,7 +27,7 @@ MIN_SUPPORT = 0.6
 MIN_CHECKED_WORDS = 3
 
 
-def cited_numbers(text: str) -> set:
+def cited_numbers(text: str) -> set[int]:
     return {int(number) for group in CITATION.findall(text or "") for number in group.split(",")}
 
 
@@ -37,12 +37,12 @@ class Verdict:
     reason: str = ""
 
 
-def stems(text: str) -> set:
+def stems(text: str) -> set[str]:
     # `stem` is cached and locked: a Snowball stemmer keeps state between calls, and workers use threads.
     return {stem(term) for term in default_analyzer().terms(text)}
 
 
-def literals(text: str) -> set:
+def literals(text: str) -> set[str]:
     found = set()
     for match in LITERAL.findall(CITATION.sub(" ", text)):
         literal = fold(match.strip("`.,;:!?()[]\"'"))
@@ -52,7 +52,7 @@ def literals(text: str) -> set:
     return found
 
 
-def check(answer: str, entries: dict, support: bool = True) -> Verdict:
+def check(answer: str, entries: dict[int, str], support: bool = True) -> Verdict:
     """`entries`: the text of each entry the answer was given, by its number.
 
     With `support` off, only the citations are checked (a capable model then

@@ -26,7 +26,7 @@ and "closest" (linked), or "answer" (given to the model to write from).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from django.conf import settings
 from django.urls import reverse
@@ -67,6 +67,25 @@ RELATED_SHARE = 0.5
 HIGHLIGHT_SHARE = 0.8
 
 
+class Source(TypedDict):
+    """A source as the message keeps it (`Message.sources`)."""
+
+    number: int
+    kind: str  # a SourceKind
+    id: int
+    key: str
+    question: str
+    url: str
+    score: float
+    cited: bool
+    use: str
+    # Passages only.
+    title: NotRequired[str]
+    document: NotRequired[str]
+    section: NotRequired[str]
+    page: NotRequired[int | None]
+
+
 @dataclass
 class Grounding(extensions.Grounding):
     """The core's grounding, with what was decided and how the answer is written."""
@@ -84,10 +103,10 @@ def answer_mode(model_name: str) -> str:
     return mode if mode in ANSWER_MODES else QUOTE
 
 
-def source(number: int, hit: Hit, use: str, cited: bool = False) -> dict:
+def source(number: int, hit: Hit, use: str, cited: bool = False) -> Source:
     """A source as the message keeps it; `question` is what its link reads (a passage's citation label)."""
     document = hit.document
-    shape: dict[str, Any] = {
+    shape: Source = {
         "number": number,
         "kind": document.kind.value,
         "id": document.id,
@@ -140,17 +159,17 @@ def highlighted(text: str, question: str) -> str:
     return "\n\n".join(written)
 
 
-def passage_quote(hit: Hit, question: str, sources: list) -> str:
+def passage_quote(hit: Hit, question: str, sources: list[Source]) -> str:
     """A document answer in quote mode: the passage, the answering sentences highlighted."""
     return quote_answer(highlighted(hit.document.answer, question), sources)
 
 
-def entry_link(item: dict) -> str:
+def entry_link(item: Source) -> str:
     question = item["question"].replace("[", "(").replace("]", ")")
     return f"[{item['number']}] [{question}]({item['url']})"
 
 
-def quote_answer(answer: str, sources: list) -> str:
+def quote_answer(answer: str, sources: list[Source]) -> str:
     """The entry's own text and links to the related entries: nothing but the knowledge base.
 
     The entry quoted is source [1], cited under the answer: repeating it in the
@@ -163,17 +182,17 @@ def quote_answer(answer: str, sources: list) -> str:
     return text
 
 
-def unsure_answer(sources: list) -> str:
+def unsure_answer(sources: list[Source]) -> str:
     return UNSURE_TEXT + "\n\n" + "\n".join(f"- {entry_link(item)}" for item in sources)
 
 
-def quote_sources(hits: list) -> list:
+def quote_sources(hits: list[Hit]) -> list[Source]:
     return [source(1, hits[0], "quoted", cited=True)] + [
         source(number, hit, "related") for number, hit in enumerate(hits[1:], 2)
     ]
 
 
-def entries_prompt(system: str, hits: list) -> str:
+def entries_prompt(system: str, hits: list[Hit]) -> str:
     blocks = [
         f"[{number}] {hit.document.question}\n{hit.document.answer.strip()}" for number, hit in enumerate(hits, 1)
     ]
@@ -209,7 +228,7 @@ def ground(bot: Bot | None, turns: list[Turn], system: str, reply: Message) -> G
     return Grounding(entries_prompt(system, hits), sources=sources, decision=decision, mode=mode)
 
 
-def mark_cited(sources: list, text: str) -> list:
+def mark_cited(sources: list[Source], text: str) -> list[Source]:
     """`sources` with `cited` set for each entry the answer refers to by number."""
     numbers = cited_numbers(text)
     # Links ("Related: [2] …", "closest entries") carry numbers too, but assert nothing.
@@ -219,7 +238,7 @@ def mark_cited(sources: list, text: str) -> list:
     ]
 
 
-def finalize(reply: Message, text: str, sources: list) -> FinalAnswer:
+def finalize(reply: Message, text: str, sources: list[Source]) -> FinalAnswer:
     """The answer to save once the model's stream has ended.
 
     A generated answer that cites nothing, cites an entry it was not given, or
@@ -239,7 +258,7 @@ def finalize(reply: Message, text: str, sources: list) -> FinalAnswer:
     if first["id"] not in found:
         # The entry was withdrawn meanwhile: nothing left to quote.
         return FinalAnswer(NOT_COVERED_TEXT, [], rejected_draft=text)
-    renumbered = [
+    renumbered: list[Source] = [
         {**item, "use": "quoted" if number == 1 else "related", "cited": number == 1, "number": number}
         for number, item in enumerate([first] + [item for item in given[1:] if item["id"] in found], 1)
     ]

@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_FRENCH, STOPWORDS_GERMAN
 
@@ -83,7 +83,7 @@ class QuestionGroup:
     questions: list[UnansweredQuestion] = field(default_factory=list)
     topic: str = ""
     # Ids of the entries the reviewer may see (None: all): others are never listed.
-    visible: set | None = None
+    visible: set[int] | None = None
 
     @property
     def count(self) -> int:
@@ -100,10 +100,10 @@ class QuestionGroup:
         return [question.pk for question in self.questions]
 
     @property
-    def candidates(self) -> list[dict[str, Any]]:
+    def candidates(self) -> list[dict[str, object]]:
         """The entries the bot listed for these questions ("not sure"), most often listed first: {id, key, question}."""
         counts: Counter[int] = Counter()
-        found: dict[int, dict[str, Any]] = {}
+        found: dict[int, dict[str, object]] = {}
         for question in self.questions:
             for rank, item in enumerate(question.candidates or []):
                 if isinstance(item, dict) and "id" in item and (self.visible is None or item["id"] in self.visible):

@@ -19,10 +19,10 @@ import difflib
 import logging
 import math
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import bm25s
 import numpy as np
@@ -84,8 +84,8 @@ class Document:
     key: str
     question: str
     answer: str
-    phrasings: list = field(default_factory=list)
-    tags: list = field(default_factory=list)
+    phrasings: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
     kind: SourceKind = SourceKind.ENTRY
     # Passages only: the document's title and file name, the heading path, the page and the link.
     title: str = ""
@@ -144,7 +144,7 @@ class Document:
         return self.kind == SourceKind.PASSAGE
 
     @property
-    def title_lines(self) -> list:
+    def title_lines(self) -> list[str]:
         return [line for line in [self.question, *self.phrasings] if line]
 
     @property
@@ -154,6 +154,14 @@ class Document:
     @property
     def embedding_text(self) -> str:
         return "\n".join([*self.title_lines, self.answer])
+
+
+class TextEmbedder(Protocol):
+    """What the index asks of an `embeddings.Embedder` (named here it would make a cycle)."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> list[np.ndarray]: ...
 
 
 @dataclass
@@ -170,7 +178,7 @@ class DenseVectors:
     line: np.ndarray  # (parts,) title line number, -1 for the answer
 
     @classmethod
-    def of(cls, documents: list[Document], embedder: Any) -> DenseVectors:
+    def of(cls, documents: list[Document], embedder: TextEmbedder) -> DenseVectors:
         texts, owner, line = [], [], []
         for position, document in enumerate(documents):
             for number, text in enumerate(document.title_lines):
@@ -223,10 +231,10 @@ class Query:
     text: str
     # Search terms: the question's content words, typos corrected, plus the
     # English words its synonyms stand for.
-    terms: list
+    terms: list[str]
     # The question's content words as asked (typos corrected), each with the
     # English words it stands for and its weight: what an entry must contain to answer it.
-    asked: list
+    asked: list[tuple[str, frozenset[str], float]]
 
 
 @dataclass
@@ -234,7 +242,7 @@ class Retrieval:
     """One search: the ranking and the raw figures behind it."""
 
     query: Query
-    hits: list
+    hits: list[Hit]
     word_scores: np.ndarray
     ngram_scores: np.ndarray
     blend: np.ndarray
@@ -248,7 +256,7 @@ class Retrieval:
         return self.hits[0] if self.hits else None
 
     @property
-    def keys(self) -> list:
+    def keys(self) -> list[str]:
         return [hit.key for hit in self.hits]
 
 
@@ -286,14 +294,14 @@ def near_exact(question: str, document: Document, threshold: float) -> bool:
 
 
 class SearchIndex:
-    """`vectors`: the entries' embeddings, `embedder` the one that embeds questions the same way
-    (an embeddings.Embedder; named here it would make a cycle). Without them, retrieval is lexical."""
+    """`vectors`: the entries' embeddings, `embedder` the one that embeds questions the same way.
+    Without them, retrieval is lexical."""
 
     def __init__(
         self,
         documents: Iterable[Document],
         analyzer: Analyzer | None = None,
-        embedder: Any = None,
+        embedder: TextEmbedder | None = None,
         vectors: DenseVectors | None = None,
     ) -> None:
         self.documents = list(documents)
@@ -333,7 +341,7 @@ class SearchIndex:
                 self.embeddings_error = str(error) or "the embeddings endpoint failed"
                 log.warning("FAQ embeddings unavailable, ranking lexically: %s", self.embeddings_error)
         # Set by `decision.calibrate` when the index is built.
-        self.calibration: Any = None  # a decision.Calibration
+        self.calibration: Any = None  # a decision.Calibration: named here it would make a cycle
 
     @staticmethod
     def _bm25(corpus: list[list[str]]) -> bm25s.BM25:
@@ -357,7 +365,7 @@ class SearchIndex:
             return np.zeros(len(self.documents), dtype="float32")
         return model.get_scores(known)
 
-    def correct(self, terms: list) -> list:
+    def correct(self, terms: list[str]) -> list[str]:
         """Read each unknown word as its closest indexed word, when one is close enough."""
         known = self.words.vocab_dict
         corrected = []

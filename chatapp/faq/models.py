@@ -1,8 +1,10 @@
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Self
+from typing import Self
 
 from django.conf import settings
 from django.db import models
+from django.db.models.base import ModelBase
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -84,13 +86,20 @@ class FAQEntry(models.Model):
     def __str__(self) -> str:
         return self.question
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
+    def save(
+        self,
+        *,
+        force_insert: bool | tuple[ModelBase, ...] = False,
+        force_update: bool = False,
+        using: str | None = None,
+        update_fields: Iterable[str] | None = None,
+    ) -> None:
         if not self.key:
             self.key = self.unique_key_for(self.question)
         self.updated_at = timezone.now()
-        if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "updated_at"}
-        super().save(*args, **kwargs)
+        if update_fields is not None:
+            update_fields = {*update_fields, "updated_at"}
+        super().save(force_insert=force_insert, force_update=force_update, using=using, update_fields=update_fields)
 
     def get_absolute_url(self) -> str:
         return reverse("faq:entry", args=[self.key])

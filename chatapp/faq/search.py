@@ -24,7 +24,8 @@ import logging
 import threading
 import time
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import redis
@@ -51,6 +52,10 @@ REBUILD_TASK = "chatapp.faq.tasks.rebuild_index"
 # A process waiting for vectors looks in Redis at most this often.
 POLL_SECONDS = 1.0
 
+# (count, latest change, sum of ids) of the published entries and of the usable documents, and the embeddings'
+# configuration: what the index was built from.
+Fingerprint = tuple[tuple[int, datetime | None, int | None], tuple[int, datetime | None, int | None], tuple[str, ...]]
+
 
 def embeddings_configuration() -> tuple[str, ...]:
     return (
@@ -61,11 +66,11 @@ def embeddings_configuration() -> tuple[str, ...]:
     )
 
 
-def digest_of(fingerprint: Any) -> str:
+def digest_of(fingerprint: Fingerprint) -> str:
     return hashlib.sha256(repr(fingerprint).encode()).hexdigest()[:32]
 
 
-def current_fingerprint() -> tuple:
+def current_fingerprint() -> Fingerprint:
     return (
         FAQEntry.objects.published().fingerprint(),
         # Ready, published documents only: a document being processed saves its progress often.
@@ -151,7 +156,7 @@ class CurrentIndex:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._fingerprint: Any = None
+        self._fingerprint: Fingerprint | None = None
         self._index: SearchIndex | None = None
         # Whether the index is complete for its fingerprint (False: waiting for its vectors).
         self._complete = False
@@ -187,7 +192,7 @@ class CurrentIndex:
                 self._install(SearchIndex(published_documents()), fingerprint, complete=False)
             return self._index, False  # type: ignore[return-value]
 
-    def _install(self, index: SearchIndex, fingerprint: Any, complete: bool) -> None:
+    def _install(self, index: SearchIndex, fingerprint: Fingerprint, complete: bool) -> None:
         index.calibration = calibrate(index)
         self._index, self._fingerprint, self._complete = index, fingerprint, complete
 
@@ -218,7 +223,7 @@ def search(
     return decide(index, question, context=context, visible=visible, k=k or settings.FAQ_TOP_K)
 
 
-def visible_entry_ids(user: User | AnonymousUser) -> set | None:
+def visible_entry_ids(user: User | AnonymousUser) -> set[int] | None:
     """Ids of the sources `user` may see (entries' ids, passages' ids negated); None: all of them.
 
     Where entries or documents are scoped to groups, this is the one place that

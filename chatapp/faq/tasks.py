@@ -1,6 +1,6 @@
 """Background work of the knowledge base: the index's embeddings, off the processes that relay answers."""
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from chatapp.faq import search
@@ -8,7 +8,7 @@ from chatapp.faq.embeddings import EmbeddingsUnavailable
 
 
 @shared_task(bind=True, max_retries=None, ignore_result=True, name="chatapp.faq.tasks.rebuild_index")
-def rebuild_index(self) -> int:  # type: ignore[no-untyped-def]
+def rebuild_index(self: Task) -> int:
     """Embed the published entries once for every process; an endpoint that fails is tried again later."""
     try:
         return len(search.build_index())

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django import template
 
@@ -15,21 +15,25 @@ REPLACED_NOTE = "Replaced by the knowledge base's own answer: the generated one 
 LINKED_IN_TEXT = {"related", "closest"}
 
 
-def shown_sources(sources: list | None) -> tuple[str, list[dict[str, Any]]]:
+# A message's sources as stored (grounding.Source), read back without trusting their shape.
+Stored = list[object] | None
+
+
+def shown_sources(sources: Stored) -> tuple[str, list[dict[str, object]]]:
     """The entries to link under an answer: those it cited, else all it was given."""
-    sources = [item for item in sources or [] if isinstance(item, dict) and item.get("key")]
-    sources = [item for item in sources if item.get("use") not in LINKED_IN_TEXT]
-    cited = [item for item in sources if item.get("cited")]
-    return ("Sources", cited) if cited else ("Related FAQ entries", sources)
+    items = [item for item in sources or [] if isinstance(item, dict) and item.get("key")]
+    items = [item for item in items if item.get("use") not in LINKED_IN_TEXT]
+    cited = [item for item in items if item.get("cited")]
+    return ("Sources", cited) if cited else ("Related FAQ entries", items)
 
 
-def closest_sources(sources: list | None) -> list[dict[str, Any]]:
+def closest_sources(sources: Stored) -> list[dict[str, object]]:
     """The sources listed under a "not sure" answer: each gets "This answers it"."""
     return [item for item in sources or [] if isinstance(item, dict) and item.get("use") == "closest"]
 
 
 @register.inclusion_tag("faq/sources.html")
-def message_sources(message: Message) -> dict[str, Any]:
+def message_sources(message: Message) -> dict[str, object]:
     label, items = shown_sources(message.sources)
     return {
         "label": label,
@@ -41,12 +45,12 @@ def message_sources(message: Message) -> dict[str, Any]:
 
 
 @register.inclusion_tag("faq/retrieved_sources.html")
-def retrieved_sources(message: Message) -> dict[str, Any]:
+def retrieved_sources(message: Message) -> dict[str, object]:
     """For reviewers: every entry retrieved for an answer, its score and whether the answer cited it."""
     return {"items": [item for item in message.sources or [] if isinstance(item, dict) and item.get("key")]}
 
 
 @register.inclusion_tag("faq/rejected_draft.html")
-def rejected_draft(message: Message) -> dict[str, Any]:
+def rejected_draft(message: Message) -> dict[str, object]:
     """For reviewers: the generated answer the check refused, marked as such."""
     return {"draft": getattr(message, "rejected_draft", "")}

@@ -1,11 +1,17 @@
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatapp.documents import actions
 from chatapp.documents.actions import Outcome
 from chatapp.documents.models import Document
+
+
+class Options(TypedDict):
+    paths: list[str]
+    prune: bool
+    now: bool
 
 
 class Command(BaseCommand):
@@ -21,7 +27,7 @@ class Command(BaseCommand):
             "--now", action="store_true", help="Process here and wait, instead of in the background worker."
         )
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *args: str, **options: Unpack[Options]) -> None:
         paths = [Path(path) for path in options["paths"]]
         for path in paths:
             if not path.exists():

@@ -1,6 +1,6 @@
 import json
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -67,6 +67,22 @@ def file_index(path: Path, embedder: Embedder | None = None) -> SearchIndex:
     return SearchIndex(file_entries(path), embedder=embedder)
 
 
+class Options(TypedDict):
+    file: str
+    knowledge_base: str | None
+    documents: str | None
+    json: str | None
+    min_recall_at_1: float
+    min_recall_at_3: float
+    min_mrr: float
+    min_found: float
+    max_wrong: float
+    max_answered_anyway: float
+    embeddings: str
+    no_synonyms: bool
+    details: bool
+
+
 class Command(BaseCommand):
     help = (
         "Measure retrieval and the answer / not sure / not covered decision on a JSONL file of questions "
@@ -114,7 +130,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-synonyms", action="store_true", help="Measure without the synonym list.")
         parser.add_argument("--details", action="store_true", help="Print each question that was not answered right.")
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *args: str, **options: Unpack[Options]) -> None:
         path = Path(options["file"])
         try:
             cases = read_cases(path.read_text(encoding="utf-8").splitlines())

@@ -1,9 +1,15 @@
-from typing import Any
+from typing import TypedDict, Unpack
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from chatapp.faq import formats
 from chatapp.faq.models import FAQEntry
+
+
+class Options(TypedDict):
+    format: str
+    status: str
+    output: str | None
 
 
 class Command(BaseCommand):
@@ -14,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--status", choices=[*FAQEntry.Status.values, "all"], default="all")
         parser.add_argument("--output", help="File to write.")
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *args: str, **options: Unpack[Options]) -> None:
         entries = FAQEntry.objects.order_by("key")
         if options["status"] != "all":
             entries = entries.filter(status=options["status"])

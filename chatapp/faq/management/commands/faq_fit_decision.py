@@ -10,7 +10,7 @@ figures printed are those of a knowledge base the models have not seen.
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
 import numpy as np
 from django.core.management.base import BaseCommand, CommandParser
@@ -22,6 +22,7 @@ from chatapp.faq.decision import (
     LEXICAL_FEATURES,
     MAX_ANSWERED_UNCOVERED,
     MAX_ANSWERED_WRONG,
+    CalibrationFigures,
     all_features,
     fit_calibration,
 )
@@ -36,7 +37,11 @@ DOCUMENT_DATA = Path(__file__).resolve().parents[3] / "documents" / "data"
 DEVELOPMENT = ("sample", "lab", "clinic", "documents:brewery")
 
 
-def labelled(index: SearchIndex, lines: list[str], k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+# Each question's features, and whether its first source is right, a listed one is, and anything should answer it.
+Samples = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def labelled(index: SearchIndex, lines: list[str], k: int = 3) -> Samples:
     rows, right, listed, answerable = [], [], [], []
     for case in read_cases(lines):
         earlier = case.context[-2:]
@@ -53,12 +58,21 @@ def labelled(index: SearchIndex, lines: list[str], k: int = 3) -> tuple[np.ndarr
     return np.array(rows), np.array(right), np.array(listed), np.array(answerable)
 
 
-Samples = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
 def pooled_samples(sets: list[Samples]) -> Samples:
     rows, right, listed, answerable = (np.concatenate(parts) for parts in zip(*sets, strict=True))
     return rows, right, listed, answerable
+
+
+class Limits(TypedDict):
+    max_wrong: float
+    max_uncovered: float
+
+
+class Options(TypedDict):
+    sets: list[str]
+    output: str
+    max_wrong: float
+    max_anyway: float
 
 
 class Command(BaseCommand):
@@ -80,9 +94,9 @@ class Command(BaseCommand):
             help="Share of unanswerable questions the fitted threshold may answer.",
         )
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *args: str, **options: Unpack[Options]) -> None:
         embedder = LocalEmbedder()
-        samples: dict[str, dict[str, tuple]] = {"lexical": {}, "hybrid": {}}
+        samples: dict[str, dict[str, Samples]] = {"lexical": {}, "hybrid": {}}
         for name in options["sets"]:
             if name.startswith("documents:"):
                 folder = name.split(":", 1)[1]
@@ -94,8 +108,8 @@ class Command(BaseCommand):
             lexical = SearchIndex(hybrid.documents, analyzer=hybrid.analyzer)
             samples["lexical"][name] = labelled(lexical, questions)
             samples["hybrid"][name] = labelled(hybrid, questions)
-        output = {}
-        limits = {"max_wrong": options["max_wrong"], "max_uncovered": options["max_anyway"]}
+        output: dict[str, CalibrationFigures] = {}
+        limits = Limits(max_wrong=options["max_wrong"], max_uncovered=options["max_anyway"])
         for kind, names in (("lexical", LEXICAL_FEATURES), ("hybrid", HYBRID_FEATURES)):
             self.stdout.write(
                 f"{kind}: on a set the models were not fitted on "

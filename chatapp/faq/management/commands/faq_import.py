@@ -1,10 +1,15 @@
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatapp.faq import formats
 from chatapp.faq.actions import import_text
+
+
+class Options(TypedDict):
+    file: str
+    format: str | None
 
 
 class Command(BaseCommand):
@@ -14,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--format", choices=formats.FORMATS, help="Default: from the file name's extension.")
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *args: str, **options: Unpack[Options]) -> None:
         path = Path(options["file"])
         try:
             file_format = options["format"] or formats.format_of(path.name)

@@ -1,5 +1,5 @@
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -9,13 +9,17 @@ from chatapp.faq.models import FAQEntry
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_faq.md"
 
 
+class Options(TypedDict):
+    if_empty: bool
+
+
 class Command(BaseCommand):
     help = "Load the sample knowledge base (a small software team's FAQ)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when any entry exists.")
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *args: str, **options: Unpack[Options]) -> None:
         if options["if_empty"] and FAQEntry.objects.exists():
             self.stdout.write("The knowledge base has entries already; the sample was not loaded.")
             return
