@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_SIZE = 2
@@ -76,12 +76,7 @@ def service():
             time.sleep(0.05)
         yield Service(url=url, process=process, queue_size=QUEUE_SIZE)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture

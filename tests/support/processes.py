@@ -4,13 +4,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from django.conf import settings
 
+from benchmarks.stack import wait_for
 from tests.support.accounts import FAST_HASHERS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -23,17 +22,8 @@ def free_port() -> int:
 
 
 def wait_for_http(url, process=None, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
+    """Until `url` answers below 500; fails early if `process` exits (the benchmarks' wait)."""
+    wait_for(url, timeout=timeout, process=process)
 
 
 def stop_process(process):
