@@ -1,4 +1,4 @@
-"""Background work of the knowledge base: the index's embeddings, off the processes that relay answers."""
+"""Background work of the knowledge base: the index's embeddings, in a task rather than in a request or a prompt."""
 
 from celery import Task, shared_task
 from django.conf import settings
