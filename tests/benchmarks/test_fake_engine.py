@@ -22,11 +22,13 @@ def ask(question: str, stream: bool) -> dict:
 def test_the_most_streams_open_at_once_is_counted_after_they_close(engine):
     engine.reset()
     with httpx.Client(base_url=engine.base_url, timeout=30) as client, contextlib.ExitStack() as open_streams:
+        lines = []  # each stream's reader, kept: a reader dropped closes its stream
         for _ in range(3):
             response = open_streams.enter_context(
                 client.stream("POST", "/chat/completions", json=ask("tokens=3 rate=0.5", stream=True))
             )
-            next(response.iter_lines())  # the first token: this stream is open
+            lines.append(response.iter_lines())
+            next(lines[-1])  # the first token: this stream is open
         assert engine.streams() == {"open": 3, "most": 3}
     with httpx.Client(base_url=engine.base_url, timeout=30) as client:
         with client.stream("POST", "/chat/completions", json=ask("tokens=3 rate=100", stream=True)) as response:
