@@ -12,7 +12,9 @@ says what to answer: ``seed=123 tokens=200 rate=50 [delay=0.05] [fail_after=10]`
 seconds, an error event after `fail_after` tokens; without them, 200 tokens at
 50 tokens/s from a seed of 0); with ``repeat=1`` the answer is the rest of the
 question, after its first line, in tokens of 200 characters (a model repeating
-what it was given). The benchmark rebuilds the same text with `answer_tokens`
+what it was given); with ``markdown=1`` it is dense Markdown instead of the
+seed's text (bold, code and a paragraph break every eight words, for the chat
+page's benchmark). The benchmark rebuilds the same text with `answer_tokens`
 to check what its clients received. Faults: ``poison=N`` sends, after N tokens,
 an event whose ``delta.content`` is a number (then goes on); ``stall=N`` goes
 silent for good after N tokens (a long `delay` is silence before the first);
@@ -48,7 +50,9 @@ by then (each still one SSE event, as vLLM sends them) in one write, so the
 engine stays cheap at hundreds of streams. `GET /bench/log` hands out and clears
 what the engine did per request: when it arrived, when its first and last token
 were written (time.monotonic(), which is one clock for all processes of the
-machine), and how many tokens it sent.
+machine), and how many tokens it sent. `GET /fake/streams` says how many
+streams are open and the most that were open at once since the last reset
+(streams waiting for a `max_num_seqs` slot are not open yet).
 """
 
 import asyncio
@@ -89,8 +93,11 @@ DEFAULTS = {
     "stall": 0,
     "drop_after": -1,
     "status": 0,
+    "markdown": 0,
 }
-PARAMETER = re.compile(r"\b(seed|tokens|rate|delay|fail_after|repeat|poison|stall|drop_after|status)=([0-9.]+)")
+PARAMETER = re.compile(
+    r"\b(seed|tokens|rate|delay|fail_after|repeat|poison|stall|drop_after|status|markdown)=([0-9.]+)"
+)
 REPEATED_TOKEN_CHARS = 200
 # What POST /fake/config may change, and its value at start.
 CONFIG = {
@@ -114,6 +121,8 @@ WORDS = (
 # Characters that take more than one byte, and Markdown that renders, so a
 # relay that splits or re-renders text badly shows it.
 SPECIAL = [" café", " naïve", " 東京", " ✓", " **bold**", " `code`", " —", " émigré"]
+# A page renders Markdown as it streams: this answer makes it render some at every chunk.
+MARKDOWN = ["Streaming", "**text**", "with", "`code`", "and", "plain", "words", "\n\n"]
 
 
 def answer_tokens(seed: int, count: int) -> list[str]:
@@ -140,6 +149,10 @@ def answer_tokens(seed: int, count: int) -> list[str]:
     if tokens and tokens[-1] == "\n\n":
         tokens[-1] = "."
     return tokens
+
+
+def markdown_tokens(count: int) -> list[str]:
+    return [MARKDOWN[index % len(MARKDOWN)] + " " for index in range(count)]
 
 
 def answer_text(seed: int, count: int) -> str:
@@ -263,6 +276,7 @@ class Engine:
         self.down_until = 0.0
         self.restarts = 0  # bumped by a restart: streams of an older generation end abruptly
         self.running = 0
+        self.most_running = 0  # the most streams open at once since the last reset
         self.slot_freed = asyncio.Condition()
 
     @property
@@ -412,6 +426,8 @@ class Engine:
                 error_body(asked["status"], message, "InternalServerError"), status_code=asked["status"]
             )
         whole = scripted_tokens(messages, self.config["script"])
+        if whole is None and asked["markdown"]:
+            whole = markdown_tokens(asked["tokens"])
         if whole is None:
             whole = answer_tokens(asked["seed"], asked["tokens"])
         written = 0
@@ -471,6 +487,7 @@ class Engine:
             limit = self.config["max_num_seqs"]
             await self.slot_freed.wait_for(lambda: not limit or self.running < limit)
             self.running += 1
+            self.most_running = max(self.most_running, self.running)
 
     async def freeing_slot(self, chunks):
         try:
@@ -509,6 +526,7 @@ class Engine:
         self.config = dict(CONFIG)
         self.requests = []
         self.down_until = 0.0
+        self.most_running = self.running
         return JSONResponse(self.config)
 
     async def restart(self, request: Request):
@@ -520,6 +538,9 @@ class Engine:
 
     async def received(self, request: Request):
         return JSONResponse(self.requests)
+
+    async def streams(self, request: Request):
+        return JSONResponse({"open": self.running, "most": self.most_running})
 
     async def models(self, request: Request):
         if self.unavailable:
@@ -548,6 +569,7 @@ app = Starlette(
         Route("/fake/reset", engine.reset, methods=["POST"]),
         Route("/fake/restart", engine.restart, methods=["POST"]),
         Route("/fake/requests", engine.received),
+        Route("/fake/streams", engine.streams),
     ]
 )
 
@@ -620,8 +642,12 @@ class EngineProcess:
         """The bodies of the chat requests received since the last reset."""
         return httpx.get(self.url + "/fake/requests", timeout=5).json()
 
+    def streams(self) -> dict:
+        """Streams open now ("open") and the most open at once since the last reset ("most")."""
+        return httpx.get(self.url + "/fake/streams", timeout=5).json()
+
     def reset(self) -> None:
-        """The configuration at start, no requests recorded, not down."""
+        """The configuration at start, no requests recorded, not down, the most streams at once counted anew."""
         httpx.post(self.url + "/fake/reset", timeout=5).raise_for_status()
 
     def take_log(self) -> dict:

@@ -6,68 +6,26 @@ answers one worker process holds at once.
 1. Engine: the CPU inference service's decode rate, asked directly.
 2. Browser: the same kind of question through daphne → Celery → inference → Chromium;
    the page's text growth is timed in the page itself.
-3. Concurrency: one Celery worker process (threads pool, as deployed) against an
-   OpenAI-compatible stream that writes at a fixed, human-like pace (a benchmark load
-   generator, so the worker, not the CPU model, is what is measured). It prints the
-   most answers the endpoint saw at once and the wall time against one answer alone.
+3. Concurrency: one Celery worker process (threads pool, as deployed) against the fake
+   engine (benchmarks/fake_engine.py) writing at a fixed, human-like pace, so the worker,
+   not the CPU model, is what is measured. It prints the most answers the engine
+   streamed at once and the wall time against one answer alone.
 """
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from unittest.mock import patch
 
 import httpx
 
+from benchmarks.fake_engine import EngineProcess
 from benchmarks.stack import ROOT, Processes, benchmark_environment, free_port, launch_chromium, migrate
 
 PASSWORD = "benchmark-password"
-
-
-# --- a paced OpenAI-compatible stream for the concurrency check -----------------------
-
-
-def paced_stream_app(tokens, interval, counters):
-    from sse_starlette.sse import EventSourceResponse
-    from starlette.applications import Starlette
-    from starlette.routing import Route
-
-    async def completions(request):
-        await request.json()
-
-        async def events():
-            counters["open"] += 1
-            counters["peak"] = max(counters["peak"], counters["open"])
-            try:
-                for index in range(tokens):
-                    delta = {"content": f"word{index} "}
-                    yield json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
-                    await asyncio.sleep(interval)
-                yield json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-                usage = {"prompt_tokens": 10, "completion_tokens": tokens, "total_tokens": tokens + 10}
-                yield json.dumps({"choices": [], "usage": usage})
-                yield "[DONE]"
-            finally:
-                counters["open"] -= 1
-
-        return EventSourceResponse(events(), ping=None)
-
-    return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
-
-
-def serve_in_thread(app, port):
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", backlog=2048))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return server
 
 
 # --- the measurements ---------------------------------------------------------------
@@ -142,11 +100,11 @@ def concurrency_check(env, streams, tokens=40, interval=0.1):
     from chatapp.chat import actions
     from chatapp.chat.models import Message
 
-    counters = {"open": 0, "peak": 0}
     port = free_port()
-    server = serve_in_thread(paced_stream_app(tokens, interval, counters), port)
     worker_env = {**env, "INFERENCE_URL": f"http://127.0.0.1:{port}/v1"}
     processes = Processes(worker_env)
+    engine = EngineProcess(port, env=env, output=processes.log)
+    processes.adopt(engine.process)
     processes.start_worker(env["CELERY_QUEUE"], max(200, streams), extra=("--without-mingle", "--without-gossip"))
     try:
         time.sleep(4)
@@ -160,7 +118,10 @@ def concurrency_check(env, streams, tokens=40, interval=0.1):
             # figure is the worker's, not how fast this script writes rows.
             held: list[int] = []
             with patch.object(celery_app, "send_task", lambda name, args=(), *rest, **options: held.append(args[0])):
-                replies = [actions.send_message(user, f"question {i}").reply.pk for i in range(count)]
+                replies = [
+                    actions.send_message(user, f"question {i} tokens={tokens} rate={1 / interval:g}").reply.pk
+                    for i in range(count)
+                ]
             started = time.monotonic()
             for reply_id in held:
                 generate_reply.delay(reply_id)
@@ -170,12 +131,11 @@ def concurrency_check(env, streams, tokens=40, interval=0.1):
             return time.monotonic() - started, done
 
         one, _ = run(1)
-        counters["peak"] = 0
+        engine.reset()
         many, done = run(streams)
-        return one, many, done, counters["peak"]
+        return one, many, done, engine.streams()["most"]
     finally:
         processes.stop()
-        server.should_exit = True
 
 
 def browser_against_engine(env, prefix):

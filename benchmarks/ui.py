@@ -11,26 +11,24 @@ worker; Chromium then measures, per run in a fresh browser context:
   script has run and the page answers input), in ms;
 - bytes of HTML, JS and CSS the page loads (uncompressed, as daphne sends them);
 - main-thread time per streamed chunk (Chrome's TaskDuration over the answer,
-  divided by the chunks applied) while an answer streams at `--rate` tokens/s
-  from a fake OpenAI-compatible engine started here (so the page, not a model,
-  is measured).
+  divided by the chunks applied) while an answer of dense Markdown streams at
+  `--rate` tokens/s from the fake engine (benchmarks/fake_engine.py, so the
+  page, not a model, is measured).
 
 Figures are medians over the runs, with the ratio current / base.
 """
 
 import argparse
-import asyncio
-import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
+from benchmarks.fake_engine import EngineProcess
 from benchmarks.stack import ROOT, Processes, free_port, launch_chromium, wait_for
 
 PASSWORD = "benchmark-password"
@@ -63,60 +61,6 @@ if branches:
     conversation.save()
 print(conversation.pk)
 """
-
-
-# --- the fake engine ------------------------------------------------------------------
-
-
-def engine_app(rate):
-    """An OpenAI-compatible stream: as many tokens as asked (max_tokens) at `rate` tokens/s."""
-    from sse_starlette.sse import EventSourceResponse
-    from starlette.applications import Starlette
-    from starlette.routing import Route
-
-    async def completions(request):
-        body = await request.json()
-        tokens = int(body.get("max_tokens") or 400)
-
-        async def events():
-            words = ["Streaming", "**text**", "with", "`code`", "and", "plain", "words", "\n\n"]
-            start = time.monotonic()
-            for index in range(tokens):
-                delay = start + index / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                delta = {"content": words[index % len(words)] + " "}
-                yield json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
-            yield json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-            usage = {"prompt_tokens": 10, "completion_tokens": tokens, "total_tokens": tokens + 10}
-            yield json.dumps({"choices": [], "usage": usage})
-            yield "[DONE]"
-
-        return EventSourceResponse(events(), ping=None)
-
-    async def models(request):
-        from starlette.responses import JSONResponse
-
-        return JSONResponse({"object": "list", "data": [{"id": "bench-engine", "object": "model"}]})
-
-    async def health(request):
-        from starlette.responses import JSONResponse
-
-        return JSONResponse({"status": "ok"})
-
-    return Starlette(
-        routes=[
-            Route("/v1/chat/completions", completions, methods=["POST"]),
-            Route("/v1/models", models),
-            Route("/health", health),
-        ]
-    )
-
-
-def serve_engine(port, rate):
-    import uvicorn
-
-    uvicorn.run(engine_app(rate), host="127.0.0.1", port=port, log_level="warning")
 
 
 # --- one tree served ------------------------------------------------------------------
@@ -183,7 +127,7 @@ class Served:
         shutil.rmtree(self.data, ignore_errors=True)
 
 
-def measure(browser, served):
+def measure(browser, served, question):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(120_000)
@@ -224,7 +168,7 @@ def measure(browser, served):
 
     before = metrics()
     composer = page.locator("#message-input")
-    composer.fill("Stream a long answer please.")
+    composer.fill(question)
     composer.press("Enter")
     page.wait_for_function(
         f"() => document.querySelectorAll('article.message').length >= {shown + 2} && "
@@ -269,11 +213,9 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rate", type=float, default=200.0, help="tokens/s the fake engine streams")
     parser.add_argument("--tokens", type=int, default=600, help="tokens in the streamed answer")
-    parser.add_argument("--serve-engine", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_engine:
-        serve_engine(args.serve_engine, args.rate)
-        return
+    # The fake engine reads its answer's length, pace and words from the question.
+    question = f"Stream a long answer please. tokens={args.tokens} rate={args.rate:g} markdown=1"
 
     base = subprocess.run(
         ["git", "merge-base", "HEAD", args.base], cwd=ROOT, capture_output=True, text=True, check=True
@@ -282,17 +224,14 @@ def main():
     subprocess.run(
         ["git", "worktree", "add", "--detach", "-f", str(base_tree), base], cwd=ROOT, check=True, capture_output=True
     )
-    engine_port = free_port()
-    engine = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.ui", "--serve-engine", str(engine_port), "--rate", str(args.rate)], cwd=ROOT
-    )
+    engine = None
     served = []
     try:
-        wait_for(f"http://127.0.0.1:{engine_port}/health")
-        engine_url = f"http://127.0.0.1:{engine_port}/v1"
+        # One write a token, as the engine's tick would otherwise group those due within it.
+        engine = EngineProcess(model="bench-engine", env={**os.environ, "FAKE_ENGINE_TICK": str(1 / args.rate)})
         served = [
-            Served(base_tree, "base", engine_url, args.messages, args.tokens),
-            Served(ROOT, "current", engine_url, args.messages, args.tokens),
+            Served(base_tree, "base", engine.base_url, args.messages, args.tokens),
+            Served(ROOT, "current", engine.base_url, args.messages, args.tokens),
         ]
         from playwright.sync_api import sync_playwright
 
@@ -301,13 +240,13 @@ def main():
             browser = launch_chromium(playwright)
             for _ in range(args.runs):
                 for s in served:  # interleaved, so both see the same machine load
-                    results[s.label].append(measure(browser, s))
+                    results[s.label].append(measure(browser, s, question))
             browser.close()
     finally:
         for s in served:
             s.stop()
-        engine.terminate()
-        engine.wait(10)
+        if engine:
+            engine.close()
         subprocess.run(
             ["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, capture_output=True, check=False
         )
